@@ -1,1 +1,34 @@
-//! placeholder
+//! The token service core: push provisioning (US 10,243,958), sans-IO.
+//!
+//! Nothing here performs I/O or reads a clock. The server loads what a step needs, calls
+//! the core with `now` and a [`provisio_crypto::CryptoProvider`], and commits what the core
+//! returns in one transaction. The push flow is a chain of states, each consuming the
+//! previous one, so a step cannot be skipped:
+//!
+//! ```text
+//!  encrypted_payload ──open()──► Opened ──verify(issuer key)──► Verified
+//!     ──accept(caller, outer request, now)──► Accepted ──mint(risk decision)──► Minted
+//!                                                       (records + the 200 answer)
+//! ```
+//!
+//! One-time use of the session id and `jti` is not checked here but by the store's unique
+//! constraints when the [`records::NewProvisioning`] is committed, so it holds across
+//! concurrent requests and server instances (DESIGN.md section 3).
+
+mod config;
+mod error;
+mod ids;
+mod keyring;
+mod mint;
+mod push;
+pub mod records;
+mod vault;
+pub mod wire;
+
+pub use config::{TokenBin, TspConfig};
+pub use error::PushError;
+pub use ids::random_id;
+pub use keyring::{jwk_thumbprint, KeyKind, NamedKey, StoredKey, TspKeys};
+pub use mint::{mint, Minted, CRYPTOGRAM_ALG};
+pub use push::{open, AcceptContext, Accepted, Opened, Verified};
+pub use vault::{Sealed, VaultKeys};

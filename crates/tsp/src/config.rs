@@ -1,0 +1,66 @@
+//! Token service configuration.
+
+use provisio_risk::Thresholds;
+
+use crate::PushError;
+
+/// The token BIN range tokens are minted from: a fixed prefix and a total length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenBin {
+    prefix: String,
+    length: usize,
+}
+
+impl TokenBin {
+    /// A range of `length`-digit numbers starting with `prefix` (6 to 11 digits; length 13 to
+    /// 19, leaving at least two free digits plus the Luhn check digit).
+    pub fn new(prefix: &str, length: usize) -> Result<Self, PushError> {
+        let ok = (6..=11).contains(&prefix.len())
+            && prefix.bytes().all(|b| b.is_ascii_digit())
+            && (13..=19).contains(&length)
+            && length >= prefix.len() + 3;
+        if !ok {
+            return Err(PushError::Config("token BIN: 6-11 digit prefix, length 13-19"));
+        }
+        Ok(Self { prefix: prefix.to_owned(), length })
+    }
+
+    /// The prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The total number of digits.
+    pub fn length(&self) -> usize {
+        self.length
+    }
+}
+
+/// What the token service needs to know besides its keys.
+#[derive(Debug, Clone)]
+pub struct TspConfig {
+    /// The TSP's id: the `aud` every request must carry (default `provisio`).
+    pub tsp_id: String,
+    /// Allowed `|received_at - iat|` in seconds (default 300).
+    pub freshness_window_s: i64,
+    /// Token BIN range.
+    pub token_bin: TokenBin,
+    /// Token lifetime in months from issuance (default 36).
+    pub token_validity_months: u32,
+    /// Risk band boundaries.
+    pub thresholds: Thresholds,
+}
+
+impl Default for TspConfig {
+    fn default() -> Self {
+        Self {
+            tsp_id: "provisio".into(),
+            freshness_window_s: 300,
+            // A prefix in the 4 range reserved here for Provisio demo tokens; deployments set
+            // the BIN range their network assigned.
+            token_bin: TokenBin { prefix: "4895370".into(), length: 16 },
+            token_validity_months: 36,
+            thresholds: Thresholds::default(),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! What the push flow asks the store to commit. The store persists these as they are; every
+//! secret in them is already sealed.
+
+use crate::wire::Decision;
+use crate::Sealed;
+
+/// The life cycle state of a token (EMVCo Payment Tokenisation: token status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    /// Usable for payments.
+    Active,
+    /// Created, waiting for step-up or installation.
+    Inactive,
+}
+
+impl TokenStatus {
+    /// The wire and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Inactive => "INACTIVE",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ACTIVE" => Some(Self::Active),
+            "INACTIVE" => Some(Self::Inactive),
+            _ => None,
+        }
+    }
+}
+
+/// One processed push request. Its `session_id` and `(issuer_id, jti)` are unique in the
+/// store: committing a second one with either is the replay the protocol forbids.
+#[derive(Debug, Clone)]
+pub struct NewProvisioning {
+    /// Our id.
+    pub provisioning_id: String,
+    /// `sid`, unique forever.
+    pub session_id: String,
+    /// `iss`.
+    pub issuer_id: String,
+    /// `jti`, unique per issuer forever.
+    pub jti: String,
+    /// The caller.
+    pub token_requestor_id: String,
+    /// `uid`.
+    pub wallet_user_id: String,
+    /// `did`.
+    pub device_id: String,
+    /// The outcome.
+    pub decision: Decision,
+    /// The risk decision as recorded (levels, merge rule, reasons), JSON.
+    pub risk_json: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The token, unless declined.
+    pub token: Option<NewToken>,
+}
+
+/// A minted token. The token PAN is unique in the store by its lookup hash.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// EMVCo token reference id.
+    pub token_ref_id: String,
+    /// Keyed hash of the token PAN (lookups, uniqueness).
+    pub token_pan_hash: [u8; 32],
+    /// The token PAN, sealed.
+    pub token_pan: Sealed,
+    /// Keyed hash of the funding PAN.
+    pub pan_hash: [u8; 32],
+    /// The funding PAN, sealed.
+    pub pan: Sealed,
+    /// Last four digits of the token PAN.
+    pub token_last4: String,
+    /// Token expiry month.
+    pub exp_month: u8,
+    /// Token expiry year.
+    pub exp_year: u16,
+    /// Status.
+    pub status: TokenStatus,
+    /// The device it is bound to.
+    pub device_id: String,
+    /// The device binding key (public JWK JSON).
+    pub binding_jwk: String,
+    /// The device-bound cryptogram key, sealed.
+    pub cryptogram_key: Sealed,
+}

@@ -1,0 +1,224 @@
+//! The JSON of PROTOCOL.md section 3, as it travels. Parsing into these types checks shape
+//! only; meaning is checked by the push flow.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /v1/push-provisioning` body (PROTOCOL.md section 3, step 5).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushProvisioningRequest {
+    /// The issuer app's request data: a JWE (ECDH-ES+A256KW, A256GCM) wrapping a JWS (ES256).
+    pub encrypted_payload: String,
+    /// The session id the issuer app chose (step 1).
+    pub session_id: String,
+    /// The wallet's user id (step 2).
+    pub wallet_user_id: String,
+    /// The wallet's device id (step 2).
+    pub device_id: String,
+    /// The device the token is bound to.
+    pub device: DeviceInfo,
+    /// The wallet's own risk assessment (US 10,140,615), optional.
+    #[serde(default)]
+    pub wallet_risk: Option<WalletRiskInfo>,
+}
+
+/// The device a token is bound to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceInfo {
+    /// EC P-256 public JWK: `access_data` is encrypted to it.
+    #[schema(value_type = Object)]
+    pub binding_jwk: provisio_jose::Jwk,
+    /// Device type, e.g. `PHONE`.
+    #[serde(rename = "type")]
+    pub device_type: String,
+    /// The secure element id, for phones with one.
+    #[serde(default)]
+    pub secure_element_id: Option<String>,
+}
+
+/// The wallet's risk assessment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WalletRiskInfo {
+    /// 0 to 99, higher is riskier.
+    pub level: u8,
+    /// The wallet's level is a floor the token service may not lower.
+    #[serde(default)]
+    pub non_override: bool,
+    /// The wallet's reason codes.
+    #[serde(default)]
+    pub reason_codes: Vec<String>,
+}
+
+/// The claims of the issuer app's signed request data (PROTOCOL.md section 3, step 3).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RequestClaims {
+    /// issuer_id.
+    pub iss: String,
+    /// The TSP's id.
+    pub aud: String,
+    /// When the request data was made (Unix seconds).
+    pub iat: i64,
+    /// Unique id of this request data.
+    pub jti: String,
+    /// session_id.
+    pub sid: String,
+    /// wallet_user_id.
+    pub uid: String,
+    /// device_id.
+    pub did: String,
+    /// token_requestor_id.
+    pub trid: String,
+    /// The funding account.
+    pub acct: AccountData,
+}
+
+/// The funding account inside the signed claims. `Debug` masks the PAN.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AccountData {
+    /// The PAN, 12 to 19 digits.
+    pub pan: String,
+    /// 1 to 12.
+    pub exp_month: u32,
+    /// Four-digit year.
+    pub exp_year: u32,
+    /// Cardholder name.
+    pub name: String,
+}
+
+impl fmt::Debug for RequestClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestClaims")
+            .field("iss", &self.iss)
+            .field("jti", &self.jti)
+            .field("sid", &self.sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AccountData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccountData([REDACTED])")
+    }
+}
+
+/// The decision of a push provisioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    /// Provisioned.
+    Approved,
+    /// Created inactive; further authentication needed.
+    StepUpRequired,
+    /// Refused.
+    Declined,
+}
+
+/// `200` answer of `POST /v1/push-provisioning`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PushProvisioningResponse {
+    /// Id of this provisioning.
+    pub provisioning_id: String,
+    /// Approve, step up or decline.
+    pub decision: Decision,
+    /// Both levels, the final one, and why.
+    pub risk: RiskInfo,
+    /// The token, when approved or pending step-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenInfo>,
+    /// JWE (ECDH-ES, A256GCM) to the device's binding key, when approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_data: Option<String>,
+    /// Allowed step-up methods, when step-up is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up: Option<StepUp>,
+}
+
+/// The risk part of the answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RiskInfo {
+    /// The wallet's level; null when it sent none.
+    pub wallet_level: Option<u8>,
+    /// The token service's own level.
+    pub tsp_level: u8,
+    /// The level the decision is based on.
+    pub final_level: u8,
+    /// Whether the wallet marked its level non-override.
+    pub non_override: bool,
+    /// The merge rule applied.
+    pub merge_rule: String,
+    /// Every reason that contributed.
+    pub reasons: Vec<ReasonInfo>,
+}
+
+/// One reason.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReasonInfo {
+    /// Stable code.
+    pub code: String,
+    /// Sentence.
+    pub text: String,
+}
+
+/// The token, without its number.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenInfo {
+    /// EMVCo token reference id.
+    pub token_ref_id: String,
+    /// Last four digits of the token PAN.
+    pub last4: String,
+    /// Token expiry month.
+    pub exp_month: u8,
+    /// Token expiry year.
+    pub exp_year: u16,
+    /// `ACTIVE` or `INACTIVE`.
+    pub status: String,
+}
+
+/// Step-up methods.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StepUp {
+    /// The methods the cardholder may use.
+    pub methods: Vec<StepUpMethod>,
+}
+
+/// One step-up method.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StepUpMethod {
+    /// Id to use when choosing it.
+    pub method_id: String,
+    /// `OTP_SMS`, `OTP_EMAIL`, `ISSUER_APP`, `CALL_CENTER`.
+    #[serde(rename = "type")]
+    pub method_type: String,
+    /// Masked destination.
+    pub destination: String,
+}
+
+/// What `access_data` decrypts to, with the device's binding key only.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AccessData {
+    /// The token PAN.
+    pub token_pan: String,
+    /// Token expiry month.
+    pub exp_month: u8,
+    /// Token expiry year.
+    pub exp_year: u16,
+    /// Token reference id.
+    pub token_ref_id: String,
+    /// The device-bound key for transaction cryptograms, base64url (16 bytes).
+    pub cryptogram_key: String,
+    /// The cryptogram algorithm the key is for.
+    pub cryptogram_alg: String,
+}
+
+impl fmt::Debug for AccessData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessData")
+            .field("token_ref_id", &self.token_ref_id)
+            .finish_non_exhaustive()
+    }
+}
