@@ -1,1 +1,20 @@
-//! placeholder
+//! The issuer-app and wallet-app cores of push provisioning (US 10,243,958), sans-IO.
+//!
+//! These are what the mobile SDKs wrap. Steps 1 to 4 of PROTOCOL.md section 3 happen between
+//! the two apps on the phone; step 5 is the wallet's call to the token service, which the
+//! `provisio-client` crate makes over HTTP.
+//!
+//! ```text
+//!  IssuerApp::start_session ──(session_id, issuer_id)──► WalletApp::answer
+//!  IssuerApp::request_data ◄──(session_id, uid, did, trid)──┘
+//!       └──(JWE)──► WalletApp::push_request ──► POST /v1/push-provisioning
+//!                   WalletApp::open_access_data ◄── access_data
+//! ```
+
+mod error;
+mod issuer_app;
+mod wallet_app;
+
+pub use error::AppError;
+pub use issuer_app::{seal_request_data, CardDetails, IssuerApp, SessionStart};
+pub use wallet_app::{WalletAnswer, WalletApp};

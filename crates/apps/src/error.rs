@@ -1,0 +1,17 @@
+//! The app cores' error type.
+
+/// What went wrong in an app core.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The token service's JWKS has no usable encryption key.
+    #[error("the token service publishes no ECDH-ES+A256KW encryption key")]
+    NoTspEncryptionKey,
+    /// The access data did not decrypt with this device's binding key, or is not the
+    /// documented JSON.
+    #[error("the access data cannot be opened on this device")]
+    AccessData,
+    /// A cryptographic operation failed.
+    #[error("cryptographic failure: {0}")]
+    Crypto(#[from] provisio_jose::JoseError),
+}

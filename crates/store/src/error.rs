@@ -1,0 +1,40 @@
+//! The store's error type.
+
+/// Which uniqueness rule a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// The push session id was accepted before.
+    SessionId,
+    /// The issuer's `jti` was accepted before.
+    Jti,
+    /// The minted token PAN exists (mint again).
+    TokenPan,
+    /// The idempotency key was used by a concurrent request.
+    IdempotencyKey,
+    /// The issuer id is registered.
+    IssuerId,
+    /// The token requestor id is registered.
+    TokenRequestorId,
+    /// Another constraint.
+    Other,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A uniqueness rule refused the write; nothing was written.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// A referenced row does not exist (e.g. an unknown issuer in a provisioning).
+    #[error("a referenced record does not exist")]
+    MissingReference,
+    /// The database could not be reached or failed.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data is not what this version expects (or the schema is newer than this
+    /// binary).
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}

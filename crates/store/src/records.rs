@@ -1,0 +1,106 @@
+//! Rows the store reads and writes besides the token service core's records.
+
+use provisio_tsp::records::TokenStatus;
+use provisio_tsp::Sealed;
+
+/// The role an API key grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Registers participants.
+    Admin,
+    /// A card issuer (its app backend).
+    Issuer,
+    /// A wallet provider.
+    TokenRequestor,
+}
+
+impl Role {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Issuer => "issuer",
+            Self::TokenRequestor => "token_requestor",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Admin, Self::Issuer, Self::TokenRequestor].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The holder of an API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Its role.
+    pub role: Role,
+    /// Its id (issuer id, token requestor id, or `admin`).
+    pub id: String,
+}
+
+/// A registered issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerRecord {
+    /// Id (`iss`).
+    pub issuer_id: String,
+    /// Display name.
+    pub name: String,
+    /// The `kid` of its signing key.
+    pub signing_kid: String,
+    /// Its signing key, public JWK JSON.
+    pub signing_jwk: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A registered wallet provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequestorRecord {
+    /// 11 digits.
+    pub token_requestor_id: String,
+    /// Display name.
+    pub name: String,
+    /// `external` or `hosted`.
+    pub wallet_accounts: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The first answer to a POST with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// Caller id.
+    pub principal: String,
+    /// The header value.
+    pub key: String,
+    /// SHA-256 of method, path and body.
+    pub request_hash: [u8; 32],
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// Body of the answer.
+    pub body: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A stored token (secrets still sealed).
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    /// Reference id.
+    pub token_ref_id: String,
+    /// The provisioning that made it.
+    pub provisioning_id: String,
+    /// Sealed token PAN.
+    pub token_pan: Sealed,
+    /// Sealed funding PAN.
+    pub pan: Sealed,
+    /// Last four of the token PAN.
+    pub token_last4: String,
+    /// Status.
+    pub status: TokenStatus,
+    /// The device it is bound to.
+    pub device_id: String,
+    /// Sealed device-bound cryptogram key.
+    pub cryptogram_key: Sealed,
+}

@@ -1,0 +1,387 @@
+//! The SQLite store: the embedded default.
+//!
+//! WAL journal with `synchronous=FULL`, so a committed transaction survives power loss before
+//! the server acknowledges it (DESIGN.md section 3, "durable before acknowledged").
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use provisio_tsp::records::{NewProvisioning, TokenStatus};
+use provisio_tsp::{KeyKind, Sealed, StoredKey};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::migrate::migrate_sqlite;
+use crate::{
+    Conflict, IdempotencyRecord, IssuerRecord, Principal, Role, Store, StoreError, TokenRecord,
+    TokenRequestorRecord,
+};
+
+/// A SQLite database, opened from a `sqlite://` URL.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file if needed) and migrates the database at `url`.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(unavailable)?;
+        migrate_sqlite(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Maps a failed write to the rule it broke.
+fn write_error(e: sqlx::Error) -> StoreError {
+    let Some(db) = e.as_database_error() else {
+        return unavailable(e);
+    };
+    let msg = db.message();
+    if msg.contains("FOREIGN KEY") {
+        return StoreError::MissingReference;
+    }
+    if !msg.contains("UNIQUE") && !msg.contains("PRIMARY KEY") {
+        return unavailable(e);
+    }
+    // SQLite names the columns: "UNIQUE constraint failed: provisionings.session_id".
+    let conflict = if msg.contains("provisionings.session_id") {
+        Conflict::SessionId
+    } else if msg.contains("provisionings.jti") {
+        Conflict::Jti
+    } else if msg.contains("tokens.token_pan_hash") {
+        Conflict::TokenPan
+    } else if msg.contains("idempotency.") {
+        Conflict::IdempotencyKey
+    } else if msg.contains("issuers.") {
+        Conflict::IssuerId
+    } else if msg.contains("token_requestors.") {
+        Conflict::TokenRequestorId
+    } else {
+        Conflict::Other
+    };
+    StoreError::Conflict(conflict)
+}
+
+fn sealed(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Sealed, StoreError> {
+    let bytes: Vec<u8> = row.try_get(col).map_err(unavailable)?;
+    Sealed::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("sealed {col}")))
+}
+
+async fn insert_idempotency(
+    tx: &mut sqlx::SqliteConnection,
+    r: &IdempotencyRecord,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO idempotency (principal, idem_key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(&r.principal)
+        .bind(&r.key)
+        .bind(&r.request_hash[..])
+        .bind(i64::from(r.status))
+        .bind(&r.body)
+        .bind(r.created_at)
+        .execute(tx)
+        .await
+        .map_err(write_error)?;
+    Ok(())
+}
+
+async fn insert_api_key(
+    tx: &mut sqlx::SqliteConnection,
+    hash: &[u8; 32],
+    role: Role,
+    id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO api_keys (key_hash, role, principal_id, created_at) VALUES (?, ?, ?, ?)")
+        .bind(&hash[..])
+        .bind(role.as_str())
+        .bind(id)
+        .bind(now)
+        .execute(tx)
+        .await
+        .map_err(write_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn load_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query("SELECT kid, kind, sealed, created_at FROM keys")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind").map_err(unavailable)?;
+                Ok(StoredKey {
+                    kid: r.try_get("kid").map_err(unavailable)?,
+                    kind: KeyKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("key kind {kind}")))?,
+                    sealed: r.try_get("sealed").map_err(unavailable)?,
+                    created_at: r.try_get("created_at").map_err(unavailable)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn init_keys(&self, keys: &[StoredKey]) -> Result<Vec<StoredKey>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let claimed = sqlx::query("INSERT INTO meta (name, value) VALUES ('keyset', 'initialized') ON CONFLICT (name) DO NOTHING")
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?
+            .rows_affected()
+            == 1;
+        if claimed {
+            for k in keys {
+                sqlx::query("INSERT INTO keys (kid, kind, sealed, created_at) VALUES (?, ?, ?, ?)")
+                    .bind(&k.kid)
+                    .bind(k.kind.as_str())
+                    .bind(&k.sealed)
+                    .bind(k.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(write_error)?;
+            }
+        }
+        tx.commit().await.map_err(unavailable)?;
+        self.load_keys().await
+    }
+
+    async fn ensure_admin_key(&self, key_hash: &[u8; 32], now: i64) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO api_keys (key_hash, role, principal_id, created_at) VALUES (?, 'admin', 'admin', ?) ON CONFLICT (key_hash) DO NOTHING")
+            .bind(&key_hash[..])
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn principal(&self, key_hash: &[u8; 32]) -> Result<Option<Principal>, StoreError> {
+        let row = sqlx::query("SELECT role, principal_id FROM api_keys WHERE key_hash = ?")
+            .bind(&key_hash[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| {
+            let role: String = r.try_get("role").map_err(unavailable)?;
+            Ok(Principal {
+                role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+                id: r.try_get("principal_id").map_err(unavailable)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_issuer(
+        &self,
+        issuer: &IssuerRecord,
+        api_key_hash: &[u8; 32],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query("INSERT INTO issuers (issuer_id, name, signing_kid, signing_jwk, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&issuer.issuer_id)
+            .bind(&issuer.name)
+            .bind(&issuer.signing_kid)
+            .bind(&issuer.signing_jwk)
+            .bind(issuer.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
+        insert_api_key(&mut tx, api_key_hash, Role::Issuer, &issuer.issuer_id, issuer.created_at).await?;
+        if let Some(r) = idempotency {
+            insert_idempotency(&mut tx, r).await?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn issuer(&self, issuer_id: &str) -> Result<Option<IssuerRecord>, StoreError> {
+        let row = sqlx::query("SELECT issuer_id, name, signing_kid, signing_jwk, created_at FROM issuers WHERE issuer_id = ?")
+            .bind(issuer_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| {
+            Ok(IssuerRecord {
+                issuer_id: r.try_get("issuer_id").map_err(unavailable)?,
+                name: r.try_get("name").map_err(unavailable)?,
+                signing_kid: r.try_get("signing_kid").map_err(unavailable)?,
+                signing_jwk: r.try_get("signing_jwk").map_err(unavailable)?,
+                created_at: r.try_get("created_at").map_err(unavailable)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_token_requestor(
+        &self,
+        requestor: &TokenRequestorRecord,
+        api_key_hash: &[u8; 32],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query("INSERT INTO token_requestors (token_requestor_id, name, wallet_accounts, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&requestor.token_requestor_id)
+            .bind(&requestor.name)
+            .bind(&requestor.wallet_accounts)
+            .bind(requestor.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
+        insert_api_key(&mut tx, api_key_hash, Role::TokenRequestor, &requestor.token_requestor_id, requestor.created_at).await?;
+        if let Some(r) = idempotency {
+            insert_idempotency(&mut tx, r).await?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn token_requestor(&self, id: &str) -> Result<Option<TokenRequestorRecord>, StoreError> {
+        let row = sqlx::query("SELECT token_requestor_id, name, wallet_accounts, created_at FROM token_requestors WHERE token_requestor_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| {
+            Ok(TokenRequestorRecord {
+                token_requestor_id: r.try_get("token_requestor_id").map_err(unavailable)?,
+                name: r.try_get("name").map_err(unavailable)?,
+                wallet_accounts: r.try_get("wallet_accounts").map_err(unavailable)?,
+                created_at: r.try_get("created_at").map_err(unavailable)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn idempotency(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row = sqlx::query("SELECT request_hash, status, body, created_at FROM idempotency WHERE principal = ? AND idem_key = ?")
+            .bind(principal)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| {
+            let hash: Vec<u8> = r.try_get("request_hash").map_err(unavailable)?;
+            let status: i64 = r.try_get("status").map_err(unavailable)?;
+            Ok(IdempotencyRecord {
+                principal: principal.to_owned(),
+                key: key.to_owned(),
+                request_hash: hash.try_into().map_err(|_| StoreError::Corrupt("request hash".into()))?,
+                status: u16::try_from(status).map_err(|_| StoreError::Corrupt("status".into()))?,
+                body: r.try_get("body").map_err(unavailable)?,
+                created_at: r.try_get("created_at").map_err(unavailable)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn commit_provisioning(
+        &self,
+        p: &NewProvisioning,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // The idempotency row goes first: a concurrent duplicate with the same key loses here
+        // and is answered from the winner's row.
+        if let Some(r) = idempotency {
+            insert_idempotency(&mut tx, r).await?;
+        }
+        let decision = serde_json::to_value(p.decision)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        sqlx::query("INSERT INTO provisionings (provisioning_id, session_id, issuer_id, jti, token_requestor_id, wallet_user_id, device_id, decision, risk, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&p.provisioning_id)
+            .bind(&p.session_id)
+            .bind(&p.issuer_id)
+            .bind(&p.jti)
+            .bind(&p.token_requestor_id)
+            .bind(&p.wallet_user_id)
+            .bind(&p.device_id)
+            .bind(decision)
+            .bind(&p.risk_json)
+            .bind(p.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
+        if let Some(t) = &p.token {
+            sqlx::query("INSERT INTO tokens (token_ref_id, provisioning_id, token_pan_hash, token_pan, pan_hash, pan, token_last4, exp_month, exp_year, status, token_requestor_id, wallet_user_id, device_id, binding_jwk, cryptogram_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(&t.token_ref_id)
+                .bind(&p.provisioning_id)
+                .bind(&t.token_pan_hash[..])
+                .bind(t.token_pan.to_bytes())
+                .bind(&t.pan_hash[..])
+                .bind(t.pan.to_bytes())
+                .bind(&t.token_last4)
+                .bind(i64::from(t.exp_month))
+                .bind(i64::from(t.exp_year))
+                .bind(t.status.as_str())
+                .bind(&p.token_requestor_id)
+                .bind(&p.wallet_user_id)
+                .bind(&t.device_id)
+                .bind(&t.binding_jwk)
+                .bind(t.cryptogram_key.to_bytes())
+                .bind(p.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(write_error)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query("SELECT token_ref_id, provisioning_id, token_pan, pan, token_last4, status, device_id, cryptogram_key FROM tokens WHERE token_ref_id = ?")
+            .bind(token_ref_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| {
+            let status: String = r.try_get("status").map_err(unavailable)?;
+            Ok(TokenRecord {
+                token_ref_id: r.try_get("token_ref_id").map_err(unavailable)?,
+                provisioning_id: r.try_get("provisioning_id").map_err(unavailable)?,
+                token_pan: sealed(&r, "token_pan")?,
+                pan: sealed(&r, "pan")?,
+                token_last4: r.try_get("token_last4").map_err(unavailable)?,
+                status: TokenStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+                device_id: r.try_get("device_id").map_err(unavailable)?,
+                cryptogram_key: sealed(&r, "cryptogram_key")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn count_tokens_by_pan_hash(&self, pan_hash: &[u8; 32]) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE pan_hash = ?")
+            .bind(&pan_hash[..])
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
