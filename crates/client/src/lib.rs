@@ -1,1 +1,121 @@
-//! placeholder
+//! An HTTP client for Rust callers of Provisio: the admin registrations and the wallet's push
+//! provisioning call. The SDK cores (`provisio-apps`) make the request data; this crate only
+//! carries it.
+
+use provisio_jose::{Jwk, JwkSet};
+use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// An RFC 9457 problem document as Provisio sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Problem {
+    /// HTTP status.
+    pub status: u16,
+    /// Stable code (PROTOCOL.md section 4).
+    pub code: String,
+    /// What happened.
+    pub detail: String,
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server refused with a problem document.
+    #[error("{} {}: {}", .0.status, .0.code, .0.detail)]
+    Problem(Problem),
+    /// The server could not be reached, or answered something undocumented.
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+impl ClientError {
+    /// The stable code, when the server answered with a problem.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Problem(p) => Some(&p.code),
+            Self::Transport(_) => None,
+        }
+    }
+}
+
+/// A client bound to one server and one API key.
+#[derive(Debug, Clone)]
+pub struct ProvisioClient {
+    base: String,
+    api_key: String,
+    http: reqwest::Client,
+}
+
+#[derive(Deserialize)]
+struct Registered {
+    api_key: String,
+}
+
+impl ProvisioClient {
+    /// A client for `base` (e.g. `http://127.0.0.1:8080`) calling with `api_key`.
+    pub fn new(base: &str, api_key: &str) -> Self {
+        Self { base: base.trim_end_matches('/').to_owned(), api_key: api_key.to_owned(), http: reqwest::Client::new() }
+    }
+
+    /// The same server with another API key.
+    pub fn with_key(&self, api_key: &str) -> Self {
+        Self { base: self.base.clone(), api_key: api_key.to_owned(), http: self.http.clone() }
+    }
+
+    /// `GET /v1/keys/jwks.json`.
+    pub async fn jwks(&self) -> Result<JwkSet, ClientError> {
+        let r = self.http.get(format!("{}/v1/keys/jwks.json", self.base)).send().await;
+        answer(r).await
+    }
+
+    /// `POST /v1/admin/issuers`; returns the issuer's API key.
+    pub async fn register_issuer(&self, issuer_id: &str, name: &str, signing_jwk: &Jwk) -> Result<String, ClientError> {
+        let body = serde_json::json!({"issuer_id": issuer_id, "name": name, "signing_jwk": signing_jwk});
+        let r: Registered = self.post("/v1/admin/issuers", &body, None).await?;
+        Ok(r.api_key)
+    }
+
+    /// `POST /v1/admin/token-requestors`; returns the wallet provider's API key.
+    pub async fn register_token_requestor(&self, id: &str, name: &str, wallet_accounts: &str) -> Result<String, ClientError> {
+        let body = serde_json::json!({"token_requestor_id": id, "name": name, "wallet_accounts": wallet_accounts});
+        let r: Registered = self.post("/v1/admin/token-requestors", &body, None).await?;
+        Ok(r.api_key)
+    }
+
+    /// `POST /v1/push-provisioning`, optionally with an `Idempotency-Key`.
+    pub async fn push_provisioning(
+        &self,
+        request: &PushProvisioningRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<PushProvisioningResponse, ClientError> {
+        self.post("/v1/push-provisioning", request, idempotency_key).await
+    }
+
+    async fn post<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, ClientError> {
+        let mut req = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.api_key).json(body);
+        if let Some(k) = idempotency_key {
+            req = req.header("Idempotency-Key", k);
+        }
+        answer(req.send().await).await
+    }
+}
+
+async fn answer<T: DeserializeOwned>(r: Result<reqwest::Response, reqwest::Error>) -> Result<T, ClientError> {
+    let r = r.map_err(|e| ClientError::Transport(e.to_string()))?;
+    let status = r.status();
+    let bytes = r.bytes().await.map_err(|e| ClientError::Transport(e.to_string()))?;
+    if status.is_success() {
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Transport(format!("undocumented answer: {e}")))
+    } else {
+        let problem: Problem = serde_json::from_slice(&bytes)
+            .map_err(|_| ClientError::Transport(format!("HTTP {status} without a problem document")))?;
+        Err(ClientError::Problem(problem))
+    }
+}

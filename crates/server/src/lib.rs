@@ -1,1 +1,43 @@
-//! placeholder
+//! The Provisio HTTP server (axum).
+//!
+//! Handlers follow one shape (STYLE.md rule 1): authenticate, load what the core needs, call
+//! the sans-IO core, commit what it returned in one transaction, answer. Errors become RFC 9457
+//! problem documents in one place ([`ApiError`]).
+
+mod auth;
+mod bootstrap;
+mod clock;
+mod error;
+mod idempotency;
+mod metrics;
+mod openapi;
+mod request_id;
+mod routes;
+mod state;
+
+pub use error::Problem;
+pub use routes::admin::{CreateIssuer, CreateTokenRequestor, CreatedIssuer, CreatedTokenRequestor, WalletAccounts};
+
+pub use bootstrap::{bootstrap, hash_api_key, new_api_key, BootstrapError};
+pub use clock::{Clock, SystemClock};
+pub use error::ApiError;
+pub use openapi::ApiDoc;
+pub use state::AppState;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+/// The application's routes, with request ids, logging and metrics.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/metrics", get(routes::health::metrics))
+        .route("/openapi.json", get(routes::health::openapi))
+        .route("/v1/keys/jwks.json", get(routes::keys::jwks))
+        .route("/v1/admin/issuers", post(routes::admin::create_issuer))
+        .route("/v1/admin/token-requestors", post(routes::admin::create_token_requestor))
+        .route("/v1/push-provisioning", post(routes::push::push_provisioning))
+        .fallback(routes::health::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_id::trace_request))
+        .with_state(state)
+}

@@ -1,0 +1,103 @@
+//! `provisio serve`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use provisio_crypto::AwsLcProvider;
+use provisio_server::{bootstrap, new_api_key, SystemClock};
+use provisio_store::{SqliteStore, Store};
+use tokio::net::TcpListener;
+
+use crate::settings::{self, ConfigFile};
+
+/// `provisio serve` options.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PROVISIO_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Directory for the SQLite database and, without PROVISIO_MASTER_KEY, the master key.
+    #[arg(long, env = "PROVISIO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL (`sqlite://...`); default: provisio.db in the data directory.
+    #[arg(long, env = "PROVISIO_DATABASE_URL")]
+    database_url: Option<String>,
+    /// TOML file with tsp_id, freshness_window_s, token_bin_prefix, token_bin_length,
+    /// token_validity_months.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Log one JSON object per line.
+    #[arg(long)]
+    log_json: bool,
+}
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::logging::init("info", args.log_json);
+    let config = match &args.config {
+        Some(path) => ConfigFile::load(path)?.tsp_config()?,
+        None => ConfigFile::default().tsp_config()?,
+    };
+    let data_dir = args.data_dir.unwrap_or_else(settings::default_data_dir);
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let crypto = AwsLcProvider::new();
+    let master = settings::master_key(&crypto, std::env::var("PROVISIO_MASTER_KEY").ok().as_deref(), &data_dir)?;
+    let url = settings::database_url(args.database_url, &data_dir);
+    let store = open_store(&url).await?;
+
+    let admin_key = match std::env::var("PROVISIO_ADMIN_KEY") {
+        Ok(k) if k.len() >= 22 => k,
+        Ok(_) => bail!("PROVISIO_ADMIN_KEY must be at least 22 characters (128 bits of base64url)"),
+        Err(_) => {
+            let k = new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("Generated admin API key (shown once, stored only as a hash): {k}");
+            k
+        }
+    };
+    let state = bootstrap(store, &master, &admin_key, config, Arc::new(SystemClock)).await?;
+    let listener = TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, database = %redact_url(&url), "provisio serving");
+    axum::serve(listener, provisio_server::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the store a URL names.
+pub(crate) async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        bail!("unsupported database URL scheme (this build supports sqlite://)")
+    }
+}
+
+/// A URL with any password removed, for logs.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,103 @@
+//! Server settings from flags, environment (PROTOCOL.md section 5) and an optional TOML file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use provisio_crypto::{CryptoProvider, SecretBytes};
+use provisio_tsp::{TokenBin, TspConfig};
+use serde::Deserialize;
+
+/// The optional `--config` file. Every member is optional; defaults are PROTOCOL.md's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    tsp_id: Option<String>,
+    freshness_window_s: Option<i64>,
+    token_bin_prefix: Option<String>,
+    token_bin_length: Option<usize>,
+    token_validity_months: Option<u32>,
+}
+
+impl ConfigFile {
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    pub(crate) fn tsp_config(self) -> anyhow::Result<TspConfig> {
+        let mut c = TspConfig::default();
+        if let Some(id) = self.tsp_id {
+            c.tsp_id = id;
+        }
+        if let Some(w) = self.freshness_window_s {
+            if !(1..=3600).contains(&w) {
+                bail!("freshness_window_s must be 1 to 3600 seconds");
+            }
+            c.freshness_window_s = w;
+        }
+        if self.token_bin_prefix.is_some() || self.token_bin_length.is_some() {
+            let prefix = self.token_bin_prefix.unwrap_or_else(|| c.token_bin.prefix().to_owned());
+            let length = self.token_bin_length.unwrap_or(c.token_bin.length());
+            c.token_bin = TokenBin::new(&prefix, length).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        if let Some(m) = self.token_validity_months {
+            c.token_validity_months = m;
+        }
+        Ok(c)
+    }
+}
+
+/// The master key: `PROVISIO_MASTER_KEY` (64 hex characters), or a key kept in
+/// `<data_dir>/master.key` (created 0600 on first use, with a warning).
+pub(crate) fn master_key(
+    crypto: &dyn CryptoProvider,
+    from_env: Option<&str>,
+    data_dir: &Path,
+) -> anyhow::Result<SecretBytes> {
+    if let Some(hex_key) = from_env {
+        return parse_master(hex_key).context("PROVISIO_MASTER_KEY");
+    }
+    let path = data_dir.join("master.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        return parse_master(text.trim()).with_context(|| format!("{}", path.display()));
+    }
+    let mut key = vec![0u8; 32];
+    crypto.fill_random(&mut key).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = SecretBytes::new(key);
+    write_private(&path, &hex::encode(key.expose()))?;
+    tracing::warn!(path = %path.display(), "PROVISIO_MASTER_KEY is not set: generated a master key into the data directory; set PROVISIO_MASTER_KEY in production and keep it outside the data directory");
+    Ok(key)
+}
+
+fn parse_master(hex_key: &str) -> anyhow::Result<SecretBytes> {
+    if hex_key.len() != 64 {
+        bail!("the master key must be 64 hex characters (256 bits)");
+    }
+    let bytes = hex::decode(hex_key).map_err(|_| anyhow::anyhow!("the master key must be hex"))?;
+    Ok(SecretBytes::new(bytes))
+}
+
+/// Writes a file readable only by its owner.
+pub(crate) fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// The database URL: the given one, or a SQLite file in the data directory.
+pub(crate) fn database_url(given: Option<String>, data_dir: &Path) -> String {
+    given.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("provisio.db").display()))
+}
+
+pub(crate) fn default_data_dir() -> PathBuf {
+    PathBuf::from("provisio-data")
+}

@@ -1,0 +1,29 @@
+//! API-key authentication (PROTOCOL.md section 1): `Authorization: Bearer <api_key>`, looked
+//! up by its SHA-256 hash. Keys carry at least 256 random bits, so a plain hash is enough.
+
+use axum::http::HeaderMap;
+use provisio_store::{Principal, Role};
+
+use crate::{hash_api_key, ApiError, AppState};
+
+/// The caller, or 401.
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let key = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(ApiError::unauthorized)?;
+    let hash = hash_api_key(state.crypto.as_ref(), key);
+    state.store.principal(&hash).await?.ok_or_else(ApiError::unauthorized)
+}
+
+/// The caller, who must hold `role`; otherwise 401 or 403.
+pub(crate) async fn require(state: &AppState, headers: &HeaderMap, role: Role) -> Result<Principal, ApiError> {
+    let principal = authenticate(state, headers).await?;
+    if principal.role != role {
+        return Err(ApiError::forbidden(format!("this operation needs a {} API key", role.as_str())));
+    }
+    Ok(principal)
+}

@@ -1,0 +1,69 @@
+//! `Idempotency-Key` (PROTOCOL.md section 1): the same key with the same body returns the
+//! first answer; with another body, 422 `idempotency_conflict`. The first answer is committed
+//! in the same transaction as the records it describes, so it exists exactly when they do.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use provisio_store::IdempotencyRecord;
+
+use crate::{ApiError, AppState};
+
+/// The idempotency key of a request and the fingerprint of its body.
+pub(crate) struct IdempotencyKey {
+    principal: String,
+    key: String,
+    request_hash: [u8; 32],
+}
+
+impl IdempotencyKey {
+    /// Reads the header; `None` without one. Keys are 1 to 255 visible ASCII characters.
+    pub(crate) fn from_request(
+        state: &AppState,
+        headers: &HeaderMap,
+        principal: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Option<Self>, ApiError> {
+        let Some(value) = headers.get("idempotency-key") else {
+            return Ok(None);
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| ApiError::malformed("Idempotency-Key must be 1 to 255 visible ASCII characters"))?;
+        let request_hash = provisio_crypto::CryptoProvider::sha256(state.crypto.as_ref(), &[b"POST ", path.as_bytes(), b"\n", body]);
+        Ok(Some(Self { principal: principal.to_owned(), key: key.to_owned(), request_hash }))
+    }
+
+    /// The stored answer to replay, if this key was used before; 422 if it was used for
+    /// another request.
+    pub(crate) async fn replay(&self, state: &AppState) -> Result<Option<Response>, ApiError> {
+        match state.store.idempotency(&self.principal, &self.key).await? {
+            None => Ok(None),
+            Some(r) if r.request_hash == self.request_hash => Ok(Some(stored_response(&r))),
+            Some(_) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_conflict",
+                "this Idempotency-Key was used with a different request",
+            )),
+        }
+    }
+
+    /// The record of the answer about to be committed.
+    pub(crate) fn record(&self, status: StatusCode, body: &str, now: i64) -> IdempotencyRecord {
+        IdempotencyRecord {
+            principal: self.principal.clone(),
+            key: self.key.clone(),
+            request_hash: self.request_hash,
+            status: status.as_u16(),
+            body: body.to_owned(),
+            created_at: now,
+        }
+    }
+}
+
+fn stored_response(r: &IdempotencyRecord) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], r.body.clone()).into_response()
+}

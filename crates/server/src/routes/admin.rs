@@ -1,0 +1,187 @@
+//! Registration of participants (PROTOCOL.md section 2). Admin key required.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use provisio_jose::Jwk;
+use provisio_store::{Conflict, IssuerRecord, Role, StoreError, TokenRequestorRecord};
+use provisio_types::{IssuerId, TokenRequestorId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::parse_json;
+use crate::auth::require;
+use crate::error::Problem;
+use crate::idempotency::IdempotencyKey;
+use crate::{hash_api_key, new_api_key, ApiError, AppState};
+
+/// `POST /v1/admin/issuers` body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIssuer {
+    /// The issuer's id, used as `iss` in its request data (1-64 printable characters).
+    pub issuer_id: String,
+    /// Display name.
+    pub name: String,
+    /// The EC P-256 public key its app signs with, with `kid`.
+    #[schema(value_type = Object)]
+    pub signing_jwk: Jwk,
+}
+
+/// `POST /v1/admin/issuers` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedIssuer {
+    /// The id.
+    pub issuer_id: String,
+    /// The issuer's API key, shown only now.
+    pub api_key: String,
+}
+
+/// Who manages the wallet's user accounts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WalletAccounts {
+    /// The wallet provider (default).
+    #[default]
+    External,
+    /// Provisio hosts them.
+    Hosted,
+}
+
+/// `POST /v1/admin/token-requestors` body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequestor {
+    /// EMVCo token requestor id, 11 digits.
+    pub token_requestor_id: String,
+    /// Display name.
+    pub name: String,
+    /// `external` (default) or `hosted`.
+    #[serde(default)]
+    pub wallet_accounts: WalletAccounts,
+}
+
+/// `POST /v1/admin/token-requestors` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedTokenRequestor {
+    /// The id.
+    pub token_requestor_id: String,
+    /// The wallet provider's API key, shown only now.
+    pub api_key: String,
+}
+
+/// Registers a card issuer and the key its app signs with.
+#[utoipa::path(post, path = "/v1/admin/issuers", tag = "admin",
+    request_body = CreateIssuer,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same body")),
+    responses(
+        (status = 201, body = CreatedIssuer),
+        (status = 400, body = Problem, description = "malformed_request"),
+        (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not an admin key"),
+        (status = 409, body = Problem, description = "issuer_exists"),
+        (status = 422, body = Problem, description = "idempotency_conflict"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn create_issuer(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let admin = require(&state, &headers, Role::Admin).await?;
+    let idem = IdempotencyKey::from_request(&state, &headers, &admin.id, "/v1/admin/issuers", &body)?;
+    if let Some(replayed) = match &idem { Some(k) => k.replay(&state).await?, None => None } {
+        return Ok(replayed);
+    }
+    let req: CreateIssuer = parse_json(&body)?;
+    let issuer_id = IssuerId::parse(&req.issuer_id).map_err(|e| ApiError::malformed(e.to_string()))?;
+    req.signing_jwk
+        .public_key()
+        .map_err(|e| ApiError::malformed(format!("signing_jwk: {e}")))?;
+    let kid = req
+        .signing_jwk
+        .kid
+        .clone()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| ApiError::malformed("signing_jwk must have a kid"))?;
+    let crypto = state.crypto.as_ref();
+    let api_key = new_api_key(crypto).map_err(|e| ApiError::internal(&e))?;
+    let now = state.clock.now();
+    let record = IssuerRecord {
+        issuer_id: issuer_id.to_string(),
+        name: req.name,
+        signing_kid: kid,
+        signing_jwk: serde_json::to_string(&req.signing_jwk).map_err(|e| ApiError::internal(&e))?,
+        created_at: now,
+    };
+    let key_hash = hash_api_key(crypto, &api_key);
+    let body = serde_json::to_string(&CreatedIssuer { issuer_id: record.issuer_id.clone(), api_key })
+        .map_err(|e| ApiError::internal(&e))?;
+    let idem_record = idem.as_ref().map(|k| k.record(StatusCode::CREATED, &body, now));
+    match state.store.create_issuer(&record, &key_hash, idem_record.as_ref()).await {
+        Ok(()) => Ok(created(body)),
+        Err(StoreError::Conflict(Conflict::IssuerId)) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "issuer_exists", "an issuer with this issuer_id is registered"))
+        }
+        Err(StoreError::Conflict(Conflict::IdempotencyKey)) => replay_after_race(&state, idem.as_ref()).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Registers a wallet provider (token requestor).
+#[utoipa::path(post, path = "/v1/admin/token-requestors", tag = "admin",
+    request_body = CreateTokenRequestor,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same body")),
+    responses(
+        (status = 201, body = CreatedTokenRequestor),
+        (status = 400, body = Problem, description = "malformed_request"),
+        (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not an admin key"),
+        (status = 409, body = Problem, description = "token_requestor_exists"),
+        (status = 422, body = Problem, description = "idempotency_conflict"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn create_token_requestor(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let admin = require(&state, &headers, Role::Admin).await?;
+    let idem = IdempotencyKey::from_request(&state, &headers, &admin.id, "/v1/admin/token-requestors", &body)?;
+    if let Some(replayed) = match &idem { Some(k) => k.replay(&state).await?, None => None } {
+        return Ok(replayed);
+    }
+    let req: CreateTokenRequestor = parse_json(&body)?;
+    let id = TokenRequestorId::parse(&req.token_requestor_id).map_err(|e| ApiError::malformed(e.to_string()))?;
+    let crypto = state.crypto.as_ref();
+    let api_key = new_api_key(crypto).map_err(|e| ApiError::internal(&e))?;
+    let now = state.clock.now();
+    let record = TokenRequestorRecord {
+        token_requestor_id: id.to_string(),
+        name: req.name,
+        wallet_accounts: match req.wallet_accounts {
+            WalletAccounts::External => "external".into(),
+            WalletAccounts::Hosted => "hosted".into(),
+        },
+        created_at: now,
+    };
+    let key_hash = hash_api_key(crypto, &api_key);
+    let body = serde_json::to_string(&CreatedTokenRequestor { token_requestor_id: record.token_requestor_id.clone(), api_key })
+        .map_err(|e| ApiError::internal(&e))?;
+    let idem_record = idem.as_ref().map(|k| k.record(StatusCode::CREATED, &body, now));
+    match state.store.create_token_requestor(&record, &key_hash, idem_record.as_ref()).await {
+        Ok(()) => Ok(created(body)),
+        Err(StoreError::Conflict(Conflict::TokenRequestorId)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "token_requestor_exists",
+            "a token requestor with this id is registered",
+        )),
+        Err(StoreError::Conflict(Conflict::IdempotencyKey)) => replay_after_race(&state, idem.as_ref()).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn created(body: String) -> Response {
+    (StatusCode::CREATED, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A concurrent request with the same idempotency key committed first: answer with its answer.
+pub(crate) async fn replay_after_race(state: &AppState, idem: Option<&IdempotencyKey>) -> Result<Response, ApiError> {
+    match idem {
+        Some(k) => k.replay(state).await?.ok_or_else(|| ApiError::internal(&"idempotency record vanished")),
+        None => Err(ApiError::internal(&"idempotency conflict without a key")),
+    }
+}

@@ -1,0 +1,119 @@
+//! `POST /v1/push-provisioning` (PROTOCOL.md section 3, step 5).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use provisio_risk::{decide, Reason, ServiceAssessment, WalletRisk};
+use provisio_store::{Conflict, Role, StoreError};
+use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse};
+use provisio_tsp::{AcceptContext, PushError};
+use provisio_types::{DeviceId, SessionId, WalletUserId};
+
+use super::admin::replay_after_race;
+use super::parse_json;
+use crate::auth::require;
+use crate::error::Problem;
+use crate::idempotency::IdempotencyKey;
+use crate::{ApiError, AppState};
+
+/// How often a token PAN collision is retried with a fresh number before giving up.
+const MINT_ATTEMPTS: usize = 4;
+
+/// Accepts the issuer app's request data, forwarded by the wallet, and answers with a token
+/// bound to the device.
+#[utoipa::path(post, path = "/v1/push-provisioning", tag = "push provisioning",
+    request_body = PushProvisioningRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same body")),
+    responses(
+        (status = 200, body = PushProvisioningResponse, description = "Processed: approved, step-up required, or declined"),
+        (status = 400, body = Problem, description = "malformed_request, payload_undecryptable, signature_invalid, unknown_issuer, audience_mismatch, binding_mismatch, stale_timestamp, invalid_account"),
+        (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key"),
+        (status = 409, body = Problem, description = "replayed_request: the session id or jti was used before"),
+        (status = 422, body = Problem, description = "idempotency_conflict"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn push_provisioning(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let caller = require(&state, &headers, Role::TokenRequestor).await?;
+    let idem = IdempotencyKey::from_request(&state, &headers, &caller.id, "/v1/push-provisioning", &body)?;
+    if let Some(replayed) = match &idem { Some(k) => k.replay(&state).await?, None => None } {
+        return Ok(replayed);
+    }
+    let now = state.clock.now();
+    let req: PushProvisioningRequest = parse_json(&body)?;
+    SessionId::parse(&req.session_id).map_err(|e| ApiError::malformed(e.to_string()))?;
+    WalletUserId::parse(&req.wallet_user_id).map_err(|e| ApiError::malformed(e.to_string()))?;
+    DeviceId::parse(&req.device_id).map_err(|e| ApiError::malformed(e.to_string()))?;
+    let device_key = req
+        .device
+        .binding_jwk
+        .public_key()
+        .map_err(|e| ApiError::malformed(format!("device.binding_jwk: {e}")))?;
+    let wallet_risk = req
+        .wallet_risk
+        .as_ref()
+        .map(|w| {
+            if w.level > 99 {
+                return Err(ApiError::malformed("wallet_risk.level must be 0 to 99"));
+            }
+            Ok(WalletRisk { level: w.level, non_override: w.non_override, reason_codes: w.reason_codes.clone() })
+        })
+        .transpose()?;
+
+    let crypto = state.crypto.as_ref();
+    let opened = provisio_tsp::open(crypto, &state.keys, &req.encrypted_payload)?;
+    let issuer = state
+        .store
+        .issuer(opened.claimed_issuer())
+        .await?
+        .ok_or(PushError::UnknownIssuer)?;
+    let issuer_jwk: provisio_jose::Jwk =
+        serde_json::from_str(&issuer.signing_jwk).map_err(|e| ApiError::internal(&e))?;
+    let issuer_key = issuer_jwk.public_key().map_err(|e| ApiError::internal(&e))?;
+    let accepted = opened.verify(crypto, &issuer.signing_kid, &issuer_key)?.accept(&AcceptContext {
+        tsp_id: &state.config.tsp_id,
+        caller_trid: &caller.id,
+        session_id: &req.session_id,
+        wallet_user_id: &req.wallet_user_id,
+        device_id: &req.device_id,
+        now,
+        window_s: state.config.freshness_window_s,
+    })?;
+
+    let risk = decide(wallet_risk.as_ref(), &service_assessment(), state.config.thresholds);
+    for _ in 0..MINT_ATTEMPTS {
+        let minted = provisio_tsp::mint(crypto, &state.keys, &state.config, &accepted, &device_key, &risk, now)?;
+        let body = serde_json::to_string(&minted.response).map_err(|e| ApiError::internal(&e))?;
+        let idem_record = idem.as_ref().map(|k| k.record(StatusCode::OK, &body, now));
+        match state.store.commit_provisioning(&minted.record, idem_record.as_ref()).await {
+            Ok(()) => {
+                tracing::info!(
+                    provisioning_id = %minted.response.provisioning_id,
+                    decision = ?minted.response.decision,
+                    token_ref_id = minted.response.token.as_ref().map(|t| t.token_ref_id.as_str()).unwrap_or(""),
+                    final_level = risk.final_level,
+                    "push provisioning committed"
+                );
+                return Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response());
+            }
+            Err(StoreError::Conflict(Conflict::TokenPan)) => continue,
+            Err(StoreError::Conflict(Conflict::IdempotencyKey)) => return replay_after_race(&state, idem.as_ref()).await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal(&"token BIN range exhausted: no free token PAN after retries"))
+}
+
+/// The token service's own level. The trusted issuer-app path carries no service risk until a
+/// risk policy is configured (the risk engine plugs in here); the merge with the wallet's
+/// level, non-override included, already applies.
+fn service_assessment() -> ServiceAssessment {
+    ServiceAssessment {
+        level: 0,
+        reasons: vec![Reason {
+            code: "trusted_issuer_push".into(),
+            text: "The request data is signed by the issuer's registered app key; the issuer authenticated the cardholder.".into(),
+        }],
+    }
+}

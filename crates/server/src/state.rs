@@ -1,0 +1,46 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use provisio_crypto::AwsLcProvider;
+use provisio_store::Store;
+use provisio_tsp::{TspConfig, TspKeys};
+
+use crate::metrics::Metrics;
+use crate::Clock;
+
+/// Shared, immutable server state. Everything mutable lives in the store, so any number of
+/// instances can serve the same database.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The crypto provider.
+    pub crypto: Arc<AwsLcProvider>,
+    /// The token service's keys, unsealed.
+    pub keys: Arc<TspKeys>,
+    /// Configuration.
+    pub config: Arc<TspConfig>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Assembles the state.
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: TspKeys,
+        config: TspConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            crypto: Arc::new(AwsLcProvider::new()),
+            keys: Arc::new(keys),
+            config: Arc::new(config),
+            clock,
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
