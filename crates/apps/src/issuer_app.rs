@@ -58,9 +58,12 @@ impl IssuerApp {
 
     /// Step 1: a fresh session id (128 random bits).
     pub fn start_session(&self, crypto: &dyn CryptoProvider) -> Result<SessionStart, AppError> {
-        let session_id =
-            random_id(crypto, "").map_err(|e| AppError::Crypto(provisio_jose::JoseError::from(e)))?;
-        Ok(SessionStart { session_id, issuer_id: self.issuer_id.clone() })
+        let session_id = random_id(crypto, "")
+            .map_err(|e| AppError::Crypto(provisio_jose::JoseError::from(e)))?;
+        Ok(SessionStart {
+            session_id,
+            issuer_id: self.issuer_id.clone(),
+        })
     }
 
     /// Step 3: the claims for the wallet's answer, made at `now`.
@@ -96,7 +99,13 @@ impl IssuerApp {
         claims: &RequestClaims,
         tsp_jwks: &JwkSet,
     ) -> Result<String, AppError> {
-        seal_request_data(crypto, &self.signing_key, &self.signing_kid, claims, tsp_jwks)
+        seal_request_data(
+            crypto,
+            &self.signing_key,
+            &self.signing_kid,
+            claims,
+            tsp_jwks,
+        )
     }
 }
 
@@ -116,7 +125,8 @@ pub fn seal_request_data(
         .ok_or(AppError::NoTspEncryptionKey)?;
     let tsp_key = enc.public_key()?;
     let payload = zeroize::Zeroizing::new(
-        serde_json::to_vec(claims).map_err(|_| AppError::Crypto(provisio_jose::JoseError::Internal))?,
+        serde_json::to_vec(claims)
+            .map_err(|_| AppError::Crypto(provisio_jose::JoseError::Internal))?,
     );
     let jws = zeroize::Zeroizing::new(provisio_jose::sign(
         crypto,
@@ -130,5 +140,10 @@ pub fn seal_request_data(
         kid: enc.kid.as_deref(),
         cty: Some("JWT"),
     };
-    Ok(provisio_jose::encrypt(crypto, &tsp_key, &options, jws.as_bytes())?)
+    Ok(provisio_jose::encrypt(
+        crypto,
+        &tsp_key,
+        &options,
+        jws.as_bytes(),
+    )?)
 }

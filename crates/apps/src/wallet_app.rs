@@ -42,7 +42,9 @@ impl WalletApp {
             token_requestor_id: token_requestor_id.to_owned(),
             wallet_user_id: wallet_user_id.to_owned(),
             device_id: device_id.to_owned(),
-            binding_key: crypto.generate_ec_key().map_err(|e| AppError::Crypto(e.into()))?,
+            binding_key: crypto
+                .generate_ec_key()
+                .map_err(|e| AppError::Crypto(e.into()))?,
         })
     }
 

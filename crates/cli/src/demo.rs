@@ -67,49 +67,95 @@ struct Demo {
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     crate::logging::init("warn", false);
     let temp = tempfile::tempdir()?;
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&data_dir)?;
     let crypto = AwsLcProvider::new();
-    let url = args.store.clone().unwrap_or_else(|| crate::settings::database_url(None, &data_dir));
+    let url = args
+        .store
+        .clone()
+        .unwrap_or_else(|| crate::settings::database_url(None, &data_dir));
     let store = open_store(&url).await?;
     let mut master = vec![0u8; 32];
-    crypto.fill_random(&mut master).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crypto
+        .fill_random(&mut master)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let admin_key = new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = bootstrap(store, &SecretBytes::new(master), &admin_key, TspConfig::default(), clock).await?;
+    let state = bootstrap(
+        store,
+        &SecretBytes::new(master),
+        &admin_key,
+        TspConfig::default(),
+        clock,
+    )
+    .await?;
     let tsp_id = state.config.tsp_id.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(async move { axum::serve(listener, provisio_server::router(state)).await });
+    let server =
+        tokio::spawn(async move { axum::serve(listener, provisio_server::router(state)).await });
 
     let mut flows = Vec::new();
-    let demo = setup(&crypto, &base, &admin_key, &tsp_id).await.context("registering the demo participants")?;
+    let demo = setup(&crypto, &base, &admin_key, &tsp_id)
+        .await
+        .context("registering the demo participants")?;
     flows.push(run_flow("push provisioning", happy_path(&demo)).await);
-    flows.push(run_flow("non-override wallet risk in the step-up band", step_up(&demo)).await);
+    flows.push(
+        run_flow(
+            "non-override wallet risk in the step-up band",
+            step_up(&demo),
+        )
+        .await,
+    );
     flows.push(run_flow("attack: replayed request", replayed(&demo)).await);
     flows.push(run_flow("attack: stale timestamp", stale(&demo)).await);
     flows.push(run_flow("attack: tampered JWE", tampered(&demo)).await);
-    flows.push(run_flow("attack: request data bound to another device", other_device(&demo)).await);
+    flows.push(
+        run_flow(
+            "attack: request data bound to another device",
+            other_device(&demo),
+        )
+        .await,
+    );
     flows.push(run_flow("attack: unknown issuer", unknown_issuer(&demo)).await);
     server.abort();
 
-    let report = Report { ok: flows.iter().all(|f| f.ok), flows };
+    let report = Report {
+        ok: flows.iter().all(|f| f.ok),
+        flows,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_transcript(&report, &base);
     }
-    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-async fn setup(crypto: &AwsLcProvider, base: &str, admin_key: &str, tsp_id: &str) -> anyhow::Result<Demo> {
+async fn setup(
+    crypto: &AwsLcProvider,
+    base: &str,
+    admin_key: &str,
+    tsp_id: &str,
+) -> anyhow::Result<Demo> {
     let admin = ProvisioClient::new(base, admin_key);
     let issuer_key = crypto.generate_ec_key()?;
     let kid = jwk_thumbprint(crypto, issuer_key.public_key());
     let mut jwk = Jwk::from_public_key(issuer_key.public_key());
     jwk.kid = Some(kid.clone());
-    admin.register_issuer(DEMO_ISSUER, "Demo Bank", &jwk).await?;
-    let wallet_key = admin.register_token_requestor(DEMO_TRID, "Demo Wallet", "external").await?;
+    admin
+        .register_issuer(DEMO_ISSUER, "Demo Bank", &jwk)
+        .await?;
+    let wallet_key = admin
+        .register_token_requestor(DEMO_TRID, "Demo Wallet", "external")
+        .await?;
     let impostor_key = crypto.generate_ec_key()?;
     Ok(Demo {
         crypto: AwsLcProvider::new(),
@@ -118,7 +164,12 @@ async fn setup(crypto: &AwsLcProvider, base: &str, admin_key: &str, tsp_id: &str
         impostor_app: IssuerApp::new("not-a-registered-bank", &kid, impostor_key, tsp_id),
         wallet: WalletApp::new(crypto, DEMO_TRID, "wallet-user-1", "device-1")?,
         jwks: admin.jwks().await?,
-        card: CardDetails { pan: Pan::parse(DEMO_PAN)?, exp_month: 12, exp_year: 2030, name: "A. Cardholder".into() },
+        card: CardDetails {
+            pan: Pan::parse(DEMO_PAN)?,
+            exp_month: 12,
+            exp_year: 2030,
+            name: "A. Cardholder".into(),
+        },
     })
 }
 
@@ -132,9 +183,15 @@ impl Demo {
         wallet_risk: Option<WalletRiskInfo>,
     ) -> anyhow::Result<PushProvisioningRequest> {
         let start = issuer.start_session(&self.crypto)?;
-        steps.push(format!("issuer app {} opens the wallet with a fresh session id", start.issuer_id));
+        steps.push(format!(
+            "issuer app {} opens the wallet with a fresh session id",
+            start.issuer_id
+        ));
         let answer = self.wallet.answer(&start);
-        steps.push(format!("wallet answers: user {}, device {}, token requestor {}", answer.wallet_user_id, answer.device_id, answer.token_requestor_id));
+        steps.push(format!(
+            "wallet answers: user {}, device {}, token requestor {}",
+            answer.wallet_user_id, answer.device_id, answer.token_requestor_id
+        ));
         let mut claims = issuer.claims(&self.crypto, &answer, &self.card, SystemClock.now())?;
         tweak(&mut claims);
         let jwe = issuer.request_data(&self.crypto, &claims, &self.jwks)?;
@@ -142,10 +199,18 @@ impl Demo {
         Ok(self.wallet.push_request(&answer, jwe, wallet_risk))
     }
 
-    async fn expect_refusal(&self, req: &PushProvisioningRequest, code: &str, steps: &mut Vec<String>) -> anyhow::Result<()> {
+    async fn expect_refusal(
+        &self,
+        req: &PushProvisioningRequest,
+        code: &str,
+        steps: &mut Vec<String>,
+    ) -> anyhow::Result<()> {
         match self.wallet_api.push_provisioning(req, None).await {
             Err(ClientError::Problem(p)) if p.code == code => {
-                steps.push(format!("token service refuses: {} {} ({})", p.status, p.code, p.detail));
+                steps.push(format!(
+                    "token service refuses: {} {} ({})",
+                    p.status, p.code, p.detail
+                ));
                 Ok(())
             }
             Err(e) => anyhow::bail!("expected {code}, got {e}"),
@@ -154,40 +219,84 @@ impl Demo {
     }
 }
 
-async fn run_flow(name: &str, flow: impl std::future::Future<Output = anyhow::Result<Vec<String>>>) -> FlowReport {
+async fn run_flow(
+    name: &str,
+    flow: impl std::future::Future<Output = anyhow::Result<Vec<String>>>,
+) -> FlowReport {
     let started = Instant::now();
     let (ok, steps) = match flow.await {
         Ok(steps) => (true, steps),
         Err(e) => (false, vec![format!("FAILED: {e:#}")]),
     };
-    FlowReport { name: name.into(), ok, steps, ms: started.elapsed().as_secs_f64() * 1000.0 }
+    FlowReport {
+        name: name.into(),
+        ok,
+        steps,
+        ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
 }
 
 async fn happy_path(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
-    let req = d.request(&d.issuer_app, &mut steps, |_| {}, Some(WalletRiskInfo { level: 10, non_override: false, reason_codes: vec![] }))?;
+    let req = d.request(
+        &d.issuer_app,
+        &mut steps,
+        |_| {},
+        Some(WalletRiskInfo {
+            level: 10,
+            non_override: false,
+            reason_codes: vec![],
+        }),
+    )?;
     let r = d.wallet_api.push_provisioning(&req, None).await?;
-    let token = r.token.as_ref().context("approved answer without a token")?;
-    anyhow::ensure!(r.decision == provisio_tsp::wire::Decision::Approved, "decision {:?}", r.decision);
+    let token = r
+        .token
+        .as_ref()
+        .context("approved answer without a token")?;
+    anyhow::ensure!(
+        r.decision == provisio_tsp::wire::Decision::Approved,
+        "decision {:?}",
+        r.decision
+    );
     steps.push(format!(
         "token service approves (wallet level {}, service level {}, final {}): token {} ****{} exp {:02}/{} {}",
         r.risk.wallet_level.map_or_else(|| "none".into(), |l| l.to_string()), r.risk.tsp_level, r.risk.final_level, token.token_ref_id, token.last4, token.exp_month, token.exp_year, token.status
     ));
-    let access = d.wallet.open_access_data(&d.crypto, r.access_data.as_deref().context("no access data")?)?;
+    let access = d.wallet.open_access_data(
+        &d.crypto,
+        r.access_data.as_deref().context("no access data")?,
+    )?;
     let token_pan = provisio_types::TokenPan::parse(&access.token_pan)?;
-    anyhow::ensure!(access.token_ref_id == token.token_ref_id && token_pan.last4() == token.last4, "access data does not match the token");
-    anyhow::ensure!(token_pan.expose() != DEMO_PAN, "token PAN equals the funding PAN");
+    anyhow::ensure!(
+        access.token_ref_id == token.token_ref_id && token_pan.last4() == token.last4,
+        "access data does not match the token"
+    );
+    anyhow::ensure!(
+        token_pan.expose() != DEMO_PAN,
+        "token PAN equals the funding PAN"
+    );
     steps.push(format!("device opens the access data with its binding key: token {token_pan:?}, {} key for cryptograms", access.cryptogram_alg));
     Ok(steps)
 }
 
 async fn step_up(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
-    let risk = WalletRiskInfo { level: 55, non_override: true, reason_codes: vec!["new_device".into()] };
+    let risk = WalletRiskInfo {
+        level: 55,
+        non_override: true,
+        reason_codes: vec!["new_device".into()],
+    };
     let req = d.request(&d.issuer_app, &mut steps, |_| {}, Some(risk))?;
     let r = d.wallet_api.push_provisioning(&req, None).await?;
-    anyhow::ensure!(r.decision == provisio_tsp::wire::Decision::StepUpRequired, "decision {:?}", r.decision);
-    anyhow::ensure!(r.access_data.is_none(), "access data released before step-up");
+    anyhow::ensure!(
+        r.decision == provisio_tsp::wire::Decision::StepUpRequired,
+        "decision {:?}",
+        r.decision
+    );
+    anyhow::ensure!(
+        r.access_data.is_none(),
+        "access data released before step-up"
+    );
     let token = r.token.as_ref().context("no token")?;
     steps.push(format!(
         "wallet level 55 is non-override, so it is a floor over the service's {}: final {} ({}), token {} stays {} and no access data is released",
@@ -202,7 +311,8 @@ async fn replayed(d: &Demo) -> anyhow::Result<Vec<String>> {
     let first = d.wallet_api.push_provisioning(&req, None).await?;
     steps.push(format!("first submission: {:?}", first.decision));
     steps.push("an attacker who captured the request submits it again".into());
-    d.expect_refusal(&req, "replayed_request", &mut steps).await?;
+    d.expect_refusal(&req, "replayed_request", &mut steps)
+        .await?;
     Ok(steps)
 }
 
@@ -210,7 +320,8 @@ async fn stale(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
     let req = d.request(&d.issuer_app, &mut steps, |c| c.iat -= 3600, None)?;
     steps.push("the request data was made an hour ago".into());
-    d.expect_refusal(&req, "stale_timestamp", &mut steps).await?;
+    d.expect_refusal(&req, "stale_timestamp", &mut steps)
+        .await?;
     Ok(steps)
 }
 
@@ -218,19 +329,28 @@ async fn tampered(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
     let mut req = d.request(&d.issuer_app, &mut steps, |_| {}, None)?;
     let mut bytes = std::mem::take(&mut req.encrypted_payload).into_bytes();
-    let i = bytes.len() - 30;
-    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let i = bytes.len().saturating_sub(30);
+    if let Some(b) = bytes.get_mut(i) {
+        *b = if *b == b'A' { b'B' } else { b'A' };
+    }
     req.encrypted_payload = String::from_utf8(bytes)?;
     steps.push("one character of the JWE ciphertext is changed in transit".into());
-    d.expect_refusal(&req, "payload_undecryptable", &mut steps).await?;
+    d.expect_refusal(&req, "payload_undecryptable", &mut steps)
+        .await?;
     Ok(steps)
 }
 
 async fn other_device(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
-    let req = d.request(&d.issuer_app, &mut steps, |c| c.did = "device-of-the-attacker".into(), None)?;
+    let req = d.request(
+        &d.issuer_app,
+        &mut steps,
+        |c| c.did = "device-of-the-attacker".into(),
+        None,
+    )?;
     steps.push("the signed request data names another device than the one asking".into());
-    d.expect_refusal(&req, "binding_mismatch", &mut steps).await?;
+    d.expect_refusal(&req, "binding_mismatch", &mut steps)
+        .await?;
     Ok(steps)
 }
 
@@ -245,7 +365,12 @@ async fn unknown_issuer(d: &Demo) -> anyhow::Result<Vec<String>> {
 fn print_transcript(report: &Report, base: &str) {
     println!("Provisio demo: token service on {base}, SQLite store\n");
     for flow in &report.flows {
-        println!("{} {} ({:.1} ms)", if flow.ok { "✔" } else { "✘" }, flow.name, flow.ms);
+        println!(
+            "{} {} ({:.1} ms)",
+            if flow.ok { "✔" } else { "✘" },
+            flow.name,
+            flow.ms
+        );
         for step in &flow.steps {
             println!("    {step}");
         }

@@ -41,9 +41,14 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => ConfigFile::default().tsp_config()?,
     };
     let data_dir = args.data_dir.unwrap_or_else(settings::default_data_dir);
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     let crypto = AwsLcProvider::new();
-    let master = settings::master_key(&crypto, std::env::var("PROVISIO_MASTER_KEY").ok().as_deref(), &data_dir)?;
+    let master = settings::master_key(
+        &crypto,
+        std::env::var("PROVISIO_MASTER_KEY").ok().as_deref(),
+        &data_dir,
+    )?;
     let url = settings::database_url(args.database_url, &data_dir);
     let store = open_store(&url).await?;
 
@@ -57,7 +62,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let state = bootstrap(store, &master, &admin_key, config, Arc::new(SystemClock)).await?;
-    let listener = TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(listen = %listener.local_addr()?, database = %redact_url(&url), "provisio serving");
     axum::serve(listener, provisio_server::router(state))
         .with_graceful_shutdown(shutdown_signal())
@@ -89,7 +96,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -20,7 +20,8 @@ pub(crate) struct ConfigFile {
 
 impl ConfigFile {
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
@@ -36,7 +37,9 @@ impl ConfigFile {
             c.freshness_window_s = w;
         }
         if self.token_bin_prefix.is_some() || self.token_bin_length.is_some() {
-            let prefix = self.token_bin_prefix.unwrap_or_else(|| c.token_bin.prefix().to_owned());
+            let prefix = self
+                .token_bin_prefix
+                .unwrap_or_else(|| c.token_bin.prefix().to_owned());
             let length = self.token_bin_length.unwrap_or(c.token_bin.length());
             c.token_bin = TokenBin::new(&prefix, length).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
@@ -59,11 +62,14 @@ pub(crate) fn master_key(
     }
     let path = data_dir.join("master.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         return parse_master(text.trim()).with_context(|| format!("{}", path.display()));
     }
     let mut key = vec![0u8; 32];
-    crypto.fill_random(&mut key).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crypto
+        .fill_random(&mut key)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let key = SecretBytes::new(key);
     write_private(&path, &hex::encode(key.expose()))?;
     tracing::warn!(path = %path.display(), "PROVISIO_MASTER_KEY is not set: generated a master key into the data directory; set PROVISIO_MASTER_KEY in production and keep it outside the data directory");

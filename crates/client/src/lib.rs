@@ -56,29 +56,52 @@ struct Registered {
 impl ProvisioClient {
     /// A client for `base` (e.g. `http://127.0.0.1:8080`) calling with `api_key`.
     pub fn new(base: &str, api_key: &str) -> Self {
-        Self { base: base.trim_end_matches('/').to_owned(), api_key: api_key.to_owned(), http: reqwest::Client::new() }
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// The same server with another API key.
     pub fn with_key(&self, api_key: &str) -> Self {
-        Self { base: self.base.clone(), api_key: api_key.to_owned(), http: self.http.clone() }
+        Self {
+            base: self.base.clone(),
+            api_key: api_key.to_owned(),
+            http: self.http.clone(),
+        }
     }
 
     /// `GET /v1/keys/jwks.json`.
     pub async fn jwks(&self) -> Result<JwkSet, ClientError> {
-        let r = self.http.get(format!("{}/v1/keys/jwks.json", self.base)).send().await;
+        let r = self
+            .http
+            .get(format!("{}/v1/keys/jwks.json", self.base))
+            .send()
+            .await;
         answer(r).await
     }
 
     /// `POST /v1/admin/issuers`; returns the issuer's API key.
-    pub async fn register_issuer(&self, issuer_id: &str, name: &str, signing_jwk: &Jwk) -> Result<String, ClientError> {
-        let body = serde_json::json!({"issuer_id": issuer_id, "name": name, "signing_jwk": signing_jwk});
+    pub async fn register_issuer(
+        &self,
+        issuer_id: &str,
+        name: &str,
+        signing_jwk: &Jwk,
+    ) -> Result<String, ClientError> {
+        let body =
+            serde_json::json!({"issuer_id": issuer_id, "name": name, "signing_jwk": signing_jwk});
         let r: Registered = self.post("/v1/admin/issuers", &body, None).await?;
         Ok(r.api_key)
     }
 
     /// `POST /v1/admin/token-requestors`; returns the wallet provider's API key.
-    pub async fn register_token_requestor(&self, id: &str, name: &str, wallet_accounts: &str) -> Result<String, ClientError> {
+    pub async fn register_token_requestor(
+        &self,
+        id: &str,
+        name: &str,
+        wallet_accounts: &str,
+    ) -> Result<String, ClientError> {
         let body = serde_json::json!({"token_requestor_id": id, "name": name, "wallet_accounts": wallet_accounts});
         let r: Registered = self.post("/v1/admin/token-requestors", &body, None).await?;
         Ok(r.api_key)
@@ -90,7 +113,8 @@ impl ProvisioClient {
         request: &PushProvisioningRequest,
         idempotency_key: Option<&str>,
     ) -> Result<PushProvisioningResponse, ClientError> {
-        self.post("/v1/push-provisioning", request, idempotency_key).await
+        self.post("/v1/push-provisioning", request, idempotency_key)
+            .await
     }
 
     async fn post<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
@@ -99,7 +123,11 @@ impl ProvisioClient {
         body: &B,
         idempotency_key: Option<&str>,
     ) -> Result<T, ClientError> {
-        let mut req = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.api_key).json(body);
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.api_key)
+            .json(body);
         if let Some(k) = idempotency_key {
             req = req.header("Idempotency-Key", k);
         }
@@ -107,15 +135,22 @@ impl ProvisioClient {
     }
 }
 
-async fn answer<T: DeserializeOwned>(r: Result<reqwest::Response, reqwest::Error>) -> Result<T, ClientError> {
+async fn answer<T: DeserializeOwned>(
+    r: Result<reqwest::Response, reqwest::Error>,
+) -> Result<T, ClientError> {
     let r = r.map_err(|e| ClientError::Transport(e.to_string()))?;
     let status = r.status();
-    let bytes = r.bytes().await.map_err(|e| ClientError::Transport(e.to_string()))?;
+    let bytes = r
+        .bytes()
+        .await
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
     if status.is_success() {
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Transport(format!("undocumented answer: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Transport(format!("undocumented answer: {e}")))
     } else {
-        let problem: Problem = serde_json::from_slice(&bytes)
-            .map_err(|_| ClientError::Transport(format!("HTTP {status} without a problem document")))?;
+        let problem: Problem = serde_json::from_slice(&bytes).map_err(|_| {
+            ClientError::Transport(format!("HTTP {status} without a problem document"))
+        })?;
         Err(ClientError::Problem(problem))
     }
 }

@@ -23,7 +23,9 @@ impl AwsLcProvider {
 
 impl CryptoProvider for AwsLcProvider {
     fn fill_random(&self, out: &mut [u8]) -> Result<(), CryptoError> {
-        rand::SystemRandom::new().fill(out).map_err(|_| CryptoError::Internal)
+        rand::SystemRandom::new()
+            .fill(out)
+            .map_err(|_| CryptoError::Internal)
     }
 
     fn generate_ec_key(&self) -> Result<EcKeyPair, CryptoError> {
@@ -37,7 +39,7 @@ impl CryptoProvider for AwsLcProvider {
 
     fn ecdh(&self, key: &EcKeyPair, peer: &EcPublicKey) -> Result<SecretBytes, CryptoError> {
         let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, peer.uncompressed());
-        agreement::agree(&key.agreement, &peer, CryptoError::InvalidKey, |z| {
+        agreement::agree(&key.agreement, peer, CryptoError::InvalidKey, |z| {
             Ok(SecretBytes::new(z.to_vec()))
         })
     }
@@ -48,10 +50,12 @@ impl CryptoProvider for AwsLcProvider {
     ) -> Result<(EcPublicKey, SecretBytes), CryptoError> {
         let eph = agreement::PrivateKey::generate(&agreement::ECDH_P256)
             .map_err(|_| CryptoError::Internal)?;
-        let eph_pub = eph.compute_public_key().map_err(|_| CryptoError::Internal)?;
+        let eph_pub = eph
+            .compute_public_key()
+            .map_err(|_| CryptoError::Internal)?;
         let eph_pub = EcPublicKey::from_uncompressed(eph_pub.as_ref())?;
         let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, peer.uncompressed());
-        let z = agreement::agree(&eph, &peer, CryptoError::InvalidKey, |z| {
+        let z = agreement::agree(&eph, peer, CryptoError::InvalidKey, |z| {
             Ok(SecretBytes::new(z.to_vec()))
         })?;
         Ok((eph_pub, z))
@@ -74,7 +78,9 @@ impl CryptoProvider for AwsLcProvider {
         if signature.len() != 64 {
             return Err(CryptoError::AuthenticationFailed);
         }
-        key.parsed().verify_sig(message, signature).map_err(|_| CryptoError::AuthenticationFailed)
+        key.parsed()
+            .verify_sig(message, signature)
+            .map_err(|_| CryptoError::AuthenticationFailed)
     }
 
     fn aes256_gcm_seal(
@@ -87,7 +93,11 @@ impl CryptoProvider for AwsLcProvider {
         let key = gcm_key(key)?;
         let mut buf = plaintext.to_vec();
         let tag = key
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), &mut buf)
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
             .map_err(|_| CryptoError::Internal)?;
         let tag: [u8; 16] = tag.as_ref().try_into().map_err(|_| CryptoError::Internal)?;
         Ok((buf, tag))
@@ -109,7 +119,11 @@ impl CryptoProvider for AwsLcProvider {
         buf.extend_from_slice(ciphertext);
         buf.extend_from_slice(tag);
         let plain = key
-            .open_in_place(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), &mut buf)
+            .open_in_place(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
             .map_err(|_| CryptoError::AuthenticationFailed)?;
         let len = plain.len();
         buf.truncate(len);
@@ -146,7 +160,8 @@ fn gcm_key(key: &[u8]) -> Result<LessSafeKey, CryptoError> {
     if key.len() != 32 {
         return Err(CryptoError::InvalidLength);
     }
-    let unbound = UnboundKey::new(&aead::AES_256_GCM, key).map_err(|_| CryptoError::InvalidLength)?;
+    let unbound =
+        UnboundKey::new(&aead::AES_256_GCM, key).map_err(|_| CryptoError::InvalidLength)?;
     Ok(LessSafeKey::new(unbound))
 }
 
@@ -157,7 +172,10 @@ pub(crate) fn kw_wrap(kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CryptoError> {
     }
     let kek = AesKek::new(&AES_256, kek).map_err(|_| CryptoError::InvalidLength)?;
     let mut out = vec![0u8; key.len() + 8];
-    let len = kek.wrap(key, &mut out).map_err(|_| CryptoError::Internal)?.len();
+    let len = kek
+        .wrap(key, &mut out)
+        .map_err(|_| CryptoError::Internal)?
+        .len();
     out.truncate(len);
     Ok(out)
 }
@@ -201,7 +219,10 @@ mod tests {
         assert_eq!(p.aes_kw_unwrap(&kek, &wrapped).unwrap().expose(), &key[..]);
         let mut bad = wrapped.clone();
         bad[5] ^= 1;
-        assert_eq!(p.aes_kw_unwrap(&kek, &bad).unwrap_err(), CryptoError::AuthenticationFailed);
+        assert_eq!(
+            p.aes_kw_unwrap(&kek, &bad).unwrap_err(),
+            CryptoError::AuthenticationFailed
+        );
     }
 
     /// RFC 4231 test case 2 (HMAC-SHA-256).
@@ -209,7 +230,8 @@ mod tests {
     fn rfc4231_case2() {
         let p = AwsLcProvider::new();
         assert_eq!(
-            p.hmac_sha256(b"Jefe", b"what do ya want for nothing?").to_vec(),
+            p.hmac_sha256(b"Jefe", b"what do ya want for nothing?")
+                .to_vec(),
             h("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
         );
     }
@@ -226,7 +248,12 @@ mod tests {
         let (ct, tag) = p.aes256_gcm_seal(&key, &iv, &aad, &pt).unwrap();
         assert_eq!(ct, h("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"));
         assert_eq!(tag.to_vec(), h("76fc6ece0f4e1768cddf8853bb2d551b"));
-        assert_eq!(p.aes256_gcm_open(&key, &iv, &aad, &ct, &tag).unwrap().expose(), &pt[..]);
+        assert_eq!(
+            p.aes256_gcm_open(&key, &iv, &aad, &ct, &tag)
+                .unwrap()
+                .expose(),
+            &pt[..]
+        );
         let mut bad = tag;
         bad[0] ^= 0x80;
         assert!(p.aes256_gcm_open(&key, &iv, &aad, &ct, &bad).is_err());

@@ -46,7 +46,10 @@ impl EcPublicKey {
         let parsed =
             signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, uncompressed)
                 .map_err(|_| CryptoError::InvalidKey)?;
-        Ok(Self { uncompressed, parsed: std::sync::Arc::new(parsed) })
+        Ok(Self {
+            uncompressed,
+            parsed: std::sync::Arc::new(parsed),
+        })
     }
 
     /// The x coordinate.
@@ -79,7 +82,11 @@ impl Eq for EcPublicKey {}
 
 impl fmt::Debug for EcPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EcPublicKey(P-256, x={:02x?}..)", &self.uncompressed[1..5])
+        write!(
+            f,
+            "EcPublicKey(P-256, x={:02x?}..)",
+            &self.uncompressed[1..5]
+        )
     }
 }
 
@@ -98,8 +105,9 @@ impl EcKeyPair {
     pub(crate) fn from_scalar(scalar: &[u8]) -> Result<Self, CryptoError> {
         let agreement = agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, scalar)
             .map_err(|_| CryptoError::InvalidKey)?;
-        let public_bytes =
-            agreement.compute_public_key().map_err(|_| CryptoError::Internal)?;
+        let public_bytes = agreement
+            .compute_public_key()
+            .map_err(|_| CryptoError::Internal)?;
         let public = EcPublicKey::from_uncompressed(public_bytes.as_ref())?;
         let signing = EcdsaKeyPair::from_private_key_and_public_key(
             &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -108,7 +116,11 @@ impl EcKeyPair {
         )
         .map_err(|_| CryptoError::InvalidKey)?;
         debug_assert_eq!(signing.public_key().as_ref(), public.uncompressed());
-        Ok(Self { agreement, signing, public })
+        Ok(Self {
+            agreement,
+            signing,
+            public,
+        })
     }
 
     /// The public half.
@@ -119,8 +131,10 @@ impl EcKeyPair {
     /// The private key wrapped under the 256-bit `kek` with AES key wrap (RFC 3394), for
     /// storage. Only [`EcKeyPair::unseal`] with the same `kek` recovers it.
     pub fn seal(&self, kek: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let scalar: aws_lc_rs::encoding::EcPrivateKeyBin<'_> =
-            self.agreement.as_be_bytes().map_err(|_| CryptoError::Internal)?;
+        let scalar: aws_lc_rs::encoding::EcPrivateKeyBin<'_> = self
+            .agreement
+            .as_be_bytes()
+            .map_err(|_| CryptoError::Internal)?;
         crate::aws_lc::kw_wrap(kek, scalar.as_ref())
     }
 
@@ -140,7 +154,9 @@ impl EcKeyPair {
 
 impl fmt::Debug for EcKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EcKeyPair").field("public", &self.public).finish_non_exhaustive()
+        f.debug_struct("EcKeyPair")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
     }
 }
 
@@ -154,7 +170,10 @@ mod tests {
         let x = hex::decode("7f7c8d2f4ed03ff0ee3a08f3c0a05fbba0b3d61a1cb5a9b6da7ce3e86e5f4e1a")
             .unwrap();
         let y = [0x11u8; 32];
-        assert_eq!(EcPublicKey::from_coordinates(&x, &y).unwrap_err(), CryptoError::InvalidKey);
+        assert_eq!(
+            EcPublicKey::from_coordinates(&x, &y).unwrap_err(),
+            CryptoError::InvalidKey
+        );
         assert_eq!(
             EcPublicKey::from_coordinates(&[0u8; 32], &[0u8; 32]).unwrap_err(),
             CryptoError::InvalidKey

@@ -14,7 +14,9 @@ pub fn b64_encode(bytes: &[u8]) -> String {
 /// trailing bits are all refused, so every encoded form has exactly one decoding and a changed
 /// character is always a changed value.
 pub fn b64_decode(s: &str) -> Result<Vec<u8>, JoseError> {
-    URL_SAFE_NO_PAD.decode(s).map_err(|_| JoseError::Malformed("invalid base64url"))
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| JoseError::Malformed("invalid base64url"))
 }
 
 #[cfg(test)]

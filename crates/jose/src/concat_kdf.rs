@@ -77,6 +77,10 @@ mod tests {
         let a = concat_kdf(&p, &[1; 32], "X", b"", b"", 48);
         let b = concat_kdf(&p, &[1; 32], "X", b"", b"", 32);
         assert_eq!(a.len(), 48);
-        assert_ne!(&a.expose()[..32], b.expose(), "SuppPubInfo differs with the length");
+        assert_ne!(
+            &a.expose()[..32],
+            b.expose(),
+            "SuppPubInfo differs with the length"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use provisio_crypto::EcPublicKey;
 use serde::Deserialize;
 
-use crate::{b64_decode, Jwk, JoseError};
+use crate::{b64_decode, JoseError, Jwk};
 
 /// The key management algorithms we accept for JWE (RFC 7518 section 4.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +88,8 @@ impl Header {
     /// Decodes and checks the base64url protected header.
     pub(crate) fn parse(encoded: &str, expect: Expect<'_>) -> Result<Self, JoseError> {
         let bytes = b64_decode(encoded)?;
-        let raw: RawHeader =
-            serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed("header is not a JSON object"))?;
+        let raw: RawHeader = serde_json::from_slice(&bytes)
+            .map_err(|_| JoseError::Malformed("header is not a JSON object"))?;
         if raw.crit.is_some() {
             // RFC 7515 section 4.1.11: we understand no extension, so any crit list is refused.
             return Err(JoseError::Policy("crit is not supported"));
@@ -99,7 +99,9 @@ impl Header {
         }
         if raw.jku.is_some() || raw.jwk.is_some() || raw.x5u.is_some() || raw.x5c.is_some() {
             // Keys come from our registry, never from the message (RFC 8725 section 3.10).
-            return Err(JoseError::Policy("keys referenced by the header are not accepted"));
+            return Err(JoseError::Policy(
+                "keys referenced by the header are not accepted",
+            ));
         }
         if raw.b64.is_some() {
             return Err(JoseError::Policy("b64 is not supported"));
@@ -158,14 +160,20 @@ mod tests {
     fn jws_policy() {
         assert!(jws(r#"{"alg":"ES256","kid":"k"}"#).is_ok());
         assert!(jws(r#"{"alg":"ES256","unknown":1}"#).is_ok());
-        assert_eq!(jws(r#"{"alg":"none"}"#).unwrap_err(), JoseError::Policy("alg must be ES256"));
+        assert_eq!(
+            jws(r#"{"alg":"none"}"#).unwrap_err(),
+            JoseError::Policy("alg must be ES256")
+        );
         assert!(jws(r#"{"alg":"HS256"}"#).is_err());
         assert!(jws(r#"{"alg":"es256"}"#).is_err());
         assert!(jws(r#"{"alg":"ES256","crit":["exp"],"exp":1}"#).is_err());
         assert!(jws(r#"{"alg":"ES256","crit":[]}"#).is_err());
         assert!(jws(r#"{"alg":"ES256","jku":"https://evil"}"#).is_err());
         assert!(jws(r#"{"alg":"ES256","b64":false}"#).is_err());
-        assert!(jws(r#"{"alg":"ES256","alg":"none"}"#).is_err(), "duplicate member");
+        assert!(
+            jws(r#"{"alg":"ES256","alg":"none"}"#).is_err(),
+            "duplicate member"
+        );
         assert!(jws(r#"{"kid":"k"}"#).is_err());
         assert!(jws(r#"["alg"]"#).is_err());
         assert!(jws("not json").is_err());

@@ -4,7 +4,7 @@
 use provisio_crypto::{CryptoProvider, EcKeyPair, EcPublicKey, SecretBytes};
 
 use crate::header::Expect;
-use crate::{b64_decode, b64_encode, concat_kdf, Header, Jwk, JoseError, KeyManagement};
+use crate::{b64_decode, b64_encode, concat_kdf, Header, JoseError, Jwk, KeyManagement};
 
 /// The A256GCM key length in bytes.
 const CEK_LEN: usize = 32;
@@ -44,19 +44,21 @@ pub fn encrypt(
         "enc": "A256GCM",
         "epk": Jwk::from_public_key(&epk),
     });
-    if let Some(kid) = options.kid {
-        header["kid"] = kid.into();
+    if let Some(members) = header.as_object_mut() {
+        if let Some(kid) = options.kid {
+            members.insert("kid".into(), kid.into());
+        }
+        if let Some(cty) = options.cty {
+            members.insert("cty".into(), cty.into());
+        }
     }
-    if let Some(cty) = options.cty {
-        header["cty"] = cty.into();
-    }
-    let header_b64 =
-        b64_encode(&serde_json::to_vec(&header).map_err(|_| JoseError::Internal)?);
+    let header_b64 = b64_encode(&serde_json::to_vec(&header).map_err(|_| JoseError::Internal)?);
 
     let (cek, encrypted_key) = match options.alg {
-        KeyManagement::EcdhEs => {
-            (concat_kdf(crypto, z.expose(), "A256GCM", b"", b"", CEK_LEN), Vec::new())
-        }
+        KeyManagement::EcdhEs => (
+            concat_kdf(crypto, z.expose(), "A256GCM", b"", b"", CEK_LEN),
+            Vec::new(),
+        ),
         KeyManagement::EcdhEsA256Kw => {
             let kek = concat_kdf(crypto, z.expose(), options.alg.as_str(), b"", b"", CEK_LEN);
             let mut cek = vec![0u8; CEK_LEN];
@@ -105,8 +107,9 @@ where
     };
     let header = Header::parse(h, Expect::Jwe(accepted))?;
     let encrypted_key = b64_decode(k)?;
-    let iv: [u8; 12] =
-        b64_decode(i)?.try_into().map_err(|_| JoseError::Malformed("iv must be 96 bits"))?;
+    let iv: [u8; 12] = b64_decode(i)?
+        .try_into()
+        .map_err(|_| JoseError::Malformed("iv must be 96 bits"))?;
     let ciphertext = b64_decode(c)?;
     let tag = b64_decode(t)?;
     if tag.len() != 16 {
@@ -123,15 +126,30 @@ where
             if !encrypted_key.is_empty() {
                 return Err(JoseError::Malformed("ECDH-ES has an empty encrypted key"));
             }
-            concat_kdf(crypto, z.expose(), "A256GCM", &header.apu, &header.apv, CEK_LEN)
+            concat_kdf(
+                crypto,
+                z.expose(),
+                "A256GCM",
+                &header.apu,
+                &header.apv,
+                CEK_LEN,
+            )
         }
         KeyManagement::EcdhEsA256Kw => {
             if encrypted_key.len() != WRAPPED_CEK_LEN {
                 return Err(JoseError::Malformed("wrapped key must be 40 octets"));
             }
-            let kek =
-                concat_kdf(crypto, z.expose(), km.as_str(), &header.apu, &header.apv, CEK_LEN);
-            crypto.aes_kw_unwrap(kek.expose(), &encrypted_key).map_err(|_| JoseError::Decryption)?
+            let kek = concat_kdf(
+                crypto,
+                z.expose(),
+                km.as_str(),
+                &header.apu,
+                &header.apv,
+                CEK_LEN,
+            );
+            crypto
+                .aes_kw_unwrap(kek.expose(), &encrypted_key)
+                .map_err(|_| JoseError::Decryption)?
         }
     };
     let plaintext = crypto
@@ -153,7 +171,11 @@ mod tests {
         let p = AwsLcProvider::new();
         let key = p.generate_ec_key().unwrap();
         for alg in [KeyManagement::EcdhEsA256Kw, KeyManagement::EcdhEs] {
-            let opts = EncryptOptions { alg, kid: Some("k1"), cty: Some("JWT") };
+            let opts = EncryptOptions {
+                alg,
+                kid: Some("k1"),
+                cty: Some("JWT"),
+            };
             let jwe = encrypt(&p, key.public_key(), &opts, b"hello").unwrap();
             let d = decrypt(&p, &jwe, BOTH, |kid| {
                 assert_eq!(kid, Some("k1"));
@@ -171,15 +193,25 @@ mod tests {
         let p = AwsLcProvider::new();
         let key = p.generate_ec_key().unwrap();
         let other = p.generate_ec_key().unwrap();
-        let opts = EncryptOptions { alg: KeyManagement::EcdhEs, kid: None, cty: None };
+        let opts = EncryptOptions {
+            alg: KeyManagement::EcdhEs,
+            kid: None,
+            cty: None,
+        };
         let jwe = encrypt(&p, key.public_key(), &opts, b"x").unwrap();
         // Algorithm not accepted by this caller.
         assert!(matches!(
             decrypt(&p, &jwe, &[KeyManagement::EcdhEsA256Kw], |_| Some(&key)),
             Err(JoseError::Policy(_))
         ));
-        assert_eq!(decrypt(&p, &jwe, BOTH, |_| Some(&other)).unwrap_err(), JoseError::Decryption);
-        assert_eq!(decrypt(&p, &jwe, BOTH, |_| None).unwrap_err(), JoseError::UnknownKey);
+        assert_eq!(
+            decrypt(&p, &jwe, BOTH, |_| Some(&other)).unwrap_err(),
+            JoseError::Decryption
+        );
+        assert_eq!(
+            decrypt(&p, &jwe, BOTH, |_| None).unwrap_err(),
+            JoseError::UnknownKey
+        );
         assert!(decrypt(&p, "a.b.c.d", BOTH, |_| Some(&key)).is_err());
         assert!(decrypt(&p, &format!("{jwe}.e"), BOTH, |_| Some(&key)).is_err());
     }

@@ -25,8 +25,8 @@ pub fn sign(
     payload: &[u8],
 ) -> Result<String, JoseError> {
     let mut header = serde_json::json!({ "alg": "ES256", "kid": kid });
-    if let Some(typ) = typ {
-        header["typ"] = typ.into();
+    if let (Some(typ), Some(members)) = (typ, header.as_object_mut()) {
+        members.insert("typ".into(), typ.into());
     }
     let header = serde_json::to_vec(&header).map_err(|_| JoseError::Internal)?;
     let signing_input = format!("{}.{}", b64_encode(&header), b64_encode(payload));
@@ -36,7 +36,11 @@ pub fn sign(
 
 /// Verifies a compact JWS. `key_for` picks the verification key from the checked header
 /// (usually by `kid`); it returns an error to refuse.
-pub fn verify<F>(crypto: &dyn CryptoProvider, compact: &str, key_for: F) -> Result<Verified, JoseError>
+pub fn verify<F>(
+    crypto: &dyn CryptoProvider,
+    compact: &str,
+    key_for: F,
+) -> Result<Verified, JoseError>
 where
     F: FnOnce(&Header) -> Result<EcPublicKey, JoseError>,
 {
@@ -46,7 +50,9 @@ where
     let signature = b64_decode(signature_b64)?;
     let key = key_for(&header)?;
     let signing_input_len = header_b64.len() + 1 + payload_b64.len();
-    let signing_input = compact.get(..signing_input_len).ok_or(JoseError::Malformed("JWS"))?;
+    let signing_input = compact
+        .get(..signing_input_len)
+        .ok_or(JoseError::Malformed("JWS"))?;
     // RFC 7518 section 3.4: the signature is R || S, 64 octets; anything else is invalid.
     crypto
         .verify_es256(&key, signing_input.as_bytes(), &signature)
@@ -92,7 +98,9 @@ mod tests {
     fn rfc7515_a3_verifies() {
         let p = AwsLcProvider::new();
         let v = verify_with_key(&p, A3_JWS, &a3_public()).unwrap();
-        assert!(String::from_utf8(v.payload).unwrap().contains("\"iss\":\"joe\""));
+        assert!(String::from_utf8(v.payload)
+            .unwrap()
+            .contains("\"iss\":\"joe\""));
         // The private key of A.3 derives the published public key.
         let kp = EcKeyPair::from_test_vector_scalar(&b64_decode(A3_D).unwrap()).unwrap();
         assert_eq!(kp.public_key(), &a3_public());
@@ -115,7 +123,11 @@ mod tests {
             JoseError::Signature
         );
         // `alg: none` with an empty signature is refused before any key is looked up.
-        let none = format!("{}.{}.", b64_encode(br#"{"alg":"none"}"#), b64_encode(b"{}"));
+        let none = format!(
+            "{}.{}.",
+            b64_encode(br#"{"alg":"none"}"#),
+            b64_encode(b"{}")
+        );
         assert!(matches!(
             verify(&p, &none, |_| unreachable!()),
             Err(JoseError::Policy(_))

@@ -42,7 +42,10 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self { step_up_from: 40, decline_from: 80 }
+        Self {
+            step_up_from: 40,
+            decline_from: 80,
+        }
     }
 }
 
@@ -120,7 +123,11 @@ pub fn decide(
                 text: "The wallet sent no risk assessment; the service's level alone decides."
                     .into(),
             });
-            (service.level, MergeRule::NoWalletRisk, thresholds.band(service.level))
+            (
+                service.level,
+                MergeRule::NoWalletRisk,
+                thresholds.band(service.level),
+            )
         }
         Some(w) if w.non_override && w.level < service.level => {
             // The service's level is final, and the credential is not provisioned without
@@ -128,10 +135,16 @@ pub fn decide(
             let outcome = thresholds.band(service.level).max(Outcome::StepUp);
             (service.level, MergeRule::NonOverrideServiceHigher, outcome)
         }
-        Some(w) if w.non_override => {
-            (w.level, MergeRule::NonOverrideWalletFloor, thresholds.band(w.level))
-        }
-        Some(_) => (service.level, MergeRule::ServiceLevel, thresholds.band(service.level)),
+        Some(w) if w.non_override => (
+            w.level,
+            MergeRule::NonOverrideWalletFloor,
+            thresholds.band(w.level),
+        ),
+        Some(_) => (
+            service.level,
+            MergeRule::ServiceLevel,
+            thresholds.band(service.level),
+        ),
     };
     RiskDecision {
         wallet_level: wallet.map(|w| w.level),
@@ -149,26 +162,42 @@ mod tests {
     use super::*;
 
     fn service(level: u8) -> ServiceAssessment {
-        ServiceAssessment { level, reasons: vec![] }
+        ServiceAssessment {
+            level,
+            reasons: vec![],
+        }
     }
 
     fn wallet(level: u8, non_override: bool) -> WalletRisk {
-        WalletRisk { level, non_override, reason_codes: vec![] }
+        WalletRisk {
+            level,
+            non_override,
+            reason_codes: vec![],
+        }
     }
 
     #[test]
     fn branches() {
         let t = Thresholds::default();
         let d = decide(Some(&wallet(10, true)), &service(35), t);
-        assert_eq!((d.final_level, d.merge_rule, d.outcome), (35, MergeRule::NonOverrideServiceHigher, Outcome::StepUp));
+        assert_eq!(
+            (d.final_level, d.merge_rule, d.outcome),
+            (35, MergeRule::NonOverrideServiceHigher, Outcome::StepUp)
+        );
         let d = decide(Some(&wallet(90, true)), &service(35), t);
         assert_eq!((d.final_level, d.outcome), (90, Outcome::Decline));
         let d = decide(Some(&wallet(30, true)), &service(10), t);
-        assert_eq!((d.final_level, d.merge_rule, d.outcome), (30, MergeRule::NonOverrideWalletFloor, Outcome::Approve));
+        assert_eq!(
+            (d.final_level, d.merge_rule, d.outcome),
+            (30, MergeRule::NonOverrideWalletFloor, Outcome::Approve)
+        );
         let d = decide(Some(&wallet(90, false)), &service(10), t);
         assert_eq!((d.final_level, d.outcome), (10, Outcome::Approve));
         let d = decide(None, &service(85), t);
-        assert_eq!((d.merge_rule, d.outcome), (MergeRule::NoWalletRisk, Outcome::Decline));
+        assert_eq!(
+            (d.merge_rule, d.outcome),
+            (MergeRule::NoWalletRisk, Outcome::Decline)
+        );
         assert!(d.reasons.iter().any(|r| r.code == "wallet_risk_missing"));
     }
 

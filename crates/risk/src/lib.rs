@@ -12,4 +12,6 @@
 
 mod decision;
 
-pub use decision::{decide, MergeRule, Outcome, Reason, RiskDecision, ServiceAssessment, Thresholds, WalletRisk};
+pub use decision::{
+    decide, MergeRule, Outcome, Reason, RiskDecision, ServiceAssessment, Thresholds, WalletRisk,
+};

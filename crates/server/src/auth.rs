@@ -7,7 +7,10 @@ use provisio_store::{Principal, Role};
 use crate::{hash_api_key, ApiError, AppState};
 
 /// The caller, or 401.
-pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
     let key = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -16,14 +19,25 @@ pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Resul
         .filter(|k| !k.is_empty())
         .ok_or_else(ApiError::unauthorized)?;
     let hash = hash_api_key(state.crypto.as_ref(), key);
-    state.store.principal(&hash).await?.ok_or_else(ApiError::unauthorized)
+    state
+        .store
+        .principal(&hash)
+        .await?
+        .ok_or_else(ApiError::unauthorized)
 }
 
 /// The caller, who must hold `role`; otherwise 401 or 403.
-pub(crate) async fn require(state: &AppState, headers: &HeaderMap, role: Role) -> Result<Principal, ApiError> {
+pub(crate) async fn require(
+    state: &AppState,
+    headers: &HeaderMap,
+    role: Role,
+) -> Result<Principal, ApiError> {
     let principal = authenticate(state, headers).await?;
     if principal.role != role {
-        return Err(ApiError::forbidden(format!("this operation needs a {} API key", role.as_str())));
+        return Err(ApiError::forbidden(format!(
+            "this operation needs a {} API key",
+            role.as_str()
+        )));
     }
     Ok(principal)
 }

@@ -37,13 +37,17 @@ pub async fn bootstrap(
     let now = clock.now();
     let mut stored = store.load_keys().await?;
     if stored.is_empty() {
-        let (_, fresh) = TspKeys::generate(&crypto, master_key, now).map_err(|_| BootstrapError::Crypto)?;
+        let (_, fresh) =
+            TspKeys::generate(&crypto, master_key, now).map_err(|_| BootstrapError::Crypto)?;
         // Another instance may win the race; `init_keys` returns whichever set is stored.
         stored = store.init_keys(&fresh).await?;
         tracing::info!("generated the token service key set");
     }
-    let keys = TspKeys::from_stored(&crypto, master_key, &stored).map_err(|_| BootstrapError::WrongMasterKey)?;
-    store.ensure_admin_key(&hash_api_key(&crypto, admin_api_key), now).await?;
+    let keys = TspKeys::from_stored(&crypto, master_key, &stored)
+        .map_err(|_| BootstrapError::WrongMasterKey)?;
+    store
+        .ensure_admin_key(&hash_api_key(&crypto, admin_api_key), now)
+        .await?;
     Ok(AppState::new(store, keys, config, clock))
 }
 

@@ -35,7 +35,11 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, a stable code and a detail sentence.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into() }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+        }
     }
 
     /// 400 `malformed_request`.
@@ -45,7 +49,11 @@ impl ApiError {
 
     /// 401 `unauthorized`.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is required (Authorization: Bearer <api_key>)")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid API key is required (Authorization: Bearer <api_key>)",
+        )
     }
 
     /// 403 `forbidden`.
@@ -56,7 +64,11 @@ impl ApiError {
     /// 500 `internal_error`; the cause is logged here and not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an internal error occurred; it has been logged",
+        )
     }
 
     /// The stable code.
@@ -96,7 +108,12 @@ impl IntoResponse for ApiError {
             detail: self.detail,
         };
         let body = serde_json::to_string(&problem).unwrap_or_default();
-        let mut response = (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response();
         response.extensions_mut().insert(ErrorCode(self.code));
         response
     }
@@ -123,7 +140,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(Conflict::Jti) => PushError::Replayed("request data (jti)").into(),
             StoreError::Unavailable(_) => {
                 tracing::error!(error = %e, "store unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store is unavailable; retry later")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the store is unavailable; retry later",
+                )
             }
             other => Self::internal(&other),
         }

@@ -31,9 +31,18 @@ impl IdempotencyKey {
             .to_str()
             .ok()
             .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-            .ok_or_else(|| ApiError::malformed("Idempotency-Key must be 1 to 255 visible ASCII characters"))?;
-        let request_hash = provisio_crypto::CryptoProvider::sha256(state.crypto.as_ref(), &[b"POST ", path.as_bytes(), b"\n", body]);
-        Ok(Some(Self { principal: principal.to_owned(), key: key.to_owned(), request_hash }))
+            .ok_or_else(|| {
+                ApiError::malformed("Idempotency-Key must be 1 to 255 visible ASCII characters")
+            })?;
+        let request_hash = provisio_crypto::CryptoProvider::sha256(
+            state.crypto.as_ref(),
+            &[b"POST ", path.as_bytes(), b"\n", body],
+        );
+        Ok(Some(Self {
+            principal: principal.to_owned(),
+            key: key.to_owned(),
+            request_hash,
+        }))
     }
 
     /// The stored answer to replay, if this key was used before; 422 if it was used for
@@ -65,5 +74,10 @@ impl IdempotencyKey {
 
 fn stored_response(r: &IdempotencyRecord) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
-    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], r.body.clone()).into_response()
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        r.body.clone(),
+    )
+        .into_response()
 }

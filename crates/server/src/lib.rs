@@ -16,7 +16,9 @@ mod routes;
 mod state;
 
 pub use error::Problem;
-pub use routes::admin::{CreateIssuer, CreateTokenRequestor, CreatedIssuer, CreatedTokenRequestor, WalletAccounts};
+pub use routes::admin::{
+    CreateIssuer, CreateTokenRequestor, CreatedIssuer, CreatedTokenRequestor, WalletAccounts,
+};
 
 pub use bootstrap::{bootstrap, hash_api_key, new_api_key, BootstrapError};
 pub use clock::{Clock, SystemClock};
@@ -35,9 +37,18 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(routes::health::openapi))
         .route("/v1/keys/jwks.json", get(routes::keys::jwks))
         .route("/v1/admin/issuers", post(routes::admin::create_issuer))
-        .route("/v1/admin/token-requestors", post(routes::admin::create_token_requestor))
-        .route("/v1/push-provisioning", post(routes::push::push_provisioning))
+        .route(
+            "/v1/admin/token-requestors",
+            post(routes::admin::create_token_requestor),
+        )
+        .route(
+            "/v1/push-provisioning",
+            post(routes::push::push_provisioning),
+        )
         .fallback(routes::health::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), request_id::trace_request))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_id::trace_request,
+        ))
         .with_state(state)
 }

@@ -27,7 +27,10 @@ impl Metrics {
         out.push_str("# TYPE provisio_http_requests_total counter\n");
         if let Ok(m) = self.requests.lock() {
             for ((route, status), n) in m.iter() {
-                let _ = writeln!(out, "provisio_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "provisio_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
             }
         }
         out.push_str("# HELP provisio_errors_total Error answers by stable code.\n");

@@ -10,8 +10,13 @@ use tracing::Instrument;
 use crate::error::ErrorCode;
 use crate::AppState;
 
-pub(crate) async fn trace_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let id = provisio_tsp::random_id(state.crypto.as_ref(), "req_").unwrap_or_else(|_| "req_unknown".into());
+pub(crate) async fn trace_request(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let id = provisio_tsp::random_id(state.crypto.as_ref(), "req_")
+        .unwrap_or_else(|_| "req_unknown".into());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -22,7 +27,12 @@ pub(crate) async fn trace_request(State(state): State<AppState>, request: Reques
     let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
     let status = response.status().as_u16();
     span.in_scope(|| {
-        tracing::info!(status, code = code.unwrap_or(""), elapsed_us = started.elapsed().as_micros() as u64, "answered");
+        tracing::info!(
+            status,
+            code = code.unwrap_or(""),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "answered"
+        );
     });
     state.metrics.record(&route, status, code);
     if let Ok(v) = HeaderValue::from_str(&id) {

@@ -1,6 +1,13 @@
 //! PROTOCOL.md sections 1 to 4 over the real router and a real SQLite store: every acceptance
 //! condition and every error code of push provisioning.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -34,18 +41,37 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-async fn call(app: &Router, method: &str, path: &str, key: Option<&str>, body: Vec<u8>, idem: Option<&str>) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
+async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Vec<u8>,
+    idem: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
     if let Some(k) = key {
         req = req.header("authorization", format!("Bearer {k}"));
     }
     if let Some(i) = idem {
         req = req.header("idempotency-key", i);
     }
-    let resp = app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
     let status = resp.status();
-    let is_problem = resp.headers().get("content-type").is_some_and(|v| v == "application/problem+json");
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let is_problem = resp
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v == "application/problem+json");
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if !status.is_success() {
         assert!(is_problem, "{status} without application/problem+json");
@@ -58,7 +84,15 @@ async fn harness() -> Harness {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
     let master = SecretBytes::new(vec![7; 32]);
-    let state = bootstrap(store, &master, ADMIN, TspConfig::default(), Arc::new(SystemClock)).await.unwrap();
+    let state = bootstrap(
+        store,
+        &master,
+        ADMIN,
+        TspConfig::default(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
     let app = provisio_server::router(state.clone());
     let crypto = AwsLcProvider::new();
     let key = crypto.generate_ec_key().unwrap();
@@ -66,11 +100,27 @@ async fn harness() -> Harness {
     let mut jwk = Jwk::from_public_key(key.public_key());
     jwk.kid = Some(kid.clone());
     let body = serde_json::json!({"issuer_id": "bank-a", "name": "Bank A", "signing_jwk": jwk});
-    let (s, v) = call(&app, "POST", "/v1/admin/issuers", Some(ADMIN), body.to_string().into_bytes(), None).await;
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/v1/admin/issuers",
+        Some(ADMIN),
+        body.to_string().into_bytes(),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let issuer_api_key = v["api_key"].as_str().unwrap().to_owned();
     let body = serde_json::json!({"token_requestor_id": TRID, "name": "Wallet"});
-    let (s, v) = call(&app, "POST", "/v1/admin/token-requestors", Some(ADMIN), body.to_string().into_bytes(), None).await;
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/v1/admin/token-requestors",
+        Some(ADMIN),
+        body.to_string().into_bytes(),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let wallet_key = v["api_key"].as_str().unwrap().to_owned();
     let (_, jwks) = call(&app, "GET", "/v1/keys/jwks.json", None, vec![], None).await;
@@ -89,21 +139,32 @@ async fn harness() -> Harness {
 }
 
 fn card() -> CardDetails {
-    CardDetails { pan: Pan::parse(PAN).unwrap(), exp_month: 12, exp_year: 2030, name: "A Holder".into() }
+    CardDetails {
+        pan: Pan::parse(PAN).unwrap(),
+        exp_month: 12,
+        exp_year: 2030,
+        name: "A Holder".into(),
+    }
 }
 
 impl Harness {
     fn claims(&self) -> (RequestClaims, provisio_apps::WalletAnswer) {
         let start = self.issuer.start_session(&self.crypto).unwrap();
         let answer = self.wallet.answer(&start);
-        let claims = self.issuer.claims(&self.crypto, &answer, &card(), SystemClock.now()).unwrap();
+        let claims = self
+            .issuer
+            .claims(&self.crypto, &answer, &card(), SystemClock.now())
+            .unwrap();
         (claims, answer)
     }
 
     fn request_with(&self, tweak: impl FnOnce(&mut RequestClaims)) -> PushProvisioningRequest {
         let (mut claims, answer) = self.claims();
         tweak(&mut claims);
-        let jwe = self.issuer.request_data(&self.crypto, &claims, &self.jwks).unwrap();
+        let jwe = self
+            .issuer
+            .request_data(&self.crypto, &claims, &self.jwks)
+            .unwrap();
         self.wallet.push_request(&answer, jwe, None)
     }
 
@@ -112,11 +173,23 @@ impl Harness {
     }
 
     async fn push_raw(&self, body: Vec<u8>, idem: Option<&str>) -> (StatusCode, Value) {
-        call(&self.app, "POST", "/v1/push-provisioning", Some(&self.wallet_key), body, idem).await
+        call(
+            &self.app,
+            "POST",
+            "/v1/push-provisioning",
+            Some(&self.wallet_key),
+            body,
+            idem,
+        )
+        .await
     }
 
     async fn token_count(&self) -> u64 {
-        let h = self.state.keys.vault().lookup_hash(&self.crypto, "pan", PAN);
+        let h = self
+            .state
+            .keys
+            .vault()
+            .lookup_hash(&self.crypto, "pan", PAN);
         self.state.store.count_tokens_by_pan_hash(&h).await.unwrap()
     }
 }
@@ -133,19 +206,40 @@ async fn approves_and_binds_the_token_to_the_device() {
     assert_eq!(v["decision"], "APPROVED");
     assert_eq!(v["token"]["status"], "ACTIVE");
     assert_eq!(v["risk"]["merge_rule"], "no_wallet_risk");
-    let access = h.wallet.open_access_data(&h.crypto, v["access_data"].as_str().unwrap()).unwrap();
+    let access = h
+        .wallet
+        .open_access_data(&h.crypto, v["access_data"].as_str().unwrap())
+        .unwrap();
     assert!(luhn_valid(&access.token_pan));
     assert!(access.token_pan.starts_with("4895370"));
     assert_ne!(access.token_pan, PAN);
-    assert_eq!(access.token_ref_id, v["token"]["token_ref_id"].as_str().unwrap());
-    assert!(access.token_pan.ends_with(v["token"]["last4"].as_str().unwrap()));
+    assert_eq!(
+        access.token_ref_id,
+        v["token"]["token_ref_id"].as_str().unwrap()
+    );
+    assert!(access
+        .token_pan
+        .ends_with(v["token"]["last4"].as_str().unwrap()));
     // Another device's key cannot open it.
     let other = WalletApp::new(&h.crypto, TRID, "user-1", "device-1").unwrap();
-    assert!(other.open_access_data(&h.crypto, v["access_data"].as_str().unwrap()).is_err());
+    assert!(other
+        .open_access_data(&h.crypto, v["access_data"].as_str().unwrap())
+        .is_err());
     // The stored token holds the PAN only sealed.
-    let token = h.state.store.token(&access.token_ref_id).await.unwrap().unwrap();
+    let token = h
+        .state
+        .store
+        .token(&access.token_ref_id)
+        .await
+        .unwrap()
+        .unwrap();
     let aad = format!("token:{}:pan", access.token_ref_id);
-    let pan = h.state.keys.vault().open(&h.crypto, &token.pan, aad.as_bytes()).unwrap();
+    let pan = h
+        .state
+        .keys
+        .vault()
+        .open(&h.crypto, &token.pan, aad.as_bytes())
+        .unwrap();
     assert_eq!(pan.expose(), PAN.as_bytes());
     assert_eq!(h.token_count().await, 1);
 }
@@ -155,22 +249,80 @@ async fn every_claim_check_has_its_code() {
     let h = harness().await;
     type Tweak = Box<dyn FnOnce(&mut RequestClaims)>;
     let cases: Vec<(&str, Tweak, StatusCode, &str)> = vec![
-        ("aud", Box::new(|c| c.aud = "other-tsp".into()), StatusCode::BAD_REQUEST, "audience_mismatch"),
-        ("sid", Box::new(|c| c.sid = "AAAAAAAAAAAAAAAAAAAAAAAA".into()), StatusCode::BAD_REQUEST, "binding_mismatch"),
-        ("uid", Box::new(|c| c.uid = "user-2".into()), StatusCode::BAD_REQUEST, "binding_mismatch"),
-        ("did", Box::new(|c| c.did = "device-2".into()), StatusCode::BAD_REQUEST, "binding_mismatch"),
-        ("trid", Box::new(|c| c.trid = "40010030274".into()), StatusCode::BAD_REQUEST, "binding_mismatch"),
-        ("iat past", Box::new(|c| c.iat -= 301), StatusCode::BAD_REQUEST, "stale_timestamp"),
-        ("iat future", Box::new(|c| c.iat += 301), StatusCode::BAD_REQUEST, "stale_timestamp"),
-        ("luhn", Box::new(|c| c.acct.pan = "4000123456789018".into()), StatusCode::BAD_REQUEST, "invalid_account"),
-        ("short pan", Box::new(|c| c.acct.pan = "40001234567".into()), StatusCode::BAD_REQUEST, "invalid_account"),
-        ("expired", Box::new(|c| c.acct.exp_year = 2020), StatusCode::BAD_REQUEST, "invalid_account"),
-        ("month", Box::new(|c| c.acct.exp_month = 13), StatusCode::BAD_REQUEST, "invalid_account"),
+        (
+            "aud",
+            Box::new(|c| c.aud = "other-tsp".into()),
+            StatusCode::BAD_REQUEST,
+            "audience_mismatch",
+        ),
+        (
+            "sid",
+            Box::new(|c| c.sid = "AAAAAAAAAAAAAAAAAAAAAAAA".into()),
+            StatusCode::BAD_REQUEST,
+            "binding_mismatch",
+        ),
+        (
+            "uid",
+            Box::new(|c| c.uid = "user-2".into()),
+            StatusCode::BAD_REQUEST,
+            "binding_mismatch",
+        ),
+        (
+            "did",
+            Box::new(|c| c.did = "device-2".into()),
+            StatusCode::BAD_REQUEST,
+            "binding_mismatch",
+        ),
+        (
+            "trid",
+            Box::new(|c| c.trid = "40010030274".into()),
+            StatusCode::BAD_REQUEST,
+            "binding_mismatch",
+        ),
+        (
+            "iat past",
+            Box::new(|c| c.iat -= 301),
+            StatusCode::BAD_REQUEST,
+            "stale_timestamp",
+        ),
+        (
+            "iat future",
+            Box::new(|c| c.iat += 301),
+            StatusCode::BAD_REQUEST,
+            "stale_timestamp",
+        ),
+        (
+            "luhn",
+            Box::new(|c| c.acct.pan = "4000123456789018".into()),
+            StatusCode::BAD_REQUEST,
+            "invalid_account",
+        ),
+        (
+            "short pan",
+            Box::new(|c| c.acct.pan = "40001234567".into()),
+            StatusCode::BAD_REQUEST,
+            "invalid_account",
+        ),
+        (
+            "expired",
+            Box::new(|c| c.acct.exp_year = 2020),
+            StatusCode::BAD_REQUEST,
+            "invalid_account",
+        ),
+        (
+            "month",
+            Box::new(|c| c.acct.exp_month = 13),
+            StatusCode::BAD_REQUEST,
+            "invalid_account",
+        ),
     ];
     for (name, tweak, status, expected) in cases {
         let (s, v) = h.push(&h.request_with(tweak)).await;
         assert_eq!((s, code(&v)), (status, expected), "case {name}: {v}");
-        assert!(!v["detail"].as_str().unwrap().contains(PAN), "case {name} echoes the PAN");
+        assert!(
+            !v["detail"].as_str().unwrap().contains(PAN),
+            "case {name} echoes the PAN"
+        );
     }
     // Inside the window on both sides is fine.
     let (s, v) = h.push(&h.request_with(|c| c.iat -= 290)).await;
@@ -187,16 +339,27 @@ async fn signature_issuer_and_payload_errors() {
     let rogue = h.crypto.generate_ec_key().unwrap();
     let jwe = seal_request_data(&h.crypto, &rogue, &h.issuer_kid, &claims, &h.jwks).unwrap();
     let (s, v) = h.push(&h.wallet.push_request(&answer, jwe, None)).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "signature_invalid"));
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "signature_invalid")
+    );
     // The right key under another kid.
     // (An issuer app built with a wrong kid.)
     let (claims, answer) = h.claims();
     let jwe = {
-        let wrong_kid = IssuerApp::new("bank-a", "not-the-kid", h.crypto.generate_ec_key().unwrap(), "provisio");
+        let wrong_kid = IssuerApp::new(
+            "bank-a",
+            "not-the-kid",
+            h.crypto.generate_ec_key().unwrap(),
+            "provisio",
+        );
         wrong_kid.request_data(&h.crypto, &claims, &h.jwks).unwrap()
     };
     let (s, v) = h.push(&h.wallet.push_request(&answer, jwe, None)).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "signature_invalid"));
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "signature_invalid")
+    );
     // An unregistered issuer.
     let (mut claims, answer) = h.claims();
     claims.iss = "bank-z".into();
@@ -206,55 +369,150 @@ async fn signature_issuer_and_payload_errors() {
     // Encrypted to a key the TSP does not hold (kid unknown).
     let (claims, answer) = h.claims();
     let stranger = h.crypto.generate_ec_key().unwrap();
-    let fake_jwks = JwkSet { keys: vec![Jwk::from_public_key(stranger.public_key()).with_metadata("unknown-kid", provisio_jose::KeyUse::Enc, "ECDH-ES+A256KW")] };
-    let jwe = h.issuer.request_data(&h.crypto, &claims, &fake_jwks).unwrap();
+    let fake_jwks = JwkSet {
+        keys: vec![Jwk::from_public_key(stranger.public_key()).with_metadata(
+            "unknown-kid",
+            provisio_jose::KeyUse::Enc,
+            "ECDH-ES+A256KW",
+        )],
+    };
+    let jwe = h
+        .issuer
+        .request_data(&h.crypto, &claims, &fake_jwks)
+        .unwrap();
     let (s, v) = h.push(&h.wallet.push_request(&answer, jwe, None)).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "payload_undecryptable"));
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "payload_undecryptable")
+    );
     // Not a JWE at all.
     let mut req = h.request_with(|_| {});
     req.encrypted_payload = "not.a.jwe".into();
     let (s, v) = h.push(&req).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "payload_undecryptable"));
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "payload_undecryptable")
+    );
 }
 
 #[tokio::test]
 async fn malformed_requests_and_authentication() {
     let h = harness().await;
-    for body in [&b"{"[..], b"[]", b"{\"encrypted_payload\": 1}", b"null", b"\xff\xfe"] {
+    for body in [
+        &b"{"[..],
+        b"[]",
+        b"{\"encrypted_payload\": 1}",
+        b"null",
+        b"\xff\xfe",
+    ] {
         let (s, v) = h.push_raw(body.to_vec(), None).await;
-        assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "malformed_request"), "{v}");
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "malformed_request"),
+            "{v}"
+        );
     }
     let mut req = h.request_with(|_| {});
     req.session_id = "short".into();
     let (s, v) = h.push(&req).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "malformed_request"));
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "malformed_request")
+    );
     let mut req = h.request_with(|_| {});
     req.device.binding_jwk.y = req.device.binding_jwk.x.clone();
     let (s, v) = h.push(&req).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "malformed_request"), "binding key off the curve");
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "malformed_request"),
+        "binding key off the curve"
+    );
     let mut req = h.request_with(|_| {});
-    req.wallet_risk = Some(WalletRiskInfo { level: 100, non_override: false, reason_codes: vec![] });
+    req.wallet_risk = Some(WalletRiskInfo {
+        level: 100,
+        non_override: false,
+        reason_codes: vec![],
+    });
     let (s, v) = h.push(&req).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "malformed_request"));
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "malformed_request")
+    );
 
     let body = serde_json::to_vec(&h.request_with(|_| {})).unwrap();
     let path = "/v1/push-provisioning";
     let (s, v) = call(&h.app, "POST", path, None, body.clone(), None).await;
     assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"));
-    let (s, v) = call(&h.app, "POST", path, Some("pvk_not-a-key"), body.clone(), None).await;
+    let (s, v) = call(
+        &h.app,
+        "POST",
+        path,
+        Some("pvk_not-a-key"),
+        body.clone(),
+        None,
+    )
+    .await;
     assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"));
-    let (s, v) = call(&h.app, "POST", path, Some(&h.issuer_api_key), body.clone(), None).await;
+    let (s, v) = call(
+        &h.app,
+        "POST",
+        path,
+        Some(&h.issuer_api_key),
+        body.clone(),
+        None,
+    )
+    .await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
-    let admin_body = serde_json::json!({"token_requestor_id": "40010030299", "name": "x"}).to_string().into_bytes();
-    let (s, v) = call(&h.app, "POST", "/v1/admin/token-requestors", Some(&h.wallet_key), admin_body.clone(), None).await;
+    let admin_body = serde_json::json!({"token_requestor_id": "40010030299", "name": "x"})
+        .to_string()
+        .into_bytes();
+    let (s, v) = call(
+        &h.app,
+        "POST",
+        "/v1/admin/token-requestors",
+        Some(&h.wallet_key),
+        admin_body.clone(),
+        None,
+    )
+    .await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
-    let (s, v) = call(&h.app, "POST", "/v1/admin/token-requestors", Some(ADMIN), b"{\"token_requestor_id\":\"123\",\"name\":\"x\"}".to_vec(), None).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "malformed_request"));
-    let dup = serde_json::json!({"token_requestor_id": TRID, "name": "again"}).to_string().into_bytes();
-    let (s, v) = call(&h.app, "POST", "/v1/admin/token-requestors", Some(ADMIN), dup, None).await;
-    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "token_requestor_exists"));
+    let (s, v) = call(
+        &h.app,
+        "POST",
+        "/v1/admin/token-requestors",
+        Some(ADMIN),
+        b"{\"token_requestor_id\":\"123\",\"name\":\"x\"}".to_vec(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "malformed_request")
+    );
+    let dup = serde_json::json!({"token_requestor_id": TRID, "name": "again"})
+        .to_string()
+        .into_bytes();
+    let (s, v) = call(
+        &h.app,
+        "POST",
+        "/v1/admin/token-requestors",
+        Some(ADMIN),
+        dup,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "token_requestor_exists")
+    );
     // API keys are stored hashed: the key itself is nowhere in the store's answer for its hash.
-    assert!(h.state.store.principal(&hash_api_key(&h.crypto, &h.wallet_key)).await.unwrap().is_some());
+    assert!(h
+        .state
+        .store
+        .principal(&hash_api_key(&h.crypto, &h.wallet_key))
+        .await
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test]
@@ -267,14 +525,24 @@ async fn replays_are_refused_forever() {
     // The same jti in a new session is a replay too.
     let jti = "fixed-jti-1".to_string();
     let j = jti.clone();
-    assert_eq!(h.push(&h.request_with(move |c| c.jti = j)).await.0, StatusCode::OK);
+    assert_eq!(
+        h.push(&h.request_with(move |c| c.jti = j)).await.0,
+        StatusCode::OK
+    );
     let (s, v) = h.push(&h.request_with(move |c| c.jti = jti)).await;
     assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "replayed_request"));
     // A declined request consumes its session too.
     let mut declined = h.request_with(|_| {});
-    declined.wallet_risk = Some(WalletRiskInfo { level: 90, non_override: true, reason_codes: vec![] });
+    declined.wallet_risk = Some(WalletRiskInfo {
+        level: 90,
+        non_override: true,
+        reason_codes: vec![],
+    });
     let (s, v) = h.push(&declined).await;
-    assert_eq!((s, v["decision"].as_str()), (StatusCode::OK, Some("DECLINED")));
+    assert_eq!(
+        (s, v["decision"].as_str()),
+        (StatusCode::OK, Some("DECLINED"))
+    );
     assert!(v.get("token").is_none() && v.get("access_data").is_none());
     let (s, v) = h.push(&declined).await;
     assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "replayed_request"));
@@ -291,7 +559,10 @@ async fn idempotency_key_replays_the_first_answer() {
     assert_eq!(v1, v2, "the same answer, token and all");
     let other = serde_json::to_vec(&h.request_with(|_| {})).unwrap();
     let (s, v) = h.push_raw(other, Some("idem-1")).await;
-    assert_eq!((s, code(&v)), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_conflict"));
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_conflict")
+    );
     assert_eq!(h.token_count().await, 1);
 }
 
@@ -303,11 +574,28 @@ async fn twenty_concurrent_submissions_make_one_token() {
         let app = h.app.clone();
         let key = h.wallet_key.clone();
         let body = body.clone();
-        tokio::spawn(async move { call(&app, "POST", "/v1/push-provisioning", Some(&key), body, None).await })
+        tokio::spawn(async move {
+            call(
+                &app,
+                "POST",
+                "/v1/push-provisioning",
+                Some(&key),
+                body,
+                None,
+            )
+            .await
+        })
     });
-    let results: Vec<_> = futures::future::join_all(calls).await.into_iter().map(Result::unwrap).collect();
+    let results: Vec<_> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     let ok = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
-    let replayed = results.iter().filter(|(s, v)| *s == StatusCode::CONFLICT && code(v) == "replayed_request").count();
+    let replayed = results
+        .iter()
+        .filter(|(s, v)| *s == StatusCode::CONFLICT && code(v) == "replayed_request")
+        .count();
     assert_eq!((ok, replayed), (1, 19), "{results:?}");
     assert_eq!(h.token_count().await, 1);
 }
@@ -339,7 +627,11 @@ async fn every_single_byte_change_of_the_jwe_is_a_4xx() {
 async fn non_override_wallet_risk_is_a_floor() {
     let h = harness().await;
     let mut req = h.request_with(|_| {});
-    req.wallet_risk = Some(WalletRiskInfo { level: 55, non_override: true, reason_codes: vec![] });
+    req.wallet_risk = Some(WalletRiskInfo {
+        level: 55,
+        non_override: true,
+        reason_codes: vec![],
+    });
     let (s, v) = h.push(&req).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["decision"], "STEP_UP_REQUIRED");
@@ -348,9 +640,16 @@ async fn non_override_wallet_risk_is_a_floor() {
     assert!(v.get("access_data").is_none());
     // Without non-override the service's own level decides for the trusted push path.
     let mut req = h.request_with(|_| {});
-    req.wallet_risk = Some(WalletRiskInfo { level: 55, non_override: false, reason_codes: vec![] });
+    req.wallet_risk = Some(WalletRiskInfo {
+        level: 55,
+        non_override: false,
+        reason_codes: vec![],
+    });
     let (_, v) = h.push(&req).await;
-    assert_eq!((v["decision"].as_str(), v["risk"]["final_level"].as_u64()), (Some("APPROVED"), Some(0)));
+    assert_eq!(
+        (v["decision"].as_str(), v["risk"]["final_level"].as_u64()),
+        (Some("APPROVED"), Some(0))
+    );
 }
 
 #[tokio::test]
@@ -360,16 +659,52 @@ async fn operations_endpoints() {
     assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (_, doc) = call(&h.app, "GET", "/openapi.json", None, vec![], None).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    for path in ["/v1/push-provisioning", "/v1/admin/issuers", "/v1/admin/token-requestors", "/v1/keys/jwks.json", "/healthz", "/metrics"] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from OpenAPI");
+    for path in [
+        "/v1/push-provisioning",
+        "/v1/admin/issuers",
+        "/v1/admin/token-requestors",
+        "/v1/keys/jwks.json",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from OpenAPI"
+        );
     }
-    let uses: Vec<&str> = h.jwks.keys.iter().filter_map(|k| k.key_use).map(|u| if u == provisio_jose::KeyUse::Enc { "enc" } else { "sig" }).collect();
+    let uses: Vec<&str> = h
+        .jwks
+        .keys
+        .iter()
+        .filter_map(|k| k.key_use)
+        .map(|u| {
+            if u == provisio_jose::KeyUse::Enc {
+                "enc"
+            } else {
+                "sig"
+            }
+        })
+        .collect();
     assert_eq!(uses, ["enc", "sig"]);
     let (s, v) = call(&h.app, "GET", "/nope", None, vec![], None).await;
     assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
-    let resp = h.app.clone().oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
-    let text = String::from_utf8(axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
-    assert!(text.contains("provisio_errors_total{code=\"not_found\"} 1"), "{text}");
+    let resp = h
+        .app
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("provisio_errors_total{code=\"not_found\"} 1"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -378,9 +713,39 @@ async fn keys_survive_restart_and_refuse_a_wrong_master_key() {
     let url = format!("sqlite://{}", dir.path().join("k.db").display());
     let master = SecretBytes::new(vec![1; 32]);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let a = bootstrap(Arc::new(SqliteStore::open(&url).await.unwrap()), &master, ADMIN, TspConfig::default(), clock.clone()).await.unwrap();
-    let b = bootstrap(Arc::new(SqliteStore::open(&url).await.unwrap()), &master, ADMIN, TspConfig::default(), clock.clone()).await.unwrap();
-    assert_eq!(a.keys.jwks(), b.keys.jwks(), "a second instance publishes the same keys");
-    let wrong = bootstrap(Arc::new(SqliteStore::open(&url).await.unwrap()), &SecretBytes::new(vec![2; 32]), ADMIN, TspConfig::default(), clock).await;
-    assert!(matches!(wrong, Err(provisio_server::BootstrapError::WrongMasterKey)));
+    let a = bootstrap(
+        Arc::new(SqliteStore::open(&url).await.unwrap()),
+        &master,
+        ADMIN,
+        TspConfig::default(),
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let b = bootstrap(
+        Arc::new(SqliteStore::open(&url).await.unwrap()),
+        &master,
+        ADMIN,
+        TspConfig::default(),
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        a.keys.jwks(),
+        b.keys.jwks(),
+        "a second instance publishes the same keys"
+    );
+    let wrong = bootstrap(
+        Arc::new(SqliteStore::open(&url).await.unwrap()),
+        &SecretBytes::new(vec![2; 32]),
+        ADMIN,
+        TspConfig::default(),
+        clock,
+    )
+    .await;
+    assert!(matches!(
+        wrong,
+        Err(provisio_server::BootstrapError::WrongMasterKey)
+    ));
 }

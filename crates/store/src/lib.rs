@@ -20,7 +20,9 @@ use provisio_tsp::StoredKey;
 
 pub use error::{Conflict, StoreError};
 pub use migrate::SCHEMA_VERSION;
-pub use records::{IdempotencyRecord, IssuerRecord, Principal, Role, TokenRecord, TokenRequestorRecord};
+pub use records::{
+    IdempotencyRecord, IssuerRecord, Principal, Role, TokenRecord, TokenRequestorRecord,
+};
 pub use sqlite::SqliteStore;
 
 /// What the server stores and reads. Implementations must be safe to share between tasks.

@@ -25,19 +25,27 @@ pub(crate) async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> 
     .execute(pool)
     .await
     .map_err(unavailable)?;
-    let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-        .fetch_one(pool)
-        .await
-        .map_err(unavailable)?;
+    let current: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(pool)
+            .await
+            .map_err(unavailable)?;
     if current > SCHEMA_VERSION {
         return Err(StoreError::Corrupt(format!(
             "the database schema is version {current}, newer than this binary's {SCHEMA_VERSION}; upgrade provisio"
         )));
     }
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+    for (i, (name, sql)) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
         let version = i as i64 + 1;
         let mut tx = pool.begin().await.map_err(unavailable)?;
-        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(unavailable)?;
+        sqlx::raw_sql(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now'))")
             .bind(version)
             .bind(*name)

@@ -26,7 +26,9 @@ impl Role {
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Admin, Self::Issuer, Self::TokenRequestor].into_iter().find(|r| r.as_str() == s)
+        [Self::Admin, Self::Issuer, Self::TokenRequestor]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 }
 

@@ -108,21 +108,26 @@ async fn insert_api_key(
     id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO api_keys (key_hash, role, principal_id, created_at) VALUES (?, ?, ?, ?)")
-        .bind(&hash[..])
-        .bind(role.as_str())
-        .bind(id)
-        .bind(now)
-        .execute(tx)
-        .await
-        .map_err(write_error)?;
+    sqlx::query(
+        "INSERT INTO api_keys (key_hash, role, principal_id, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&hash[..])
+    .bind(role.as_str())
+    .bind(id)
+    .bind(now)
+    .execute(tx)
+    .await
+    .map_err(write_error)?;
     Ok(())
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
@@ -136,7 +141,8 @@ impl Store for SqliteStore {
                 let kind: String = r.try_get("kind").map_err(unavailable)?;
                 Ok(StoredKey {
                     kid: r.try_get("kid").map_err(unavailable)?,
-                    kind: KeyKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("key kind {kind}")))?,
+                    kind: KeyKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("key kind {kind}")))?,
                     sealed: r.try_get("sealed").map_err(unavailable)?,
                     created_at: r.try_get("created_at").map_err(unavailable)?,
                 })
@@ -187,7 +193,8 @@ impl Store for SqliteStore {
         row.map(|r| {
             let role: String = r.try_get("role").map_err(unavailable)?;
             Ok(Principal {
-                role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+                role: Role::parse(&role)
+                    .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
                 id: r.try_get("principal_id").map_err(unavailable)?,
             })
         })
@@ -210,7 +217,14 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(write_error)?;
-        insert_api_key(&mut tx, api_key_hash, Role::Issuer, &issuer.issuer_id, issuer.created_at).await?;
+        insert_api_key(
+            &mut tx,
+            api_key_hash,
+            Role::Issuer,
+            &issuer.issuer_id,
+            issuer.created_at,
+        )
+        .await?;
         if let Some(r) = idempotency {
             insert_idempotency(&mut tx, r).await?;
         }
@@ -250,7 +264,14 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(write_error)?;
-        insert_api_key(&mut tx, api_key_hash, Role::TokenRequestor, &requestor.token_requestor_id, requestor.created_at).await?;
+        insert_api_key(
+            &mut tx,
+            api_key_hash,
+            Role::TokenRequestor,
+            &requestor.token_requestor_id,
+            requestor.created_at,
+        )
+        .await?;
         if let Some(r) = idempotency {
             insert_idempotency(&mut tx, r).await?;
         }
@@ -291,7 +312,9 @@ impl Store for SqliteStore {
             Ok(IdempotencyRecord {
                 principal: principal.to_owned(),
                 key: key.to_owned(),
-                request_hash: hash.try_into().map_err(|_| StoreError::Corrupt("request hash".into()))?,
+                request_hash: hash
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("request hash".into()))?,
                 status: u16::try_from(status).map_err(|_| StoreError::Corrupt("status".into()))?,
                 body: r.try_get("body").map_err(unavailable)?,
                 created_at: r.try_get("created_at").map_err(unavailable)?,
@@ -368,7 +391,8 @@ impl Store for SqliteStore {
                 token_pan: sealed(&r, "token_pan")?,
                 pan: sealed(&r, "pan")?,
                 token_last4: r.try_get("token_last4").map_err(unavailable)?,
-                status: TokenStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+                status: TokenStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
                 device_id: r.try_get("device_id").map_err(unavailable)?,
                 cryptogram_key: sealed(&r, "cryptogram_key")?,
             })

@@ -20,9 +20,14 @@ impl TokenBin {
             && (13..=19).contains(&length)
             && length >= prefix.len() + 3;
         if !ok {
-            return Err(PushError::Config("token BIN: 6-11 digit prefix, length 13-19"));
+            return Err(PushError::Config(
+                "token BIN: 6-11 digit prefix, length 13-19",
+            ));
         }
-        Ok(Self { prefix: prefix.to_owned(), length })
+        Ok(Self {
+            prefix: prefix.to_owned(),
+            length,
+        })
     }
 
     /// The prefix.
@@ -58,7 +63,10 @@ impl Default for TspConfig {
             freshness_window_s: 300,
             // A prefix in the 4 range reserved here for Provisio demo tokens; deployments set
             // the BIN range their network assigned.
-            token_bin: TokenBin { prefix: "4895370".into(), length: 16 },
+            token_bin: TokenBin {
+                prefix: "4895370".into(),
+                length: 16,
+            },
             token_validity_months: 36,
             thresholds: Thresholds::default(),
         }

@@ -32,7 +32,9 @@ impl KeyKind {
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Enc, Self::Sig, Self::VaultKek, Self::VaultHash].into_iter().find(|k| k.as_str() == s)
+        [Self::Enc, Self::Sig, Self::VaultKek, Self::VaultHash]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -77,7 +79,12 @@ impl TspKeys {
         let mut ec = |kind| -> Result<NamedKey, CryptoError> {
             let key = crypto.generate_ec_key()?;
             let kid = jwk_thumbprint(crypto, key.public_key());
-            stored.push(StoredKey { kid: kid.clone(), kind, sealed: key.seal(master.expose())?, created_at: now });
+            stored.push(StoredKey {
+                kid: kid.clone(),
+                kind,
+                sealed: key.seal(master.expose())?,
+                created_at: now,
+            });
             Ok(NamedKey { kid, key })
         };
         let enc = ec(KeyKind::Enc)?;
@@ -98,7 +105,14 @@ impl TspKeys {
         let (kek_id, kek) = sym(KeyKind::VaultKek)?;
         let (_, hash_key) = sym(KeyKind::VaultHash)?;
         let vault = VaultKeys::new(kek_id, kek, hash_key)?;
-        Ok((Self { enc: vec![enc], sig: vec![sig], vault }, stored))
+        Ok((
+            Self {
+                enc: vec![enc],
+                sig: vec![sig],
+                vault,
+            },
+            stored,
+        ))
     }
 
     /// Unseals a stored key set. Fails if a key does not unwrap under `master` (wrong master
@@ -109,14 +123,27 @@ impl TspKeys {
         stored: &[StoredKey],
     ) -> Result<Self, CryptoError> {
         let mut sorted: Vec<&StoredKey> = stored.iter().collect();
-        sorted.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.kid.cmp(&b.kid)));
+        sorted.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.kid.cmp(&b.kid))
+        });
         let (mut enc, mut sig, mut kek, mut hash) = (Vec::new(), Vec::new(), None, None);
         for k in sorted {
             match k.kind {
-                KeyKind::Enc => enc.push(NamedKey { kid: k.kid.clone(), key: EcKeyPair::unseal(master.expose(), &k.sealed)? }),
-                KeyKind::Sig => sig.push(NamedKey { kid: k.kid.clone(), key: EcKeyPair::unseal(master.expose(), &k.sealed)? }),
+                KeyKind::Enc => enc.push(NamedKey {
+                    kid: k.kid.clone(),
+                    key: EcKeyPair::unseal(master.expose(), &k.sealed)?,
+                }),
+                KeyKind::Sig => sig.push(NamedKey {
+                    kid: k.kid.clone(),
+                    key: EcKeyPair::unseal(master.expose(), &k.sealed)?,
+                }),
                 KeyKind::VaultKek if kek.is_none() => {
-                    kek = Some((k.kid.clone(), crypto.aes_kw_unwrap(master.expose(), &k.sealed)?));
+                    kek = Some((
+                        k.kid.clone(),
+                        crypto.aes_kw_unwrap(master.expose(), &k.sealed)?,
+                    ));
                 }
                 KeyKind::VaultHash if hash.is_none() => {
                     hash = Some(crypto.aes_kw_unwrap(master.expose(), &k.sealed)?);
@@ -130,7 +157,11 @@ impl TspKeys {
         if enc.is_empty() || sig.is_empty() {
             return Err(CryptoError::InvalidKey);
         }
-        Ok(Self { enc, sig, vault: VaultKeys::new(kek_id, kek, hash)? })
+        Ok(Self {
+            enc,
+            sig,
+            vault: VaultKeys::new(kek_id, kek, hash)?,
+        })
     }
 
     /// The encryption key named `kid`, if we hold it.
@@ -139,12 +170,14 @@ impl TspKeys {
     }
 
     /// The current encryption key (for tests and the demo's issuer, which encrypt to us).
+    #[allow(clippy::indexing_slicing)]
     pub fn current_enc(&self) -> &NamedKey {
         // Non-empty by construction (`generate` and `from_stored`).
         &self.enc[0]
     }
 
     /// The current signing key.
+    #[allow(clippy::indexing_slicing)]
     pub fn current_sig(&self) -> &NamedKey {
         // Non-empty by construction (`generate` and `from_stored`).
         &self.sig[0]
@@ -158,12 +191,18 @@ impl TspKeys {
     /// The public JWKS of PROTOCOL.md section 2: every encryption and signing key.
     pub fn jwks(&self) -> JwkSet {
         let enc = self.enc.iter().map(|k| {
-            Jwk::from_public_key(k.key.public_key()).with_metadata(&k.kid, KeyUse::Enc, "ECDH-ES+A256KW")
+            Jwk::from_public_key(k.key.public_key()).with_metadata(
+                &k.kid,
+                KeyUse::Enc,
+                "ECDH-ES+A256KW",
+            )
         });
         let sig = self.sig.iter().map(|k| {
             Jwk::from_public_key(k.key.public_key()).with_metadata(&k.kid, KeyUse::Sig, "ES256")
         });
-        JwkSet { keys: enc.chain(sig).collect() }
+        JwkSet {
+            keys: enc.chain(sig).collect(),
+        }
     }
 }
 

@@ -49,8 +49,11 @@ pub fn mint(
     let (token, token_info, access_data) = if decision == Decision::Declined {
         (None, None, None)
     } else {
-        let status =
-            if decision == Decision::Approved { TokenStatus::Active } else { TokenStatus::Inactive };
+        let status = if decision == Decision::Approved {
+            TokenStatus::Active
+        } else {
+            TokenStatus::Inactive
+        };
         let token_pan = token_pan(crypto, &config.token_bin, accepted.pan.expose())?;
         let token_ref_id = random_id(crypto, "tr_").map_err(internal)?;
         let expiry = Expiry::months_after(now, config.token_validity_months)
@@ -60,7 +63,8 @@ pub fn mint(
 
         let vault = keys.vault();
         let aad = |field: &str| format!("token:{token_ref_id}:{field}").into_bytes();
-        let seal = |value: &[u8], field: &str| vault.seal(crypto, value, &aad(field)).map_err(internal);
+        let seal =
+            |value: &[u8], field: &str| vault.seal(crypto, value, &aad(field)).map_err(internal);
         let token = NewToken {
             token_ref_id: token_ref_id.clone(),
             token_pan_hash: vault.lookup_hash(crypto, "token_pan", token_pan.expose()),
@@ -85,7 +89,14 @@ pub fn mint(
         };
         let access = (status == TokenStatus::Active)
             .then(|| {
-                access_data(crypto, device_key, &token_pan, expiry, &token_ref_id, &cryptogram_key)
+                access_data(
+                    crypto,
+                    device_key,
+                    &token_pan,
+                    expiry,
+                    &token_ref_id,
+                    &cryptogram_key,
+                )
             })
             .transpose()?;
         (Some(token), Some(info), access)
@@ -112,7 +123,9 @@ pub fn mint(
         access_data,
         // Step-up methods (OTP and friends) come with the step-up service; until a method is
         // configured the list is empty and the token stays INACTIVE.
-        step_up: (decision == Decision::StepUpRequired).then(|| StepUp { methods: Vec::new() }),
+        step_up: (decision == Decision::StepUpRequired).then(|| StepUp {
+            methods: Vec::new(),
+        }),
     };
     Ok(Minted { record, response })
 }
@@ -130,7 +143,10 @@ fn risk_info(risk: &RiskDecision) -> RiskInfo {
         reasons: risk
             .reasons
             .iter()
-            .map(|r| ReasonInfo { code: r.code.clone(), text: r.text.clone() })
+            .map(|r| ReasonInfo {
+                code: r.code.clone(),
+                text: r.text.clone(),
+            })
             .collect(),
     }
 }
@@ -148,7 +164,9 @@ fn token_pan(
         digits.push_str(bin.prefix());
         while digits.len() < bin.prefix().len() + free {
             let mut b = [0u8; 16];
-            crypto.fill_random(&mut b).map_err(|_| PushError::Internal)?;
+            crypto
+                .fill_random(&mut b)
+                .map_err(|_| PushError::Internal)?;
             // Rejection sampling: bytes of 250 and above would bias the digits.
             for byte in b.iter().filter(|&&x| x < 250) {
                 if digits.len() < bin.prefix().len() + free {
@@ -180,9 +198,15 @@ fn access_data(
         cryptogram_key: b64_encode(cryptogram_key),
         cryptogram_alg: CRYPTOGRAM_ALG.into(),
     };
-    let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(&data).map_err(|_| PushError::Internal)?);
-    let options = EncryptOptions { alg: KeyManagement::EcdhEs, kid: None, cty: None };
-    provisio_jose::encrypt(crypto, device_key, &options, &plaintext).map_err(|_| PushError::Internal)
+    let plaintext =
+        zeroize::Zeroizing::new(serde_json::to_vec(&data).map_err(|_| PushError::Internal)?);
+    let options = EncryptOptions {
+        alg: KeyManagement::EcdhEs,
+        kid: None,
+        cty: None,
+    };
+    provisio_jose::encrypt(crypto, device_key, &options, &plaintext)
+        .map_err(|_| PushError::Internal)
 }
 
 #[cfg(test)]
@@ -206,7 +230,11 @@ mod tests {
         // the funding PAN itself is never chosen.
         let tiny = TokenBin::new("48953700000", 14).unwrap();
         let funding = "48953700000000";
-        let funding = format!("{}{}", &funding[..13], luhn_check_digit(&funding[..13]).unwrap());
+        let funding = format!(
+            "{}{}",
+            &funding[..13],
+            luhn_check_digit(&funding[..13]).unwrap()
+        );
         for _ in 0..500 {
             assert_ne!(token_pan(&p, &tiny, &funding).unwrap().expose(), funding);
         }

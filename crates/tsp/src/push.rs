@@ -77,11 +77,19 @@ pub fn open(
     )
     .map_err(|_| PushError::PayloadUndecryptable)?;
     // RFC 7519 section 5.2: a nested JWT says so with cty "JWT" (compared case-insensitively).
-    if !decrypted.header.cty.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("JWT")) {
+    if !decrypted
+        .header
+        .cty
+        .as_deref()
+        .is_some_and(|c| c.eq_ignore_ascii_case("JWT"))
+    {
         return Err(PushError::PayloadUndecryptable);
     }
     let iss = peek_issuer(decrypted.plaintext.expose()).ok_or(PushError::SignatureInvalid)?;
-    Ok(Opened { jws: decrypted.plaintext, iss })
+    Ok(Opened {
+        jws: decrypted.plaintext,
+        iss,
+    })
 }
 
 /// Reads `iss` from an unverified JWS payload, only to know whose key to verify with.
@@ -110,7 +118,8 @@ impl Opened {
         issuer_kid: &str,
         issuer_key: &EcPublicKey,
     ) -> Result<Verified, PushError> {
-        let jws = std::str::from_utf8(self.jws.expose()).map_err(|_| PushError::SignatureInvalid)?;
+        let jws =
+            std::str::from_utf8(self.jws.expose()).map_err(|_| PushError::SignatureInvalid)?;
         let verified = provisio_jose::verify(crypto, jws, |h| {
             if h.kid.as_deref() == Some(issuer_kid) {
                 Ok(issuer_key.clone())
@@ -121,7 +130,10 @@ impl Opened {
         .map_err(|_| PushError::SignatureInvalid)?;
         // The serde message may quote a value (the PAN among them), so it is not passed on.
         let claims: RequestClaims = serde_json::from_slice(&verified.payload).map_err(|_| {
-            PushError::Malformed("the signed request data lacks a documented claim or has one of the wrong type".into())
+            PushError::Malformed(
+                "the signed request data lacks a documented claim or has one of the wrong type"
+                    .into(),
+            )
         })?;
         if claims.iss != self.iss {
             return Err(PushError::SignatureInvalid);
@@ -159,8 +171,9 @@ impl Verified {
                 _ => "the PAN must be 12 to 19 digits",
             })
         })?;
-        let expiry = Expiry::new(c.acct.exp_month, c.acct.exp_year)
-            .map_err(|_| PushError::InvalidAccount("the expiry date is not a valid month and year"))?;
+        let expiry = Expiry::new(c.acct.exp_month, c.acct.exp_year).map_err(|_| {
+            PushError::InvalidAccount("the expiry date is not a valid month and year")
+        })?;
         if expiry.is_past(ctx.now) {
             return Err(PushError::InvalidAccount("the card has expired"));
         }

@@ -32,11 +32,19 @@ const SEALED_VERSION: u8 = 1;
 
 impl VaultKeys {
     /// Assembles the vault keys (both 32 bytes).
-    pub fn new(kek_id: String, kek: SecretBytes, hash_key: SecretBytes) -> Result<Self, CryptoError> {
+    pub fn new(
+        kek_id: String,
+        kek: SecretBytes,
+        hash_key: SecretBytes,
+    ) -> Result<Self, CryptoError> {
         if kek.len() != 32 || hash_key.len() != 32 {
             return Err(CryptoError::InvalidLength);
         }
-        Ok(Self { kek_id, kek, hash_key })
+        Ok(Self {
+            kek_id,
+            kek,
+            hash_key,
+        })
     }
 
     /// Encrypts `plaintext`; `aad` names what it is and where it belongs.
@@ -53,7 +61,13 @@ impl VaultKeys {
         crypto.fill_random(&mut nonce)?;
         let (ciphertext, tag) = crypto.aes256_gcm_seal(dek.expose(), &nonce, aad, plaintext)?;
         let wrapped_dek = crypto.aes_kw_wrap(self.kek.expose(), dek.expose())?;
-        Ok(Sealed { kek_id: self.kek_id.clone(), wrapped_dek, nonce, ciphertext, tag })
+        Ok(Sealed {
+            kek_id: self.kek_id.clone(),
+            wrapped_dek,
+            nonce,
+            ciphertext,
+            tag,
+        })
     }
 
     /// Decrypts a value sealed under this KEK with the same `aad`.
@@ -67,7 +81,13 @@ impl VaultKeys {
             return Err(CryptoError::InvalidKey);
         }
         let dek = crypto.aes_kw_unwrap(self.kek.expose(), &sealed.wrapped_dek)?;
-        crypto.aes256_gcm_open(dek.expose(), &sealed.nonce, aad, &sealed.ciphertext, &sealed.tag)
+        crypto.aes256_gcm_open(
+            dek.expose(),
+            &sealed.nonce,
+            aad,
+            &sealed.ciphertext,
+            &sealed.tag,
+        )
     }
 
     /// The keyed lookup hash of `value` in `domain` (e.g. `pan`, `token_pan`).
@@ -82,7 +102,9 @@ impl VaultKeys {
 
 impl fmt::Debug for VaultKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VaultKeys").field("kek_id", &self.kek_id).finish_non_exhaustive()
+        f.debug_struct("VaultKeys")
+            .field("kek_id", &self.kek_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,7 +112,8 @@ impl Sealed {
     /// The stored form: `version || len(kek_id) || kek_id || len(wrapped) || wrapped || nonce
     /// || tag || ciphertext`.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(2 + self.kek_id.len() + 1 + 40 + 12 + 16 + self.ciphertext.len());
+        let mut out =
+            Vec::with_capacity(2 + self.kek_id.len() + 1 + 40 + 12 + 16 + self.ciphertext.len());
         out.push(SEALED_VERSION);
         // kek ids and wrapped keys are short by construction (under 256 bytes).
         out.push(self.kek_id.len() as u8);
@@ -127,7 +150,12 @@ impl Sealed {
 
 impl fmt::Debug for Sealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Sealed(kek={}, {} bytes)", self.kek_id, self.ciphertext.len())
+        write!(
+            f,
+            "Sealed(kek={}, {} bytes)",
+            self.kek_id,
+            self.ciphertext.len()
+        )
     }
 }
 
@@ -138,8 +166,12 @@ mod tests {
     use super::*;
 
     fn keys() -> VaultKeys {
-        VaultKeys::new("kek1".into(), SecretBytes::new(vec![1; 32]), SecretBytes::new(vec![2; 32]))
-            .unwrap()
+        VaultKeys::new(
+            "kek1".into(),
+            SecretBytes::new(vec![1; 32]),
+            SecretBytes::new(vec![2; 32]),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -150,10 +182,20 @@ mod tests {
         let stored = s.to_bytes();
         assert!(!stored.windows(16).any(|w| w == b"4111111111111111"));
         let back = Sealed::from_bytes(&stored).unwrap();
-        assert_eq!(v.open(&p, &back, b"token:t1:pan").unwrap().expose(), b"4111111111111111");
-        assert!(v.open(&p, &back, b"token:t2:pan").is_err(), "moved to another row");
-        assert!(Sealed::from_bytes(&stored[..stored.len() - 3]).is_some_and(|s| v.open(&p, &s, b"token:t1:pan").is_err()));
+        assert_eq!(
+            v.open(&p, &back, b"token:t1:pan").unwrap().expose(),
+            b"4111111111111111"
+        );
+        assert!(
+            v.open(&p, &back, b"token:t2:pan").is_err(),
+            "moved to another row"
+        );
+        assert!(Sealed::from_bytes(&stored[..stored.len() - 3])
+            .is_some_and(|s| v.open(&p, &s, b"token:t1:pan").is_err()));
         assert!(Sealed::from_bytes(&[1, 200]).is_none());
-        assert_ne!(v.lookup_hash(&p, "pan", "4111111111111111"), v.lookup_hash(&p, "token_pan", "4111111111111111"));
+        assert_ne!(
+            v.lookup_hash(&p, "pan", "4111111111111111"),
+            v.lookup_hash(&p, "token_pan", "4111111111111111")
+        );
     }
 }

@@ -24,8 +24,14 @@ pub enum ExpiryError {
 impl Expiry {
     /// Checks month 1-12 and a four-digit year in 2000-2099.
     pub fn new(month: u32, year: u32) -> Result<Self, ExpiryError> {
-        let month = u8::try_from(month).ok().filter(|m| (1..=12).contains(m)).ok_or(ExpiryError::Month)?;
-        let year = u16::try_from(year).ok().filter(|y| (2000..=2099).contains(y)).ok_or(ExpiryError::Year)?;
+        let month = u8::try_from(month)
+            .ok()
+            .filter(|m| (1..=12).contains(m))
+            .ok_or(ExpiryError::Month)?;
+        let year = u16::try_from(year)
+            .ok()
+            .filter(|y| (2000..=2099).contains(y))
+            .ok_or(ExpiryError::Year)?;
         Ok(Self { year, month })
     }
 
@@ -91,8 +97,14 @@ mod tests {
         assert!(!Expiry::new(11, 2026).unwrap().is_past(now));
         assert!(Expiry::new(10, 2026).unwrap().is_past(now));
         assert!(!Expiry::new(1, 2027).unwrap().is_past(now));
-        assert_eq!(Expiry::months_after(now, 36).unwrap(), Expiry::new(11, 2029).unwrap());
-        assert_eq!(Expiry::months_after(now, 2).unwrap(), Expiry::new(1, 2027).unwrap());
+        assert_eq!(
+            Expiry::months_after(now, 36).unwrap(),
+            Expiry::new(11, 2029).unwrap()
+        );
+        assert_eq!(
+            Expiry::months_after(now, 2).unwrap(),
+            Expiry::new(1, 2027).unwrap()
+        );
         assert_eq!(Expiry::new(13, 2026), Err(ExpiryError::Month));
         assert_eq!(Expiry::new(0, 2026), Err(ExpiryError::Month));
         assert_eq!(Expiry::new(1, 26), Err(ExpiryError::Year));

@@ -84,14 +84,23 @@ pub struct CreatedTokenRequestor {
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn create_issuer(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn create_issuer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let admin = require(&state, &headers, Role::Admin).await?;
-    let idem = IdempotencyKey::from_request(&state, &headers, &admin.id, "/v1/admin/issuers", &body)?;
-    if let Some(replayed) = match &idem { Some(k) => k.replay(&state).await?, None => None } {
+    let idem =
+        IdempotencyKey::from_request(&state, &headers, &admin.id, "/v1/admin/issuers", &body)?;
+    if let Some(replayed) = match &idem {
+        Some(k) => k.replay(&state).await?,
+        None => None,
+    } {
         return Ok(replayed);
     }
     let req: CreateIssuer = parse_json(&body)?;
-    let issuer_id = IssuerId::parse(&req.issuer_id).map_err(|e| ApiError::malformed(e.to_string()))?;
+    let issuer_id =
+        IssuerId::parse(&req.issuer_id).map_err(|e| ApiError::malformed(e.to_string()))?;
     req.signing_jwk
         .public_key()
         .map_err(|e| ApiError::malformed(format!("signing_jwk: {e}")))?;
@@ -112,15 +121,28 @@ pub(crate) async fn create_issuer(State(state): State<AppState>, headers: Header
         created_at: now,
     };
     let key_hash = hash_api_key(crypto, &api_key);
-    let body = serde_json::to_string(&CreatedIssuer { issuer_id: record.issuer_id.clone(), api_key })
-        .map_err(|e| ApiError::internal(&e))?;
-    let idem_record = idem.as_ref().map(|k| k.record(StatusCode::CREATED, &body, now));
-    match state.store.create_issuer(&record, &key_hash, idem_record.as_ref()).await {
+    let body = serde_json::to_string(&CreatedIssuer {
+        issuer_id: record.issuer_id.clone(),
+        api_key,
+    })
+    .map_err(|e| ApiError::internal(&e))?;
+    let idem_record = idem
+        .as_ref()
+        .map(|k| k.record(StatusCode::CREATED, &body, now));
+    match state
+        .store
+        .create_issuer(&record, &key_hash, idem_record.as_ref())
+        .await
+    {
         Ok(()) => Ok(created(body)),
-        Err(StoreError::Conflict(Conflict::IssuerId)) => {
-            Err(ApiError::new(StatusCode::CONFLICT, "issuer_exists", "an issuer with this issuer_id is registered"))
+        Err(StoreError::Conflict(Conflict::IssuerId)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "issuer_exists",
+            "an issuer with this issuer_id is registered",
+        )),
+        Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
+            replay_after_race(&state, idem.as_ref()).await
         }
-        Err(StoreError::Conflict(Conflict::IdempotencyKey)) => replay_after_race(&state, idem.as_ref()).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -138,14 +160,28 @@ pub(crate) async fn create_issuer(State(state): State<AppState>, headers: Header
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn create_token_requestor(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn create_token_requestor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let admin = require(&state, &headers, Role::Admin).await?;
-    let idem = IdempotencyKey::from_request(&state, &headers, &admin.id, "/v1/admin/token-requestors", &body)?;
-    if let Some(replayed) = match &idem { Some(k) => k.replay(&state).await?, None => None } {
+    let idem = IdempotencyKey::from_request(
+        &state,
+        &headers,
+        &admin.id,
+        "/v1/admin/token-requestors",
+        &body,
+    )?;
+    if let Some(replayed) = match &idem {
+        Some(k) => k.replay(&state).await?,
+        None => None,
+    } {
         return Ok(replayed);
     }
     let req: CreateTokenRequestor = parse_json(&body)?;
-    let id = TokenRequestorId::parse(&req.token_requestor_id).map_err(|e| ApiError::malformed(e.to_string()))?;
+    let id = TokenRequestorId::parse(&req.token_requestor_id)
+        .map_err(|e| ApiError::malformed(e.to_string()))?;
     let crypto = state.crypto.as_ref();
     let api_key = new_api_key(crypto).map_err(|e| ApiError::internal(&e))?;
     let now = state.clock.now();
@@ -159,29 +195,51 @@ pub(crate) async fn create_token_requestor(State(state): State<AppState>, header
         created_at: now,
     };
     let key_hash = hash_api_key(crypto, &api_key);
-    let body = serde_json::to_string(&CreatedTokenRequestor { token_requestor_id: record.token_requestor_id.clone(), api_key })
-        .map_err(|e| ApiError::internal(&e))?;
-    let idem_record = idem.as_ref().map(|k| k.record(StatusCode::CREATED, &body, now));
-    match state.store.create_token_requestor(&record, &key_hash, idem_record.as_ref()).await {
+    let body = serde_json::to_string(&CreatedTokenRequestor {
+        token_requestor_id: record.token_requestor_id.clone(),
+        api_key,
+    })
+    .map_err(|e| ApiError::internal(&e))?;
+    let idem_record = idem
+        .as_ref()
+        .map(|k| k.record(StatusCode::CREATED, &body, now));
+    match state
+        .store
+        .create_token_requestor(&record, &key_hash, idem_record.as_ref())
+        .await
+    {
         Ok(()) => Ok(created(body)),
         Err(StoreError::Conflict(Conflict::TokenRequestorId)) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "token_requestor_exists",
             "a token requestor with this id is registered",
         )),
-        Err(StoreError::Conflict(Conflict::IdempotencyKey)) => replay_after_race(&state, idem.as_ref()).await,
+        Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
+            replay_after_race(&state, idem.as_ref()).await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 fn created(body: String) -> Response {
-    (StatusCode::CREATED, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    (
+        StatusCode::CREATED,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// A concurrent request with the same idempotency key committed first: answer with its answer.
-pub(crate) async fn replay_after_race(state: &AppState, idem: Option<&IdempotencyKey>) -> Result<Response, ApiError> {
+pub(crate) async fn replay_after_race(
+    state: &AppState,
+    idem: Option<&IdempotencyKey>,
+) -> Result<Response, ApiError> {
     match idem {
-        Some(k) => k.replay(state).await?.ok_or_else(|| ApiError::internal(&"idempotency record vanished")),
+        Some(k) => k
+            .replay(state)
+            .await?
+            .ok_or_else(|| ApiError::internal(&"idempotency record vanished")),
         None => Err(ApiError::internal(&"idempotency conflict without a key")),
     }
 }

@@ -11,5 +11,6 @@ use crate::ApiError;
 
 /// Parses a JSON body into its documented type, or 400 `malformed_request` saying where.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::malformed(format!("the body is not the documented JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::malformed(format!("the body is not the documented JSON: {e}")))
 }

@@ -34,10 +34,18 @@ const MINT_ATTEMPTS: usize = 4;
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn push_provisioning(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn push_provisioning(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let caller = require(&state, &headers, Role::TokenRequestor).await?;
-    let idem = IdempotencyKey::from_request(&state, &headers, &caller.id, "/v1/push-provisioning", &body)?;
-    if let Some(replayed) = match &idem { Some(k) => k.replay(&state).await?, None => None } {
+    let idem =
+        IdempotencyKey::from_request(&state, &headers, &caller.id, "/v1/push-provisioning", &body)?;
+    if let Some(replayed) = match &idem {
+        Some(k) => k.replay(&state).await?,
+        None => None,
+    } {
         return Ok(replayed);
     }
     let now = state.clock.now();
@@ -57,7 +65,11 @@ pub(crate) async fn push_provisioning(State(state): State<AppState>, headers: He
             if w.level > 99 {
                 return Err(ApiError::malformed("wallet_risk.level must be 0 to 99"));
             }
-            Ok(WalletRisk { level: w.level, non_override: w.non_override, reason_codes: w.reason_codes.clone() })
+            Ok(WalletRisk {
+                level: w.level,
+                non_override: w.non_override,
+                reason_codes: w.reason_codes.clone(),
+            })
         })
         .transpose()?;
 
@@ -70,23 +82,43 @@ pub(crate) async fn push_provisioning(State(state): State<AppState>, headers: He
         .ok_or(PushError::UnknownIssuer)?;
     let issuer_jwk: provisio_jose::Jwk =
         serde_json::from_str(&issuer.signing_jwk).map_err(|e| ApiError::internal(&e))?;
-    let issuer_key = issuer_jwk.public_key().map_err(|e| ApiError::internal(&e))?;
-    let accepted = opened.verify(crypto, &issuer.signing_kid, &issuer_key)?.accept(&AcceptContext {
-        tsp_id: &state.config.tsp_id,
-        caller_trid: &caller.id,
-        session_id: &req.session_id,
-        wallet_user_id: &req.wallet_user_id,
-        device_id: &req.device_id,
-        now,
-        window_s: state.config.freshness_window_s,
-    })?;
+    let issuer_key = issuer_jwk
+        .public_key()
+        .map_err(|e| ApiError::internal(&e))?;
+    let accepted = opened
+        .verify(crypto, &issuer.signing_kid, &issuer_key)?
+        .accept(&AcceptContext {
+            tsp_id: &state.config.tsp_id,
+            caller_trid: &caller.id,
+            session_id: &req.session_id,
+            wallet_user_id: &req.wallet_user_id,
+            device_id: &req.device_id,
+            now,
+            window_s: state.config.freshness_window_s,
+        })?;
 
-    let risk = decide(wallet_risk.as_ref(), &service_assessment(), state.config.thresholds);
+    let risk = decide(
+        wallet_risk.as_ref(),
+        &service_assessment(),
+        state.config.thresholds,
+    );
     for _ in 0..MINT_ATTEMPTS {
-        let minted = provisio_tsp::mint(crypto, &state.keys, &state.config, &accepted, &device_key, &risk, now)?;
+        let minted = provisio_tsp::mint(
+            crypto,
+            &state.keys,
+            &state.config,
+            &accepted,
+            &device_key,
+            &risk,
+            now,
+        )?;
         let body = serde_json::to_string(&minted.response).map_err(|e| ApiError::internal(&e))?;
         let idem_record = idem.as_ref().map(|k| k.record(StatusCode::OK, &body, now));
-        match state.store.commit_provisioning(&minted.record, idem_record.as_ref()).await {
+        match state
+            .store
+            .commit_provisioning(&minted.record, idem_record.as_ref())
+            .await
+        {
             Ok(()) => {
                 tracing::info!(
                     provisioning_id = %minted.response.provisioning_id,
@@ -95,14 +127,23 @@ pub(crate) async fn push_provisioning(State(state): State<AppState>, headers: He
                     final_level = risk.final_level,
                     "push provisioning committed"
                 );
-                return Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response());
+                return Ok((
+                    StatusCode::OK,
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response());
             }
             Err(StoreError::Conflict(Conflict::TokenPan)) => continue,
-            Err(StoreError::Conflict(Conflict::IdempotencyKey)) => return replay_after_race(&state, idem.as_ref()).await,
+            Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
+                return replay_after_race(&state, idem.as_ref()).await
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::internal(&"token BIN range exhausted: no free token PAN after retries"))
+    Err(ApiError::internal(
+        &"token BIN range exhausted: no free token PAN after retries",
+    ))
 }
 
 /// The token service's own level. The trusted issuer-app path carries no service risk until a

@@ -1,0 +1,89 @@
+//! The demo as a user runs it: every flow as expected, and no PAN in its output, its logs (at
+//! debug level) or its SQLite files.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::process::Command;
+
+const DEMO_PAN: &str = "4000123456789017";
+
+fn demo(args: &[&str], data_dir: &std::path::Path) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .arg("demo")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("the provisio binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn demo_passes_and_never_reveals_the_pan() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, logs) = demo(&["--json"], dir.path());
+    assert!(ok, "demo failed:\n{stdout}\n{logs}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    let names: Vec<&str> = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "push provisioning",
+        "attack: replayed request",
+        "attack: stale timestamp",
+        "attack: tampered JWE",
+        "attack: request data bound to another device",
+        "attack: unknown issuer",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert!(
+        logs.contains("push provisioning committed"),
+        "debug logs were captured"
+    );
+    assert!(
+        !stdout.contains(DEMO_PAN) && !logs.contains(DEMO_PAN),
+        "the PAN reached the output or the logs"
+    );
+
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        files += 1;
+        assert!(
+            !bytes
+                .windows(DEMO_PAN.len())
+                .any(|w| w == DEMO_PAN.as_bytes()),
+            "PAN in plaintext in {}",
+            path.display()
+        );
+    }
+    assert!(files >= 1, "the SQLite database was written");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, transcript, _) = demo(&[], dir.path());
+    assert!(ok);
+    assert!(
+        transcript.contains("400012******9017"),
+        "the transcript shows the masked PAN:\n{transcript}"
+    );
+    assert!(transcript.contains("replayed_request") && transcript.contains("binding_mismatch"));
+}
