@@ -15,9 +15,24 @@ pub(crate) struct IdempotencyKey {
     request_hash: [u8; 32],
 }
 
+/// Reads the request's idempotency key; if it was used before, also the answer to replay.
+pub(crate) async fn begin(
+    state: &AppState,
+    headers: &HeaderMap,
+    principal: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<(Option<IdempotencyKey>, Option<Response>), ApiError> {
+    let Some(key) = IdempotencyKey::from_request(state, headers, principal, path, body)? else {
+        return Ok((None, None));
+    };
+    let replay = key.replay(state).await?;
+    Ok((Some(key), replay))
+}
+
 impl IdempotencyKey {
     /// Reads the header; `None` without one. Keys are 1 to 255 visible ASCII characters.
-    pub(crate) fn from_request(
+    fn from_request(
         state: &AppState,
         headers: &HeaderMap,
         principal: &str,

@@ -63,9 +63,6 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
-    /// A token requestor by id.
-    async fn token_requestor(&self, id: &str) -> Result<Option<TokenRequestorRecord>, StoreError>;
-
     /// The stored answer for an idempotency key of a principal.
     async fn idempotency(
         &self,

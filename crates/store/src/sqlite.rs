@@ -278,23 +278,6 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(unavailable)
     }
 
-    async fn token_requestor(&self, id: &str) -> Result<Option<TokenRequestorRecord>, StoreError> {
-        let row = sqlx::query("SELECT token_requestor_id, name, wallet_accounts, created_at FROM token_requestors WHERE token_requestor_id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        row.map(|r| {
-            Ok(TokenRequestorRecord {
-                token_requestor_id: r.try_get("token_requestor_id").map_err(unavailable)?,
-                name: r.try_get("name").map_err(unavailable)?,
-                wallet_accounts: r.try_get("wallet_accounts").map_err(unavailable)?,
-                created_at: r.try_get("created_at").map_err(unavailable)?,
-            })
-        })
-        .transpose()
-    }
-
     async fn idempotency(
         &self,
         principal: &str,

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::parse_json;
 use crate::auth::require;
 use crate::error::Problem;
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency::{self, IdempotencyKey};
 use crate::{hash_api_key, new_api_key, ApiError, AppState};
 
 /// `POST /v1/admin/issuers` body.
@@ -90,12 +90,9 @@ pub(crate) async fn create_issuer(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let admin = require(&state, &headers, Role::Admin).await?;
-    let idem =
-        IdempotencyKey::from_request(&state, &headers, &admin.id, "/v1/admin/issuers", &body)?;
-    if let Some(replayed) = match &idem {
-        Some(k) => k.replay(&state).await?,
-        None => None,
-    } {
+    let (idem, replay) =
+        idempotency::begin(&state, &headers, &admin.id, "/v1/admin/issuers", &body).await?;
+    if let Some(replayed) = replay {
         return Ok(replayed);
     }
     let req: CreateIssuer = parse_json(&body)?;
@@ -166,17 +163,15 @@ pub(crate) async fn create_token_requestor(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let admin = require(&state, &headers, Role::Admin).await?;
-    let idem = IdempotencyKey::from_request(
+    let (idem, replay) = idempotency::begin(
         &state,
         &headers,
         &admin.id,
         "/v1/admin/token-requestors",
         &body,
-    )?;
-    if let Some(replayed) = match &idem {
-        Some(k) => k.replay(&state).await?,
-        None => None,
-    } {
+    )
+    .await?;
+    if let Some(replayed) = replay {
         return Ok(replayed);
     }
     let req: CreateTokenRequestor = parse_json(&body)?;

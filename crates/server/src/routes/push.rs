@@ -14,7 +14,7 @@ use super::admin::replay_after_race;
 use super::parse_json;
 use crate::auth::require;
 use crate::error::Problem;
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency;
 use crate::{ApiError, AppState};
 
 /// How often a token PAN collision is retried with a fresh number before giving up.
@@ -40,12 +40,9 @@ pub(crate) async fn push_provisioning(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let caller = require(&state, &headers, Role::TokenRequestor).await?;
-    let idem =
-        IdempotencyKey::from_request(&state, &headers, &caller.id, "/v1/push-provisioning", &body)?;
-    if let Some(replayed) = match &idem {
-        Some(k) => k.replay(&state).await?,
-        None => None,
-    } {
+    let (idem, replay) =
+        idempotency::begin(&state, &headers, &caller.id, "/v1/push-provisioning", &body).await?;
+    if let Some(replayed) = replay {
         return Ok(replayed);
     }
     let now = state.clock.now();
