@@ -126,22 +126,22 @@ pub(crate) async fn create_issuer(
     let idem_record = idem
         .as_ref()
         .map(|k| k.record(StatusCode::CREATED, &body, now));
-    match state
+    let committed = state
         .store
         .create_issuer(&record, &key_hash, idem_record.as_ref())
-        .await
-    {
-        Ok(()) => Ok(created(body)),
-        Err(StoreError::Conflict(Conflict::IssuerId)) => Err(ApiError::new(
-            StatusCode::CONFLICT,
+        .await;
+    registration_answer(
+        &state,
+        committed,
+        body,
+        idem.as_ref(),
+        (
+            Conflict::IssuerId,
             "issuer_exists",
             "an issuer with this issuer_id is registered",
-        )),
-        Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
-            replay_after_race(&state, idem.as_ref()).await
-        }
-        Err(e) => Err(e.into()),
-    }
+        ),
+    )
+    .await
 }
 
 /// Registers a wallet provider (token requestor).
@@ -198,20 +198,40 @@ pub(crate) async fn create_token_requestor(
     let idem_record = idem
         .as_ref()
         .map(|k| k.record(StatusCode::CREATED, &body, now));
-    match state
+    let committed = state
         .store
         .create_token_requestor(&record, &key_hash, idem_record.as_ref())
-        .await
-    {
-        Ok(()) => Ok(created(body)),
-        Err(StoreError::Conflict(Conflict::TokenRequestorId)) => Err(ApiError::new(
-            StatusCode::CONFLICT,
+        .await;
+    registration_answer(
+        &state,
+        committed,
+        body,
+        idem.as_ref(),
+        (
+            Conflict::TokenRequestorId,
             "token_requestor_exists",
             "a token requestor with this id is registered",
-        )),
-        Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
-            replay_after_race(&state, idem.as_ref()).await
+        ),
+    )
+    .await
+}
+
+/// The answer to a registration once the store has tried to commit it: 201, 409 when the id
+/// is taken (`exists` names the conflict, its code and detail), or the first answer when a
+/// concurrent request with the same idempotency key won.
+async fn registration_answer(
+    state: &AppState,
+    committed: Result<(), StoreError>,
+    body: String,
+    idem: Option<&IdempotencyKey>,
+    exists: (Conflict, &'static str, &'static str),
+) -> Result<Response, ApiError> {
+    match committed {
+        Ok(()) => Ok(created(body)),
+        Err(StoreError::Conflict(c)) if c == exists.0 => {
+            Err(ApiError::new(StatusCode::CONFLICT, exists.1, exists.2))
         }
+        Err(StoreError::Conflict(Conflict::IdempotencyKey)) => replay_after_race(state, idem).await,
         Err(e) => Err(e.into()),
     }
 }
