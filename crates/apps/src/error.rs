@@ -11,6 +11,9 @@ pub enum AppError {
     /// documented JSON.
     #[error("the access data cannot be opened on this device")]
     AccessData,
+    /// The script cannot run on this wallet (version or target).
+    #[error("the installation script cannot run here: {0}")]
+    Script(&'static str),
     /// A cryptographic operation failed.
     #[error("cryptographic failure: {0}")]
     Crypto(#[from] provisio_jose::JoseError),

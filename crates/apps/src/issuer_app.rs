@@ -2,8 +2,8 @@
 
 use provisio_crypto::{CryptoProvider, EcKeyPair};
 use provisio_jose::{EncryptOptions, JwkSet, KeyManagement, KeyUse};
-use provisio_tsp::random_id;
 use provisio_tsp::wire::{AccountData, RequestClaims};
+use provisio_tsp::{random_id, Contact};
 use provisio_types::{Pan, UnixSeconds};
 
 use crate::{AppError, WalletAnswer};
@@ -19,6 +19,8 @@ pub struct CardDetails {
     pub exp_year: u32,
     /// Cardholder name.
     pub name: String,
+    /// Where step-up codes may go; signed into the request data.
+    pub contact: Option<Contact>,
 }
 
 /// What the issuer app sends the wallet app when it invokes it (step 1).
@@ -89,6 +91,7 @@ impl IssuerApp {
                 exp_year: card.exp_year,
                 name: card.name.clone(),
             },
+            contact: card.contact.clone(),
         })
     }
 

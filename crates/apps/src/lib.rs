@@ -9,6 +9,7 @@
 //!  IssuerApp::request_data ◄──(session_id, uid, did, trid)──┘
 //!       └──(JWE)──► WalletApp::push_request ──► POST /v1/push-provisioning
 //!                   WalletApp::open_access_data ◄── access_data
+//!                   WalletApp::install(script) ──► POST .../script-report
 //! ```
 
 mod error;
@@ -17,4 +18,4 @@ mod wallet_app;
 
 pub use error::AppError;
 pub use issuer_app::{seal_request_data, CardDetails, IssuerApp, SessionStart};
-pub use wallet_app::{WalletAnswer, WalletApp};
+pub use wallet_app::{InstalledCard, WalletAnswer, WalletApp};

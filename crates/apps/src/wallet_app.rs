@@ -1,9 +1,11 @@
 //! The wallet app: answers the issuer app, holds the device binding key, forwards the request
 //! data and opens the access data.
 
-use provisio_crypto::{CryptoProvider, EcKeyPair};
+use provisio_crypto::{CryptoProvider, EcKeyPair, SecretBytes};
 use provisio_jose::{Jwk, KeyManagement};
 use provisio_tsp::wire::{AccessData, DeviceInfo, PushProvisioningRequest, WalletRiskInfo};
+use provisio_tsp::{Script, ScriptTarget, StepOp, StepReport, StepResult, SCRIPT_VERSION};
+use provisio_types::TokenPan;
 
 use crate::{AppError, SessionStart};
 
@@ -27,6 +29,20 @@ pub struct WalletApp {
     wallet_user_id: String,
     device_id: String,
     binding_key: EcKeyPair,
+    cards: Vec<InstalledCard>,
+}
+
+/// A card an installation script put into the wallet (host card emulation).
+#[derive(Debug)]
+pub struct InstalledCard {
+    /// Token reference id.
+    pub token_ref_id: String,
+    /// The token PAN (masked in `Debug`).
+    pub token_pan: TokenPan,
+    /// The device-bound cryptogram key (redacted in `Debug`).
+    pub cryptogram_key: Option<SecretBytes>,
+    /// Whether it is the wallet's default card.
+    pub default: bool,
 }
 
 impl WalletApp {
@@ -45,6 +61,7 @@ impl WalletApp {
             binding_key: crypto
                 .generate_ec_key()
                 .map_err(|e| AppError::Crypto(e.into()))?,
+            cards: Vec::new(),
         })
     }
 
@@ -90,5 +107,85 @@ impl WalletApp {
         })
         .map_err(|_| AppError::AccessData)?;
         serde_json::from_slice(d.plaintext.expose()).map_err(|_| AppError::AccessData)
+    }
+
+    /// Runs an installation script (PROTOCOL: `script` of an approved answer) step by step and
+    /// returns the completion report. A step that fails is reported `FAILED` and the rest are
+    /// not run, so the token service does not make the token payment-ready.
+    pub fn install(
+        &mut self,
+        crypto: &dyn CryptoProvider,
+        script: &Script,
+        access_data: &str,
+    ) -> Result<Vec<StepReport>, AppError> {
+        if script.version != SCRIPT_VERSION {
+            return Err(AppError::Script("unsupported script version"));
+        }
+        if script.target != ScriptTarget::Hce {
+            return Err(AppError::Script(
+                "secure-element steps are delivered over the air by the TSMs",
+            ));
+        }
+        let access = self.open_access_data(crypto, access_data)?;
+        let mut reports = Vec::with_capacity(script.steps.len());
+        for step in &script.steps {
+            let ok = step.token_ref_id == access.token_ref_id && self.run(step.op, &access);
+            reports.push(StepReport {
+                seq: step.seq,
+                result: if ok {
+                    StepResult::Ok
+                } else {
+                    StepResult::Failed
+                },
+            });
+            if !ok {
+                break;
+            }
+        }
+        Ok(reports)
+    }
+
+    fn run(&mut self, op: StepOp, access: &AccessData) -> bool {
+        let position = self
+            .cards
+            .iter()
+            .position(|c| c.token_ref_id == access.token_ref_id);
+        match (op, position) {
+            (StepOp::StoreToken, _) => {
+                let Ok(token_pan) = TokenPan::parse(&access.token_pan) else {
+                    return false;
+                };
+                self.cards.retain(|c| c.token_ref_id != access.token_ref_id);
+                self.cards.push(InstalledCard {
+                    token_ref_id: access.token_ref_id.clone(),
+                    token_pan,
+                    cryptogram_key: None,
+                    default: false,
+                });
+                true
+            }
+            (StepOp::StoreKeys, Some(i)) => match provisio_jose::b64_decode(&access.cryptogram_key)
+            {
+                Ok(key) if key.len() == 16 => {
+                    if let Some(card) = self.cards.get_mut(i) {
+                        card.cryptogram_key = Some(SecretBytes::new(key));
+                    }
+                    true
+                }
+                _ => false,
+            },
+            (StepOp::SetDefault, Some(i)) => {
+                for (j, card) in self.cards.iter_mut().enumerate() {
+                    card.default = i == j;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The cards installed so far.
+    pub fn cards(&self) -> &[InstalledCard] {
+        &self.cards
     }
 }

@@ -169,6 +169,7 @@ async fn setup(
             exp_month: 12,
             exp_year: 2030,
             name: "A. Cardholder".into(),
+            contact: None,
         },
     })
 }
@@ -242,11 +243,7 @@ async fn happy_path(d: &Demo) -> anyhow::Result<Vec<String>> {
         &d.issuer_app,
         &mut steps,
         |_| {},
-        Some(WalletRiskInfo {
-            level: 10,
-            non_override: false,
-            reason_codes: vec![],
-        }),
+        Some(WalletRiskInfo::level(10, false)),
     )?;
     let r = d.wallet_api.push_provisioning(&req, None).await?;
     let token = r
@@ -281,11 +278,7 @@ async fn happy_path(d: &Demo) -> anyhow::Result<Vec<String>> {
 
 async fn step_up(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
-    let risk = WalletRiskInfo {
-        level: 55,
-        non_override: true,
-        reason_codes: vec!["new_device".into()],
-    };
+    let risk = WalletRiskInfo::level(55, true);
     let req = d.request(&d.issuer_app, &mut steps, |_| {}, Some(risk))?;
     let r = d.wallet_api.push_provisioning(&req, None).await?;
     anyhow::ensure!(

@@ -2,6 +2,7 @@
 
 mod demo;
 mod logging;
+mod risk;
 mod serve;
 mod settings;
 
@@ -21,6 +22,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Start a server in-process on loopback and play every supported flow against it.
     Demo(demo::DemoArgs),
+    /// Risk policy tools: evaluate offline, validate.
+    #[command(subcommand)]
+    Risk(risk::RiskCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +43,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Risk(command) => risk::run(command),
         }
     });
     match result {

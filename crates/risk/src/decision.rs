@@ -1,42 +1,17 @@
-//! Merging two risk levels into one decision.
+//! Merging the wallet's level with the service's into one decision (US 10,140,615).
 
 use serde::{Deserialize, Serialize};
 
-/// The wallet's own risk assessment, as sent in `wallet_risk` (PROTOCOL.md section 3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WalletRisk {
-    /// 0 to 99, higher is riskier (the "first risk level" of US 10,140,615).
-    pub level: u8,
-    /// When set, the wallet's level is a floor the service may not lower.
-    pub non_override: bool,
-    /// The wallet's reason codes, kept for the record.
-    pub reason_codes: Vec<String>,
-}
-
-/// One reason behind a level: a stable machine code and a sentence for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reason {
-    /// Stable machine-readable code.
-    pub code: String,
-    /// Human-readable sentence.
-    pub text: String,
-}
-
-/// The token service's own level (the "second risk level") and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceAssessment {
-    /// 0 to 99.
-    pub level: u8,
-    /// Every rule that contributed.
-    pub reasons: Vec<Reason>,
-}
+use crate::assess::{assess, FiredRule, ServiceAssessment};
+use crate::policy::{MergeSettings, Policy};
+use crate::signals::{Signals, WalletInput};
 
 /// Band boundaries: approve below `step_up_from`, decline from `decline_from`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Lowest level that requires step-up (default 40).
     pub step_up_from: u8,
-    /// Lowest level that is declined (default 80).
+    /// Lowest level that is declined (default 80; 100 never declines).
     pub decline_from: u8,
 }
 
@@ -50,7 +25,8 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
-    fn band(self, level: u8) -> Outcome {
+    /// The outcome a level falls in.
+    pub fn band(self, level: u8) -> Outcome {
         if level >= self.decline_from {
             Outcome::Decline
         } else if level >= self.step_up_from {
@@ -78,22 +54,51 @@ pub enum Outcome {
 #[serde(rename_all = "snake_case")]
 pub enum MergeRule {
     /// Non-override, wallet level below the service's: the service's level is final and the
-    /// credential is not provisioned without further authentication.
+    /// credential is not provisioned without further authentication (declined in the decline
+    /// band).
     NonOverrideServiceHigher,
-    /// Non-override, wallet level at or above the service's: the wallet's level is final.
+    /// Non-override, wallet level at or above the service's: the wallet's level is final; in
+    /// the approve band provisioning goes ahead.
     NonOverrideWalletFloor,
-    /// No non-override: the service's level is final.
+    /// No non-override: the service's level is final, lowered by the trusted-push credit on
+    /// the issuer-app path.
     ServiceLevel,
-    /// The wallet sent no risk: the service's level is final, and the absence is recorded.
+    /// The wallet sent no risk: the service's level, at least the policy's stand-in level.
     NoWalletRisk,
+    /// The wallet could not assess: the service's level, at least the policy's stand-in level.
+    WalletRiskUnassessable,
+}
+
+impl MergeRule {
+    /// The stable name (as recorded and sent).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NonOverrideServiceHigher => "non_override_service_higher",
+            Self::NonOverrideWalletFloor => "non_override_wallet_floor",
+            Self::ServiceLevel => "service_level",
+            Self::NoWalletRisk => "no_wallet_risk",
+            Self::WalletRiskUnassessable => "wallet_risk_unassessable",
+        }
+    }
+}
+
+/// One reason behind a decision: a stable machine code and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Human-readable sentence.
+    pub text: String,
 }
 
 /// The merged decision, with everything needed to explain it later.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RiskDecision {
+    /// The policy version that decided.
+    pub policy_version: String,
     /// The wallet's level, if it sent one.
     pub wallet_level: Option<u8>,
-    /// The service's level.
+    /// The service's level (before the trusted-push credit).
     pub service_level: u8,
     /// The level the outcome is based on.
     pub final_level: u8,
@@ -103,119 +108,128 @@ pub struct RiskDecision {
     pub merge_rule: MergeRule,
     /// The outcome.
     pub outcome: Outcome,
-    /// The service's reasons, and the merge's own.
+    /// Every policy rule that fired.
+    pub fired: Vec<FiredRule>,
+    /// The fired rules' and the merge's reasons, in order.
     pub reasons: Vec<Reason>,
 }
 
-/// Merges the wallet's and the service's levels, exactly as US 10,140,615 claims it.
-///
-/// A pure function of its inputs.
-pub fn decide(
-    wallet: Option<&WalletRisk>,
-    service: &ServiceAssessment,
-    thresholds: Thresholds,
+/// Evaluates `policy` for `issuer_id` and merges with the wallet's level. A pure function of
+/// its inputs.
+pub fn evaluate(
+    policy: &Policy,
+    issuer_id: &str,
+    wallet: &WalletInput,
+    signals: &Signals,
 ) -> RiskDecision {
-    let mut reasons = service.reasons.clone();
-    let (final_level, merge_rule, outcome) = match wallet {
-        None => {
-            reasons.push(Reason {
-                code: "wallet_risk_missing".into(),
-                text: "The wallet sent no risk assessment; the service's level alone decides."
-                    .into(),
-            });
-            (
-                service.level,
-                MergeRule::NoWalletRisk,
-                thresholds.band(service.level),
-            )
-        }
-        Some(w) if w.non_override && w.level < service.level => {
-            // The service's level is final, and the credential is not provisioned without
-            // further authentication, even inside the approve band.
-            let outcome = thresholds.band(service.level).max(Outcome::StepUp);
-            (service.level, MergeRule::NonOverrideServiceHigher, outcome)
-        }
-        Some(w) if w.non_override => (
-            w.level,
-            MergeRule::NonOverrideWalletFloor,
-            thresholds.band(w.level),
-        ),
-        Some(_) => (
-            service.level,
-            MergeRule::ServiceLevel,
-            thresholds.band(service.level),
-        ),
-    };
-    RiskDecision {
-        wallet_level: wallet.map(|w| w.level),
-        service_level: service.level,
-        final_level,
-        non_override: wallet.is_some_and(|w| w.non_override),
-        merge_rule,
-        outcome,
-        reasons,
-    }
+    let profile = policy.profile(issuer_id);
+    let service = assess(profile, signals, wallet);
+    let mut d = decide(
+        wallet,
+        &service,
+        signals.trusted_push,
+        profile.merge,
+        profile.thresholds(),
+    );
+    d.policy_version.clone_from(&profile.version);
+    d
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn service(level: u8) -> ServiceAssessment {
-        ServiceAssessment {
-            level,
-            reasons: vec![],
+/// Merges the wallet's and the service's levels, as US 10,140,615 claims it:
+///
+/// - non-override, wallet lower: the service's level is final and the credential is not
+///   provisioned without further authentication (step-up at least; decline in that band);
+/// - non-override, wallet higher or equal: the wallet's level is final;
+/// - no non-override: the service decides, and on the trusted issuer-app path it may lower
+///   its level by the credit (never below a rule's floor);
+/// - a missing or unassessable wallet risk: the service's level, at least a stand-in level.
+pub fn decide(
+    wallet: &WalletInput,
+    service: &ServiceAssessment,
+    trusted_push: bool,
+    merge: MergeSettings,
+    thresholds: Thresholds,
+) -> RiskDecision {
+    let s = service.level();
+    let mut reasons: Vec<Reason> = service
+        .fired
+        .iter()
+        .map(|f| Reason {
+            code: f.code.clone(),
+            text: f.text.clone(),
+        })
+        .collect();
+    let credited = if trusted_push && merge.trusted_push_credit > 0 {
+        let lowered = service
+            .weighted
+            .saturating_sub(merge.trusted_push_credit)
+            .max(service.floor);
+        if lowered < s {
+            reasons.push(Reason {
+                code: "trusted_issuer_push".into(),
+                text: format!(
+                    "The issuer's app signed the request after authenticating the cardholder; the service lowers its level by up to {}.",
+                    merge.trusted_push_credit
+                ),
+            });
         }
-    }
-
-    fn wallet(level: u8, non_override: bool) -> WalletRisk {
-        WalletRisk {
-            level,
-            non_override,
-            reason_codes: vec![],
+        lowered
+    } else {
+        s
+    };
+    let (final_level, merge_rule, outcome) = match wallet {
+        WalletInput::Assessed(w) if w.non_override && w.level < s => {
+            reasons.push(Reason {
+                code: "non_override_service_higher".into(),
+                text: "The wallet's non-override level is below the service's: the service's level is final and the credential needs further authentication.".into(),
+            });
+            let outcome = thresholds.band(s).max(Outcome::StepUp);
+            (s, MergeRule::NonOverrideServiceHigher, outcome)
         }
-    }
-
-    #[test]
-    fn branches() {
-        let t = Thresholds::default();
-        let d = decide(Some(&wallet(10, true)), &service(35), t);
-        assert_eq!(
-            (d.final_level, d.merge_rule, d.outcome),
-            (35, MergeRule::NonOverrideServiceHigher, Outcome::StepUp)
-        );
-        let d = decide(Some(&wallet(90, true)), &service(35), t);
-        assert_eq!((d.final_level, d.outcome), (90, Outcome::Decline));
-        let d = decide(Some(&wallet(30, true)), &service(10), t);
-        assert_eq!(
-            (d.final_level, d.merge_rule, d.outcome),
-            (30, MergeRule::NonOverrideWalletFloor, Outcome::Approve)
-        );
-        let d = decide(Some(&wallet(90, false)), &service(10), t);
-        assert_eq!((d.final_level, d.outcome), (10, Outcome::Approve));
-        let d = decide(None, &service(85), t);
-        assert_eq!(
-            (d.merge_rule, d.outcome),
-            (MergeRule::NoWalletRisk, Outcome::Decline)
-        );
-        assert!(d.reasons.iter().any(|r| r.code == "wallet_risk_missing"));
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn non_override_is_a_floor(w in 0u8..100, s in 0u8..100) {
-            let d = decide(Some(&wallet(w, true)), &service(s), Thresholds::default());
-            proptest::prop_assert!(d.final_level >= w);
-            proptest::prop_assert!(d.final_level >= s);
+        WalletInput::Assessed(w) if w.non_override => {
+            reasons.push(Reason {
+                code: "non_override_wallet_floor".into(),
+                text: "The wallet's non-override level is at or above the service's: the wallet's level is final.".into(),
+            });
+            (
+                w.level,
+                MergeRule::NonOverrideWalletFloor,
+                thresholds.band(w.level),
+            )
         }
-
-        #[test]
-        fn raising_the_service_level_never_lowers_the_outcome(w in 0u8..100, s in 0u8..99, n in proptest::bool::ANY) {
-            let t = Thresholds::default();
-            let lo = decide(Some(&wallet(w, n)), &service(s), t);
-            let hi = decide(Some(&wallet(w, n)), &service(s + 1), t);
-            proptest::prop_assert!(hi.final_level >= lo.final_level);
-            proptest::prop_assert!(hi.outcome >= lo.outcome);
+        WalletInput::Assessed(_) => (credited, MergeRule::ServiceLevel, thresholds.band(credited)),
+        WalletInput::Missing => {
+            reasons.push(Reason {
+                code: "wallet_risk_missing".into(),
+                text: format!(
+                    "The wallet sent no risk assessment; the final level is at least {}.",
+                    merge.missing_wallet_level
+                ),
+            });
+            let l = credited.max(merge.missing_wallet_level);
+            (l, MergeRule::NoWalletRisk, thresholds.band(l))
         }
+        WalletInput::Unassessable { .. } => {
+            reasons.push(Reason {
+                code: "wallet_risk_unassessable".into(),
+                text: format!(
+                    "The wallet could not assess the risk; the final level is at least {}.",
+                    merge.unassessable_wallet_level
+                ),
+            });
+            let l = credited.max(merge.unassessable_wallet_level);
+            (l, MergeRule::WalletRiskUnassessable, thresholds.band(l))
+        }
+    };
+    RiskDecision {
+        policy_version: String::new(),
+        wallet_level: wallet.level(),
+        service_level: s,
+        final_level,
+        non_override: wallet.non_override(),
+        merge_rule,
+        outcome,
+        fired: service.fired.clone(),
+        reasons,
     }
 }

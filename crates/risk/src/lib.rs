@@ -1,17 +1,27 @@
-//! Risk levels and the merge of the wallet's level with the token service's own (US 10,140,615).
+//! Risk decisions for provisioning (US 10,140,615), sans-IO.
 //!
-//! This crate decides; it gathers nothing. The token service computes its own
-//! [`ServiceAssessment`] from its signals (the policy engine comes with the risk issue), the
-//! wallet sends its [`WalletRisk`], and [`decide`] merges them under the non-override rule:
+//! The token service gathers its [`Signals`] from its store; the wallet sends its own level
+//! ([`WalletInput`]), possibly marked non-override. A [`Policy`] (TOML, checked whole at load)
+//! turns the signals into the service's level, and the merge applies the non-override rule:
 //!
 //! ```text
-//!  wallet level ─┐
-//!  non_override ─┼─► merge ─► final level ─► bands ─► APPROVE | STEP_UP | DECLINE
-//!  service level ┘
+//!  Signals ──► policy rules (weights, floors) ──► service level ─┐
+//!  wallet level, non_override, or missing/unassessable ──────────┼─► merge ─► final level
+//!  trusted issuer-app path (credit unless non_override) ─────────┘      │
+//!                                            bands ◄───────────────────┘
+//!                              APPROVE  |  STEP_UP  |  DECLINE
 //! ```
+//!
+//! [`evaluate`] is a pure function: the same policy and inputs always give the same
+//! [`RiskDecision`], which records both levels, the final one, the merge rule, every fired
+//! rule and the policy version.
 
+mod assess;
 mod decision;
+mod policy;
+mod signals;
 
-pub use decision::{
-    decide, MergeRule, Outcome, Reason, RiskDecision, ServiceAssessment, Thresholds, WalletRisk,
-};
+pub use assess::{assess, FiredRule, ServiceAssessment};
+pub use decision::{decide, evaluate, MergeRule, Outcome, Reason, RiskDecision, Thresholds};
+pub use policy::{Effect, MergeSettings, Policy, PolicyError, Profile, Rule, DEFAULT_POLICY};
+pub use signals::{Signal, SignalKind, Signals, WalletInput, WalletRisk};

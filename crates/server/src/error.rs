@@ -4,7 +4,7 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use provisio_store::{Conflict, StoreError};
-use provisio_tsp::PushError;
+use provisio_tsp::{PushError, ScriptError, StepUpError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -61,6 +61,11 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }
 
+    /// 404 `not_found`.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
     /// 500 `internal_error`; the cause is logged here and not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
@@ -94,6 +99,17 @@ fn title(code: &str) -> &'static str {
         "idempotency_conflict" => "Idempotency key reused with a different request",
         "issuer_exists" | "token_requestor_exists" => "Already registered",
         "unavailable" => "Service unavailable",
+        "step_up_not_pending" => "No step-up pending",
+        "unknown_method" => "Unknown step-up method",
+        "otp_invalid" => "Wrong code",
+        "otp_expired" => "Code expired",
+        "otp_used" => "Code already used",
+        "otp_tries_exhausted" => "Code has no tries left",
+        "otp_resend_limit" => "No more codes can be sent",
+        "step_up_locked" => "Step-up locked",
+        "step_up_conflict" => "Concurrent step-up change",
+        "script_mismatch" => "Wrong script",
+        "script_incomplete" => "Script not completed",
         _ => "Internal error",
     }
 }
@@ -130,6 +146,22 @@ impl From<PushError> for ApiError {
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
         Self::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<StepUpError> for ApiError {
+    fn from(e: StepUpError) -> Self {
+        if e.status() >= 500 {
+            return Self::internal(&e);
+        }
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<ScriptError> for ApiError {
+    fn from(e: ScriptError) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
     }
 }
 

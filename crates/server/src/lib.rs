@@ -11,6 +11,7 @@ mod error;
 mod idempotency;
 mod metrics;
 mod openapi;
+mod outbox;
 mod request_id;
 mod routes;
 mod state;
@@ -19,11 +20,13 @@ pub use error::Problem;
 pub use routes::admin::{
     CreateIssuer, CreateTokenRequestor, CreatedIssuer, CreatedTokenRequestor, WalletAccounts,
 };
+pub use routes::risk_lists::RiskListEntry;
 
 pub use bootstrap::{bootstrap, hash_api_key, new_api_key, BootstrapError};
 pub use clock::{Clock, SystemClock};
 pub use error::ApiError;
 pub use openapi::ApiDoc;
+pub use outbox::{spawn_delivery, MemorySink, NotificationSink, WebhookSink};
 pub use state::AppState;
 
 use axum::routing::{get, post};
@@ -42,8 +45,24 @@ pub fn router(state: AppState) -> Router {
             post(routes::admin::create_token_requestor),
         )
         .route(
+            "/v1/admin/risk-lists",
+            post(routes::risk_lists::add_risk_list_entry),
+        )
+        .route(
             "/v1/push-provisioning",
             post(routes::push::push_provisioning),
+        )
+        .route(
+            "/v1/provisionings/{provisioning_id}/step-up/otp",
+            post(routes::step_up::send_otp),
+        )
+        .route(
+            "/v1/provisionings/{provisioning_id}/step-up/verify",
+            post(routes::step_up::verify_otp),
+        )
+        .route(
+            "/v1/provisionings/{provisioning_id}/script-report",
+            post(routes::scripts::report),
         )
         .fallback(routes::health::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -24,6 +24,8 @@ pub struct AppState {
     /// The clock.
     pub clock: Arc<dyn Clock>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Wakes the outbox deliverer when a message is committed.
+    pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             config: Arc::new(config),
             clock,
             metrics: Arc::new(Metrics::default()),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

@@ -19,7 +19,7 @@ use provisio_jose::{Jwk, JwkSet};
 use provisio_server::{bootstrap, hash_api_key, AppState, Clock, SystemClock};
 use provisio_store::{SqliteStore, Store};
 use provisio_tsp::wire::{PushProvisioningRequest, RequestClaims, WalletRiskInfo};
-use provisio_tsp::{jwk_thumbprint, TspConfig};
+use provisio_tsp::{jwk_thumbprint, Contact, TspConfig};
 use provisio_types::{luhn_valid, Pan};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -144,6 +144,10 @@ fn card() -> CardDetails {
         exp_month: 12,
         exp_year: 2030,
         name: "A Holder".into(),
+        contact: Some(Contact {
+            phone: Some("+15551230001".into()),
+            email: Some("holder@example.com".into()),
+        }),
     }
 }
 
@@ -428,11 +432,7 @@ async fn malformed_requests_and_authentication() {
         "binding key off the curve"
     );
     let mut req = h.request_with(|_| {});
-    req.wallet_risk = Some(WalletRiskInfo {
-        level: 100,
-        non_override: false,
-        reason_codes: vec![],
-    });
+    req.wallet_risk = Some(WalletRiskInfo::level(100, false));
     let (s, v) = h.push(&req).await;
     assert_eq!(
         (s, code(&v)),
@@ -533,11 +533,7 @@ async fn replays_are_refused_forever() {
     assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "replayed_request"));
     // A declined request consumes its session too.
     let mut declined = h.request_with(|_| {});
-    declined.wallet_risk = Some(WalletRiskInfo {
-        level: 90,
-        non_override: true,
-        reason_codes: vec![],
-    });
+    declined.wallet_risk = Some(WalletRiskInfo::level(90, true));
     let (s, v) = h.push(&declined).await;
     assert_eq!(
         (s, v["decision"].as_str()),
@@ -627,11 +623,7 @@ async fn every_single_byte_change_of_the_jwe_is_a_4xx() {
 async fn non_override_wallet_risk_is_a_floor() {
     let h = harness().await;
     let mut req = h.request_with(|_| {});
-    req.wallet_risk = Some(WalletRiskInfo {
-        level: 55,
-        non_override: true,
-        reason_codes: vec![],
-    });
+    req.wallet_risk = Some(WalletRiskInfo::level(55, true));
     let (s, v) = h.push(&req).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["decision"], "STEP_UP_REQUIRED");
@@ -640,11 +632,7 @@ async fn non_override_wallet_risk_is_a_floor() {
     assert!(v.get("access_data").is_none());
     // Without non-override the service's own level decides for the trusted push path.
     let mut req = h.request_with(|_| {});
-    req.wallet_risk = Some(WalletRiskInfo {
-        level: 55,
-        non_override: false,
-        reason_codes: vec![],
-    });
+    req.wallet_risk = Some(WalletRiskInfo::level(55, false));
     let (_, v) = h.push(&req).await;
     assert_eq!(
         (v["decision"].as_str(), v["risk"]["final_level"].as_u64()),

@@ -16,6 +16,10 @@ pub enum Conflict {
     IssuerId,
     /// The token requestor id is registered.
     TokenRequestorId,
+    /// The step-up changed since it was read (optimistic concurrency).
+    StepUpVersion,
+    /// The script was completed already.
+    ScriptCompleted,
     /// Another constraint.
     Other,
 }

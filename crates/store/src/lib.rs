@@ -13,15 +13,20 @@ mod error;
 mod migrate;
 mod records;
 mod sqlite;
+mod sqlite_step_up;
 
 use async_trait::async_trait;
+use provisio_risk::Signals;
 use provisio_tsp::records::NewProvisioning;
-use provisio_tsp::StoredKey;
+use provisio_tsp::{
+    IssuedOtp, OtpRecord, OutboxMessage, Script, StepUpChange, StepUpState, StoredKey,
+};
 
 pub use error::{Conflict, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use records::{
-    IdempotencyRecord, IssuerRecord, Principal, Role, TokenRecord, TokenRequestorRecord,
+    IdempotencyRecord, IssuerRecord, ListKind, ListName, Principal, Role, ScriptRecord,
+    SignalQuery, TokenRecord, TokenRequestorRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -84,4 +89,61 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many tokens exist for a funding PAN (by its lookup hash).
     async fn count_tokens_by_pan_hash(&self, pan_hash: &[u8; 32]) -> Result<u64, StoreError>;
+
+    /// The service's risk signals for a request (everything but `trusted_push`).
+    async fn risk_signals(&self, q: &SignalQuery) -> Result<Signals, StoreError>;
+
+    /// Adds an allow or block list entry (idempotent).
+    async fn add_list_entry(
+        &self,
+        list: ListName,
+        kind: ListKind,
+        value: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The step-up of a provisioning, with its methods.
+    async fn step_up(&self, provisioning_id: &str) -> Result<Option<StepUpState>, StoreError>;
+
+    /// A sent code.
+    async fn otp(&self, otp_id: &str) -> Result<Option<OtpRecord>, StoreError>;
+
+    /// Stores a sent code and its outbox message, if the step-up is still at the version the
+    /// code was issued from ([`Conflict::StepUpVersion`] otherwise).
+    async fn commit_otp_issue(&self, issued: &IssuedOtp) -> Result<(), StoreError>;
+
+    /// Applies a verification's change if the step-up is still at its version. When it passed,
+    /// the token becomes `ACTIVE` and `script` is recorded, in the same transaction.
+    async fn commit_step_up_change(
+        &self,
+        change: &StepUpChange,
+        token_ref_id: &str,
+        script: Option<&Script>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The script sent for a provisioning, with its owner.
+    async fn script(&self, provisioning_id: &str) -> Result<Option<ScriptRecord>, StoreError>;
+
+    /// Marks a script complete and its token payment-ready, once.
+    async fn complete_script(&self, provisioning_id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` undelivered messages due at `now` for `lease_s` seconds.
+    async fn claim_outbox(
+        &self,
+        now: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Records a delivery.
+    async fn outbox_delivered(&self, message_id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Records a failed delivery; the message is tried again from `retry_at`.
+    async fn outbox_failed(
+        &self,
+        message_id: &str,
+        retry_at: i64,
+        error: &str,
+    ) -> Result<(), StoreError>;
 }

@@ -9,10 +9,16 @@ use sqlx::SqlitePool;
 use crate::StoreError;
 
 /// The migrations, in order. Version `n` is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "push_provisioning",
-    include_str!("../migrations/sqlite/0001_push_provisioning.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "push_provisioning",
+        include_str!("../migrations/sqlite/0001_push_provisioning.sql"),
+    ),
+    (
+        "risk_step_up_scripts",
+        include_str!("../migrations/sqlite/0002_risk_step_up_scripts.sql"),
+    ),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -105,4 +105,89 @@ pub struct TokenRecord {
     pub device_id: String,
     /// Sealed device-bound cryptogram key.
     pub cryptogram_key: Sealed,
+    /// The device binding key, public JWK JSON.
+    pub binding_jwk: String,
+    /// Token expiry month.
+    pub exp_month: u8,
+    /// Token expiry year.
+    pub exp_year: u16,
+    /// The device's secure element, if the credential goes there.
+    pub secure_element_id: Option<String>,
+    /// When the completion report made it payment-ready.
+    pub installed_at: Option<i64>,
+}
+
+/// What the risk signals are counted for.
+#[derive(Debug, Clone)]
+pub struct SignalQuery {
+    /// Keyed hash of the funding PAN.
+    pub pan_hash: [u8; 32],
+    /// The PAN's first 8 digits (BIN lists match prefixes of it).
+    pub bin8: String,
+    /// The device.
+    pub device_id: String,
+    /// The wallet provider.
+    pub token_requestor_id: String,
+    /// The wallet user.
+    pub wallet_user_id: String,
+    /// Unix seconds the windows end at.
+    pub now: i64,
+}
+
+/// An allow or block list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListName {
+    /// Lowers risk.
+    Allow,
+    /// Raises risk to the block rule's floor.
+    Block,
+}
+
+/// What a list entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    /// A device id.
+    Device,
+    /// A PAN, by the hex of its keyed hash.
+    Pan,
+    /// A BIN prefix (6 to 8 digits).
+    Bin,
+}
+
+impl ListName {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Block => "block",
+        }
+    }
+}
+
+impl ListKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Device => "device",
+            Self::Pan => "pan",
+            Self::Bin => "bin",
+        }
+    }
+}
+
+/// A provisioning's owner and installation state, for the script report.
+#[derive(Debug, Clone)]
+pub struct ScriptRecord {
+    /// The script as sent, JSON.
+    pub body: String,
+    /// The provisioning's wallet provider.
+    pub token_requestor_id: String,
+    /// Its wallet user.
+    pub wallet_user_id: String,
+    /// Its device.
+    pub device_id: String,
+    /// The token.
+    pub token_ref_id: String,
+    /// When the report completed it.
+    pub completed_at: Option<i64>,
 }

@@ -7,21 +7,25 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use provisio_risk::Signals;
 use provisio_tsp::records::{NewProvisioning, TokenStatus};
-use provisio_tsp::{KeyKind, Sealed, StoredKey};
+use provisio_tsp::{
+    IssuedOtp, KeyKind, OtpRecord, OutboxMessage, Script, Sealed, StepUpChange, StepUpState,
+    StoredKey,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use crate::migrate::migrate_sqlite;
 use crate::{
-    Conflict, IdempotencyRecord, IssuerRecord, Principal, Role, Store, StoreError, TokenRecord,
-    TokenRequestorRecord,
+    Conflict, IdempotencyRecord, IssuerRecord, ListKind, ListName, Principal, Role, ScriptRecord,
+    SignalQuery, Store, StoreError, TokenRecord, TokenRequestorRecord,
 };
 
 /// A SQLite database, opened from a `sqlite://` URL.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -44,12 +48,12 @@ impl SqliteStore {
     }
 }
 
-fn unavailable(e: sqlx::Error) -> StoreError {
+pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
 /// Maps a failed write to the rule it broke.
-fn write_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn write_error(e: sqlx::Error) -> StoreError {
     let Some(db) = e.as_database_error() else {
         return unavailable(e);
     };
@@ -79,7 +83,7 @@ fn write_error(e: sqlx::Error) -> StoreError {
     StoreError::Conflict(conflict)
 }
 
-fn sealed(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Sealed, StoreError> {
+pub(crate) fn sealed(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Sealed, StoreError> {
     let bytes: Vec<u8> = row.try_get(col).map_err(unavailable)?;
     Sealed::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("sealed {col}")))
 }
@@ -321,7 +325,7 @@ impl Store for SqliteStore {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        sqlx::query("INSERT INTO provisionings (provisioning_id, session_id, issuer_id, jti, token_requestor_id, wallet_user_id, device_id, decision, risk, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO provisionings (provisioning_id, session_id, issuer_id, jti, token_requestor_id, wallet_user_id, device_id, decision, risk, created_at, pan_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&p.provisioning_id)
             .bind(&p.session_id)
             .bind(&p.issuer_id)
@@ -332,11 +336,12 @@ impl Store for SqliteStore {
             .bind(decision)
             .bind(&p.risk_json)
             .bind(p.created_at)
+            .bind(&p.pan_hash[..])
             .execute(&mut *tx)
             .await
             .map_err(write_error)?;
         if let Some(t) = &p.token {
-            sqlx::query("INSERT INTO tokens (token_ref_id, provisioning_id, token_pan_hash, token_pan, pan_hash, pan, token_last4, exp_month, exp_year, status, token_requestor_id, wallet_user_id, device_id, binding_jwk, cryptogram_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO tokens (token_ref_id, provisioning_id, token_pan_hash, token_pan, pan_hash, pan, token_last4, exp_month, exp_year, status, token_requestor_id, wallet_user_id, device_id, binding_jwk, cryptogram_key, created_at, secure_element_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(&t.token_ref_id)
                 .bind(&p.provisioning_id)
                 .bind(&t.token_pan_hash[..])
@@ -353,15 +358,22 @@ impl Store for SqliteStore {
                 .bind(&t.binding_jwk)
                 .bind(t.cryptogram_key.to_bytes())
                 .bind(p.created_at)
+                .bind(&t.secure_element_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(write_error)?;
+            if let Some(methods) = &p.step_up {
+                crate::sqlite_step_up::insert_step_up(&mut tx, p, &t.token_ref_id, methods).await?;
+            }
+            if let Some(script) = &p.script {
+                crate::sqlite_step_up::insert_script(&mut tx, &p.provisioning_id, script).await?;
+            }
         }
         tx.commit().await.map_err(unavailable)
     }
 
     async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query("SELECT token_ref_id, provisioning_id, token_pan, pan, token_last4, status, device_id, cryptogram_key FROM tokens WHERE token_ref_id = ?")
+        let row = sqlx::query("SELECT token_ref_id, provisioning_id, token_pan, pan, token_last4, status, device_id, cryptogram_key, binding_jwk, exp_month, exp_year, secure_element_id, installed_at FROM tokens WHERE token_ref_id = ?")
             .bind(token_ref_id)
             .fetch_optional(&self.pool)
             .await
@@ -378,6 +390,11 @@ impl Store for SqliteStore {
                     .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
                 device_id: r.try_get("device_id").map_err(unavailable)?,
                 cryptogram_key: sealed(&r, "cryptogram_key")?,
+                binding_jwk: r.try_get("binding_jwk").map_err(unavailable)?,
+                exp_month: r.try_get("exp_month").map_err(unavailable)?,
+                exp_year: r.try_get("exp_year").map_err(unavailable)?,
+                secure_element_id: r.try_get("secure_element_id").map_err(unavailable)?,
+                installed_at: r.try_get("installed_at").map_err(unavailable)?,
             })
         })
         .transpose()
@@ -390,5 +407,95 @@ impl Store for SqliteStore {
             .await
             .map_err(unavailable)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn risk_signals(&self, q: &SignalQuery) -> Result<Signals, StoreError> {
+        self.risk_signals_impl(q).await
+    }
+
+    async fn add_list_entry(
+        &self,
+        list: ListName,
+        kind: ListKind,
+        value: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO risk_lists (list, kind, value, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(list.as_str())
+            .bind(kind.as_str())
+            .bind(value)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn step_up(&self, provisioning_id: &str) -> Result<Option<StepUpState>, StoreError> {
+        self.step_up_impl(provisioning_id).await
+    }
+
+    async fn otp(&self, otp_id: &str) -> Result<Option<OtpRecord>, StoreError> {
+        self.otp_impl(otp_id).await
+    }
+
+    async fn commit_otp_issue(&self, issued: &IssuedOtp) -> Result<(), StoreError> {
+        self.commit_otp_issue_impl(issued).await
+    }
+
+    async fn commit_step_up_change(
+        &self,
+        change: &StepUpChange,
+        token_ref_id: &str,
+        script: Option<&Script>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.commit_step_up_change_impl(change, token_ref_id, script, now)
+            .await
+    }
+
+    async fn script(&self, provisioning_id: &str) -> Result<Option<ScriptRecord>, StoreError> {
+        self.script_impl(provisioning_id).await
+    }
+
+    async fn complete_script(&self, provisioning_id: &str, now: i64) -> Result<(), StoreError> {
+        self.complete_script_impl(provisioning_id, now).await
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: i64,
+        lease_s: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.claim_outbox_impl(now, lease_s, limit).await
+    }
+
+    async fn outbox_delivered(&self, message_id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE message_id = ?",
+        )
+        .bind(now)
+        .bind(message_id)
+        .execute(&self.pool)
+        .await
+        .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn outbox_failed(
+        &self,
+        message_id: &str,
+        retry_at: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, claimed_until = 0, last_error = ? WHERE message_id = ?")
+            .bind(retry_at)
+            .bind(error)
+            .bind(message_id)
+            .execute(&self.pool)
+            .await
+            .map_err(write_error)?;
+        Ok(())
     }
 }

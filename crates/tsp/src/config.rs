@@ -1,8 +1,8 @@
 //! Token service configuration.
 
-use provisio_risk::Thresholds;
+use provisio_risk::Policy;
 
-use crate::PushError;
+use crate::{PushError, StepUpConfig};
 
 /// The token BIN range tokens are minted from: a fixed prefix and a total length.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +52,10 @@ pub struct TspConfig {
     pub token_bin: TokenBin,
     /// Token lifetime in months from issuance (default 36).
     pub token_validity_months: u32,
-    /// Risk band boundaries.
-    pub thresholds: Thresholds,
+    /// Step-up limits.
+    pub step_up: StepUpConfig,
+    /// The risk policy (default: the built-in one).
+    pub risk_policy: Policy,
 }
 
 impl Default for TspConfig {
@@ -68,7 +70,8 @@ impl Default for TspConfig {
                 length: 16,
             },
             token_validity_months: 36,
-            thresholds: Thresholds::default(),
+            step_up: StepUpConfig::default(),
+            risk_policy: Policy::builtin(),
         }
     }
 }

@@ -16,19 +16,31 @@
 //! concurrent requests and server instances (DESIGN.md section 3).
 
 mod config;
+mod contact;
 mod error;
 mod ids;
 mod keyring;
 mod mint;
 mod push;
 pub mod records;
+mod script;
+mod stepup;
 mod vault;
 pub mod wire;
 
 pub use config::{TokenBin, TspConfig};
+pub use contact::{mask_email, mask_phone, Contact};
 pub use error::PushError;
 pub use ids::random_id;
 pub use keyring::{jwk_thumbprint, KeyKind, NamedKey, StoredKey, TspKeys};
-pub use mint::{mint, Minted, CRYPTOGRAM_ALG};
+pub use mint::{mint, release_access_data, MintInput, Minted, StoredToken, CRYPTOGRAM_ALG};
 pub use push::{open, AcceptContext, Accepted, Opened, Verified};
+pub use script::{
+    Script, ScriptError, ScriptStep, ScriptTarget, StepOp, StepReport, StepResult, SCRIPT_VERSION,
+};
+pub use stepup::{
+    offer_methods, open_notification, IssuedOtp, MethodRecord, MethodType, Notification, OtpRecord,
+    OutboxMessage, StepUpCaller, StepUpChange, StepUpConfig, StepUpError, StepUpState,
+    StepUpStatus, Verification,
+};
 pub use vault::{Sealed, VaultKeys};

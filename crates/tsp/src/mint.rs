@@ -7,9 +7,12 @@ use provisio_types::{luhn_check_digit, Expiry, TokenPan, UnixSeconds};
 
 use crate::records::{NewProvisioning, NewToken, TokenStatus};
 use crate::wire::{
-    AccessData, Decision, PushProvisioningResponse, ReasonInfo, RiskInfo, StepUp, TokenInfo,
+    AccessData, Decision, PushProvisioningResponse, ReasonInfo, RiskInfo, StepUp, StepUpMethod,
+    TokenInfo,
 };
-use crate::{random_id, Accepted, PushError, TokenBin, TspConfig, TspKeys};
+use crate::{
+    offer_methods, random_id, Accepted, PushError, Script, Sealed, TokenBin, TspConfig, TspKeys,
+};
 
 /// The algorithm the device-bound key is for: AES-CMAC over the transaction data.
 pub const CRYPTOGRAM_ALG: &str = "AES-128-CMAC";
@@ -23,31 +26,93 @@ pub struct Minted {
     pub response: PushProvisioningResponse,
 }
 
+/// What [`mint`] mints from.
+#[derive(Debug, Clone, Copy)]
+pub struct MintInput<'a> {
+    /// The accepted request.
+    pub accepted: &'a Accepted,
+    /// The device's binding key.
+    pub device_key: &'a EcPublicKey,
+    /// The device's secure element, if it has one (the script then goes through the TSMs).
+    pub secure_element_id: Option<&'a str>,
+    /// The risk decision.
+    pub risk: &'a RiskDecision,
+    /// When.
+    pub now: UnixSeconds,
+}
+
+/// A stored token whose access data is released after a passed step-up.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredToken<'a> {
+    /// Reference id.
+    pub token_ref_id: &'a str,
+    /// Sealed token PAN.
+    pub token_pan: &'a Sealed,
+    /// Sealed cryptogram key.
+    pub cryptogram_key: &'a Sealed,
+    /// The device binding key, public JWK JSON.
+    pub binding_jwk: &'a str,
+    /// Token expiry month.
+    pub exp_month: u8,
+    /// Token expiry year.
+    pub exp_year: u16,
+    /// Whether the credential goes to a secure element.
+    pub secure_element: bool,
+}
+
 /// Mints the token the risk decision allows and builds the answer.
 ///
-/// Approve: an `ACTIVE` token and its `access_data`. Step-up: an `INACTIVE` token and no
-/// access data. Decline: no token. Every outcome is recorded, so the request is consumed.
+/// Approve: an `ACTIVE` token, its `access_data` and the installation script. Step-up: an
+/// `INACTIVE` token and the offered methods; with no method to offer (the issuer signed no
+/// contact) the request is declined, since the credential may not be provisioned without
+/// further authentication. Decline: no token. Every outcome is recorded, so the request is
+/// consumed.
 pub fn mint(
     crypto: &dyn CryptoProvider,
     keys: &TspKeys,
     config: &TspConfig,
-    accepted: &Accepted,
-    device_key: &EcPublicKey,
-    risk: &RiskDecision,
-    now: UnixSeconds,
+    input: &MintInput<'_>,
 ) -> Result<Minted, PushError> {
     let internal = |_| PushError::Internal;
+    let MintInput {
+        accepted,
+        device_key,
+        secure_element_id,
+        risk,
+        now,
+    } = *input;
+    let vault = keys.vault();
     let provisioning_id = random_id(crypto, "pv_").map_err(internal)?;
+    let mut risk_info = risk_info(risk);
+    let methods = match risk.outcome {
+        Outcome::StepUp => {
+            offer_methods(crypto, vault, &accepted.contact).map_err(|_| PushError::Internal)?
+        }
+        _ => Vec::new(),
+    };
     let decision = match risk.outcome {
         Outcome::Approve => Decision::Approved,
-        Outcome::StepUp => Decision::StepUpRequired,
+        Outcome::StepUp if !methods.is_empty() => Decision::StepUpRequired,
+        Outcome::StepUp => {
+            risk_info.reasons.push(ReasonInfo {
+                code: "no_step_up_method".into(),
+                text: "Step-up is required but the issuer gave no contact to send a code to, so the request is declined.".into(),
+            });
+            Decision::Declined
+        }
         Outcome::Decline => Decision::Declined,
     };
-    let risk_info = risk_info(risk);
-    let risk_json = serde_json::to_string(&risk_info).map_err(|_| PushError::Internal)?;
+    let mut record_json = serde_json::to_value(risk).map_err(|_| PushError::Internal)?;
+    if let Some(obj) = record_json.as_object_mut() {
+        obj.insert(
+            "reasons".into(),
+            serde_json::to_value(&risk_info.reasons).map_err(|_| PushError::Internal)?,
+        );
+    }
+    let risk_json = record_json.to_string();
 
-    let (token, token_info, access_data) = if decision == Decision::Declined {
-        (None, None, None)
+    let (token, token_info, access_data, script) = if decision == Decision::Declined {
+        (None, None, None, None)
     } else {
         let status = if decision == Decision::Approved {
             TokenStatus::Active
@@ -58,10 +123,11 @@ pub fn mint(
         let token_ref_id = random_id(crypto, "tr_").map_err(internal)?;
         let expiry = Expiry::months_after(now, config.token_validity_months)
             .map_err(|_| PushError::Config("token validity"))?;
-        let mut cryptogram_key = [0u8; 16];
-        crypto.fill_random(&mut cryptogram_key).map_err(internal)?;
+        let mut cryptogram_key = zeroize::Zeroizing::new([0u8; 16]);
+        crypto
+            .fill_random(cryptogram_key.as_mut())
+            .map_err(internal)?;
 
-        let vault = keys.vault();
         let aad = |field: &str| format!("token:{token_ref_id}:{field}").into_bytes();
         let seal =
             |value: &[u8], field: &str| vault.seal(crypto, value, &aad(field)).map_err(internal);
@@ -78,7 +144,8 @@ pub fn mint(
             device_id: accepted.device_id.clone(),
             binding_jwk: serde_json::to_string(&Jwk::from_public_key(device_key))
                 .map_err(|_| PushError::Internal)?,
-            cryptogram_key: seal(&cryptogram_key, "cryptogram_key")?,
+            cryptogram_key: seal(cryptogram_key.as_ref(), "cryptogram_key")?,
+            secure_element_id: secure_element_id.map(str::to_owned),
         };
         let info = TokenInfo {
             token_ref_id: token_ref_id.clone(),
@@ -87,21 +154,34 @@ pub fn mint(
             exp_year: expiry.year(),
             status: status.as_str().into(),
         };
-        let access = (status == TokenStatus::Active)
-            .then(|| {
-                access_data(
-                    crypto,
-                    device_key,
-                    &token_pan,
-                    expiry,
-                    &token_ref_id,
-                    &cryptogram_key,
-                )
-            })
-            .transpose()?;
-        (Some(token), Some(info), access)
+        let (access, script) = if status == TokenStatus::Active {
+            let access = access_data(
+                crypto,
+                device_key,
+                &token_pan,
+                expiry,
+                &token_ref_id,
+                &cryptogram_key,
+            )?;
+            let script = Script::for_token(crypto, &token_ref_id, secure_element_id.is_some())
+                .map_err(internal)?;
+            (Some(access), Some(script))
+        } else {
+            (None, None)
+        };
+        (Some(token), Some(info), access, script)
     };
 
+    let step_up = (decision == Decision::StepUpRequired).then(|| StepUp {
+        methods: methods
+            .iter()
+            .map(|m| StepUpMethod {
+                method_id: m.method_id.clone(),
+                method_type: m.method_type.as_str().into(),
+                destination: m.masked.clone(),
+            })
+            .collect(),
+    });
     let record = NewProvisioning {
         provisioning_id: provisioning_id.clone(),
         session_id: accepted.session_id.clone(),
@@ -112,8 +192,11 @@ pub fn mint(
         device_id: accepted.device_id.clone(),
         decision,
         risk_json,
+        pan_hash: vault.lookup_hash(crypto, "pan", accepted.pan.expose()),
         created_at: now,
         token,
+        step_up: (decision == Decision::StepUpRequired).then_some(methods),
+        script: script.clone(),
     };
     let response = PushProvisioningResponse {
         provisioning_id,
@@ -121,13 +204,46 @@ pub fn mint(
         risk: risk_info,
         token: token_info,
         access_data,
-        // Step-up methods (OTP and friends) come with the step-up service; until a method is
-        // configured the list is empty and the token stays INACTIVE.
-        step_up: (decision == Decision::StepUpRequired).then(|| StepUp {
-            methods: Vec::new(),
-        }),
+        step_up,
+        script,
     };
     Ok(Minted { record, response })
+}
+
+/// The access data and the installation script of a token whose step-up passed.
+pub fn release_access_data(
+    crypto: &dyn CryptoProvider,
+    keys: &TspKeys,
+    token: &StoredToken<'_>,
+) -> Result<(String, Script), PushError> {
+    let internal = |_| PushError::Internal;
+    let vault = keys.vault();
+    let aad = |field: &str| format!("token:{}:{field}", token.token_ref_id).into_bytes();
+    let pan = vault
+        .open(crypto, token.token_pan, &aad("token_pan"))
+        .map_err(internal)?;
+    let pan = std::str::from_utf8(pan.expose()).map_err(|_| PushError::Internal)?;
+    let token_pan = TokenPan::parse(pan).map_err(|_| PushError::Internal)?;
+    let key = vault
+        .open(crypto, token.cryptogram_key, &aad("cryptogram_key"))
+        .map_err(internal)?;
+    let key: [u8; 16] = key.expose().try_into().map_err(|_| PushError::Internal)?;
+    let key = zeroize::Zeroizing::new(key);
+    let jwk: Jwk = serde_json::from_str(token.binding_jwk).map_err(|_| PushError::Internal)?;
+    let device_key = jwk.public_key().map_err(|_| PushError::Internal)?;
+    let expiry = Expiry::new(u32::from(token.exp_month), u32::from(token.exp_year))
+        .map_err(|_| PushError::Internal)?;
+    let access = access_data(
+        crypto,
+        &device_key,
+        &token_pan,
+        expiry,
+        token.token_ref_id,
+        &key,
+    )?;
+    let script =
+        Script::for_token(crypto, token.token_ref_id, token.secure_element).map_err(internal)?;
+    Ok((access, script))
 }
 
 fn risk_info(risk: &RiskDecision) -> RiskInfo {
@@ -136,10 +252,8 @@ fn risk_info(risk: &RiskDecision) -> RiskInfo {
         tsp_level: risk.service_level,
         final_level: risk.final_level,
         non_override: risk.non_override,
-        merge_rule: serde_json::to_value(risk.merge_rule)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        merge_rule: risk.merge_rule.as_str().into(),
+        policy_version: risk.policy_version.clone(),
         reasons: risk
             .reasons
             .iter()

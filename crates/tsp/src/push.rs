@@ -6,6 +6,7 @@ use provisio_types::{Expiry, Pan, PanError, UnixSeconds};
 use serde::Deserialize;
 
 use crate::wire::RequestClaims;
+use crate::Contact;
 use crate::{PushError, TspKeys};
 
 /// The request data decrypted: a JWS whose claims are not yet trusted.
@@ -59,6 +60,8 @@ pub struct Accepted {
     pub pan: Pan,
     /// The funding card's expiry.
     pub expiry: Expiry,
+    /// Where step-up codes may go, as the issuer signed it.
+    pub contact: Contact,
 }
 
 /// Decrypts the request data under one of our encryption keys, chosen by `kid`.
@@ -177,6 +180,10 @@ impl Verified {
         if expiry.is_past(ctx.now) {
             return Err(PushError::InvalidAccount("the card has expired"));
         }
+        let contact = c.contact.unwrap_or_default();
+        contact
+            .check()
+            .map_err(|m| PushError::Malformed(format!("signed request data: {m}")))?;
         Ok(Accepted {
             issuer_id: c.iss,
             jti: c.jti,
@@ -186,6 +193,7 @@ impl Verified {
             token_requestor_id: c.trid,
             pan,
             expiry,
+            contact,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! What the push flow asks the store to commit. The store persists these as they are; every
 //! secret in them is already sealed.
 
+use crate::script::Script;
+use crate::stepup::MethodRecord;
 use crate::wire::Decision;
 use crate::Sealed;
 
@@ -52,12 +54,19 @@ pub struct NewProvisioning {
     pub device_id: String,
     /// The outcome.
     pub decision: Decision,
-    /// The risk decision as recorded (levels, merge rule, reasons), JSON.
+    /// The risk decision as recorded (both levels, the final one, the merge rule, every fired
+    /// rule, the policy version), JSON.
     pub risk_json: String,
+    /// Keyed hash of the funding PAN (velocity and list signals).
+    pub pan_hash: [u8; 32],
     /// Unix seconds.
     pub created_at: i64,
     /// The token, unless declined.
     pub token: Option<NewToken>,
+    /// The offered step-up methods, when step-up is required.
+    pub step_up: Option<Vec<MethodRecord>>,
+    /// The installation script, when approved.
+    pub script: Option<Script>,
 }
 
 /// A minted token. The token PAN is unique in the store by its lookup hash.
@@ -87,4 +96,6 @@ pub struct NewToken {
     pub binding_jwk: String,
     /// The device-bound cryptogram key, sealed.
     pub cryptogram_key: Sealed,
+    /// The device's secure element, if the credential goes there.
+    pub secure_element_id: Option<String>,
 }

@@ -3,6 +3,10 @@
 
 use std::fmt;
 
+use provisio_risk::{WalletInput, WalletRisk};
+
+use crate::contact::Contact;
+use crate::script::{Script, StepReport};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -40,18 +44,60 @@ pub struct DeviceInfo {
     pub secure_element_id: Option<String>,
 }
 
-/// The wallet's risk assessment.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// The wallet's risk assessment. `level` absent or null means the wallet tried and could not
+/// assess; the whole object absent means it sent none. Both are their own cases in the merge.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WalletRiskInfo {
-    /// 0 to 99, higher is riskier.
-    pub level: u8,
+    /// 0 to 99, higher is riskier; null when the wallet could not assess.
+    #[serde(default)]
+    pub level: Option<u8>,
     /// The wallet's level is a floor the token service may not lower.
     #[serde(default)]
     pub non_override: bool,
     /// The wallet's reason codes.
     #[serde(default)]
     pub reason_codes: Vec<String>,
+    /// The wallet's device score, 0 to 99, higher is riskier.
+    #[serde(default)]
+    pub device_score: Option<u8>,
+    /// The wallet's account score, 0 to 99, higher is riskier.
+    #[serde(default)]
+    pub account_score: Option<u8>,
+}
+
+impl WalletRiskInfo {
+    /// A wallet's level, the way most wallets send it.
+    pub fn level(level: u8, non_override: bool) -> Self {
+        Self {
+            level: Some(level),
+            non_override,
+            ..Self::default()
+        }
+    }
+
+    /// What the risk merge reads from the optional `wallet_risk`, range-checked.
+    pub fn to_input(wallet_risk: Option<&Self>) -> Result<WalletInput, &'static str> {
+        let Some(w) = wallet_risk else {
+            return Ok(WalletInput::Missing);
+        };
+        let in_range = |v: Option<u8>| v.is_none_or(|v| v <= 99);
+        if !in_range(w.level) || !in_range(w.device_score) || !in_range(w.account_score) {
+            return Err("wallet_risk levels and scores must be 0 to 99");
+        }
+        Ok(match w.level {
+            None => WalletInput::Unassessable {
+                reason_codes: w.reason_codes.clone(),
+            },
+            Some(level) => WalletInput::Assessed(WalletRisk {
+                level,
+                non_override: w.non_override,
+                reason_codes: w.reason_codes.clone(),
+                device_score: w.device_score,
+                account_score: w.account_score,
+            }),
+        })
+    }
 }
 
 /// The claims of the issuer app's signed request data (PROTOCOL.md section 3, step 3).
@@ -75,6 +121,9 @@ pub struct RequestClaims {
     pub trid: String,
     /// The funding account.
     pub acct: AccountData,
+    /// Where step-up codes may go (optional; without it a step-up decision is a decline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
 }
 
 /// The funding account inside the signed claims. `Debug` masks the PAN.
@@ -136,6 +185,9 @@ pub struct PushProvisioningResponse {
     /// Allowed step-up methods, when step-up is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_up: Option<StepUp>,
+    /// The steps the device executes to install the credential, when approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<Script>,
 }
 
 /// The risk part of the answer.
@@ -151,6 +203,8 @@ pub struct RiskInfo {
     pub non_override: bool,
     /// The merge rule applied.
     pub merge_rule: String,
+    /// The risk policy version that decided.
+    pub policy_version: String,
     /// Every reason that contributed.
     pub reasons: Vec<ReasonInfo>,
 }
@@ -184,6 +238,91 @@ pub struct TokenInfo {
 pub struct StepUp {
     /// The methods the cardholder may use.
     pub methods: Vec<StepUpMethod>,
+}
+
+/// `POST /v1/provisionings/{id}/step-up/otp` body: send a code by one of the offered methods.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OtpSendRequest {
+    /// One of `step_up.methods[].method_id`.
+    pub method_id: String,
+    /// The wallet user the provisioning is for.
+    pub wallet_user_id: String,
+    /// The device the provisioning is for.
+    pub device_id: String,
+}
+
+/// `201` answer: a code is on its way.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OtpSent {
+    /// Quote it when verifying.
+    pub otp_id: String,
+    /// The masked destination.
+    pub destination: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// How many more codes may be sent.
+    pub resends_left: u32,
+}
+
+/// `POST /v1/provisionings/{id}/step-up/verify` body.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OtpVerifyRequest {
+    /// The code's id from [`OtpSent`].
+    pub otp_id: String,
+    /// The six digits the cardholder received.
+    pub code: String,
+    /// The wallet user the provisioning is for.
+    pub wallet_user_id: String,
+    /// The device the provisioning is for.
+    pub device_id: String,
+}
+
+impl fmt::Debug for OtpVerifyRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtpVerifyRequest")
+            .field("otp_id", &self.otp_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `200` answer to a right code: the token is active and its access data released.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StepUpPassed {
+    /// The provisioning.
+    pub provisioning_id: String,
+    /// The token, now `ACTIVE`.
+    pub token: TokenInfo,
+    /// JWE (ECDH-ES, A256GCM) to the device's binding key.
+    pub access_data: String,
+    /// The steps the device executes to install the credential.
+    pub script: Script,
+}
+
+/// `POST /v1/provisionings/{id}/script-report` body: how the device ran the script.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptReportRequest {
+    /// The script run.
+    pub script_id: String,
+    /// The wallet user the provisioning is for.
+    pub wallet_user_id: String,
+    /// The device the provisioning is for.
+    pub device_id: String,
+    /// Every step, in order.
+    pub steps: Vec<StepReport>,
+}
+
+/// `200` answer to a completion report.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScriptReportResponse {
+    /// The token.
+    pub token_ref_id: String,
+    /// `ACTIVE`.
+    pub status: String,
+    /// True: the credential is installed and the token can pay.
+    pub payment_ready: bool,
 }
 
 /// One step-up method.

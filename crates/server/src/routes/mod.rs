@@ -4,6 +4,9 @@ pub(crate) mod admin;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod push;
+pub(crate) mod risk_lists;
+pub(crate) mod scripts;
+pub(crate) mod step_up;
 
 use serde::de::DeserializeOwned;
 

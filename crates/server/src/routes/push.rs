@@ -4,10 +4,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use provisio_risk::{decide, Reason, ServiceAssessment, WalletRisk};
-use provisio_store::{Conflict, Role, StoreError};
-use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse};
-use provisio_tsp::{AcceptContext, PushError};
+use provisio_risk::evaluate;
+use provisio_store::{Conflict, Role, SignalQuery, StoreError};
+use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse, WalletRiskInfo};
+use provisio_tsp::{AcceptContext, MintInput, PushError};
 use provisio_types::{DeviceId, SessionId, WalletUserId};
 
 use super::admin::replay_after_race;
@@ -55,20 +55,7 @@ pub(crate) async fn push_provisioning(
         .binding_jwk
         .public_key()
         .map_err(|e| ApiError::malformed(format!("device.binding_jwk: {e}")))?;
-    let wallet_risk = req
-        .wallet_risk
-        .as_ref()
-        .map(|w| {
-            if w.level > 99 {
-                return Err(ApiError::malformed("wallet_risk.level must be 0 to 99"));
-            }
-            Ok(WalletRisk {
-                level: w.level,
-                non_override: w.non_override,
-                reason_codes: w.reason_codes.clone(),
-            })
-        })
-        .transpose()?;
+    let wallet = WalletRiskInfo::to_input(req.wallet_risk.as_ref()).map_err(ApiError::malformed)?;
 
     let crypto = state.crypto.as_ref();
     let opened = provisio_tsp::open(crypto, &state.keys, &req.encrypted_payload)?;
@@ -94,21 +81,37 @@ pub(crate) async fn push_provisioning(
             window_s: state.config.freshness_window_s,
         })?;
 
-    let risk = decide(
-        wallet_risk.as_ref(),
-        &service_assessment(),
-        state.config.thresholds,
-    );
-    for _ in 0..MINT_ATTEMPTS {
-        let minted = provisio_tsp::mint(
-            crypto,
-            &state.keys,
-            &state.config,
-            &accepted,
-            &device_key,
-            &risk,
+    let vault = state.keys.vault();
+    let pan = accepted.pan.expose();
+    let mut signals = state
+        .store
+        .risk_signals(&SignalQuery {
+            pan_hash: vault.lookup_hash(crypto, "pan", pan),
+            bin8: pan.chars().take(8).collect(),
+            device_id: req.device_id.clone(),
+            token_requestor_id: caller.id.clone(),
+            wallet_user_id: req.wallet_user_id.clone(),
             now,
-        )?;
+        })
+        .await?;
+    // Only the issuer-app path reaches this handler: the request data is signed by the
+    // issuer's registered key after it authenticated the cardholder.
+    signals.trusted_push = true;
+    let risk = evaluate(
+        &state.config.risk_policy,
+        &accepted.issuer_id,
+        &wallet,
+        &signals,
+    );
+    let input = MintInput {
+        accepted: &accepted,
+        device_key: &device_key,
+        secure_element_id: req.device.secure_element_id.as_deref(),
+        risk: &risk,
+        now,
+    };
+    for _ in 0..MINT_ATTEMPTS {
+        let minted = provisio_tsp::mint(crypto, &state.keys, &state.config, &input)?;
         let body = serde_json::to_string(&minted.response).map_err(|e| ApiError::internal(&e))?;
         let idem_record = idem.as_ref().map(|k| k.record(StatusCode::OK, &body, now));
         match state
@@ -141,17 +144,4 @@ pub(crate) async fn push_provisioning(
     Err(ApiError::internal(
         &"token BIN range exhausted: no free token PAN after retries",
     ))
-}
-
-/// The token service's own level. The trusted issuer-app path carries no service risk until a
-/// risk policy is configured (the risk engine plugs in here); the merge with the wallet's
-/// level, non-override included, already applies.
-fn service_assessment() -> ServiceAssessment {
-    ServiceAssessment {
-        level: 0,
-        reasons: vec![Reason {
-            code: "trusted_issuer_push".into(),
-            text: "The request data is signed by the issuer's registered app key; the issuer authenticated the cardholder.".into(),
-        }],
-    }
 }

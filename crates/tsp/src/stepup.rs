@@ -1,0 +1,561 @@
+//! Step-up authentication of a provisioning the risk decision held back (US 10,140,615:
+//! "not provisioned without further authentication"): one-time codes by SMS or e-mail.
+//!
+//! Rules (NIST SP 800-63B 5.1.3 and 5.2.2, limits as configuration): 6 digits from the CSPRNG,
+//! stored only as a keyed hash, valid 10 minutes, accepted once, at most 3 wrong tries per
+//! code, locked after 10 consecutive failures across codes, at most 3 resends.
+//!
+//! ```text
+//!  PENDING ──send──► code issued (outbox: sealed message) ──verify ok──► PASSED (token ACTIVE)
+//!     └──────────────── 10 consecutive wrong codes ──────────────────► LOCKED
+//! ```
+//!
+//! The core reads a [`StepUpState`] and returns the change to commit. The store applies a
+//! change only if the state's `version` is unchanged, so two concurrent verifications of one
+//! code cannot both pass.
+
+use std::fmt;
+
+use provisio_crypto::{ct_eq, CryptoProvider};
+use provisio_types::UnixSeconds;
+use serde::{Deserialize, Serialize};
+
+use crate::contact::{mask_email, mask_phone, Contact};
+use crate::{random_id, Sealed, VaultKeys};
+
+/// The step-up limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepUpConfig {
+    /// How long a code is valid (default 600 s).
+    pub otp_ttl_s: i64,
+    /// Wrong tries per code (default 3).
+    pub max_tries_per_code: u32,
+    /// Consecutive wrong tries across codes before the step-up locks (default 10).
+    pub lockout_after: u32,
+    /// Codes sent after the first (default 3).
+    pub max_resends: u32,
+}
+
+impl Default for StepUpConfig {
+    fn default() -> Self {
+        Self {
+            otp_ttl_s: 600,
+            max_tries_per_code: 3,
+            lockout_after: 10,
+            max_resends: 3,
+        }
+    }
+}
+
+/// A way to authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MethodType {
+    /// A code by SMS.
+    OtpSms,
+    /// A code by e-mail.
+    OtpEmail,
+}
+
+impl MethodType {
+    /// The wire and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OtpSms => "OTP_SMS",
+            Self::OtpEmail => "OTP_EMAIL",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::OtpSms, Self::OtpEmail]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+
+    fn channel(self) -> &'static str {
+        match self {
+            Self::OtpSms => "sms",
+            Self::OtpEmail => "email",
+        }
+    }
+}
+
+/// Where the step-up stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepUpStatus {
+    /// Waiting for a code.
+    Pending,
+    /// Authenticated; the token is active.
+    Passed,
+    /// Too many wrong codes; the token stays inactive.
+    Locked,
+}
+
+impl StepUpStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Passed => "PASSED",
+            Self::Locked => "LOCKED",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Passed, Self::Locked]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+/// One offered method, as stored: the destination sealed, the masked form shown.
+#[derive(Debug, Clone)]
+pub struct MethodRecord {
+    /// Id the wallet chooses it by.
+    pub method_id: String,
+    /// Its type.
+    pub method_type: MethodType,
+    /// The masked destination.
+    pub masked: String,
+    /// The destination, sealed (AAD `step_up_method:<id>`).
+    pub destination: Sealed,
+}
+
+/// The step-up of one provisioning, as stored.
+#[derive(Debug, Clone)]
+pub struct StepUpState {
+    /// The provisioning.
+    pub provisioning_id: String,
+    /// The inactive token it would activate.
+    pub token_ref_id: String,
+    /// Whose it is.
+    pub token_requestor_id: String,
+    /// Whose it is.
+    pub wallet_user_id: String,
+    /// Whose it is.
+    pub device_id: String,
+    /// Where it stands.
+    pub status: StepUpStatus,
+    /// Wrong codes in a row, across codes.
+    pub consecutive_failures: u32,
+    /// Codes sent so far.
+    pub sends: u32,
+    /// Optimistic concurrency: changes apply only to this version.
+    pub version: i64,
+    /// The offered methods.
+    pub methods: Vec<MethodRecord>,
+}
+
+/// A sent code, as stored (its hash only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpRecord {
+    /// Id.
+    pub otp_id: String,
+    /// The provisioning.
+    pub provisioning_id: String,
+    /// The method it went by.
+    pub method_id: String,
+    /// HMAC of the id and the code under the vault's hash key.
+    pub code_hash: [u8; 32],
+    /// Unix seconds.
+    pub created_at: UnixSeconds,
+    /// Unix seconds.
+    pub expires_at: UnixSeconds,
+    /// Wrong tries on this code.
+    pub wrong_tries: u32,
+    /// When it was accepted, if it was.
+    pub consumed_at: Option<UnixSeconds>,
+}
+
+/// A notification waiting in the outbox; the payload is sealed (AAD `outbox:<id>`).
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    /// Id.
+    pub message_id: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// The sealed [`Notification`] JSON.
+    pub payload: Sealed,
+    /// Unix seconds.
+    pub created_at: UnixSeconds,
+}
+
+/// A notification in the clear, only while it is being delivered. `Debug` hides it.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Notification {
+    /// Id (for the gateway's de-duplication).
+    pub message_id: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// Phone number or e-mail address.
+    pub to: String,
+    /// The message.
+    pub text: String,
+}
+
+impl fmt::Debug for Notification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notification")
+            .field("message_id", &self.message_id)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a send commits: the code's record, the message, and the state's new send count.
+#[derive(Debug, Clone)]
+pub struct IssuedOtp {
+    /// The code's record.
+    pub otp: OtpRecord,
+    /// The message to deliver.
+    pub message: OutboxMessage,
+    /// The provisioning.
+    pub provisioning_id: String,
+    /// The version the change applies to.
+    pub expected_version: i64,
+    /// Sends after this one.
+    pub sends: u32,
+    /// Resends still allowed.
+    pub resends_left: u32,
+    /// The masked destination.
+    pub destination: String,
+}
+
+/// What a verification commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepUpChange {
+    /// The provisioning.
+    pub provisioning_id: String,
+    /// The version the change applies to.
+    pub expected_version: i64,
+    /// New status.
+    pub status: StepUpStatus,
+    /// New count.
+    pub consecutive_failures: u32,
+    /// The code tried.
+    pub otp_id: String,
+    /// Its new wrong-try count.
+    pub otp_wrong_tries: u32,
+    /// Set when the code was accepted.
+    pub otp_consumed_at: Option<UnixSeconds>,
+}
+
+/// The result of a verification: a change to commit, and the answer.
+#[derive(Debug)]
+pub enum Verification {
+    /// The code was right: commit, activate the token, release the access data.
+    Passed(StepUpChange),
+    /// The code was wrong: commit the count, then refuse with the error.
+    Failed(StepUpChange, StepUpError),
+    /// Refused without a change (expired, used, locked, not yours).
+    Refused(StepUpError),
+}
+
+/// Why a step-up request was refused. Codes are stable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepUpError {
+    // The caller's fault.
+    /// The provisioning belongs to another wallet user, device or wallet.
+    #[error("this provisioning belongs to another wallet user or device")]
+    NotYours,
+    /// No step-up is pending for it (approved, declined, or passed already).
+    #[error("no step-up is pending for this provisioning")]
+    NotPending,
+    /// The method id is not one offered.
+    #[error("the method id is not one offered for this provisioning")]
+    UnknownMethod,
+    /// The code id is not one sent for this provisioning.
+    #[error("no such code was sent for this provisioning")]
+    UnknownOtp,
+    /// The code is wrong.
+    #[error("the code is wrong; {tries_left} tries left for this code")]
+    OtpInvalid {
+        /// Tries left on this code.
+        tries_left: u32,
+    },
+    /// The code has expired.
+    #[error("the code has expired; request a new one")]
+    OtpExpired,
+    /// The code was accepted before.
+    #[error("the code was already used")]
+    OtpUsed,
+    /// The code had too many wrong tries.
+    #[error("the code had too many wrong tries; request a new one")]
+    OtpTriesExhausted,
+    /// No more codes may be sent.
+    #[error("no more codes can be sent for this provisioning")]
+    ResendLimit,
+    /// Locked after too many wrong codes.
+    #[error("step-up is locked after too many wrong codes; contact the issuer")]
+    Locked,
+    /// A concurrent request changed the step-up; retry.
+    #[error("the step-up changed concurrently; retry")]
+    Conflict,
+    // Ours.
+    /// A cryptographic operation of ours failed.
+    #[error("internal failure")]
+    Internal,
+}
+
+impl StepUpError {
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotYours => "forbidden",
+            Self::NotPending => "step_up_not_pending",
+            Self::UnknownMethod => "unknown_method",
+            Self::UnknownOtp => "not_found",
+            Self::OtpInvalid { .. } => "otp_invalid",
+            Self::OtpExpired => "otp_expired",
+            Self::OtpUsed => "otp_used",
+            Self::OtpTriesExhausted => "otp_tries_exhausted",
+            Self::ResendLimit => "otp_resend_limit",
+            Self::Locked => "step_up_locked",
+            Self::Conflict => "step_up_conflict",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::NotYours | Self::Locked => 403,
+            Self::UnknownOtp => 404,
+            Self::NotPending | Self::OtpUsed | Self::Conflict => 409,
+            Self::ResendLimit => 429,
+            Self::Internal => 500,
+            _ => 400,
+        }
+    }
+}
+
+/// The methods offered for a contact, with their destinations sealed.
+pub fn offer_methods(
+    crypto: &dyn CryptoProvider,
+    vault: &VaultKeys,
+    contact: &Contact,
+) -> Result<Vec<MethodRecord>, StepUpError> {
+    let mut methods = Vec::new();
+    let candidates = [
+        (
+            MethodType::OtpSms,
+            contact.phone.as_deref().map(|p| (p, mask_phone(p))),
+        ),
+        (
+            MethodType::OtpEmail,
+            contact.email.as_deref().map(|e| (e, mask_email(e))),
+        ),
+    ];
+    for (method_type, dest) in candidates {
+        let Some((dest, masked)) = dest else { continue };
+        let method_id = random_id(crypto, "sm_").map_err(|_| StepUpError::Internal)?;
+        let destination = vault
+            .seal(crypto, dest.as_bytes(), &method_aad(&method_id))
+            .map_err(|_| StepUpError::Internal)?;
+        methods.push(MethodRecord {
+            method_id,
+            method_type,
+            masked,
+            destination,
+        });
+    }
+    Ok(methods)
+}
+
+fn method_aad(method_id: &str) -> Vec<u8> {
+    format!("step_up_method:{method_id}").into_bytes()
+}
+
+fn outbox_aad(message_id: &str) -> Vec<u8> {
+    format!("outbox:{message_id}").into_bytes()
+}
+
+fn code_hash(crypto: &dyn CryptoProvider, vault: &VaultKeys, otp_id: &str, code: &str) -> [u8; 32] {
+    vault.lookup_hash(crypto, "otp", &format!("{otp_id}:{code}"))
+}
+
+/// Six uniformly random digits.
+fn six_digits(crypto: &dyn CryptoProvider) -> Result<String, StepUpError> {
+    loop {
+        let mut b = [0u8; 4];
+        crypto
+            .fill_random(&mut b)
+            .map_err(|_| StepUpError::Internal)?;
+        let n = u32::from_be_bytes(b);
+        // Rejection sampling: 4,294,000,000 is the largest multiple of 10^6 below 2^32.
+        if n < 4_294_000_000 {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+/// Opens an outbox message for delivery.
+pub fn open_notification(
+    crypto: &dyn CryptoProvider,
+    vault: &VaultKeys,
+    message_id: &str,
+    payload: &Sealed,
+) -> Result<Notification, StepUpError> {
+    let plain = vault
+        .open(crypto, payload, &outbox_aad(message_id))
+        .map_err(|_| StepUpError::Internal)?;
+    serde_json::from_slice(plain.expose()).map_err(|_| StepUpError::Internal)
+}
+
+/// Who is asking, from the request and the API key.
+#[derive(Debug, Clone, Copy)]
+pub struct StepUpCaller<'a> {
+    /// The authenticated wallet provider.
+    pub token_requestor_id: &'a str,
+    /// The wallet user it acts for.
+    pub wallet_user_id: &'a str,
+    /// The device it acts from.
+    pub device_id: &'a str,
+}
+
+impl StepUpState {
+    /// Refuses anyone but the wallet user and device the provisioning was for.
+    pub fn check_caller(&self, caller: &StepUpCaller<'_>) -> Result<(), StepUpError> {
+        let mine = self.token_requestor_id == caller.token_requestor_id
+            && self.wallet_user_id == caller.wallet_user_id
+            && self.device_id == caller.device_id;
+        if mine {
+            Ok(())
+        } else {
+            Err(StepUpError::NotYours)
+        }
+    }
+
+    fn check_pending(&self) -> Result<(), StepUpError> {
+        match self.status {
+            StepUpStatus::Pending => Ok(()),
+            StepUpStatus::Locked => Err(StepUpError::Locked),
+            StepUpStatus::Passed => Err(StepUpError::NotPending),
+        }
+    }
+
+    /// Issues a code by `method_id`: the record to store and the message for the outbox.
+    pub fn issue(
+        &self,
+        crypto: &dyn CryptoProvider,
+        vault: &VaultKeys,
+        method_id: &str,
+        sender: &str,
+        now: UnixSeconds,
+        config: &StepUpConfig,
+    ) -> Result<IssuedOtp, StepUpError> {
+        self.check_pending()?;
+        let method = self
+            .methods
+            .iter()
+            .find(|m| m.method_id == method_id)
+            .ok_or(StepUpError::UnknownMethod)?;
+        if self.sends > config.max_resends {
+            return Err(StepUpError::ResendLimit);
+        }
+        let internal = |_| StepUpError::Internal;
+        let otp_id = random_id(crypto, "otp_").map_err(internal)?;
+        let code = zeroize::Zeroizing::new(six_digits(crypto)?);
+        let to = vault
+            .open(crypto, &method.destination, &method_aad(&method.method_id))
+            .map_err(internal)?;
+        let message_id = random_id(crypto, "msg_").map_err(internal)?;
+        let minutes = config.otp_ttl_s / 60;
+        let notification = Notification {
+            message_id: message_id.clone(),
+            channel: method.method_type.channel().into(),
+            to: String::from_utf8(to.expose().to_vec()).map_err(|_| StepUpError::Internal)?,
+            text: format!(
+                "{sender}: your code to add your card to your wallet is {}. It expires in {minutes} minutes. Never share it.",
+                code.as_str()
+            ),
+        };
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(&notification).map_err(|_| StepUpError::Internal)?,
+        );
+        let payload = vault
+            .seal(crypto, &plain, &outbox_aad(&message_id))
+            .map_err(internal)?;
+        let sends = self.sends + 1;
+        Ok(IssuedOtp {
+            otp: OtpRecord {
+                code_hash: code_hash(crypto, vault, &otp_id, &code),
+                otp_id,
+                provisioning_id: self.provisioning_id.clone(),
+                method_id: method.method_id.clone(),
+                created_at: now,
+                expires_at: now + config.otp_ttl_s,
+                wrong_tries: 0,
+                consumed_at: None,
+            },
+            message: OutboxMessage {
+                message_id,
+                channel: notification.channel.clone(),
+                payload,
+                created_at: now,
+            },
+            provisioning_id: self.provisioning_id.clone(),
+            expected_version: self.version,
+            sends,
+            resends_left: (config.max_resends + 1).saturating_sub(sends),
+            destination: method.masked.clone(),
+        })
+    }
+
+    /// Checks `code` against the code `otp` (which the caller loaded for this provisioning).
+    pub fn verify(
+        &self,
+        crypto: &dyn CryptoProvider,
+        vault: &VaultKeys,
+        otp: &OtpRecord,
+        code: &str,
+        now: UnixSeconds,
+        config: &StepUpConfig,
+    ) -> Verification {
+        if otp.provisioning_id != self.provisioning_id {
+            return Verification::Refused(StepUpError::UnknownOtp);
+        }
+        if otp.consumed_at.is_some() {
+            return Verification::Refused(StepUpError::OtpUsed);
+        }
+        if let Err(e) = self.check_pending() {
+            return Verification::Refused(e);
+        }
+        if now >= otp.expires_at {
+            return Verification::Refused(StepUpError::OtpExpired);
+        }
+        if otp.wrong_tries >= config.max_tries_per_code {
+            return Verification::Refused(StepUpError::OtpTriesExhausted);
+        }
+        let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+        let right =
+            well_formed && ct_eq(&code_hash(crypto, vault, &otp.otp_id, code), &otp.code_hash);
+        let mut change = StepUpChange {
+            provisioning_id: self.provisioning_id.clone(),
+            expected_version: self.version,
+            status: StepUpStatus::Passed,
+            consecutive_failures: 0,
+            otp_id: otp.otp_id.clone(),
+            otp_wrong_tries: otp.wrong_tries,
+            otp_consumed_at: Some(now),
+        };
+        if right {
+            return Verification::Passed(change);
+        }
+        change.otp_consumed_at = None;
+        change.otp_wrong_tries = otp.wrong_tries + 1;
+        change.consecutive_failures = self.consecutive_failures + 1;
+        if change.consecutive_failures >= config.lockout_after {
+            change.status = StepUpStatus::Locked;
+            return Verification::Failed(change, StepUpError::Locked);
+        }
+        change.status = StepUpStatus::Pending;
+        let tries_left = config
+            .max_tries_per_code
+            .saturating_sub(change.otp_wrong_tries);
+        Verification::Failed(change, StepUpError::OtpInvalid { tries_left })
+    }
+}
