@@ -12,10 +12,13 @@ use provisio_apps::{CardDetails, IssuerApp, WalletApp};
 use provisio_client::{ClientError, ProvisioClient};
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_jose::{Jwk, JwkSet};
-use provisio_server::{bootstrap, new_api_key, Clock, SystemClock};
-use provisio_tsp::wire::{PushProvisioningRequest, RequestClaims, WalletRiskInfo};
-use provisio_tsp::{jwk_thumbprint, TspConfig};
-use provisio_types::Pan;
+use provisio_server::{bootstrap, new_api_key, spawn_delivery, Clock, MemorySink, SystemClock};
+use provisio_tsp::wire::{
+    Decision, OtpSendRequest, OtpVerifyRequest, PushProvisioningRequest, PushProvisioningResponse,
+    RequestClaims, ScriptReportRequest, StepUpPassed, WalletRiskInfo,
+};
+use provisio_tsp::{jwk_thumbprint, Contact, Script, TspConfig};
+use provisio_types::{luhn_check_digit, Pan};
 use serde::Serialize;
 
 use crate::serve::open_store;
@@ -56,12 +59,29 @@ struct Report {
 /// The parties of the demo and what they share.
 struct Demo {
     crypto: AwsLcProvider,
+    admin: ProvisioClient,
     wallet_api: ProvisioClient,
     issuer_app: IssuerApp,
     impostor_app: IssuerApp,
-    wallet: WalletApp,
     jwks: JwkSet,
+    /// The SMS and e-mail the phones receive.
+    inbox: Arc<MemorySink>,
+}
+
+/// One phone: a wallet for one user on one device, and the card the issuer app pushes.
+struct Phone {
+    wallet: WalletApp,
     card: CardDetails,
+    user: String,
+    device: String,
+}
+
+/// The demo's test PANs: `400012345678`, three digits, the Luhn digit. Phone 901's is
+/// [`DEMO_PAN`].
+fn demo_pan(n: u32) -> anyhow::Result<Pan> {
+    let body = format!("400012345678{n:03}");
+    let check = luhn_check_digit(&body).context("demo PAN")?;
+    Ok(Pan::parse(&format!("{body}{check}"))?)
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -93,23 +113,34 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let tsp_id = state.config.tsp_id.clone();
+    let inbox = Arc::new(MemorySink::default());
+    let deliverer = spawn_delivery(state.clone(), inbox.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let server =
         tokio::spawn(async move { axum::serve(listener, provisio_server::router(state)).await });
 
     let mut flows = Vec::new();
-    let demo = setup(&crypto, &base, &admin_key, &tsp_id)
+    let demo = setup(&crypto, &base, &admin_key, &tsp_id, inbox)
         .await
         .context("registering the demo participants")?;
-    flows.push(run_flow("push provisioning", happy_path(&demo)).await);
+    flows.push(run_flow("push provisioning", green_path(&demo)).await);
     flows.push(
         run_flow(
-            "non-override wallet risk in the step-up band",
-            step_up(&demo),
+            "non-override: wallet level below the service's, step-up by OTP",
+            step_up_then_otp(&demo),
         )
         .await,
     );
+    flows.push(
+        run_flow(
+            "non-override: wallet level above the service's, provisioned by script",
+            wallet_floor(&demo),
+        )
+        .await,
+    );
+    flows.push(run_flow("decline: device on the block list", declined(&demo)).await);
+    flows.push(run_flow("step-up: OTP lockout", lockout(&demo)).await);
     flows.push(run_flow("attack: replayed request", replayed(&demo)).await);
     flows.push(run_flow("attack: stale timestamp", stale(&demo)).await);
     flows.push(run_flow("attack: tampered JWE", tampered(&demo)).await);
@@ -122,6 +153,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     flows.push(run_flow("attack: unknown issuer", unknown_issuer(&demo)).await);
     server.abort();
+    deliverer.abort();
 
     let report = Report {
         ok: flows.iter().all(|f| f.ok),
@@ -144,6 +176,7 @@ async fn setup(
     base: &str,
     admin_key: &str,
     tsp_id: &str,
+    inbox: Arc<MemorySink>,
 ) -> anyhow::Result<Demo> {
     let admin = ProvisioClient::new(base, admin_key);
     let issuer_key = crypto.generate_ec_key()?;
@@ -157,28 +190,46 @@ async fn setup(
         .register_token_requestor(DEMO_TRID, "Demo Wallet", "external")
         .await?;
     let impostor_key = crypto.generate_ec_key()?;
+    let jwks = admin.jwks().await?;
     Ok(Demo {
         crypto: AwsLcProvider::new(),
         wallet_api: admin.with_key(&wallet_key),
+        admin,
         issuer_app: IssuerApp::new(DEMO_ISSUER, &kid, issuer_key, tsp_id),
         impostor_app: IssuerApp::new("not-a-registered-bank", &kid, impostor_key, tsp_id),
-        wallet: WalletApp::new(crypto, DEMO_TRID, "wallet-user-1", "device-1")?,
-        jwks: admin.jwks().await?,
-        card: CardDetails {
-            pan: Pan::parse(DEMO_PAN)?,
-            exp_month: 12,
-            exp_year: 2030,
-            name: "A. Cardholder".into(),
-            contact: None,
-        },
+        jwks,
+        inbox,
     })
 }
 
 impl Demo {
+    /// A fresh phone `n` (its own user, device, card and contact), so the flows' velocity
+    /// signals do not mix.
+    fn phone(&self, n: u32) -> anyhow::Result<Phone> {
+        let user = format!("wallet-user-{n}");
+        let device = format!("device-{n}");
+        Ok(Phone {
+            wallet: WalletApp::new(&self.crypto, DEMO_TRID, &user, &device)?,
+            card: CardDetails {
+                pan: demo_pan(n)?,
+                exp_month: 12,
+                exp_year: 2030,
+                name: "A. Cardholder".into(),
+                contact: Some(Contact {
+                    phone: Some(format!("+1555010{n:04}")),
+                    email: Some(format!("cardholder{n}@example.com")),
+                }),
+            },
+            user,
+            device,
+        })
+    }
+
     /// Steps 1 to 4 on the phone, with `tweak` applied to the claims, then the step 5 body.
     fn request(
         &self,
         issuer: &IssuerApp,
+        phone: &Phone,
         steps: &mut Vec<String>,
         tweak: impl FnOnce(&mut RequestClaims),
         wallet_risk: Option<WalletRiskInfo>,
@@ -188,25 +239,25 @@ impl Demo {
             "issuer app {} opens the wallet with a fresh session id",
             start.issuer_id
         ));
-        let answer = self.wallet.answer(&start);
+        let answer = phone.wallet.answer(&start);
         steps.push(format!(
             "wallet answers: user {}, device {}, token requestor {}",
             answer.wallet_user_id, answer.device_id, answer.token_requestor_id
         ));
-        let mut claims = issuer.claims(&self.crypto, &answer, &self.card, SystemClock.now())?;
+        let mut claims = issuer.claims(&self.crypto, &answer, &phone.card, SystemClock.now())?;
         tweak(&mut claims);
         let jwe = issuer.request_data(&self.crypto, &claims, &self.jwks)?;
-        steps.push(format!("issuer app signs (ES256) and encrypts (ECDH-ES+A256KW/A256GCM) the request data for card {:?}: {} bytes", self.card.pan, jwe.len()));
-        Ok(self.wallet.push_request(&answer, jwe, wallet_risk))
+        steps.push(format!("issuer app signs (ES256) and encrypts (ECDH-ES+A256KW/A256GCM) the request data for card {:?}: {} bytes", phone.card.pan, jwe.len()));
+        Ok(phone.wallet.push_request(&answer, jwe, wallet_risk))
     }
 
-    async fn expect_refusal(
+    async fn expect_refusal<T: std::fmt::Debug>(
         &self,
-        req: &PushProvisioningRequest,
+        result: Result<T, ClientError>,
         code: &str,
         steps: &mut Vec<String>,
     ) -> anyhow::Result<()> {
-        match self.wallet_api.push_provisioning(req, None).await {
+        match result {
             Err(ClientError::Problem(p)) if p.code == code => {
                 steps.push(format!(
                     "token service refuses: {} {} ({})",
@@ -215,9 +266,158 @@ impl Demo {
                 Ok(())
             }
             Err(e) => anyhow::bail!("expected {code}, got {e}"),
-            Ok(r) => anyhow::bail!("expected {code}, got {:?}", r.decision),
+            Ok(r) => anyhow::bail!("expected {code}, got {r:?}"),
         }
     }
+
+    /// Pushes, and describes the risk decision.
+    async fn push(
+        &self,
+        phone: &Phone,
+        wallet_risk: Option<WalletRiskInfo>,
+        expected: Decision,
+        steps: &mut Vec<String>,
+    ) -> anyhow::Result<PushProvisioningResponse> {
+        let req = self.request(&self.issuer_app, phone, steps, |_| {}, wallet_risk)?;
+        let r = self.wallet_api.push_provisioning(&req, None).await?;
+        let fired: Vec<&str> = r.risk.reasons.iter().map(|x| x.code.as_str()).collect();
+        steps.push(format!(
+            "token service decides {:?}: wallet level {}{}, service level {}, final {}, merge rule {}, reasons [{}], policy {}",
+            r.decision,
+            r.risk.wallet_level.map_or_else(|| "none".into(), |l| l.to_string()),
+            if r.risk.non_override { " (non-override)" } else { "" },
+            r.risk.tsp_level,
+            r.risk.final_level,
+            r.risk.merge_rule,
+            fired.join(", "),
+            r.risk.policy_version
+        ));
+        anyhow::ensure!(
+            r.decision == expected,
+            "expected {expected:?}, got {:?}",
+            r.decision
+        );
+        Ok(r)
+    }
+
+    /// Runs the script on the phone and reports it; the token becomes payment-ready.
+    async fn install(
+        &self,
+        phone: &mut Phone,
+        provisioning_id: &str,
+        script: &Script,
+        access_data: &str,
+        steps: &mut Vec<String>,
+    ) -> anyhow::Result<()> {
+        let ops: Vec<String> = script.steps.iter().map(|s| format!("{:?}", s.op)).collect();
+        let reports = phone.wallet.install(&self.crypto, script, access_data)?;
+        let card = phone.wallet.cards().last().context("nothing installed")?;
+        steps.push(format!(
+            "wallet runs script {} v{} ({:?}): {} -> token {:?} stored with its cryptogram key, default card: {}",
+            script.script_id,
+            script.version,
+            script.target,
+            ops.join(", "),
+            card.token_pan,
+            card.default
+        ));
+        let done = self
+            .wallet_api
+            .script_report(
+                provisioning_id,
+                &ScriptReportRequest {
+                    script_id: script.script_id.clone(),
+                    wallet_user_id: phone.user.clone(),
+                    device_id: phone.device.clone(),
+                    steps: reports,
+                },
+            )
+            .await?;
+        anyhow::ensure!(done.payment_ready, "not payment-ready after the report");
+        steps.push(format!(
+            "completion report accepted: token {} {} and payment-ready",
+            done.token_ref_id, done.status
+        ));
+        Ok(())
+    }
+
+    /// Asks for a code by SMS and reads it from the phone's inbox.
+    async fn code_by_sms(
+        &self,
+        phone: &Phone,
+        r: &PushProvisioningResponse,
+        steps: &mut Vec<String>,
+    ) -> anyhow::Result<(String, String)> {
+        let method = r
+            .step_up
+            .as_ref()
+            .and_then(|s| s.methods.iter().find(|m| m.method_type == "OTP_SMS"))
+            .context("no SMS method offered")?;
+        let before = self.inbox.delivered().len();
+        let sent = self
+            .wallet_api
+            .send_otp(
+                &r.provisioning_id,
+                &OtpSendRequest {
+                    method_id: method.method_id.clone(),
+                    wallet_user_id: phone.user.clone(),
+                    device_id: phone.device.clone(),
+                },
+            )
+            .await?;
+        let to = phone
+            .card
+            .contact
+            .as_ref()
+            .and_then(|c| c.phone.clone())
+            .unwrap_or_default();
+        for _ in 0..200 {
+            let inbox = self.inbox.delivered();
+            if let Some(sms) = inbox.iter().skip(before).find(|n| n.to == to) {
+                let code = six_digit_code(&sms.text).context("no code in the SMS")?;
+                steps.push(format!(
+                    "code {} sent by SMS to {} through the outbox (resends left {}); the phone receives it",
+                    sent.otp_id, sent.destination, sent.resends_left
+                ));
+                return Ok((sent.otp_id, code));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        anyhow::bail!("the SMS never arrived")
+    }
+
+    async fn verify(
+        &self,
+        phone: &Phone,
+        provisioning_id: &str,
+        otp_id: &str,
+        code: &str,
+    ) -> Result<StepUpPassed, ClientError> {
+        self.wallet_api
+            .verify_otp(
+                provisioning_id,
+                &OtpVerifyRequest {
+                    otp_id: otp_id.to_owned(),
+                    code: code.to_owned(),
+                    wallet_user_id: phone.user.clone(),
+                    device_id: phone.device.clone(),
+                },
+            )
+            .await
+    }
+}
+
+/// The six-digit code in a message.
+fn six_digit_code(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_owned)
+}
+
+/// A code that is certainly wrong.
+fn wrong(code: &str) -> String {
+    let n: u32 = code.parse().unwrap_or(0);
+    format!("{:06}", (n + 1) % 1_000_000)
 }
 
 async fn run_flow(
@@ -237,32 +437,23 @@ async fn run_flow(
     }
 }
 
-async fn happy_path(d: &Demo) -> anyhow::Result<Vec<String>> {
+async fn green_path(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
-    let req = d.request(
-        &d.issuer_app,
-        &mut steps,
-        |_| {},
-        Some(WalletRiskInfo::level(10, false)),
-    )?;
-    let r = d.wallet_api.push_provisioning(&req, None).await?;
+    let mut phone = d.phone(901)?;
+    let r = d
+        .push(
+            &phone,
+            Some(WalletRiskInfo::level(10, false)),
+            Decision::Approved,
+            &mut steps,
+        )
+        .await?;
     let token = r
         .token
         .as_ref()
         .context("approved answer without a token")?;
-    anyhow::ensure!(
-        r.decision == provisio_tsp::wire::Decision::Approved,
-        "decision {:?}",
-        r.decision
-    );
-    steps.push(format!(
-        "token service approves (wallet level {}, service level {}, final {}): token {} ****{} exp {:02}/{} {}",
-        r.risk.wallet_level.map_or_else(|| "none".into(), |l| l.to_string()), r.risk.tsp_level, r.risk.final_level, token.token_ref_id, token.last4, token.exp_month, token.exp_year, token.status
-    ));
-    let access = d.wallet.open_access_data(
-        &d.crypto,
-        r.access_data.as_deref().context("no access data")?,
-    )?;
+    let access_data = r.access_data.as_deref().context("no access data")?;
+    let access = phone.wallet.open_access_data(&d.crypto, access_data)?;
     let token_pan = provisio_types::TokenPan::parse(&access.token_pan)?;
     anyhow::ensure!(
         access.token_ref_id == token.token_ref_id && token_pan.last4() == token.last4,
@@ -273,54 +464,235 @@ async fn happy_path(d: &Demo) -> anyhow::Result<Vec<String>> {
         "token PAN equals the funding PAN"
     );
     steps.push(format!("device opens the access data with its binding key: token {token_pan:?}, {} key for cryptograms", access.cryptogram_alg));
+    let script = r
+        .script
+        .as_ref()
+        .context("approved answer without a script")?;
+    d.install(
+        &mut phone,
+        &r.provisioning_id,
+        script,
+        access_data,
+        &mut steps,
+    )
+    .await?;
     Ok(steps)
 }
 
-async fn step_up(d: &Demo) -> anyhow::Result<Vec<String>> {
+async fn step_up_then_otp(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
-    let risk = WalletRiskInfo::level(55, true);
-    let req = d.request(&d.issuer_app, &mut steps, |_| {}, Some(risk))?;
-    let r = d.wallet_api.push_provisioning(&req, None).await?;
+    let mut phone = d.phone(902)?;
+    let r = d
+        .push(
+            &phone,
+            Some(WalletRiskInfo::level(5, true)),
+            Decision::StepUpRequired,
+            &mut steps,
+        )
+        .await?;
     anyhow::ensure!(
-        r.decision == provisio_tsp::wire::Decision::StepUpRequired,
-        "decision {:?}",
-        r.decision
+        r.risk.merge_rule == "non_override_service_higher",
+        "merge rule {}",
+        r.risk.merge_rule
     );
     anyhow::ensure!(
-        r.access_data.is_none(),
-        "access data released before step-up"
+        r.access_data.is_none() && r.script.is_none(),
+        "credential released before step-up"
     );
-    let token = r.token.as_ref().context("no token")?;
+    let methods: Vec<String> = r
+        .step_up
+        .iter()
+        .flat_map(|s| &s.methods)
+        .map(|m| format!("{} {}", m.method_type, m.destination))
+        .collect();
     steps.push(format!(
-        "wallet level 55 is non-override, so it is a floor over the service's {}: final {} ({}), token {} stays {} and no access data is released",
-        r.risk.tsp_level, r.risk.final_level, r.risk.merge_rule, token.token_ref_id, token.status
+        "the wallet's 5 is below the service's {}: token {} stays INACTIVE; methods offered: {}",
+        r.risk.tsp_level,
+        r.token.as_ref().map_or("", |t| t.token_ref_id.as_str()),
+        methods.join(", ")
     ));
+    let (otp_id, code) = d.code_by_sms(&phone, &r, &mut steps).await?;
+    d.expect_refusal(
+        d.verify(&phone, &r.provisioning_id, &otp_id, &wrong(&code))
+            .await,
+        "otp_invalid",
+        &mut steps,
+    )
+    .await?;
+    let thief = d.phone(999)?;
+    steps.push("another wallet user tries the right code on this provisioning".into());
+    d.expect_refusal(
+        d.verify(&thief, &r.provisioning_id, &otp_id, &code).await,
+        "forbidden",
+        &mut steps,
+    )
+    .await?;
+    let passed = d.verify(&phone, &r.provisioning_id, &otp_id, &code).await?;
+    steps.push(format!(
+        "the cardholder enters the right code: token {} {}, access data and script released",
+        passed.token.token_ref_id, passed.token.status
+    ));
+    steps.push("the same code is sent again".into());
+    d.expect_refusal(
+        d.verify(&phone, &r.provisioning_id, &otp_id, &code).await,
+        "otp_used",
+        &mut steps,
+    )
+    .await?;
+    d.install(
+        &mut phone,
+        &r.provisioning_id,
+        &passed.script,
+        &passed.access_data,
+        &mut steps,
+    )
+    .await?;
+    Ok(steps)
+}
+
+async fn wallet_floor(d: &Demo) -> anyhow::Result<Vec<String>> {
+    let mut steps = Vec::new();
+    let mut phone = d.phone(903)?;
+    let r = d
+        .push(
+            &phone,
+            Some(WalletRiskInfo::level(30, true)),
+            Decision::Approved,
+            &mut steps,
+        )
+        .await?;
+    anyhow::ensure!(
+        r.risk.merge_rule == "non_override_wallet_floor" && r.risk.final_level == 30,
+        "expected the wallet's 30 to be final, got {} ({})",
+        r.risk.final_level,
+        r.risk.merge_rule
+    );
+    steps.push(format!(
+        "the wallet's 30 is above the service's {}: the wallet's level is final and in the approve band",
+        r.risk.tsp_level
+    ));
+    let script = r.script.as_ref().context("no script")?;
+    let access_data = r.access_data.as_deref().context("no access data")?;
+    d.install(
+        &mut phone,
+        &r.provisioning_id,
+        script,
+        access_data,
+        &mut steps,
+    )
+    .await?;
+    Ok(steps)
+}
+
+async fn declined(d: &Demo) -> anyhow::Result<Vec<String>> {
+    let mut steps = Vec::new();
+    let phone = d.phone(904)?;
+    d.admin
+        .add_risk_list_entry("block", "device", &phone.device)
+        .await?;
+    steps.push(format!(
+        "the operator puts {} on the block list",
+        phone.device
+    ));
+    let r = d
+        .push(
+            &phone,
+            Some(WalletRiskInfo::level(10, false)),
+            Decision::Declined,
+            &mut steps,
+        )
+        .await?;
+    anyhow::ensure!(
+        r.token.is_none() && r.access_data.is_none(),
+        "a declined answer carries a token"
+    );
+    steps.push("no token is created; the request is consumed".into());
+    Ok(steps)
+}
+
+async fn lockout(d: &Demo) -> anyhow::Result<Vec<String>> {
+    let mut steps = Vec::new();
+    let phone = d.phone(905)?;
+    let r = d
+        .push(
+            &phone,
+            Some(WalletRiskInfo::level(5, true)),
+            Decision::StepUpRequired,
+            &mut steps,
+        )
+        .await?;
+    let mut wrong_tries = 0;
+    let mut last = None;
+    'codes: for _ in 0..4 {
+        let (otp_id, code) = d.code_by_sms(&phone, &r, &mut steps).await?;
+        for _ in 0..3 {
+            wrong_tries += 1;
+            match d
+                .verify(&phone, &r.provisioning_id, &otp_id, &wrong(&code))
+                .await
+            {
+                Err(ClientError::Problem(p)) if p.code == "otp_invalid" => {}
+                Err(ClientError::Problem(p)) if p.code == "step_up_locked" => {
+                    steps.push(format!(
+                        "wrong code number {wrong_tries}: {} {} ({})",
+                        p.status, p.code, p.detail
+                    ));
+                    last = Some((otp_id, code));
+                    break 'codes;
+                }
+                other => anyhow::bail!("expected otp_invalid, got {other:?}"),
+            }
+        }
+        steps.push(format!(
+            "three wrong codes ({wrong_tries} in a row so far): this code is spent"
+        ));
+    }
+    let (otp_id, code) = last.context("never locked")?;
+    anyhow::ensure!(wrong_tries == 10, "locked after {wrong_tries} wrong codes");
+    steps.push("even the right code is now refused".into());
+    d.expect_refusal(
+        d.verify(&phone, &r.provisioning_id, &otp_id, &code).await,
+        "step_up_locked",
+        &mut steps,
+    )
+    .await?;
     Ok(steps)
 }
 
 async fn replayed(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
-    let req = d.request(&d.issuer_app, &mut steps, |_| {}, None)?;
+    let phone = d.phone(906)?;
+    let req = d.request(&d.issuer_app, &phone, &mut steps, |_| {}, None)?;
     let first = d.wallet_api.push_provisioning(&req, None).await?;
     steps.push(format!("first submission: {:?}", first.decision));
     steps.push("an attacker who captured the request submits it again".into());
-    d.expect_refusal(&req, "replayed_request", &mut steps)
-        .await?;
+    d.expect_refusal(
+        d.wallet_api.push_provisioning(&req, None).await,
+        "replayed_request",
+        &mut steps,
+    )
+    .await?;
     Ok(steps)
 }
 
 async fn stale(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
-    let req = d.request(&d.issuer_app, &mut steps, |c| c.iat -= 3600, None)?;
+    let phone = d.phone(907)?;
+    let req = d.request(&d.issuer_app, &phone, &mut steps, |c| c.iat -= 3600, None)?;
     steps.push("the request data was made an hour ago".into());
-    d.expect_refusal(&req, "stale_timestamp", &mut steps)
-        .await?;
+    d.expect_refusal(
+        d.wallet_api.push_provisioning(&req, None).await,
+        "stale_timestamp",
+        &mut steps,
+    )
+    .await?;
     Ok(steps)
 }
 
 async fn tampered(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
-    let mut req = d.request(&d.issuer_app, &mut steps, |_| {}, None)?;
+    let phone = d.phone(907)?;
+    let mut req = d.request(&d.issuer_app, &phone, &mut steps, |_| {}, None)?;
     let mut bytes = std::mem::take(&mut req.encrypted_payload).into_bytes();
     let i = bytes.len().saturating_sub(30);
     if let Some(b) = bytes.get_mut(i) {
@@ -328,30 +700,46 @@ async fn tampered(d: &Demo) -> anyhow::Result<Vec<String>> {
     }
     req.encrypted_payload = String::from_utf8(bytes)?;
     steps.push("one character of the JWE ciphertext is changed in transit".into());
-    d.expect_refusal(&req, "payload_undecryptable", &mut steps)
-        .await?;
+    d.expect_refusal(
+        d.wallet_api.push_provisioning(&req, None).await,
+        "payload_undecryptable",
+        &mut steps,
+    )
+    .await?;
     Ok(steps)
 }
 
 async fn other_device(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
+    let phone = d.phone(907)?;
     let req = d.request(
         &d.issuer_app,
+        &phone,
         &mut steps,
         |c| c.did = "device-of-the-attacker".into(),
         None,
     )?;
     steps.push("the signed request data names another device than the one asking".into());
-    d.expect_refusal(&req, "binding_mismatch", &mut steps)
-        .await?;
+    d.expect_refusal(
+        d.wallet_api.push_provisioning(&req, None).await,
+        "binding_mismatch",
+        &mut steps,
+    )
+    .await?;
     Ok(steps)
 }
 
 async fn unknown_issuer(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
-    let req = d.request(&d.impostor_app, &mut steps, |_| {}, None)?;
+    let phone = d.phone(907)?;
+    let req = d.request(&d.impostor_app, &phone, &mut steps, |_| {}, None)?;
     steps.push("an app of an unregistered issuer makes the request data".into());
-    d.expect_refusal(&req, "unknown_issuer", &mut steps).await?;
+    d.expect_refusal(
+        d.wallet_api.push_provisioning(&req, None).await,
+        "unknown_issuer",
+        &mut steps,
+    )
+    .await?;
     Ok(steps)
 }
 

@@ -12,6 +12,18 @@ use std::process::Command;
 
 const DEMO_PAN: &str = "4000123456789017";
 
+/// Every PAN the demo's phones use (`400012345678`, three digits, the Luhn digit).
+fn demo_pans() -> Vec<String> {
+    (901..=907)
+        .chain([999])
+        .map(|n| {
+            let body = format!("400012345678{n:03}");
+            let check = provisio_types::luhn_check_digit(&body).unwrap();
+            format!("{body}{check}")
+        })
+        .collect()
+}
+
 fn demo(args: &[&str], data_dir: &std::path::Path) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
         .arg("demo")
@@ -41,8 +53,13 @@ fn demo_passes_and_never_reveals_the_pan() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
+    assert!(demo_pans().contains(&DEMO_PAN.to_owned()));
     for expected in [
         "push provisioning",
+        "non-override: wallet level below the service's, step-up by OTP",
+        "non-override: wallet level above the service's, provisioned by script",
+        "decline: device on the block list",
+        "step-up: OTP lockout",
         "attack: replayed request",
         "attack: stale timestamp",
         "attack: tampered JWE",
@@ -58,9 +75,19 @@ fn demo_passes_and_never_reveals_the_pan() {
         logs.contains("push provisioning committed"),
         "debug logs were captured"
     );
+    for pan in demo_pans() {
+        assert!(
+            !stdout.contains(&pan) && !logs.contains(&pan),
+            "a PAN reached the output or the logs"
+        );
+    }
     assert!(
-        !stdout.contains(DEMO_PAN) && !logs.contains(DEMO_PAN),
-        "the PAN reached the output or the logs"
+        logs.contains("step-up code queued") && logs.contains("notification delivered"),
+        "the step-up flows ran through the outbox"
+    );
+    assert!(
+        !logs.contains("your code to add your card") && !stdout.contains("your code to add"),
+        "an OTP message reached the output or the logs"
     );
 
     let mut files = 0;
@@ -68,11 +95,16 @@ fn demo_passes_and_never_reveals_the_pan() {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
         files += 1;
+        for pan in demo_pans() {
+            assert!(
+                !bytes.windows(pan.len()).any(|w| w == pan.as_bytes()),
+                "PAN in plaintext in {}",
+                path.display()
+            );
+        }
         assert!(
-            !bytes
-                .windows(DEMO_PAN.len())
-                .any(|w| w == DEMO_PAN.as_bytes()),
-            "PAN in plaintext in {}",
+            !bytes.windows(b"your code".len()).any(|w| w == b"your code"),
+            "an OTP message in plaintext in {}",
             path.display()
         );
     }

@@ -3,7 +3,10 @@
 //! carries it.
 
 use provisio_jose::{Jwk, JwkSet};
-use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse};
+use provisio_tsp::wire::{
+    OtpSendRequest, OtpSent, OtpVerifyRequest, PushProvisioningRequest, PushProvisioningResponse,
+    ScriptReportRequest, ScriptReportResponse, StepUpPassed,
+};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -115,6 +118,61 @@ impl ProvisioClient {
     ) -> Result<PushProvisioningResponse, ClientError> {
         self.post("/v1/push-provisioning", request, idempotency_key)
             .await
+    }
+
+    /// Adds an allow or block list entry (admin key): `list` `allow`|`block`, `kind`
+    /// `device`|`pan`|`bin`.
+    pub async fn add_risk_list_entry(
+        &self,
+        list: &str,
+        kind: &str,
+        value: &str,
+    ) -> Result<(), ClientError> {
+        let body = serde_json::json!({"list": list, "kind": kind, "value": value});
+        let _: serde_json::Value = self.post("/v1/admin/risk-lists", &body, None).await?;
+        Ok(())
+    }
+
+    /// Asks for a step-up code by one of the offered methods.
+    pub async fn send_otp(
+        &self,
+        provisioning_id: &str,
+        request: &OtpSendRequest,
+    ) -> Result<OtpSent, ClientError> {
+        self.post(
+            &format!("/v1/provisionings/{provisioning_id}/step-up/otp"),
+            request,
+            None,
+        )
+        .await
+    }
+
+    /// Verifies a step-up code; when right, the answer carries the access data and script.
+    pub async fn verify_otp(
+        &self,
+        provisioning_id: &str,
+        request: &OtpVerifyRequest,
+    ) -> Result<StepUpPassed, ClientError> {
+        self.post(
+            &format!("/v1/provisionings/{provisioning_id}/step-up/verify"),
+            request,
+            None,
+        )
+        .await
+    }
+
+    /// Reports how the device ran the installation script.
+    pub async fn script_report(
+        &self,
+        provisioning_id: &str,
+        request: &ScriptReportRequest,
+    ) -> Result<ScriptReportResponse, ClientError> {
+        self.post(
+            &format!("/v1/provisionings/{provisioning_id}/script-report"),
+            request,
+            None,
+        )
+        .await
     }
 
     async fn post<B: serde::Serialize + ?Sized, T: DeserializeOwned>(

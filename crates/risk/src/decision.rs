@@ -159,24 +159,25 @@ pub fn decide(
             text: f.text.clone(),
         })
         .collect();
-    let credited = if trusted_push && merge.trusted_push_credit > 0 {
-        let lowered = service
+    // Without non-override the service may lower its level on the trusted issuer-app path,
+    // never below a rule's floor.
+    let credited = if trusted_push && !wallet.non_override() {
+        service
             .weighted
             .saturating_sub(merge.trusted_push_credit)
-            .max(service.floor);
-        if lowered < s {
-            reasons.push(Reason {
-                code: "trusted_issuer_push".into(),
-                text: format!(
-                    "The issuer's app signed the request after authenticating the cardholder; the service lowers its level by up to {}.",
-                    merge.trusted_push_credit
-                ),
-            });
-        }
-        lowered
+            .max(service.floor)
     } else {
         s
     };
+    if credited < s {
+        reasons.push(Reason {
+            code: "trusted_issuer_push".into(),
+            text: format!(
+                "The issuer's app signed the request after authenticating the cardholder; the service lowers its level by up to {}.",
+                merge.trusted_push_credit
+            ),
+        });
+    }
     let (final_level, merge_rule, outcome) = match wallet {
         WalletInput::Assessed(w) if w.non_override && w.level < s => {
             reasons.push(Reason {
