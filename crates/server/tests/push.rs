@@ -8,199 +8,22 @@
     clippy::panic
 )]
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
-use provisio_apps::{seal_request_data, CardDetails, IssuerApp, WalletApp};
-use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
+use common::*;
+use provisio_apps::{seal_request_data, IssuerApp, WalletApp};
+use provisio_crypto::{CryptoProvider, SecretBytes};
 use provisio_jose::{Jwk, JwkSet};
-use provisio_server::{bootstrap, hash_api_key, AppState, Clock, SystemClock};
-use provisio_store::{SqliteStore, Store};
-use provisio_tsp::wire::{PushProvisioningRequest, RequestClaims, WalletRiskInfo};
-use provisio_tsp::{jwk_thumbprint, Contact, TspConfig};
-use provisio_types::{luhn_valid, Pan};
-use serde_json::Value;
+use provisio_server::{bootstrap, hash_api_key, Clock, SystemClock};
+use provisio_store::SqliteStore;
+use provisio_tsp::wire::{RequestClaims, WalletRiskInfo};
+use provisio_tsp::TspConfig;
+use provisio_types::luhn_valid;
 use tower::ServiceExt;
-
-const PAN: &str = "4000123456789017";
-const TRID: &str = "40010030273";
-const ADMIN: &str = "pvk_test-admin-key-0123456789abcdef";
-
-struct Harness {
-    app: Router,
-    state: AppState,
-    crypto: AwsLcProvider,
-    wallet_key: String,
-    issuer_api_key: String,
-    issuer: IssuerApp,
-    issuer_kid: String,
-    wallet: WalletApp,
-    jwks: JwkSet,
-    _dir: tempfile::TempDir,
-}
-
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: Vec<u8>,
-    idem: Option<&str>,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json");
-    if let Some(k) = key {
-        req = req.header("authorization", format!("Bearer {k}"));
-    }
-    if let Some(i) = idem {
-        req = req.header("idempotency-key", i);
-    }
-    let resp = app
-        .clone()
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let is_problem = resp
-        .headers()
-        .get("content-type")
-        .is_some_and(|v| v == "application/problem+json");
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if !status.is_success() {
-        assert!(is_problem, "{status} without application/problem+json");
-    }
-    (status, value)
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
-    let master = SecretBytes::new(vec![7; 32]);
-    let state = bootstrap(
-        store,
-        &master,
-        ADMIN,
-        TspConfig::default(),
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    let app = provisio_server::router(state.clone());
-    let crypto = AwsLcProvider::new();
-    let key = crypto.generate_ec_key().unwrap();
-    let kid = jwk_thumbprint(&crypto, key.public_key());
-    let mut jwk = Jwk::from_public_key(key.public_key());
-    jwk.kid = Some(kid.clone());
-    let body = serde_json::json!({"issuer_id": "bank-a", "name": "Bank A", "signing_jwk": jwk});
-    let (s, v) = call(
-        &app,
-        "POST",
-        "/v1/admin/issuers",
-        Some(ADMIN),
-        body.to_string().into_bytes(),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let issuer_api_key = v["api_key"].as_str().unwrap().to_owned();
-    let body = serde_json::json!({"token_requestor_id": TRID, "name": "Wallet"});
-    let (s, v) = call(
-        &app,
-        "POST",
-        "/v1/admin/token-requestors",
-        Some(ADMIN),
-        body.to_string().into_bytes(),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let wallet_key = v["api_key"].as_str().unwrap().to_owned();
-    let (_, jwks) = call(&app, "GET", "/v1/keys/jwks.json", None, vec![], None).await;
-    Harness {
-        app,
-        state,
-        wallet: WalletApp::new(&crypto, TRID, "user-1", "device-1").unwrap(),
-        issuer: IssuerApp::new("bank-a", &kid, key, "provisio"),
-        issuer_kid: kid,
-        crypto,
-        wallet_key,
-        issuer_api_key,
-        jwks: serde_json::from_value(jwks).unwrap(),
-        _dir: dir,
-    }
-}
-
-fn card() -> CardDetails {
-    CardDetails {
-        pan: Pan::parse(PAN).unwrap(),
-        exp_month: 12,
-        exp_year: 2030,
-        name: "A Holder".into(),
-        contact: Some(Contact {
-            phone: Some("+15551230001".into()),
-            email: Some("holder@example.com".into()),
-        }),
-    }
-}
-
-impl Harness {
-    fn claims(&self) -> (RequestClaims, provisio_apps::WalletAnswer) {
-        let start = self.issuer.start_session(&self.crypto).unwrap();
-        let answer = self.wallet.answer(&start);
-        let claims = self
-            .issuer
-            .claims(&self.crypto, &answer, &card(), SystemClock.now())
-            .unwrap();
-        (claims, answer)
-    }
-
-    fn request_with(&self, tweak: impl FnOnce(&mut RequestClaims)) -> PushProvisioningRequest {
-        let (mut claims, answer) = self.claims();
-        tweak(&mut claims);
-        let jwe = self
-            .issuer
-            .request_data(&self.crypto, &claims, &self.jwks)
-            .unwrap();
-        self.wallet.push_request(&answer, jwe, None)
-    }
-
-    async fn push(&self, req: &PushProvisioningRequest) -> (StatusCode, Value) {
-        self.push_raw(serde_json::to_vec(req).unwrap(), None).await
-    }
-
-    async fn push_raw(&self, body: Vec<u8>, idem: Option<&str>) -> (StatusCode, Value) {
-        call(
-            &self.app,
-            "POST",
-            "/v1/push-provisioning",
-            Some(&self.wallet_key),
-            body,
-            idem,
-        )
-        .await
-    }
-
-    async fn token_count(&self) -> u64 {
-        let h = self
-            .state
-            .keys
-            .vault()
-            .lookup_hash(&self.crypto, "pan", PAN);
-        self.state.store.count_tokens_by_pan_hash(&h).await.unwrap()
-    }
-}
-
-fn code(v: &Value) -> &str {
-    v["code"].as_str().unwrap_or("<none>")
-}
 
 #[tokio::test]
 async fn approves_and_binds_the_token_to_the_device() {
