@@ -67,6 +67,10 @@ impl Harness {
     }
 }
 
+fn problem(v: &Value) -> &str {
+    v["code"].as_str().unwrap_or("<none>")
+}
+
 /// Waits for the `n`th delivered message and returns its code.
 async fn nth_code(sink: &MemorySink, n: usize) -> String {
     for _ in 0..500 {
@@ -125,7 +129,7 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
     assert_eq!(sink.delivered()[0].to, "+15551230001");
 
     let (s, v) = h.verify(&pv, otp_id, &wrong(&code), "user-1").await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "otp_invalid"));
+    assert_eq!((s, problem(&v)), (StatusCode::BAD_REQUEST, "otp_invalid"));
     assert!(
         v["detail"].as_str().unwrap().contains("2 tries left"),
         "{v}"
@@ -136,12 +140,12 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
     );
     let (s, v) = h.verify(&pv, otp_id, &code, "user-2").await;
     assert_eq!(
-        (s, code(&v)),
+        (s, problem(&v)),
         (StatusCode::FORBIDDEN, "forbidden"),
         "another user's provisioning"
     );
     let (s, v) = h.verify(&pv, "otp_unknown", &code, "user-1").await;
-    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!((s, problem(&v)), (StatusCode::NOT_FOUND, "not_found"));
 
     let (s, passed) = h.verify(&pv, otp_id, &code, "user-1").await;
     assert_eq!(s, StatusCode::OK, "{passed}");
@@ -156,12 +160,15 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
     );
     let (s, v) = h.verify(&pv, otp_id, &code, "user-1").await;
     assert_eq!(
-        (s, code(&v)),
+        (s, problem(&v)),
         (StatusCode::CONFLICT, "otp_used"),
         "a replayed code"
     );
     let (s, v) = h.send(&pv, 0).await;
-    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "step_up_not_pending"));
+    assert_eq!(
+        (s, problem(&v)),
+        (StatusCode::CONFLICT, "step_up_not_pending")
+    );
 
     let token = h
         .state
@@ -186,7 +193,7 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
         .post(&path, report(&script["script_id"], json!([ok(1), ok(2)])))
         .await;
     assert_eq!(
-        (s, code(&v)),
+        (s, problem(&v)),
         (StatusCode::UNPROCESSABLE_ENTITY, "script_incomplete")
     );
     let (s, v) = h
@@ -196,13 +203,13 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
         )
         .await;
     assert_eq!(
-        (s, code(&v)),
+        (s, problem(&v)),
         (StatusCode::UNPROCESSABLE_ENTITY, "script_mismatch")
     );
     let failed = json!([ok(1), {"seq": 2, "result": "FAILED"}, ok(3)]);
     let (s, v) = h.post(&path, report(&script["script_id"], failed)).await;
     assert_eq!(
-        (s, code(&v)),
+        (s, problem(&v)),
         (StatusCode::UNPROCESSABLE_ENTITY, "script_incomplete")
     );
     assert_eq!(
@@ -277,20 +284,20 @@ async fn expiry_tries_resends_and_lockout() {
     let (s, v) = h
         .verify(&pv, sent["otp_id"].as_str().unwrap(), &code, "user-1")
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "otp_expired"));
+    assert_eq!((s, problem(&v)), (StatusCode::BAD_REQUEST, "otp_expired"));
     // Three wrong tries spend a code.
     let (_, sent) = h.send(&pv, 0).await;
     let otp = sent["otp_id"].as_str().unwrap();
     let code = nth_code(&sink, 1).await;
     for _ in 0..3 {
         assert_eq!(
-            code(&h.verify(&pv, otp, &wrong(&code), "user-1").await.1),
+            problem(&h.verify(&pv, otp, &wrong(&code), "user-1").await.1),
             "otp_invalid"
         );
     }
     let (s, v) = h.verify(&pv, otp, &code, "user-1").await;
     assert_eq!(
-        (s, code(&v)),
+        (s, problem(&v)),
         (StatusCode::BAD_REQUEST, "otp_tries_exhausted")
     );
     // One first code and three resends, then no more.
@@ -298,7 +305,7 @@ async fn expiry_tries_resends_and_lockout() {
     assert_eq!(h.send(&pv, 0).await.1["resends_left"], 0);
     let (s, v) = h.send(&pv, 0).await;
     assert_eq!(
-        (s, code(&v)),
+        (s, problem(&v)),
         (StatusCode::TOO_MANY_REQUESTS, "otp_resend_limit")
     );
     let (s, v) = h
@@ -310,7 +317,10 @@ async fn expiry_tries_resends_and_lockout() {
             json!({"method_id": "sm_nope", "wallet_user_id": "user-1", "device_id": "device-1"}),
         )
         .await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "unknown_method"));
+    assert_eq!(
+        (s, problem(&v)),
+        (StatusCode::BAD_REQUEST, "unknown_method")
+    );
 
     // Ten wrong codes in a row lock the step-up; then even the right code is refused.
     let pv = h.step_up_push().await;
@@ -324,20 +334,20 @@ async fn expiry_tries_resends_and_lockout() {
         for _ in 0..3 {
             wrong_total += 1;
             let (s, v) = h.verify(&pv, &otp, &wrong(&code), "user-1").await;
-            if code(&v) == "step_up_locked" {
+            if problem(&v) == "step_up_locked" {
                 assert_eq!(s, StatusCode::FORBIDDEN);
                 last = Some((otp, code));
                 break 'codes;
             }
-            assert_eq!(code(&v), "otp_invalid");
+            assert_eq!(problem(&v), "otp_invalid");
         }
     }
     assert_eq!(wrong_total, 10);
     let (otp, code) = last.unwrap();
     let (s, v) = h.verify(&pv, &otp, &code, "user-1").await;
-    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "step_up_locked"));
+    assert_eq!((s, problem(&v)), (StatusCode::FORBIDDEN, "step_up_locked"));
     let (s, v) = h.send(&pv, 0).await;
-    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "step_up_locked"));
+    assert_eq!((s, problem(&v)), (StatusCode::FORBIDDEN, "step_up_locked"));
     let token = h
         .state
         .store
@@ -381,7 +391,7 @@ async fn a_code_is_accepted_once_under_concurrent_verification() {
             ok += 1;
         } else {
             assert!(
-                ["otp_used", "step_up_not_pending", "step_up_conflict"].contains(&code(&v)),
+                ["otp_used", "step_up_not_pending", "step_up_conflict"].contains(&problem(&v)),
                 "{v}"
             );
         }
@@ -442,7 +452,7 @@ async fn approval_carries_a_script_and_lists_decide() {
         .any(|r| r["code"] == "card_blocked"));
     let (s, v) = admin(json!({"list": "block", "kind": "bin", "value": "4000"})).await;
     assert_eq!(
-        (s, code(&v)),
+        (s, problem(&v)),
         (StatusCode::BAD_REQUEST, "malformed_request")
     );
     let (s, _) = call(
