@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 use provisio_crypto::AwsLcProvider;
-use provisio_server::{bootstrap, new_api_key, SystemClock};
+use provisio_server::{bootstrap, new_api_key, spawn_delivery, SystemClock, WebhookSink};
 use provisio_store::{SqliteStore, Store};
 use tokio::net::TcpListener;
 
@@ -25,8 +25,8 @@ pub(crate) struct ServeArgs {
     /// Database URL (`sqlite://...`); default: provisio.db in the data directory.
     #[arg(long, env = "PROVISIO_DATABASE_URL")]
     database_url: Option<String>,
-    /// TOML file with tsp_id, freshness_window_s, token_bin_prefix, token_bin_length,
-    /// token_validity_months.
+    /// TOML file: tsp_id, freshness_window_s, token_bin_prefix, token_bin_length,
+    /// token_validity_months, risk_policy, notification_webhook, [step_up] (see the README).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Log one JSON object per line.
@@ -36,10 +36,12 @@ pub(crate) struct ServeArgs {
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::logging::init("info", args.log_json);
-    let config = match &args.config {
-        Some(path) => ConfigFile::load(path)?.tsp_config()?,
-        None => ConfigFile::default().tsp_config()?,
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
     };
+    let config = file.tsp_config()?;
+    tracing::info!(version = config.risk_policy.version(), "risk policy loaded");
     let data_dir = args.data_dir.unwrap_or_else(settings::default_data_dir);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -62,6 +64,14 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let state = bootstrap(store, &master, &admin_key, config, Arc::new(SystemClock)).await?;
+    match file.notification_webhook() {
+        Some(url) => {
+            spawn_delivery(state.clone(), Arc::new(WebhookSink::new(url)));
+        }
+        None => tracing::warn!(
+            "no notification_webhook configured: step-up messages wait in the outbox until one is"
+        ),
+    }
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

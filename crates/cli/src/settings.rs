@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use provisio_crypto::{CryptoProvider, SecretBytes};
+use provisio_risk::Policy;
 use provisio_tsp::{TokenBin, TspConfig};
 use serde::Deserialize;
 
@@ -16,18 +17,44 @@ pub(crate) struct ConfigFile {
     token_bin_prefix: Option<String>,
     token_bin_length: Option<usize>,
     token_validity_months: Option<u32>,
+    /// Path of a risk policy TOML (relative paths: from the config file's directory).
+    risk_policy: Option<PathBuf>,
+    /// Where step-up messages are POSTed (the SMS and e-mail gateway).
+    notification_webhook: Option<String>,
+    /// Step-up limits.
+    step_up: Option<StepUpFile>,
+    #[serde(skip)]
+    base_dir: PathBuf,
+}
+
+/// `[step_up]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepUpFile {
+    otp_ttl_s: Option<i64>,
+    max_tries_per_code: Option<u32>,
+    lockout_after: Option<u32>,
+    max_resends: Option<u32>,
 }
 
 impl ConfigFile {
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        let mut file: Self =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        file.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(file)
     }
 
-    pub(crate) fn tsp_config(self) -> anyhow::Result<TspConfig> {
+    /// The notification gateway's URL, if configured.
+    pub(crate) fn notification_webhook(&self) -> Option<&str> {
+        self.notification_webhook.as_deref()
+    }
+
+    pub(crate) fn tsp_config(&self) -> anyhow::Result<TspConfig> {
         let mut c = TspConfig::default();
-        if let Some(id) = self.tsp_id {
+        if let Some(id) = self.tsp_id.clone() {
             c.tsp_id = id;
         }
         if let Some(w) = self.freshness_window_s {
@@ -39,12 +66,42 @@ impl ConfigFile {
         if self.token_bin_prefix.is_some() || self.token_bin_length.is_some() {
             let prefix = self
                 .token_bin_prefix
+                .clone()
                 .unwrap_or_else(|| c.token_bin.prefix().to_owned());
             let length = self.token_bin_length.unwrap_or(c.token_bin.length());
             c.token_bin = TokenBin::new(&prefix, length).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         if let Some(m) = self.token_validity_months {
             c.token_validity_months = m;
+        }
+        if let Some(path) = &self.risk_policy {
+            let path = self.base_dir.join(path);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the risk policy {}", path.display()))?;
+            c.risk_policy = Policy::from_toml(&text)
+                .with_context(|| format!("the risk policy {} is invalid", path.display()))?;
+        }
+        if let Some(s) = &self.step_up {
+            let limits = &mut c.step_up;
+            if let Some(v) = s.otp_ttl_s {
+                if !(60..=3600).contains(&v) {
+                    bail!("step_up.otp_ttl_s must be 60 to 3600 seconds");
+                }
+                limits.otp_ttl_s = v;
+            }
+            let positive = |name: &str, v: Option<u32>, current: u32| match v {
+                Some(0) => bail!("step_up.{name} must be at least 1"),
+                Some(v) => Ok(v),
+                None => Ok(current),
+            };
+            limits.max_tries_per_code = positive(
+                "max_tries_per_code",
+                s.max_tries_per_code,
+                limits.max_tries_per_code,
+            )?;
+            limits.lockout_after =
+                positive("lockout_after", s.lockout_after, limits.lockout_after)?;
+            limits.max_resends = s.max_resends.unwrap_or(limits.max_resends);
         }
         Ok(c)
     }
