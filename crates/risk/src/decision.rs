@@ -199,27 +199,27 @@ pub fn decide(
             )
         }
         WalletInput::Assessed(_) => (credited, MergeRule::ServiceLevel, thresholds.band(credited)),
-        WalletInput::Missing => {
-            reasons.push(Reason {
-                code: "wallet_risk_missing".into(),
-                text: format!(
-                    "The wallet sent no risk assessment; the final level is at least {}.",
-                    merge.missing_wallet_level
+        WalletInput::Missing | WalletInput::Unassessable { .. } => {
+            let (stand_in, rule, code, what) = match wallet {
+                WalletInput::Missing => (
+                    merge.missing_wallet_level,
+                    MergeRule::NoWalletRisk,
+                    "wallet_risk_missing",
+                    "sent no risk assessment",
                 ),
-            });
-            let l = credited.max(merge.missing_wallet_level);
-            (l, MergeRule::NoWalletRisk, thresholds.band(l))
-        }
-        WalletInput::Unassessable { .. } => {
-            reasons.push(Reason {
-                code: "wallet_risk_unassessable".into(),
-                text: format!(
-                    "The wallet could not assess the risk; the final level is at least {}.",
-                    merge.unassessable_wallet_level
+                _ => (
+                    merge.unassessable_wallet_level,
+                    MergeRule::WalletRiskUnassessable,
+                    "wallet_risk_unassessable",
+                    "could not assess the risk",
                 ),
+            };
+            reasons.push(Reason {
+                code: code.into(),
+                text: format!("The wallet {what}; the final level is at least {stand_in}."),
             });
-            let l = credited.max(merge.unassessable_wallet_level);
-            (l, MergeRule::WalletRiskUnassessable, thresholds.band(l))
+            let l = credited.max(stand_in);
+            (l, rule, thresholds.band(l))
         }
     };
     RiskDecision {

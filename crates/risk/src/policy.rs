@@ -196,14 +196,10 @@ fn level(
     }
 }
 
-fn thresholds(
-    lines: &Lines<'_>,
-    span: std::ops::Range<usize>,
-    t: RawThresholds,
-) -> Result<Thresholds, PolicyError> {
+fn thresholds(t: RawThresholds) -> Result<Thresholds, String> {
     let ok = 1 <= t.step_up_from && t.step_up_from <= t.decline_from && t.decline_from <= 100;
     if !ok {
-        return lines.err(span, format_args!(
+        return Err(format!(
             "thresholds need 1 <= step_up_from <= decline_from <= 100 (100: never decline), not {} and {}",
             t.step_up_from, t.decline_from
         ));
@@ -251,7 +247,7 @@ impl Policy {
             None => 0,
         };
         let thresholds = match &raw.thresholds {
-            Some(t) => thresholds(&lines, t.span(), *t.get_ref())?,
+            Some(t) => thresholds(*t.get_ref()).or_else(|m| lines.err(t.span(), m))?,
             None => Thresholds::default(),
         };
         let mut merge = MergeSettings {
@@ -429,17 +425,7 @@ fn compile_rule(r: &RawRule) -> Result<Rule, String> {
 fn override_profile(default: &Profile, o: &RawIssuer) -> Result<Profile, String> {
     let mut p = default.clone();
     if let Some(t) = o.thresholds {
-        let ok = 1 <= t.step_up_from && t.step_up_from <= t.decline_from && t.decline_from <= 100;
-        if !ok {
-            return Err(format!(
-                "thresholds need 1 <= step_up_from <= decline_from <= 100, not {} and {}",
-                t.step_up_from, t.decline_from
-            ));
-        }
-        p.thresholds = Thresholds {
-            step_up_from: u8::try_from(t.step_up_from).unwrap_or(100),
-            decline_from: u8::try_from(t.decline_from).unwrap_or(100),
-        };
+        p.thresholds = thresholds(t)?;
     }
     if let Some(c) = o.trusted_push_credit {
         p.merge.trusted_push_credit = u8::try_from(c)

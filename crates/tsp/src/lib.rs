@@ -11,6 +11,10 @@
 //!                                                       (records + the 200 answer)
 //! ```
 //!
+//! A step-up decision continues in [`StepUpState`] (codes issued and verified, the changes
+//! committed under a version check); an approval, or a passed step-up, carries the
+//! [`Script`] the device runs and reports.
+//!
 //! One-time use of the session id and `jti` is not checked here but by the store's unique
 //! constraints when the [`records::NewProvisioning`] is committed, so it holds across
 //! concurrent requests and server instances (DESIGN.md section 3).
@@ -29,7 +33,7 @@ mod vault;
 pub mod wire;
 
 pub use config::{TokenBin, TspConfig};
-pub use contact::{mask_email, mask_phone, Contact};
+pub use contact::Contact;
 pub use error::PushError;
 pub use ids::random_id;
 pub use keyring::{jwk_thumbprint, KeyKind, NamedKey, StoredKey, TspKeys};
