@@ -40,7 +40,7 @@ impl Contact {
 }
 
 /// `***-***-1234`: only the last four digits.
-pub fn mask_phone(phone: &str) -> String {
+pub(crate) fn mask_phone(phone: &str) -> String {
     let digits = phone.chars().filter(char::is_ascii_digit).count();
     let last4: String = phone
         .chars()
@@ -51,7 +51,7 @@ pub fn mask_phone(phone: &str) -> String {
 }
 
 /// `a***@example.com`: the first character of the local part and the domain.
-pub fn mask_email(email: &str) -> String {
+pub(crate) fn mask_email(email: &str) -> String {
     match email.split_once('@') {
         Some((local, domain)) => {
             let first: String = local.chars().take(1).collect();
