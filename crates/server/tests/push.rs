@@ -475,6 +475,10 @@ async fn operations_endpoints() {
         "/v1/admin/issuers",
         "/v1/admin/token-requestors",
         "/v1/keys/jwks.json",
+        "/v1/admin/risk-lists",
+        "/v1/provisionings/{provisioning_id}/step-up/otp",
+        "/v1/provisionings/{provisioning_id}/step-up/verify",
+        "/v1/provisionings/{provisioning_id}/script-report",
         "/healthz",
         "/metrics",
     ] {
