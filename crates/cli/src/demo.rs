@@ -251,7 +251,7 @@ impl Demo {
         Ok(phone.wallet.push_request(&answer, jwe, wallet_risk))
     }
 
-    async fn expect_refusal<T: std::fmt::Debug>(
+    fn expect_refusal<T: std::fmt::Debug>(
         &self,
         result: Result<T, ClientError>,
         code: &str,
@@ -517,16 +517,14 @@ async fn step_up_then_otp(d: &Demo) -> anyhow::Result<Vec<String>> {
             .await,
         "otp_invalid",
         &mut steps,
-    )
-    .await?;
+    )?;
     let thief = d.phone(999)?;
     steps.push("another wallet user tries the right code on this provisioning".into());
     d.expect_refusal(
         d.verify(&thief, &r.provisioning_id, &otp_id, &code).await,
         "forbidden",
         &mut steps,
-    )
-    .await?;
+    )?;
     let passed = d.verify(&phone, &r.provisioning_id, &otp_id, &code).await?;
     steps.push(format!(
         "the cardholder enters the right code: token {} {}, access data and script released",
@@ -537,8 +535,7 @@ async fn step_up_then_otp(d: &Demo) -> anyhow::Result<Vec<String>> {
         d.verify(&phone, &r.provisioning_id, &otp_id, &code).await,
         "otp_used",
         &mut steps,
-    )
-    .await?;
+    )?;
     d.install(
         &mut phone,
         &r.provisioning_id,
@@ -654,8 +651,7 @@ async fn lockout(d: &Demo) -> anyhow::Result<Vec<String>> {
         d.verify(&phone, &r.provisioning_id, &otp_id, &code).await,
         "step_up_locked",
         &mut steps,
-    )
-    .await?;
+    )?;
     Ok(steps)
 }
 
@@ -670,8 +666,7 @@ async fn replayed(d: &Demo) -> anyhow::Result<Vec<String>> {
         d.wallet_api.push_provisioning(&req, None).await,
         "replayed_request",
         &mut steps,
-    )
-    .await?;
+    )?;
     Ok(steps)
 }
 
@@ -684,8 +679,7 @@ async fn stale(d: &Demo) -> anyhow::Result<Vec<String>> {
         d.wallet_api.push_provisioning(&req, None).await,
         "stale_timestamp",
         &mut steps,
-    )
-    .await?;
+    )?;
     Ok(steps)
 }
 
@@ -704,8 +698,7 @@ async fn tampered(d: &Demo) -> anyhow::Result<Vec<String>> {
         d.wallet_api.push_provisioning(&req, None).await,
         "payload_undecryptable",
         &mut steps,
-    )
-    .await?;
+    )?;
     Ok(steps)
 }
 
@@ -724,8 +717,7 @@ async fn other_device(d: &Demo) -> anyhow::Result<Vec<String>> {
         d.wallet_api.push_provisioning(&req, None).await,
         "binding_mismatch",
         &mut steps,
-    )
-    .await?;
+    )?;
     Ok(steps)
 }
 
@@ -738,8 +730,7 @@ async fn unknown_issuer(d: &Demo) -> anyhow::Result<Vec<String>> {
         d.wallet_api.push_provisioning(&req, None).await,
         "unknown_issuer",
         &mut steps,
-    )
-    .await?;
+    )?;
     Ok(steps)
 }
 

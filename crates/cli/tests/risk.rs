@@ -46,18 +46,16 @@ fn check_accepts_the_example_and_names_the_line_of_an_error() {
     // The server refuses to start with it.
     let config = dir.path().join("provisio.toml");
     std::fs::write(&config, "risk_policy = \"bad.toml\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
+    let data = dir.path().join("data");
+    let out = provisio(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

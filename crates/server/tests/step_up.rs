@@ -14,12 +14,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::*;
+use common::{code as problem, *};
 use provisio_server::{spawn_delivery, MemorySink};
 use provisio_tsp::wire::WalletRiskInfo;
 use serde_json::{json, Value};
 
 impl Harness {
+    async fn token(&self, token_ref_id: &str) -> provisio_store::TokenRecord {
+        self.state.store.token(token_ref_id).await.unwrap().unwrap()
+    }
+
     /// A push that the merge holds for step-up: the wallet's non-override 5 is below the
     /// service's level for a new account.
     async fn step_up_push(&self) -> Value {
@@ -67,10 +71,6 @@ impl Harness {
     }
 }
 
-fn problem(v: &Value) -> &str {
-    v["code"].as_str().unwrap_or("<none>")
-}
-
 /// Waits for the `n`th delivered message and returns its code.
 async fn nth_code(sink: &MemorySink, n: usize) -> String {
     for _ in 0..500 {
@@ -93,7 +93,7 @@ fn wrong(code: &str) -> String {
 
 #[tokio::test]
 async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready() {
-    let h = harness().await;
+    let mut h = harness().await;
     let sink = Arc::new(MemorySink::default());
     let _deliverer = spawn_delivery(h.state.clone(), sink.clone());
     let pv = h.step_up_push().await;
@@ -170,13 +170,7 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
         (StatusCode::CONFLICT, "step_up_not_pending")
     );
 
-    let token = h
-        .state
-        .store
-        .token(&access.token_ref_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let token = h.token(&access.token_ref_id).await;
     assert_eq!(token.status.as_str(), "ACTIVE");
     assert_eq!(
         token.installed_at, None,
@@ -212,20 +206,11 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
         (s, problem(&v)),
         (StatusCode::UNPROCESSABLE_ENTITY, "script_incomplete")
     );
-    assert_eq!(
-        h.state
-            .store
-            .token(&access.token_ref_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .installed_at,
-        None
-    );
+    assert_eq!(h.token(&access.token_ref_id).await.installed_at, None);
     // The wallet core runs the script and reports.
-    let mut wallet = h.wallet;
     let script_typed = serde_json::from_value(script.clone()).unwrap();
-    let steps = wallet
+    let steps = h
+        .wallet
         .install(
             &h.crypto,
             &script_typed,
@@ -233,39 +218,15 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
         )
         .unwrap();
     let body = report(&script["script_id"], serde_json::to_value(&steps).unwrap());
-    let (s, v) = call(
-        &h.app,
-        "POST",
-        &path,
-        Some(&h.wallet_key),
-        body.to_string().into_bytes(),
-        None,
-    )
-    .await;
+    let (s, v) = h.post(&path, body.clone()).await;
     assert_eq!(
         (s, v["payment_ready"].as_bool()),
         (StatusCode::OK, Some(true)),
         "{v}"
     );
-    assert!(wallet.cards()[0].default);
-    assert!(h
-        .state
-        .store
-        .token(&access.token_ref_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .installed_at
-        .is_some());
-    let (s, _) = call(
-        &h.app,
-        "POST",
-        &path,
-        Some(&h.wallet_key),
-        body.to_string().into_bytes(),
-        None,
-    )
-    .await;
+    assert!(h.wallet.cards()[0].default);
+    assert!(h.token(&access.token_ref_id).await.installed_at.is_some());
+    let (s, _) = h.post(&path, body).await;
     assert_eq!(s, StatusCode::OK, "a repeated report gets the same answer");
 }
 

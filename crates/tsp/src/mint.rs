@@ -2,7 +2,7 @@
 
 use provisio_crypto::{CryptoProvider, EcPublicKey};
 use provisio_jose::{b64_encode, EncryptOptions, Jwk, KeyManagement};
-use provisio_risk::{Outcome, RiskDecision};
+use provisio_risk::{Outcome, Reason, RiskDecision};
 use provisio_types::{luhn_check_digit, Expiry, TokenPan, UnixSeconds};
 
 use crate::records::{NewProvisioning, NewToken, TokenStatus};
@@ -37,6 +37,8 @@ pub struct MintInput<'a> {
     pub secure_element_id: Option<&'a str>,
     /// The risk decision.
     pub risk: &'a RiskDecision,
+    /// The funding PAN's keyed hash, as computed for the risk signals.
+    pub pan_hash: [u8; 32],
     /// When.
     pub now: UnixSeconds,
 }
@@ -79,11 +81,12 @@ pub fn mint(
         device_key,
         secure_element_id,
         risk,
+        pan_hash,
         now,
     } = *input;
     let vault = keys.vault();
     let provisioning_id = random_id(crypto, "pv_").map_err(internal)?;
-    let mut risk_info = risk_info(risk);
+    let mut risk = risk.clone();
     let methods = match risk.outcome {
         Outcome::StepUp => {
             offer_methods(crypto, vault, &accepted.contact).map_err(|_| PushError::Internal)?
@@ -94,7 +97,7 @@ pub fn mint(
         Outcome::Approve => Decision::Approved,
         Outcome::StepUp if !methods.is_empty() => Decision::StepUpRequired,
         Outcome::StepUp => {
-            risk_info.reasons.push(ReasonInfo {
+            risk.reasons.push(Reason {
                 code: "no_step_up_method".into(),
                 text: "Step-up is required but the issuer gave no contact to send a code to, so the request is declined.".into(),
             });
@@ -102,14 +105,8 @@ pub fn mint(
         }
         Outcome::Decline => Decision::Declined,
     };
-    let mut record_json = serde_json::to_value(risk).map_err(|_| PushError::Internal)?;
-    if let Some(obj) = record_json.as_object_mut() {
-        obj.insert(
-            "reasons".into(),
-            serde_json::to_value(&risk_info.reasons).map_err(|_| PushError::Internal)?,
-        );
-    }
-    let risk_json = record_json.to_string();
+    let risk_info = risk_info(&risk);
+    let risk_json = serde_json::to_string(&risk).map_err(|_| PushError::Internal)?;
 
     let (token, token_info, access_data, script) = if decision == Decision::Declined {
         (None, None, None, None)
@@ -135,7 +132,7 @@ pub fn mint(
             token_ref_id: token_ref_id.clone(),
             token_pan_hash: vault.lookup_hash(crypto, "token_pan", token_pan.expose()),
             token_pan: seal(token_pan.expose().as_bytes(), "token_pan")?,
-            pan_hash: vault.lookup_hash(crypto, "pan", accepted.pan.expose()),
+            pan_hash,
             pan: seal(accepted.pan.expose().as_bytes(), "pan")?,
             token_last4: token_pan.last4().to_owned(),
             exp_month: expiry.month(),
@@ -192,7 +189,7 @@ pub fn mint(
         device_id: accepted.device_id.clone(),
         decision,
         risk_json,
-        pan_hash: vault.lookup_hash(crypto, "pan", accepted.pan.expose()),
+        pan_hash,
         created_at: now,
         token,
         step_up: (decision == Decision::StepUpRequired).then_some(methods),

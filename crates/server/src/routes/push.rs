@@ -83,10 +83,11 @@ pub(crate) async fn push_provisioning(
 
     let vault = state.keys.vault();
     let pan = accepted.pan.expose();
+    let pan_hash = vault.lookup_hash(crypto, "pan", pan);
     let mut signals = state
         .store
         .risk_signals(&SignalQuery {
-            pan_hash: vault.lookup_hash(crypto, "pan", pan),
+            pan_hash,
             bin8: pan.chars().take(8).collect(),
             device_id: req.device_id.clone(),
             token_requestor_id: caller.id.clone(),
@@ -108,6 +109,7 @@ pub(crate) async fn push_provisioning(
         device_key: &device_key,
         secure_element_id: req.device.secure_element_id.as_deref(),
         risk: &risk,
+        pan_hash,
         now,
     };
     for _ in 0..MINT_ATTEMPTS {

@@ -140,70 +140,73 @@ pub(crate) async fn verify_otp(
             now,
             &state.config.step_up,
         );
-        let (change, refusal) = match verification {
+        let (change, outcome) = match verification {
             Verification::Refused(e) => return Err(e.into()),
-            Verification::Failed(change, e) => (change, Some(e)),
-            Verification::Passed(change) => (change, None),
-        };
-        let released = match refusal {
-            Some(_) => None,
-            None => {
-                let token = state
-                    .store
-                    .token(&step.token_ref_id)
-                    .await?
-                    .ok_or_else(|| ApiError::internal(&"step-up without its token"))?;
-                let (access_data, script) = release_access_data(
-                    crypto,
-                    &state.keys,
-                    &StoredToken {
-                        token_ref_id: &token.token_ref_id,
-                        token_pan: &token.token_pan,
-                        cryptogram_key: &token.cryptogram_key,
-                        binding_jwk: &token.binding_jwk,
-                        exp_month: token.exp_month,
-                        exp_year: token.exp_year,
-                        secure_element: token.secure_element_id.is_some(),
-                    },
-                )?;
-                Some((token, access_data, script))
+            Verification::Failed(change, e) => (change, Err(e)),
+            Verification::Passed(change) => {
+                let passed = release(&state, &step.token_ref_id, &provisioning_id).await?;
+                (change, Ok(passed))
             }
         };
-        let committed = state
+        let script = outcome.as_ref().ok().map(|p| &p.script);
+        match state
             .store
-            .commit_step_up_change(
-                &change,
-                &step.token_ref_id,
-                released.as_ref().map(|(_, _, script)| script),
-                now,
-            )
-            .await;
-        match committed {
+            .commit_step_up_change(&change, &step.token_ref_id, script, now)
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Conflict(Conflict::StepUpVersion)) => continue,
             Err(e) => return Err(e.into()),
         }
-        if let Some(e) = refusal {
-            tracing::info!(%provisioning_id, code = e.code(), "step-up code refused");
-            return Err(e.into());
-        }
-        let Some((token, access_data, script)) = released else {
-            return Err(ApiError::internal(&"passed step-up without a release"));
+        return match outcome {
+            Err(e) => {
+                tracing::info!(%provisioning_id, code = e.code(), "step-up code refused");
+                Err(e.into())
+            }
+            Ok(passed) => {
+                tracing::info!(%provisioning_id, token_ref_id = %passed.token.token_ref_id, "step-up passed; token active");
+                Ok(Json(passed).into_response())
+            }
         };
-        tracing::info!(%provisioning_id, token_ref_id = %token.token_ref_id, "step-up passed; token active");
-        let passed = StepUpPassed {
-            provisioning_id,
-            token: TokenInfo {
-                token_ref_id: token.token_ref_id,
-                last4: token.token_last4,
-                exp_month: token.exp_month,
-                exp_year: token.exp_year,
-                status: TokenStatus::Active.as_str().into(),
-            },
-            access_data,
-            script,
-        };
-        return Ok(Json(passed).into_response());
     }
     Err(StepUpError::Conflict.into())
+}
+
+/// The answer to a right code: the token as it will be once the change commits, its access
+/// data and a fresh installation script.
+async fn release(
+    state: &AppState,
+    token_ref_id: &str,
+    provisioning_id: &str,
+) -> Result<StepUpPassed, ApiError> {
+    let token = state
+        .store
+        .token(token_ref_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(&"step-up without its token"))?;
+    let (access_data, script) = release_access_data(
+        state.crypto.as_ref(),
+        &state.keys,
+        &StoredToken {
+            token_ref_id: &token.token_ref_id,
+            token_pan: &token.token_pan,
+            cryptogram_key: &token.cryptogram_key,
+            binding_jwk: &token.binding_jwk,
+            exp_month: token.exp_month,
+            exp_year: token.exp_year,
+            secure_element: token.secure_element_id.is_some(),
+        },
+    )?;
+    Ok(StepUpPassed {
+        provisioning_id: provisioning_id.to_owned(),
+        token: TokenInfo {
+            token_ref_id: token.token_ref_id,
+            last4: token.token_last4,
+            exp_month: token.exp_month,
+            exp_year: token.exp_year,
+            status: TokenStatus::Active.as_str().into(),
+        },
+        access_data,
+        script,
+    })
 }
