@@ -3,6 +3,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use provisio_accounts::KbaError;
 use provisio_store::{Conflict, StoreError};
 use provisio_tsp::{PushError, ScriptError, StepUpError};
 use serde::Serialize;
@@ -110,6 +111,18 @@ fn title(code: &str) -> &'static str {
         "step_up_conflict" => "Concurrent step-up change",
         "script_mismatch" => "Wrong script",
         "script_incomplete" => "Script not completed",
+        "account_not_active" => "Wallet account not active",
+        "account_exists" => "Wallet account exists",
+        "account_not_pending" => "Wallet account not pending activation",
+        "account_expired" => "Wallet account expired",
+        "account_conflict" => "Concurrent wallet account change",
+        "illegal_transition" => "Illegal account state transition",
+        "kba_opted_out" => "Verification opted out",
+        "kba_no_open_question" => "No question open",
+        "kba_question_mismatch" => "Not the open question",
+        "kba_unknown_option" => "Unknown option",
+        "kba_unavailable" => "Not enough questions",
+        "kba_source_error" => "Question source failed",
         _ => "Internal error",
     }
 }
@@ -155,6 +168,13 @@ impl From<StepUpError> for ApiError {
             return Self::internal(&e);
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<KbaError> for ApiError {
+    fn from(e: KbaError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT);
         Self::new(status, e.code(), e.to_string())
     }
 }

@@ -4,11 +4,14 @@
 //! the sans-IO core, commit what it returned in one transaction, answer. Errors become RFC 9457
 //! problem documents in one place ([`ApiError`]).
 
+mod account_crypto;
+mod account_gate;
 mod auth;
 mod bootstrap;
 mod clock;
 mod error;
 mod idempotency;
+mod kba_source;
 mod metrics;
 mod openapi;
 mod outbox;
@@ -29,7 +32,7 @@ pub use openapi::ApiDoc;
 pub use outbox::{spawn_delivery, MemorySink, NotificationSink, WebhookSink};
 pub use state::AppState;
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 /// The application's routes, with request ids, logging and metrics.
@@ -47,6 +50,36 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/admin/risk-lists",
             post(routes::risk_lists::add_risk_list_entry),
+        )
+        .route(
+            "/v1/admin/issuers/{issuer_id}/kba-source",
+            put(routes::kba_sources::set_kba_source),
+        )
+        .route("/v1/wallet-module", get(routes::wallet_module::wallet_module))
+        .route("/v1/wallet-accounts", post(routes::accounts::create_account))
+        .route(
+            "/v1/wallet-accounts/{account_id}",
+            get(routes::accounts::get_account),
+        )
+        .route(
+            "/v1/wallet-accounts/{account_id}/kba/question",
+            post(routes::accounts::question),
+        )
+        .route(
+            "/v1/wallet-accounts/{account_id}/kba/answer",
+            post(routes::accounts::answer),
+        )
+        .route(
+            "/v1/wallet-accounts/{account_id}/kba/opt-out",
+            post(routes::accounts::opt_out),
+        )
+        .route(
+            "/v1/issuer/enrolments",
+            post(routes::issuer_accounts::load_enrolment),
+        )
+        .route(
+            "/v1/issuer/wallet-accounts/{account_id}/verification",
+            post(routes::issuer_accounts::verify),
         )
         .route(
             "/v1/push-provisioning",

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use provisio_accounts::AccountsConfig;
 use provisio_crypto::AwsLcProvider;
 use provisio_store::Store;
 use provisio_tsp::{TspConfig, TspKeys};
@@ -23,6 +24,10 @@ pub struct AppState {
     pub config: Arc<TspConfig>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Hosted wallet accounts and their verification.
+    pub accounts: Arc<AccountsConfig>,
+    /// Calls to issuers' and third parties' question sources.
+    pub(crate) http: reqwest::Client,
     pub(crate) metrics: Arc<Metrics>,
     /// Wakes the outbox deliverer when a message is committed.
     pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
@@ -42,8 +47,20 @@ impl AppState {
             keys: Arc::new(keys),
             config: Arc::new(config),
             clock,
+            accounts: Arc::new(AccountsConfig::default()),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
             metrics: Arc::new(Metrics::default()),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Replaces the account settings (checked by the caller with
+    /// [`AccountsConfig::check`]).
+    pub fn with_accounts(mut self, accounts: AccountsConfig) -> Self {
+        self.accounts = Arc::new(accounts);
+        self
     }
 }

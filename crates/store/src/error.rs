@@ -20,6 +20,12 @@ pub enum Conflict {
     StepUpVersion,
     /// The script was completed already.
     ScriptCompleted,
+    /// The wallet user has an account that is not expired.
+    WalletAccount,
+    /// The account changed since it was read (optimistic concurrency).
+    AccountVersion,
+    /// A question drawn for an account was asked of it before.
+    QuestionRepeated,
     /// Another constraint.
     Other,
 }

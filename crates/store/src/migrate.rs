@@ -18,6 +18,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "risk_step_up_scripts",
         include_str!("../migrations/sqlite/0002_risk_step_up_scripts.sql"),
     ),
+    (
+        "wallet_accounts",
+        include_str!("../migrations/sqlite/0003_wallet_accounts.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use provisio_accounts::{KbaChange, Transition};
 use provisio_risk::Signals;
 use provisio_tsp::records::{NewProvisioning, TokenStatus};
 use provisio_tsp::{
@@ -18,7 +19,8 @@ use sqlx::{Row, SqlitePool};
 
 use crate::migrate::migrate_sqlite;
 use crate::{
-    Conflict, IdempotencyRecord, IssuerRecord, ListKind, ListName, Principal, Role, ScriptRecord,
+    AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, EnrolmentRecord,
+    KbaSourceRecord, NewAccount, QuestionRecord, Conflict, IdempotencyRecord, IssuerRecord, ListKind, ListName, Principal, Role, ScriptRecord,
     SignalQuery, Store, StoreError, TokenRecord, TokenRequestorRecord,
 };
 
@@ -88,7 +90,7 @@ pub(crate) fn sealed(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Sealed,
     Sealed::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("sealed {col}")))
 }
 
-async fn insert_idempotency(
+pub(crate) async fn insert_idempotency(
     tx: &mut sqlx::SqliteConnection,
     r: &IdempotencyRecord,
 ) -> Result<(), StoreError> {
@@ -497,5 +499,102 @@ impl Store for SqliteStore {
             .await
             .map_err(write_error)?;
         Ok(())
+    }
+
+    async fn token_requestor(
+        &self,
+        token_requestor_id: &str,
+    ) -> Result<Option<TokenRequestorRecord>, StoreError> {
+        let row = sqlx::query("SELECT token_requestor_id, name, wallet_accounts, created_at FROM token_requestors WHERE token_requestor_id = ?")
+            .bind(token_requestor_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| {
+            Ok(TokenRequestorRecord {
+                token_requestor_id: r.try_get("token_requestor_id").map_err(unavailable)?,
+                name: r.try_get("name").map_err(unavailable)?,
+                wallet_accounts: r.try_get("wallet_accounts").map_err(unavailable)?,
+                created_at: r.try_get("created_at").map_err(unavailable)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn account_facts(&self, q: &AccountFactsQuery) -> Result<AccountFacts, StoreError> {
+        self.account_facts_impl(q).await
+    }
+
+    async fn create_account(
+        &self,
+        account: &NewAccount,
+        created: &Transition,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        self.create_account_impl(account, created, idempotency).await
+    }
+
+    async fn account(&self, account_id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        self.account_impl(account_id).await
+    }
+
+    async fn live_account(
+        &self,
+        token_requestor_id: &str,
+        wallet_user_id: &str,
+    ) -> Result<Option<AccountGate>, StoreError> {
+        self.live_account_impl(token_requestor_id, wallet_user_id)
+            .await
+    }
+
+    async fn commit_kba(&self, change: &KbaChange) -> Result<(), StoreError> {
+        self.commit_kba_impl(change).await
+    }
+
+    async fn asked_questions(&self, account_id: &str) -> Result<Vec<String>, StoreError> {
+        self.asked_questions_impl(account_id).await
+    }
+
+    async fn served_question(
+        &self,
+        account_id: &str,
+        question_id: &str,
+    ) -> Result<Option<QuestionRecord>, StoreError> {
+        self.served_question_impl(account_id, question_id).await
+    }
+
+    async fn bank_questions(
+        &self,
+        issuer_id: &str,
+        customer_ref: &str,
+        account_id: &str,
+    ) -> Result<Vec<QuestionRecord>, StoreError> {
+        self.bank_questions_impl(issuer_id, customer_ref, account_id)
+            .await
+    }
+
+    async fn load_enrolment(
+        &self,
+        enrolment: &EnrolmentRecord,
+        questions: &[QuestionRecord],
+    ) -> Result<(), StoreError> {
+        self.load_enrolment_impl(enrolment, questions).await
+    }
+
+    async fn set_kba_source(
+        &self,
+        issuer_id: &str,
+        source: &KbaSourceRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.set_kba_source_impl(issuer_id, source, now).await
+    }
+
+    async fn kba_source(&self, issuer_id: &str) -> Result<Option<KbaSourceRecord>, StoreError> {
+        self.kba_source_impl(issuer_id).await
+    }
+
+    async fn account_events(&self, account_id: &str) -> Result<Vec<Transition>, StoreError> {
+        self.account_events_impl(account_id).await
     }
 }

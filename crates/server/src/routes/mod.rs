@@ -1,12 +1,16 @@
 //! Route handlers, one file per area.
 
+pub(crate) mod accounts;
 pub(crate) mod admin;
 pub(crate) mod health;
+pub(crate) mod issuer_accounts;
+pub(crate) mod kba_sources;
 pub(crate) mod keys;
 pub(crate) mod push;
 pub(crate) mod risk_lists;
 pub(crate) mod scripts;
 pub(crate) mod step_up;
+pub(crate) mod wallet_module;
 
 use serde::de::DeserializeOwned;
 

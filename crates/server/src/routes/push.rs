@@ -12,6 +12,7 @@ use provisio_types::{DeviceId, SessionId, WalletUserId};
 
 use super::admin::replay_after_race;
 use super::parse_json;
+use crate::account_gate::require_active_account;
 use crate::auth::require;
 use crate::error::Problem;
 use crate::idempotency;
@@ -29,7 +30,7 @@ const MINT_ATTEMPTS: usize = 4;
         (status = 200, body = PushProvisioningResponse, description = "Processed: approved, step-up required, or declined"),
         (status = 400, body = Problem, description = "malformed_request, payload_undecryptable, signature_invalid, unknown_issuer, audience_mismatch, binding_mismatch, stale_timestamp, invalid_account"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "forbidden: not a token requestor key"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key; account_not_active: a hosted wallet's user has no ACTIVE account on this device"),
         (status = 409, body = Problem, description = "replayed_request: the session id or jti was used before"),
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
@@ -50,6 +51,7 @@ pub(crate) async fn push_provisioning(
     SessionId::parse(&req.session_id).map_err(|e| ApiError::malformed(e.to_string()))?;
     WalletUserId::parse(&req.wallet_user_id).map_err(|e| ApiError::malformed(e.to_string()))?;
     DeviceId::parse(&req.device_id).map_err(|e| ApiError::malformed(e.to_string()))?;
+    require_active_account(&state, &caller.id, &req.wallet_user_id, &req.device_id).await?;
     let device_key = req
         .device
         .binding_jwk

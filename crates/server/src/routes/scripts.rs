@@ -11,6 +11,7 @@ use provisio_tsp::wire::{ScriptReportRequest, ScriptReportResponse};
 use provisio_tsp::Script;
 
 use super::parse_json;
+use crate::account_gate::require_active_account;
 use crate::auth::require;
 use crate::error::Problem;
 use crate::{ApiError, AppState};
@@ -23,7 +24,7 @@ use crate::{ApiError, AppState};
         (status = 200, body = ScriptReportResponse, description = "Installed: the token can pay (a repeated report gets the same answer)"),
         (status = 400, body = Problem, description = "malformed_request"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "forbidden: another user's or device's provisioning"),
+        (status = 403, body = Problem, description = "forbidden: another user's or device's provisioning; account_not_active"),
         (status = 404, body = Problem, description = "not_found: no script was sent for it"),
         (status = 422, body = Problem, description = "script_mismatch, script_incomplete"),
     ),
@@ -49,6 +50,13 @@ pub(crate) async fn report(
             "this provisioning belongs to another wallet user or device",
         ));
     }
+    require_active_account(
+        &state,
+        &record.token_requestor_id,
+        &record.wallet_user_id,
+        &record.device_id,
+    )
+    .await?;
     let script: Script = serde_json::from_str(&record.body).map_err(|e| ApiError::internal(&e))?;
     script.check_report(&req.script_id, &req.steps)?;
     if record.completed_at.is_none() {

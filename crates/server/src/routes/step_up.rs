@@ -15,6 +15,7 @@ use provisio_tsp::{
 };
 
 use super::parse_json;
+use crate::account_gate::require_active_account;
 use crate::auth::require;
 use crate::error::Problem;
 use crate::{ApiError, AppState};
@@ -36,6 +37,13 @@ async fn load(
         .await?
         .ok_or_else(|| ApiError::not_found("no step-up exists for this provisioning"))?;
     step.check_caller(caller)?;
+    require_active_account(
+        state,
+        &step.token_requestor_id,
+        &step.wallet_user_id,
+        &step.device_id,
+    )
+    .await?;
     Ok(step)
 }
 
@@ -47,7 +55,7 @@ async fn load(
         (status = 201, body = OtpSent, description = "A code is on its way"),
         (status = 400, body = Problem, description = "malformed_request, unknown_method"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "forbidden (another user's or device's provisioning), step_up_locked"),
+        (status = 403, body = Problem, description = "forbidden (another user's or device's provisioning), step_up_locked, account_not_active"),
         (status = 404, body = Problem, description = "not_found"),
         (status = 409, body = Problem, description = "step_up_not_pending, step_up_conflict"),
         (status = 429, body = Problem, description = "otp_resend_limit"),
@@ -105,7 +113,7 @@ pub(crate) async fn send_otp(
         (status = 200, body = StepUpPassed, description = "Verified: token active, access data released"),
         (status = 400, body = Problem, description = "malformed_request, otp_invalid, otp_expired, otp_tries_exhausted"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "forbidden (another user's or device's provisioning), step_up_locked"),
+        (status = 403, body = Problem, description = "forbidden (another user's or device's provisioning), step_up_locked, account_not_active"),
         (status = 404, body = Problem, description = "not_found"),
         (status = 409, body = Problem, description = "otp_used (a replayed code), step_up_not_pending, step_up_conflict"),
     ),

@@ -1,0 +1,48 @@
+//! The join of activation and provisioning (PROTOCOL.md section 2): for a wallet registered
+//! with `wallet_accounts: "hosted"`, push provisioning and every token operation for a wallet
+//! user need that user's account ACTIVE and on the same device; otherwise 403
+//! `account_not_active`. Wallets that manage their own accounts (`external`) pass.
+
+use axum::http::StatusCode;
+use provisio_accounts::AccountState;
+
+use crate::{ApiError, AppState};
+
+/// Passes, or refuses with 403 `account_not_active` saying why.
+pub(crate) async fn require_active_account(
+    state: &AppState,
+    token_requestor_id: &str,
+    wallet_user_id: &str,
+    device_id: &str,
+) -> Result<(), ApiError> {
+    let hosted = state
+        .store
+        .token_requestor(token_requestor_id)
+        .await?
+        .is_some_and(|tr| tr.wallet_accounts == "hosted");
+    if !hosted {
+        return Ok(());
+    }
+    let refuse = |why: String| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account_not_active",
+            format!("the wallet user's account {why}; activate it before provisioning"),
+        )
+    };
+    let Some(account) = state
+        .store
+        .live_account(token_requestor_id, wallet_user_id)
+        .await?
+    else {
+        return Err(refuse("does not exist".into()));
+    };
+    match account.state {
+        AccountState::Active if account.device_id == device_id => Ok(()),
+        AccountState::Active => Err(refuse("is on another device".into())),
+        AccountState::PendingActivation if state.clock.now() >= account.expires_at => {
+            Err(refuse("has expired".into()))
+        }
+        other => Err(refuse(format!("is {other}"))),
+    }
+}
