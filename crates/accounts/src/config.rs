@@ -48,7 +48,7 @@ impl Default for AccountsConfig {
             questions_high: 5,
             options_per_question: 4,
             module_version: "1.0.0".into(),
-            min_sdk_version: "1.0.0".into(),
+            min_sdk_version: env!("CARGO_PKG_VERSION").into(),
             level: LevelRules::default(),
         }
     }

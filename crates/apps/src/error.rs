@@ -14,6 +14,12 @@ pub enum AppError {
     /// The script cannot run on this wallet (version or target).
     #[error("the installation script cannot run here: {0}")]
     Script(&'static str),
+    /// The wallet module manifest was refused (tampered, untrusted, downgrade, SDK too old).
+    #[error("wallet module refused: {0}")]
+    Module(#[from] provisio_accounts::ManifestError),
+    /// No verified wallet module is installed yet.
+    #[error("install the wallet module (GET /v1/wallet-module) first")]
+    ModuleNotInstalled,
     /// A cryptographic operation failed.
     #[error("cryptographic failure: {0}")]
     Crypto(#[from] provisio_jose::JoseError),

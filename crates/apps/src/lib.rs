@@ -5,6 +5,8 @@
 //! `provisio-client` crate makes over HTTP.
 //!
 //! ```text
+//!  GET /v1/wallet-module ──► WalletApp::install_module (verified) ──► account_request
+//!       └──► POST /v1/wallet-accounts, KBA ──► ACTIVE (hosted wallets only)
 //!  IssuerApp::start_session ──(session_id, issuer_id)──► WalletApp::answer
 //!  IssuerApp::request_data ◄──(session_id, uid, did, trid)──┘
 //!       └──(JWE)──► WalletApp::push_request ──► POST /v1/push-provisioning
@@ -18,4 +20,4 @@ mod wallet_app;
 
 pub use error::AppError;
 pub use issuer_app::{seal_request_data, CardDetails, IssuerApp, SessionStart};
-pub use wallet_app::{InstalledCard, WalletAnswer, WalletApp};
+pub use wallet_app::{InstalledCard, WalletAnswer, WalletApp, SDK_VERSION};

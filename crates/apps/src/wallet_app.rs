@@ -1,8 +1,10 @@
 //! The wallet app: answers the issuer app, holds the device binding key, forwards the request
 //! data and opens the access data.
 
+use provisio_accounts::wire::{AccountDevice, AccountUser, CreateWalletAccount};
+use provisio_accounts::{verify_manifest, Manifest};
 use provisio_crypto::{CryptoProvider, EcKeyPair, SecretBytes};
-use provisio_jose::{Jwk, KeyManagement};
+use provisio_jose::{Jwk, JwkSet, KeyManagement};
 use provisio_tsp::wire::{AccessData, DeviceInfo, PushProvisioningRequest, WalletRiskInfo};
 use provisio_tsp::{Script, ScriptTarget, StepOp, StepReport, StepResult, SCRIPT_VERSION};
 use provisio_types::TokenPan;
@@ -29,8 +31,12 @@ pub struct WalletApp {
     wallet_user_id: String,
     device_id: String,
     binding_key: EcKeyPair,
+    module: Option<Manifest>,
     cards: Vec<InstalledCard>,
 }
+
+/// This SDK core's version, checked against a manifest's `min_sdk_version`.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A card an installation script put into the wallet (host card emulation).
 #[derive(Debug)]
@@ -61,7 +67,56 @@ impl WalletApp {
             binding_key: crypto
                 .generate_ec_key()
                 .map_err(|e| AppError::Crypto(e.into()))?,
+            module: None,
             cards: Vec::new(),
+        })
+    }
+
+    /// Pre-install (US 10,699,267): verifies the wallet module manifest under the token
+    /// service signing keys this SDK trusts (pinned when the app is built, never taken from
+    /// the manifest itself) and installs it, refusing a tampered or untrusted manifest, a
+    /// downgrade below the installed module, and a module that needs a newer SDK.
+    pub fn install_module(
+        &mut self,
+        crypto: &dyn CryptoProvider,
+        manifest: &str,
+        trusted: &JwkSet,
+    ) -> Result<&Manifest, AppError> {
+        let installed = self.module.as_ref().map(|m| m.module_version.as_str());
+        let verified = verify_manifest(crypto, manifest, trusted, installed, SDK_VERSION)?;
+        Ok(self.module.insert(verified))
+    }
+
+    /// The installed wallet module.
+    pub fn module(&self) -> Option<&Manifest> {
+        self.module.as_ref()
+    }
+
+    /// The body of `POST /v1/wallet-accounts` for this user on this device, once the module
+    /// is installed.
+    pub fn account_request(
+        &self,
+        issuer_id: &str,
+        user: AccountUser,
+        model: &str,
+        os: &str,
+        risk_score: Option<u8>,
+    ) -> Result<CreateWalletAccount, AppError> {
+        if self.module.is_none() {
+            return Err(AppError::ModuleNotInstalled);
+        }
+        Ok(CreateWalletAccount {
+            wallet_user_id: self.wallet_user_id.clone(),
+            issuer_id: issuer_id.to_owned(),
+            device: AccountDevice {
+                device_id: self.device_id.clone(),
+                model: model.to_owned(),
+                os: os.to_owned(),
+                secure_element_id: None,
+                binding_jwk: Jwk::from_public_key(self.binding_key.public_key()),
+                risk_score,
+            },
+            user,
         })
     }
 

@@ -168,12 +168,13 @@ impl Source {
         let status = response.status();
         if !status.is_success() {
             tracing::warn!(%status, path, "question source refused");
-            return Err(source_error(&format!("the question source answered {status}")));
+            return Err(source_error(&format!(
+                "the question source answered {status}"
+            )));
         }
-        response
-            .json()
-            .await
-            .map_err(|_| source_error("the question source sent a body that is not the documented JSON"))
+        response.json().await.map_err(|_| {
+            source_error("the question source sent a body that is not the documented JSON")
+        })
     }
 }
 
@@ -182,7 +183,11 @@ pub(crate) fn credential_aad(issuer_id: &str) -> Vec<u8> {
     format!("kba_source_credential|{issuer_id}").into_bytes()
 }
 
-fn subject(state: &AppState, account: &AccountRecord, kind: SourceKind) -> Result<Subject, ApiError> {
+fn subject(
+    state: &AppState,
+    account: &AccountRecord,
+    kind: SourceKind,
+) -> Result<Subject, ApiError> {
     if kind == SourceKind::Issuer {
         return Ok(Subject {
             customer_ref: Some(account.customer_ref.clone()),
@@ -231,5 +236,9 @@ fn unavailable(have: usize, need: u32) -> ApiError {
 }
 
 fn source_error(detail: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_GATEWAY, "kba_source_error", detail.to_owned())
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "kba_source_error",
+        detail.to_owned(),
+    )
 }

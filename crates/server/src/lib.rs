@@ -55,8 +55,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/issuers/{issuer_id}/kba-source",
             put(routes::kba_sources::set_kba_source),
         )
-        .route("/v1/wallet-module", get(routes::wallet_module::wallet_module))
-        .route("/v1/wallet-accounts", post(routes::accounts::create_account))
+        .route(
+            "/v1/wallet-module",
+            get(routes::wallet_module::wallet_module),
+        )
+        .route(
+            "/v1/wallet-accounts",
+            post(routes::accounts::create_account),
+        )
         .route(
             "/v1/wallet-accounts/{account_id}",
             get(routes::accounts::get_account),

@@ -26,8 +26,8 @@ use provisio_tsp::{
 };
 
 pub use account_records::{
-    AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, EnrolmentRecord,
-    KbaSourceRecord, NewAccount, QuestionRecord,
+    AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, EnrolmentRecord, KbaSourceRecord,
+    NewAccount, QuestionRecord,
 };
 pub use error::{Conflict, StoreError};
 pub use migrate::SCHEMA_VERSION;

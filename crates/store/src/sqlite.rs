@@ -19,9 +19,10 @@ use sqlx::{Row, SqlitePool};
 
 use crate::migrate::migrate_sqlite;
 use crate::{
-    AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, EnrolmentRecord,
-    KbaSourceRecord, NewAccount, QuestionRecord, Conflict, IdempotencyRecord, IssuerRecord, ListKind, ListName, Principal, Role, ScriptRecord,
-    SignalQuery, Store, StoreError, TokenRecord, TokenRequestorRecord,
+    AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, Conflict, EnrolmentRecord,
+    IdempotencyRecord, IssuerRecord, KbaSourceRecord, ListKind, ListName, NewAccount, Principal,
+    QuestionRecord, Role, ScriptRecord, SignalQuery, Store, StoreError, TokenRecord,
+    TokenRequestorRecord,
 };
 
 /// A SQLite database, opened from a `sqlite://` URL.
@@ -531,7 +532,8 @@ impl Store for SqliteStore {
         created: &Transition,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        self.create_account_impl(account, created, idempotency).await
+        self.create_account_impl(account, created, idempotency)
+            .await
     }
 
     async fn account(&self, account_id: &str) -> Result<Option<AccountRecord>, StoreError> {

@@ -74,24 +74,25 @@ impl SqliteStore {
         .fetch_one(&self.pool)
         .await
         .map_err(unavailable)?;
-        let enrolment = sqlx::query("SELECT * FROM kba_enrolments WHERE issuer_id = ? AND customer_ref = ?")
-            .bind(&q.issuer_id)
-            .bind(&q.customer_ref)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?
-            .map(|r| -> Result<EnrolmentRecord, StoreError> {
-                Ok(EnrolmentRecord {
-                    issuer_id: r.try_get("issuer_id").map_err(unavailable)?,
-                    customer_ref: r.try_get("customer_ref").map_err(unavailable)?,
-                    name_hash: hash32(&r, "name_hash")?,
-                    phone_hash: hash32(&r, "phone_hash")?,
-                    email_hash: hash32(&r, "email_hash")?,
-                    customer_since: r.try_get("customer_since").map_err(unavailable)?,
-                    loaded_at: r.try_get("loaded_at").map_err(unavailable)?,
+        let enrolment =
+            sqlx::query("SELECT * FROM kba_enrolments WHERE issuer_id = ? AND customer_ref = ?")
+                .bind(&q.issuer_id)
+                .bind(&q.customer_ref)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?
+                .map(|r| -> Result<EnrolmentRecord, StoreError> {
+                    Ok(EnrolmentRecord {
+                        issuer_id: r.try_get("issuer_id").map_err(unavailable)?,
+                        customer_ref: r.try_get("customer_ref").map_err(unavailable)?,
+                        name_hash: hash32(&r, "name_hash")?,
+                        phone_hash: hash32(&r, "phone_hash")?,
+                        email_hash: hash32(&r, "email_hash")?,
+                        customer_since: r.try_get("customer_since").map_err(unavailable)?,
+                        loaded_at: r.try_get("loaded_at").map_err(unavailable)?,
+                    })
                 })
-            })
-            .transpose()?;
+                .transpose()?;
         Ok(AccountFacts {
             device_blocklisted: row.try_get("blocked").map_err(unavailable)?,
             other_users_on_device: count(row.try_get("others").map_err(unavailable)?),
@@ -155,7 +156,8 @@ impl SqliteStore {
         else {
             return Ok(None);
         };
-        let get_str = |c: &str| -> Result<String, StoreError> { row.try_get(c).map_err(unavailable) };
+        let get_str =
+            |c: &str| -> Result<String, StoreError> { row.try_get(c).map_err(unavailable) };
         let state = AccountState::parse(&get_str("state")?).ok_or_else(|| corrupt("state"))?;
         let level =
             SecurityLevel::parse(&get_str("security_level")?).ok_or_else(|| corrupt("level"))?;
@@ -271,13 +273,15 @@ impl SqliteStore {
         }
         if let Some((number, questions)) = &c.start_attempt {
             let at = c.serve.as_ref().map(|s| s.1).unwrap_or_default();
-            sqlx::query("INSERT INTO kba_attempts (account_id, attempt_no, started_at) VALUES (?, ?, ?)")
-                .bind(&c.account_id)
-                .bind(i64::from(*number))
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(write_error)?;
+            sqlx::query(
+                "INSERT INTO kba_attempts (account_id, attempt_no, started_at) VALUES (?, ?, ?)",
+            )
+            .bind(&c.account_id)
+            .bind(i64::from(*number))
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
             for (i, q) in questions.iter().enumerate() {
                 sqlx::query("INSERT INTO kba_served (account_id, question_id, attempt_no, position, sealed, answer_mac) VALUES (?, ?, ?, ?, ?, ?)")
                     .bind(&c.account_id)
@@ -337,11 +341,13 @@ impl SqliteStore {
         &self,
         account_id: &str,
     ) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar("SELECT question_id FROM kba_served WHERE account_id = ? ORDER BY attempt_no, position")
-            .bind(account_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)
+        sqlx::query_scalar(
+            "SELECT question_id FROM kba_served WHERE account_id = ? ORDER BY attempt_no, position",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)
     }
 
     pub(crate) async fn served_question_impl(
@@ -448,14 +454,16 @@ impl SqliteStore {
         &self,
         issuer_id: &str,
     ) -> Result<Option<KbaSourceRecord>, StoreError> {
-        let row = sqlx::query("SELECT kind, url, credential_sealed FROM kba_sources WHERE issuer_id = ?")
-            .bind(issuer_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let row =
+            sqlx::query("SELECT kind, url, credential_sealed FROM kba_sources WHERE issuer_id = ?")
+                .bind(issuer_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
         row.map(|r| {
             let kind: String = r.try_get("kind").map_err(unavailable)?;
-            let credential: Option<Vec<u8>> = r.try_get("credential_sealed").map_err(unavailable)?;
+            let credential: Option<Vec<u8>> =
+                r.try_get("credential_sealed").map_err(unavailable)?;
             Ok(KbaSourceRecord {
                 kind: SourceKind::parse(&kind).ok_or_else(|| corrupt("kba source"))?,
                 url: r.try_get("url").map_err(unavailable)?,

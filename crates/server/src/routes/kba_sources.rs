@@ -57,7 +57,11 @@ pub(crate) async fn set_kba_source(
             state
                 .keys
                 .vault()
-                .seal(state.crypto.as_ref(), c.as_bytes(), &credential_aad(&issuer_id))
+                .seal(
+                    state.crypto.as_ref(),
+                    c.as_bytes(),
+                    &credential_aad(&issuer_id),
+                )
                 .map_err(|e| ApiError::internal(&e))
         })
         .transpose()?;

@@ -51,6 +51,7 @@ pub struct Harness {
     pub wallet: WalletApp,
     pub jwks: JwkSet,
     pub clock: Arc<TestClock>,
+    pub db_path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -143,6 +144,7 @@ pub async fn harness() -> Harness {
         issuer_api_key,
         jwks: serde_json::from_value(jwks).unwrap(),
         clock,
+        db_path: dir.path().join("t.db"),
         _dir: dir,
     }
 }
