@@ -23,10 +23,14 @@ use serde::Serialize;
 
 use crate::serve::open_store;
 
+mod accounts;
+
 /// The demo card: a test PAN, never a real one.
 pub(crate) const DEMO_PAN: &str = "4000123456789017";
 const DEMO_ISSUER: &str = "demo-bank";
 const DEMO_TRID: &str = "40010030273";
+/// A wallet whose accounts Provisio hosts (`wallet_accounts: "hosted"`).
+const DEMO_HOSTED_TRID: &str = "40010030299";
 
 /// `provisio demo` options.
 #[derive(Debug, Args)]
@@ -61,6 +65,10 @@ struct Demo {
     crypto: AwsLcProvider,
     admin: ProvisioClient,
     wallet_api: ProvisioClient,
+    /// The hosted-account wallet's backend.
+    hosted_api: ProvisioClient,
+    /// The issuer's backend (enrolments, verification).
+    issuer_api: ProvisioClient,
     issuer_app: IssuerApp,
     impostor_app: IssuerApp,
     jwks: JwkSet,
@@ -71,6 +79,8 @@ struct Demo {
 /// One phone: a wallet for one user on one device, and the card the issuer app pushes.
 struct Phone {
     wallet: WalletApp,
+    /// The wallet provider's backend, as the phone's wallet reaches it.
+    api: ProvisioClient,
     card: CardDetails,
     user: String,
     device: String,
@@ -124,6 +134,20 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let demo = setup(&crypto, &base, &admin_key, &tsp_id, inbox)
         .await
         .context("registering the demo participants")?;
+    flows.push(
+        run_flow(
+            "hosted wallet: fresh phone, module, account, KBA (one failed attempt), then push",
+            accounts::activate_then_push(&demo),
+        )
+        .await,
+    );
+    flows.push(
+        run_flow(
+            "hosted wallet: three failed attempts lock the account; push refused",
+            accounts::locked_refused(&demo),
+        )
+        .await,
+    );
     flows.push(run_flow("push provisioning", green_path(&demo)).await);
     flows.push(
         run_flow(
@@ -183,17 +207,22 @@ async fn setup(
     let kid = jwk_thumbprint(crypto, issuer_key.public_key());
     let mut jwk = Jwk::from_public_key(issuer_key.public_key());
     jwk.kid = Some(kid.clone());
-    admin
+    let issuer_api_key = admin
         .register_issuer(DEMO_ISSUER, "Demo Bank", &jwk)
         .await?;
     let wallet_key = admin
         .register_token_requestor(DEMO_TRID, "Demo Wallet", "external")
+        .await?;
+    let hosted_key = admin
+        .register_token_requestor(DEMO_HOSTED_TRID, "Demo Hosted Wallet", "hosted")
         .await?;
     let impostor_key = crypto.generate_ec_key()?;
     let jwks = admin.jwks().await?;
     Ok(Demo {
         crypto: AwsLcProvider::new(),
         wallet_api: admin.with_key(&wallet_key),
+        hosted_api: admin.with_key(&hosted_key),
+        issuer_api: admin.with_key(&issuer_api_key),
         admin,
         issuer_app: IssuerApp::new(DEMO_ISSUER, &kid, issuer_key, tsp_id),
         impostor_app: IssuerApp::new("not-a-registered-bank", &kid, impostor_key, tsp_id),
@@ -206,10 +235,15 @@ impl Demo {
     /// A fresh phone `n` (its own user, device, card and contact), so the flows' velocity
     /// signals do not mix.
     fn phone(&self, n: u32) -> anyhow::Result<Phone> {
+        self.phone_of(n, DEMO_TRID, &self.wallet_api)
+    }
+
+    fn phone_of(&self, n: u32, trid: &str, api: &ProvisioClient) -> anyhow::Result<Phone> {
         let user = format!("wallet-user-{n}");
         let device = format!("device-{n}");
         Ok(Phone {
-            wallet: WalletApp::new(&self.crypto, DEMO_TRID, &user, &device)?,
+            wallet: WalletApp::new(&self.crypto, trid, &user, &device)?,
+            api: api.clone(),
             card: CardDetails {
                 pan: demo_pan(n)?,
                 exp_month: 12,
@@ -279,7 +313,7 @@ impl Demo {
         steps: &mut Vec<String>,
     ) -> anyhow::Result<PushProvisioningResponse> {
         let req = self.request(&self.issuer_app, phone, steps, |_| {}, wallet_risk)?;
-        let r = self.wallet_api.push_provisioning(&req, None).await?;
+        let r = phone.api.push_provisioning(&req, None).await?;
         let fired: Vec<&str> = r.risk.reasons.iter().map(|x| x.code.as_str()).collect();
         steps.push(format!(
             "token service decides {:?}: wallet level {}{}, service level {}, final {}, merge rule {}, reasons [{}], policy {}",
@@ -321,8 +355,8 @@ impl Demo {
             card.token_pan,
             card.default
         ));
-        let done = self
-            .wallet_api
+        let done = phone
+            .api
             .script_report(
                 provisioning_id,
                 &ScriptReportRequest {
@@ -354,8 +388,8 @@ impl Demo {
             .and_then(|s| s.methods.iter().find(|m| m.method_type == "OTP_SMS"))
             .context("no SMS method offered")?;
         let before = self.inbox.delivered().len();
-        let sent = self
-            .wallet_api
+        let sent = phone
+            .api
             .send_otp(
                 &r.provisioning_id,
                 &OtpSendRequest {
@@ -393,7 +427,8 @@ impl Demo {
         otp_id: &str,
         code: &str,
     ) -> Result<StepUpPassed, ClientError> {
-        self.wallet_api
+        phone
+            .api
             .verify_otp(
                 provisioning_id,
                 &OtpVerifyRequest {

@@ -26,7 +26,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "PROVISIO_DATABASE_URL")]
     database_url: Option<String>,
     /// TOML file: tsp_id, freshness_window_s, token_bin_prefix, token_bin_length,
-    /// token_validity_months, risk_policy, notification_webhook, [step_up] (see the README).
+    /// token_validity_months, risk_policy, notification_webhook, [step_up], [accounts] (see the
+    /// README).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Log one JSON object per line.
@@ -41,6 +42,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => ConfigFile::default(),
     };
     let config = file.tsp_config()?;
+    let accounts = file.accounts_config()?;
     tracing::info!(version = config.risk_policy.version(), "risk policy loaded");
     let data_dir = args.data_dir.unwrap_or_else(settings::default_data_dir);
     std::fs::create_dir_all(&data_dir)
@@ -63,7 +65,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             k
         }
     };
-    let state = bootstrap(store, &master, &admin_key, config, Arc::new(SystemClock)).await?;
+    let state = bootstrap(store, &master, &admin_key, config, Arc::new(SystemClock))
+        .await?
+        .with_accounts(accounts);
     match file.notification_webhook() {
         Some(url) => {
             spawn_delivery(state.clone(), Arc::new(WebhookSink::new(url)));

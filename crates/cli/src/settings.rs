@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use provisio_accounts::AccountsConfig;
 use provisio_crypto::{CryptoProvider, SecretBytes};
 use provisio_risk::Policy;
 use provisio_tsp::{TokenBin, TspConfig};
@@ -23,6 +24,8 @@ pub(crate) struct ConfigFile {
     notification_webhook: Option<String>,
     /// Step-up limits.
     step_up: Option<StepUpFile>,
+    /// Hosted wallet accounts: pending time, KBA limits, question counts, level rules.
+    accounts: Option<AccountsConfig>,
     #[serde(skip)]
     base_dir: PathBuf,
 }
@@ -50,6 +53,13 @@ impl ConfigFile {
     /// The notification gateway's URL, if configured.
     pub(crate) fn notification_webhook(&self) -> Option<&str> {
         self.notification_webhook.as_deref()
+    }
+
+    /// The `[accounts]` settings, checked.
+    pub(crate) fn accounts_config(&self) -> anyhow::Result<AccountsConfig> {
+        let c = self.accounts.clone().unwrap_or_default();
+        c.check().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(c)
     }
 
     pub(crate) fn tsp_config(&self) -> anyhow::Result<TspConfig> {
@@ -163,4 +173,43 @@ pub(crate) fn database_url(given: Option<String>, data_dir: &Path) -> String {
 
 pub(crate) fn default_data_dir() -> PathBuf {
     PathBuf::from("provisio-data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<ConfigFile> {
+        Ok(toml::from_str(text)?)
+    }
+
+    #[test]
+    fn the_accounts_table_sets_limits_and_level_rules() {
+        let file = parse(
+            "[accounts]\nquestions_low = 4\npending_ttl_s = 86400\n[accounts.level]\nphone_mismatch = 50\n",
+        )
+        .unwrap();
+        let c = file.accounts_config().unwrap();
+        assert_eq!(
+            (c.questions_low, c.questions_medium, c.pending_ttl_s),
+            (4, 4, 86_400)
+        );
+        assert_eq!(c.level.phone_mismatch, 50);
+        assert_eq!(c.max_attempts, 3);
+    }
+
+    #[test]
+    fn accounts_settings_outside_the_rules_are_refused() {
+        for bad in [
+            "[accounts]\nmax_attempts = 5\n",
+            "[accounts]\noptions_per_question = 3\n",
+            "[accounts]\nquestions_high = 2\n",
+        ] {
+            assert!(parse(bad).unwrap().accounts_config().is_err(), "{bad}");
+        }
+        assert!(
+            parse("[accounts]\nkba = 1\n").is_err(),
+            "unknown keys are refused"
+        );
+    }
 }

@@ -1,5 +1,5 @@
-//! The demo as a user runs it: every flow as expected, and no PAN in its output, its logs (at
-//! debug level) or its SQLite files.
+//! The demo as a user runs it: every flow as expected, and no PAN, OTP message, KBA answer or
+//! hosted user's name in its output, its logs (at debug level) or its SQLite files.
 
 #![allow(
     clippy::unwrap_used,
@@ -15,7 +15,7 @@ const DEMO_PAN: &str = "4000123456789017";
 /// Every PAN the demo's phones use (`400012345678`, three digits, the Luhn digit).
 fn demo_pans() -> Vec<String> {
     (901..=907)
-        .chain([999])
+        .chain([911, 912, 999])
         .map(|n| {
             let body = format!("400012345678{n:03}");
             let check = provisio_types::luhn_check_digit(&body).unwrap();
@@ -55,6 +55,8 @@ fn demo_passes_and_never_reveals_the_pan() {
         .collect();
     assert!(demo_pans().contains(&DEMO_PAN.to_owned()));
     for expected in [
+        "hosted wallet: fresh phone, module, account, KBA (one failed attempt), then push",
+        "hosted wallet: three failed attempts lock the account; push refused",
         "push provisioning",
         "non-override: wallet level below the service's, step-up by OTP",
         "non-override: wallet level above the service's, provisioned by script",
@@ -90,6 +92,15 @@ fn demo_passes_and_never_reveals_the_pan() {
         "an OTP message reached the output or the logs"
     );
 
+    // The hosted users' enrolment facts (the KBA answers) and identity.
+    let kba_secrets = ["Harbor Books", "Riverton", "Demo Gold", "Ada Lovelace"];
+    for secret in kba_secrets {
+        assert!(
+            !stdout.contains(secret) && !logs.contains(secret),
+            "{secret} reached the output or the logs"
+        );
+    }
+
     let mut files = 0;
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
@@ -107,6 +118,13 @@ fn demo_passes_and_never_reveals_the_pan() {
             "an OTP message in plaintext in {}",
             path.display()
         );
+        for secret in kba_secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in plaintext in {}",
+                path.display()
+            );
+        }
     }
     assert!(files >= 1, "the SQLite database was written");
 

@@ -1,7 +1,11 @@
-//! An HTTP client for Rust callers of Provisio: the admin registrations and the wallet's push
-//! provisioning call. The SDK cores (`provisio-apps`) make the request data; this crate only
+//! An HTTP client for Rust callers of Provisio: the admin registrations, hosted wallet
+//! accounts and their verification, and the wallet's push provisioning call. The SDK cores (`provisio-apps`) make the request data; this crate only
 //! carries it.
 
+use provisio_accounts::wire::{
+    CreateWalletAccount, Enrolment, EnrolmentLoaded, IssuerVerification, KbaAnswer,
+    KbaSourceConfig, KbaStep, OptedOut, WalletAccountView, WalletModule,
+};
 use provisio_jose::{Jwk, JwkSet};
 use provisio_tsp::wire::{
     OtpSendRequest, OtpSent, OtpVerifyRequest, PushProvisioningRequest, PushProvisioningResponse,
@@ -173,6 +177,95 @@ impl ProvisioClient {
             None,
         )
         .await
+    }
+
+    /// `GET /v1/wallet-module`: the signed manifest (verify it with
+    /// `WalletApp::install_module`).
+    pub async fn wallet_module(&self) -> Result<String, ClientError> {
+        let r = self
+            .http
+            .get(format!("{}/v1/wallet-module", self.base))
+            .send()
+            .await;
+        answer::<WalletModule>(r).await.map(|m| m.manifest)
+    }
+
+    /// `POST /v1/wallet-accounts` (a hosted wallet's key).
+    pub async fn create_wallet_account(
+        &self,
+        request: &CreateWalletAccount,
+    ) -> Result<WalletAccountView, ClientError> {
+        self.post("/v1/wallet-accounts", request, None).await
+    }
+
+    /// `GET /v1/wallet-accounts/{account_id}`.
+    pub async fn wallet_account(&self, account_id: &str) -> Result<WalletAccountView, ClientError> {
+        let r = self
+            .http
+            .get(format!("{}/v1/wallet-accounts/{account_id}", self.base))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await;
+        answer(r).await
+    }
+
+    /// `POST /v1/wallet-accounts/{account_id}/kba/question`.
+    pub async fn kba_question(&self, account_id: &str) -> Result<KbaStep, ClientError> {
+        let path = format!("/v1/wallet-accounts/{account_id}/kba/question");
+        self.post(&path, &serde_json::json!({}), None).await
+    }
+
+    /// `POST /v1/wallet-accounts/{account_id}/kba/answer`.
+    pub async fn kba_answer(
+        &self,
+        account_id: &str,
+        answer: &KbaAnswer,
+    ) -> Result<KbaStep, ClientError> {
+        let path = format!("/v1/wallet-accounts/{account_id}/kba/answer");
+        self.post(&path, answer, None).await
+    }
+
+    /// `POST /v1/wallet-accounts/{account_id}/kba/opt-out`.
+    pub async fn kba_opt_out(&self, account_id: &str) -> Result<OptedOut, ClientError> {
+        let path = format!("/v1/wallet-accounts/{account_id}/kba/opt-out");
+        self.post(&path, &serde_json::json!({}), None).await
+    }
+
+    /// `POST /v1/issuer/enrolments` (an issuer's key).
+    pub async fn load_enrolment(
+        &self,
+        enrolment: &Enrolment,
+    ) -> Result<EnrolmentLoaded, ClientError> {
+        self.post("/v1/issuer/enrolments", enrolment, None).await
+    }
+
+    /// `POST /v1/issuer/wallet-accounts/{account_id}/verification` (an issuer's key).
+    pub async fn issuer_verify_account(
+        &self,
+        account_id: &str,
+        verification: &IssuerVerification,
+    ) -> Result<WalletAccountView, ClientError> {
+        let path = format!("/v1/issuer/wallet-accounts/{account_id}/verification");
+        self.post(&path, verification, None).await
+    }
+
+    /// `PUT /v1/admin/issuers/{issuer_id}/kba-source` (the admin key).
+    pub async fn set_kba_source(
+        &self,
+        issuer_id: &str,
+        source: &KbaSourceConfig,
+    ) -> Result<KbaSourceConfig, ClientError> {
+        let r = self
+            .http
+            .put(format!(
+                "{}/v1/admin/issuers/{issuer_id}/kba-source",
+                self.base
+            ))
+            .bearer_auth(&self.api_key)
+            .json(source)
+            .send()
+            .await;
+        answer(r).await
     }
 
     async fn post<B: serde::Serialize + ?Sized, T: DeserializeOwned>(

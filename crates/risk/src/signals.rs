@@ -75,7 +75,8 @@ pub struct Signals {
     pub device_tokens: u32,
     /// Distinct cards provisioned to this device in the last 24 hours, this one included.
     pub device_distinct_cards_24h: u32,
-    /// Days since the service first saw this wallet account (0 for a new one).
+    /// Days since the wallet account was created (hosted accounts) or since the service first
+    /// saw the wallet user (wallets with their own accounts); 0 for a new one.
     pub account_age_days: u32,
     /// Declined requests for this card, device or user in the last 30 days.
     pub recent_declines: u32,

@@ -407,6 +407,25 @@ async fn push_waits_for_activation_one_failed_attempt_then_success() {
 }
 
 #[tokio::test]
+async fn a_hosted_accounts_age_counts_from_its_creation_for_risk() {
+    let t = hosted().await;
+    t.enrol("cust-1", "+44 7700 900123", 3).await;
+    let (wallet, id) = t.new_account("user-1", "device-1", "cust-1").await;
+    let (step, _) = t.attempt(&id, &[false, false, false]).await;
+    assert_eq!(step["result"], "ACTIVATED");
+    t.h.clock.advance(40 * 86_400);
+    let (s, v) = t.push(&wallet).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let fired: Vec<&str> = v["risk"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(!fired.contains(&"new_wallet_account"), "{fired:?}");
+}
+
+#[tokio::test]
 async fn a_slow_answer_or_a_late_return_fails_the_attempt() {
     let t = hosted().await;
     t.enrol("cust-1", "+44 7700 900123", 9).await;
