@@ -78,6 +78,8 @@ pub struct WalletAccountView {
     pub device_id: String,
     /// Where it stands.
     pub state: AccountState,
+    /// Why it is in that state (the last transition's reason, e.g. `kba_wrong_answers`).
+    pub state_reason: String,
     /// The level the service determined; it sets the questions per attempt.
     pub security_level: SecurityLevel,
     /// Verification progress.

@@ -477,6 +477,19 @@ async fn three_failures_lock_the_account_for_good() {
     let (s, v) = t.push(&wallet).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "account_not_active"));
     assert!(v["detail"].as_str().unwrap().contains("LOCKED"));
+    let (_, v) = call(
+        &t.h.app,
+        "GET",
+        &format!("/v1/wallet-accounts/{id}"),
+        Some(&t.key),
+        vec![],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (v["state"].as_str(), v["state_reason"].as_str()),
+        (Some("LOCKED"), Some("kba_wrong_answers"))
+    );
     let (s, v) = t.ask(&id).await;
     assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "account_not_pending"));
     let (s, v) = t.create(&wallet, "cust-1", None).await;
@@ -505,6 +518,30 @@ async fn three_failures_lock_the_account_for_good() {
     assert_eq!(events.last().unwrap().1, "LOCKED");
     assert_eq!(events.last().unwrap().3, "kba_wrong_answers");
     assert_eq!(events.len(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_answers_to_one_question_count_once() {
+    let t = hosted().await;
+    t.enrol("cust-1", "+44 7700 900123", 6).await;
+    let (_, id) = t.new_account("user-1", "device-1", "cust-1").await;
+    let (_, step) = t.ask(&id).await;
+    let q = &step["question"];
+    let answers = futures::future::join_all((0..8).map(|i| t.reply(&id, q, i % 2 == 0))).await;
+    let ok: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(ok.len(), 1, "{answers:?}");
+    assert_eq!(ok[0]["question"]["position"], 2);
+    for (s, v) in answers.iter().filter(|(s, _)| *s != StatusCode::OK) {
+        assert_eq!(*s, StatusCode::CONFLICT);
+        assert!(
+            ["account_conflict", "kba_question_mismatch"].contains(&code(v)),
+            "{v}"
+        );
+    }
 }
 
 #[tokio::test]

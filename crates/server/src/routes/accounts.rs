@@ -142,6 +142,7 @@ pub(crate) async fn create_account(
         issuer_id: account.issuer_id.clone(),
         device_id: account.device_id.clone(),
         state: AccountState::PendingActivation,
+        state_reason: created.reason.clone(),
         security_level: decision.level,
         kba: KbaView {
             status: "NOT_STARTED".into(),
@@ -200,7 +201,7 @@ pub(crate) async fn get_account(
     headers: HeaderMap,
 ) -> Result<Json<WalletAccountView>, ApiError> {
     let account = load(&state, &headers, &account_id).await?;
-    Ok(Json(view(&state, &account)))
+    Ok(Json(view(&state, &account).await?))
 }
 
 /// The question to answer now: starts an attempt when none is open (drawing questions never
@@ -393,14 +394,25 @@ pub(crate) async fn expire(state: &AppState, account: &AccountRecord, now: i64) 
 }
 
 /// An account as the wallet sees it.
-pub(crate) fn view(state: &AppState, account: &AccountRecord) -> WalletAccountView {
+pub(crate) async fn view(
+    state: &AppState,
+    account: &AccountRecord,
+) -> Result<WalletAccountView, ApiError> {
     let p = &account.progress;
-    WalletAccountView {
+    let state_reason = state
+        .store
+        .account_events(&p.account_id)
+        .await?
+        .pop()
+        .map(|t| t.reason)
+        .unwrap_or_default();
+    Ok(WalletAccountView {
         account_id: p.account_id.clone(),
         wallet_user_id: account.wallet_user_id.clone(),
         issuer_id: account.issuer_id.clone(),
         device_id: account.device_id.clone(),
         state: p.state,
+        state_reason,
         security_level: p.level,
         kba: KbaView {
             status: p.kba.as_str().into(),
@@ -413,7 +425,7 @@ pub(crate) fn view(state: &AppState, account: &AccountRecord) -> WalletAccountVi
         created_at: account.created_at,
         expires_at: p.expires_at,
         activated_at: account.activated_at,
-    }
+    })
 }
 
 /// The change that leaves everything as it is (for an answer without a write).

@@ -129,5 +129,5 @@ pub(crate) async fn verify(
         .account(&account_id)
         .await?
         .ok_or_else(|| ApiError::internal(&"an account vanished"))?;
-    Ok(Json(view(&state, &account)))
+    Ok(Json(view(&state, &account).await?))
 }
