@@ -285,38 +285,30 @@ impl AccountProgress {
                 count: config.questions_for(self.level),
             });
         };
-        match (current.served_at, current.deadline) {
+        let (change, deadline) = match (current.served_at, current.deadline) {
             (Some(_), Some(deadline)) if now > deadline => {
                 let (change, outcome) =
                     self.fail_attempt(config, attempt.number, AttemptOutcome::TimedOut, now, None);
-                Ok(Next::Answer(Some(Box::new(change)), outcome))
+                return Ok(Next::Answer(Some(Box::new(change)), outcome));
             }
-            (Some(_), Some(deadline)) => Ok(Next::Answer(
-                None,
-                Outcome::Question {
-                    question_id: current.question_id.clone(),
-                    attempt: attempt.number,
-                    position: current.position,
-                    count,
-                    deadline,
-                },
-            )),
+            (Some(_), Some(deadline)) => (None, deadline),
             _ => {
                 let deadline = now + config.question_time_limit_s;
                 let mut change = self.change();
                 change.serve = Some((current.question_id.clone(), now, deadline));
-                Ok(Next::Answer(
-                    Some(Box::new(change)),
-                    Outcome::Question {
-                        question_id: current.question_id.clone(),
-                        attempt: attempt.number,
-                        position: current.position,
-                        count,
-                        deadline,
-                    },
-                ))
+                (Some(Box::new(change)), deadline)
             }
-        }
+        };
+        Ok(Next::Answer(
+            change,
+            Outcome::Question {
+                question_id: current.question_id.clone(),
+                attempt: attempt.number,
+                position: current.position,
+                count,
+                deadline,
+            },
+        ))
     }
 
     /// Opens attempt `number` with fresh questions and shows the first.

@@ -375,6 +375,19 @@ impl Demo {
         Ok(())
     }
 
+    /// Installs the script of an approved answer with its access data.
+    async fn install_approved(
+        &self,
+        phone: &mut Phone,
+        r: &PushProvisioningResponse,
+        steps: &mut Vec<String>,
+    ) -> anyhow::Result<()> {
+        let script = r.script.as_ref().context("no script")?;
+        let access_data = r.access_data.as_deref().context("no access data")?;
+        self.install(phone, &r.provisioning_id, script, access_data, steps)
+            .await
+    }
+
     /// Asks for a code by SMS and reads it from the phone's inbox.
     async fn code_by_sms(
         &self,
@@ -603,16 +616,7 @@ async fn wallet_floor(d: &Demo) -> anyhow::Result<Vec<String>> {
         "the wallet's 30 is above the service's {}: the wallet's level is final and in the approve band",
         r.risk.tsp_level
     ));
-    let script = r.script.as_ref().context("no script")?;
-    let access_data = r.access_data.as_deref().context("no access data")?;
-    d.install(
-        &mut phone,
-        &r.provisioning_id,
-        script,
-        access_data,
-        &mut steps,
-    )
-    .await?;
+    d.install_approved(&mut phone, &r, &mut steps).await?;
     Ok(steps)
 }
 

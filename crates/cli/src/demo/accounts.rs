@@ -188,16 +188,7 @@ pub(super) async fn activate_then_push(d: &Demo) -> anyhow::Result<Vec<String>> 
             &mut steps,
         )
         .await?;
-    let script = r.script.as_ref().context("no script")?;
-    let access_data = r.access_data.as_deref().context("no access data")?;
-    d.install(
-        &mut phone,
-        &r.provisioning_id,
-        script,
-        access_data,
-        &mut steps,
-    )
-    .await?;
+    d.install_approved(&mut phone, &r, &mut steps).await?;
     Ok(steps)
 }
 
