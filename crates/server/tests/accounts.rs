@@ -904,6 +904,21 @@ async fn a_third_party_gets_identity_data_and_a_repeating_source_is_refused() {
         (Some(1), Some("PENDING_ACTIVATION"))
     );
 
+    let body = json!({"kind": "ISSUER", "url": "http://issuer.example/kba"});
+    let (s, v) = call(
+        &t.h.app,
+        "PUT",
+        "/v1/admin/issuers/bank-a/kba-source",
+        Some(ADMIN),
+        body.to_string().into_bytes(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "malformed_request"),
+        "personal data only over TLS"
+    );
     use_source(&t, "ISSUER", "http://127.0.0.1:9/kba").await;
     let (s, v) = t.ask(&id).await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_GATEWAY, "kba_source_error"));

@@ -41,13 +41,19 @@ pub(crate) async fn set_kba_source(
         return Err(ApiError::not_found("no such issuer"));
     }
     let http = req.kind != SourceKind::Bank;
+    // Subjects carry personal data: TLS, except to a source on this host.
     let url_ok = req
         .url
         .as_deref()
-        .is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"));
+        .and_then(|u| reqwest::Url::parse(u).ok())
+        .is_some_and(|u| match u.scheme() {
+            "https" => true,
+            "http" => matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+            _ => false,
+        });
     if http != url_ok || (!http && req.credential.is_some()) {
         return Err(ApiError::malformed(
-            "ISSUER and THIRD_PARTY need an http(s) url; BANK takes neither url nor credential",
+            "ISSUER and THIRD_PARTY need an https url (http only to this host); BANK takes neither url nor credential",
         ));
     }
     let credential = req
