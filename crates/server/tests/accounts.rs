@@ -140,6 +140,11 @@ impl Hosted {
         (wallet, v["account_id"].as_str().unwrap().to_owned())
     }
 
+    async fn account(&self, id: &str) -> (StatusCode, Value) {
+        let path = format!("/v1/wallet-accounts/{id}");
+        call(&self.h.app, "GET", &path, Some(&self.key), vec![], None).await
+    }
+
     async fn ask(&self, id: &str) -> (StatusCode, Value) {
         self.post(&format!("/v1/wallet-accounts/{id}/kba/question"), json!({}))
             .await
@@ -360,15 +365,7 @@ async fn push_waits_for_activation_one_failed_attempt_then_success() {
         "a question was asked twice"
     );
 
-    let (s, v) = call(
-        &t.h.app,
-        "GET",
-        &format!("/v1/wallet-accounts/{id}"),
-        Some(&t.key),
-        vec![],
-        None,
-    )
-    .await;
+    let (s, v) = t.account(&id).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["state"], "ACTIVE");
     assert!(v["activated_at"].is_i64());
@@ -477,15 +474,7 @@ async fn three_failures_lock_the_account_for_good() {
     let (s, v) = t.push(&wallet).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "account_not_active"));
     assert!(v["detail"].as_str().unwrap().contains("LOCKED"));
-    let (_, v) = call(
-        &t.h.app,
-        "GET",
-        &format!("/v1/wallet-accounts/{id}"),
-        Some(&t.key),
-        vec![],
-        None,
-    )
-    .await;
+    let (_, v) = t.account(&id).await;
     assert_eq!(
         (v["state"].as_str(), v["state_reason"].as_str()),
         (Some("LOCKED"), Some("kba_wrong_answers"))
@@ -890,15 +879,7 @@ async fn a_third_party_gets_identity_data_and_a_repeating_source_is_refused() {
         "{v}"
     );
     // Nothing of the refused draw was written: the account still has its open slot.
-    let (_, v) = call(
-        &t.h.app,
-        "GET",
-        &format!("/v1/wallet-accounts/{id}"),
-        Some(&t.key),
-        vec![],
-        None,
-    )
-    .await;
+    let (_, v) = t.account(&id).await;
     assert_eq!(
         (v["kba"]["attempts_used"].as_u64(), v["state"].as_str()),
         (Some(1), Some("PENDING_ACTIVATION"))
