@@ -247,8 +247,8 @@ fn below(crypto: &dyn CryptoProvider, n: u64) -> Result<u64, CryptoError> {
     }
 }
 
-/// Fisher–Yates.
-fn shuffle<T>(crypto: &dyn CryptoProvider, items: &mut [T]) -> Result<(), CryptoError> {
+/// Shuffles `items` uniformly (Fisher–Yates over unbiased CSPRNG draws).
+pub fn shuffle<T>(crypto: &dyn CryptoProvider, items: &mut [T]) -> Result<(), CryptoError> {
     for i in (1..items.len()).rev() {
         let j = below(crypto, i as u64 + 1)? as usize;
         items.swap(i, j);

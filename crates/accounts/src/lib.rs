@@ -25,7 +25,7 @@ mod question;
 mod state;
 pub mod wire;
 
-pub use bank::{BankQuestion, Fact, FactError};
+pub use bank::{shuffle, BankQuestion, Fact, FactError};
 pub use config::AccountsConfig;
 pub use kba::{
     AccountProgress, AnswerCheck, AttemptOutcome, KbaChange, KbaError, KbaStatus, Next,

@@ -162,6 +162,13 @@ impl Channel {
             Self::System => "SYSTEM",
         }
     }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Wallet, Self::Issuer, Self::System]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
 }
 
 impl std::fmt::Display for AccountState {

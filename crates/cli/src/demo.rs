@@ -512,18 +512,7 @@ async fn green_path(d: &Demo) -> anyhow::Result<Vec<String>> {
         "token PAN equals the funding PAN"
     );
     steps.push(format!("device opens the access data with its binding key: token {token_pan:?}, {} key for cryptograms", access.cryptogram_alg));
-    let script = r
-        .script
-        .as_ref()
-        .context("approved answer without a script")?;
-    d.install(
-        &mut phone,
-        &r.provisioning_id,
-        script,
-        access_data,
-        &mut steps,
-    )
-    .await?;
+    d.install_approved(&mut phone, &r, &mut steps).await?;
     Ok(steps)
 }
 

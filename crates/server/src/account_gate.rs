@@ -5,22 +5,19 @@
 
 use axum::http::StatusCode;
 use provisio_accounts::AccountState;
+use provisio_store::Principal;
 
 use crate::{ApiError, AppState};
 
-/// Passes, or refuses with 403 `account_not_active` saying why.
+/// Passes, or refuses with 403 `account_not_active` saying why. `caller` is the token
+/// requestor acting for the user (its account mode came with its API key's lookup).
 pub(crate) async fn require_active_account(
     state: &AppState,
-    token_requestor_id: &str,
+    caller: &Principal,
     wallet_user_id: &str,
     device_id: &str,
 ) -> Result<(), ApiError> {
-    let hosted = state
-        .store
-        .token_requestor(token_requestor_id)
-        .await?
-        .is_some_and(|tr| tr.wallet_accounts == "hosted");
-    if !hosted {
+    if !caller.hosted_accounts {
         return Ok(());
     }
     let refuse = |why: String| {
@@ -30,11 +27,7 @@ pub(crate) async fn require_active_account(
             format!("the wallet user's account {why}; activate it before provisioning"),
         )
     };
-    let Some(account) = state
-        .store
-        .live_account(token_requestor_id, wallet_user_id)
-        .await?
-    else {
+    let Some(account) = state.store.live_account(&caller.id, wallet_user_id).await? else {
         return Err(refuse("does not exist".into()));
     };
     match account.state {

@@ -74,7 +74,8 @@ impl Source {
                 if pool.len() < count as usize {
                     return Err(unavailable(pool.len(), count));
                 }
-                shuffle(state, &mut pool)?;
+                provisio_accounts::shuffle(state.crypto.as_ref(), &mut pool)
+                    .map_err(|e| ApiError::internal(&e))?;
                 pool.truncate(count as usize);
                 pool.into_iter()
                     .map(|r| {
@@ -209,22 +210,6 @@ fn prepared(r: QuestionRecord) -> PreparedQuestion {
         sealed: r.sealed,
         answer_mac: r.answer_mac,
     }
-}
-
-fn shuffle<T>(state: &AppState, items: &mut [T]) -> Result<(), ApiError> {
-    use provisio_crypto::CryptoProvider;
-    for i in (1..items.len()).rev() {
-        let mut b = [0u8; 8];
-        state
-            .crypto
-            .fill_random(&mut b)
-            .map_err(|e| ApiError::internal(&e))?;
-        // Modulo bias below 2^-50 for any realistic bank size; the order only spreads
-        // questions across attempts.
-        let j = (u64::from_le_bytes(b) % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
-    Ok(())
 }
 
 fn unavailable(have: usize, need: u32) -> ApiError {

@@ -423,6 +423,51 @@ async fn a_hosted_accounts_age_counts_from_its_creation_for_risk() {
 }
 
 #[tokio::test]
+async fn step_up_for_a_hosted_wallet_is_gated_by_the_account_too() {
+    let t = hosted().await;
+    t.enrol("cust-1", "+44 7700 900123", 3).await;
+    let (wallet, id) = t.new_account("user-1", "device-1", "cust-1").await;
+    assert_eq!(
+        t.attempt(&id, &[false, false, false]).await.0["result"],
+        "ACTIVATED"
+    );
+    let mut req = t.push_request(&wallet);
+    req.wallet_risk = Some(provisio_tsp::wire::WalletRiskInfo::level(5, true));
+    let (s, r) = t
+        .post("/v1/push-provisioning", serde_json::to_value(&req).unwrap())
+        .await;
+    assert_eq!(
+        (s, r["decision"].as_str()),
+        (StatusCode::OK, Some("STEP_UP_REQUIRED")),
+        "{r}"
+    );
+    let method = r["step_up"]["methods"][0]["method_id"].clone();
+    let path = format!(
+        "/v1/provisionings/{}/step-up/otp",
+        r["provisioning_id"].as_str().unwrap()
+    );
+    let (s, v) = t
+        .post(
+            &path,
+            json!({"method_id": method, "wallet_user_id": "user-1", "device_id": "device-2"}),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "account_not_active"),
+        "{v}"
+    );
+    assert!(v["detail"].as_str().unwrap().contains("another device"));
+    let (s, v) = t
+        .post(
+            &path,
+            json!({"method_id": method, "wallet_user_id": "user-1", "device_id": "device-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
+
+#[tokio::test]
 async fn a_slow_answer_or_a_late_return_fails_the_attempt() {
     let t = hosted().await;
     t.enrol("cust-1", "+44 7700 900123", 9).await;
@@ -878,7 +923,9 @@ async fn a_third_party_gets_identity_data_and_a_repeating_source_is_refused() {
         (StatusCode::BAD_GATEWAY, "kba_source_error"),
         "{v}"
     );
-    // Nothing of the refused draw was written: the account still has its open slot.
+    // Nothing of the refused draw was written: only the first attempt's questions are stored.
+    let asked = t.h.state.store.asked_questions(&id).await.unwrap();
+    assert_eq!(asked.len(), 3, "{asked:?}");
     let (_, v) = t.account(&id).await;
     assert_eq!(
         (v["kba"]["attempts_used"].as_u64(), v["state"].as_str()),

@@ -71,8 +71,6 @@ pub struct AccountRecord {
 /// What push provisioning needs to know about a wallet user's account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountGate {
-    /// Id.
-    pub account_id: String,
     /// State.
     pub state: AccountState,
     /// The device it lives on.

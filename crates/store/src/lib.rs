@@ -154,12 +154,6 @@ pub trait Store: Send + Sync + 'static {
         error: &str,
     ) -> Result<(), StoreError>;
 
-    /// A token requestor by id.
-    async fn token_requestor(
-        &self,
-        token_requestor_id: &str,
-    ) -> Result<Option<TokenRequestorRecord>, StoreError>;
-
     /// What the security level of a new account is decided from.
     async fn account_facts(&self, q: &AccountFactsQuery) -> Result<AccountFacts, StoreError>;
 

@@ -39,6 +39,8 @@ pub struct Principal {
     pub role: Role,
     /// Its id (issuer id, token requestor id, or `admin`).
     pub id: String,
+    /// A token requestor whose wallet accounts Provisio hosts (`wallet_accounts: hosted`).
+    pub hosted_accounts: bool,
 }
 
 /// A registered issuer.

@@ -86,6 +86,11 @@ pub(crate) fn write_error(e: sqlx::Error) -> StoreError {
     StoreError::Conflict(conflict)
 }
 
+/// A stored count as `u32` (negative is impossible; huge saturates).
+pub(crate) fn count(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
 pub(crate) fn sealed(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Sealed, StoreError> {
     let bytes: Vec<u8> = row.try_get(col).map_err(unavailable)?;
     Sealed::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("sealed {col}")))
@@ -192,7 +197,11 @@ impl Store for SqliteStore {
     }
 
     async fn principal(&self, key_hash: &[u8; 32]) -> Result<Option<Principal>, StoreError> {
-        let row = sqlx::query("SELECT role, principal_id FROM api_keys WHERE key_hash = ?")
+        let row = sqlx::query(
+            "SELECT k.role, k.principal_id, t.wallet_accounts = 'hosted' AS hosted FROM api_keys k
+             LEFT JOIN token_requestors t ON k.role = 'token_requestor' AND t.token_requestor_id = k.principal_id
+             WHERE k.key_hash = ?",
+        )
             .bind(&key_hash[..])
             .fetch_optional(&self.pool)
             .await
@@ -203,6 +212,10 @@ impl Store for SqliteStore {
                 role: Role::parse(&role)
                     .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
                 id: r.try_get("principal_id").map_err(unavailable)?,
+                hosted_accounts: r
+                    .try_get::<Option<bool>, _>("hosted")
+                    .map_err(unavailable)?
+                    .unwrap_or(false),
             })
         })
         .transpose()
@@ -500,26 +513,6 @@ impl Store for SqliteStore {
             .await
             .map_err(write_error)?;
         Ok(())
-    }
-
-    async fn token_requestor(
-        &self,
-        token_requestor_id: &str,
-    ) -> Result<Option<TokenRequestorRecord>, StoreError> {
-        let row = sqlx::query("SELECT token_requestor_id, name, wallet_accounts, created_at FROM token_requestors WHERE token_requestor_id = ?")
-            .bind(token_requestor_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        row.map(|r| {
-            Ok(TokenRequestorRecord {
-                token_requestor_id: r.try_get("token_requestor_id").map_err(unavailable)?,
-                name: r.try_get("name").map_err(unavailable)?,
-                wallet_accounts: r.try_get("wallet_accounts").map_err(unavailable)?,
-                created_at: r.try_get("created_at").map_err(unavailable)?,
-            })
-        })
-        .transpose()
     }
 
     async fn account_facts(&self, q: &AccountFactsQuery) -> Result<AccountFacts, StoreError> {

@@ -9,7 +9,7 @@ use provisio_tsp::Sealed;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use crate::sqlite::{sealed, unavailable, write_error};
+use crate::sqlite::{count, sealed, unavailable, write_error};
 use crate::{
     AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, Conflict, EnrolmentRecord,
     KbaSourceRecord, NewAccount, QuestionRecord, SqliteStore, StoreError,
@@ -17,10 +17,6 @@ use crate::{
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("wallet account {what}"))
-}
-
-fn count(v: i64) -> u32 {
-    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
 fn mac(bytes: Option<Vec<u8>>) -> Result<Option<[u8; 32]>, StoreError> {
@@ -228,7 +224,7 @@ impl SqliteStore {
         token_requestor_id: &str,
         wallet_user_id: &str,
     ) -> Result<Option<AccountGate>, StoreError> {
-        let row = sqlx::query("SELECT account_id, state, device_id, expires_at FROM wallet_accounts WHERE token_requestor_id = ? AND wallet_user_id = ? AND state <> 'EXPIRED'")
+        let row = sqlx::query("SELECT state, device_id, expires_at FROM wallet_accounts WHERE token_requestor_id = ? AND wallet_user_id = ? AND state <> 'EXPIRED'")
             .bind(token_requestor_id)
             .bind(wallet_user_id)
             .fetch_optional(&self.pool)
@@ -237,7 +233,6 @@ impl SqliteStore {
         row.map(|r| {
             let state: String = r.try_get("state").map_err(unavailable)?;
             Ok(AccountGate {
-                account_id: r.try_get("account_id").map_err(unavailable)?,
                 state: AccountState::parse(&state).ok_or_else(|| corrupt("state"))?,
                 device_id: r.try_get("device_id").map_err(unavailable)?,
                 expires_at: r.try_get("expires_at").map_err(unavailable)?,
@@ -495,10 +490,7 @@ impl SqliteStore {
                         .map(|f| AccountState::parse(&f).ok_or_else(|| corrupt("event")))
                         .transpose()?,
                     to: AccountState::parse(&to).ok_or_else(|| corrupt("event"))?,
-                    channel: [Channel::Wallet, Channel::Issuer, Channel::System]
-                        .into_iter()
-                        .find(|c| c.as_str() == channel)
-                        .ok_or_else(|| corrupt("event channel"))?,
+                    channel: Channel::parse(&channel).ok_or_else(|| corrupt("event channel"))?,
                     reason: r.try_get("reason").map_err(unavailable)?,
                     at: r.try_get("at").map_err(unavailable)?,
                 })

@@ -8,7 +8,7 @@ use provisio_tsp::{
 };
 use sqlx::{Row, SqliteConnection};
 
-use crate::sqlite::{sealed, unavailable, write_error};
+use crate::sqlite::{count, sealed, unavailable, write_error};
 use crate::{Conflict, ScriptRecord, SignalQuery, SqliteStore, StoreError};
 
 const DAY: i64 = 24 * 3600;
@@ -19,10 +19,6 @@ struct Bump {
     status: Option<StepUpStatus>,
     consecutive_failures: Option<u32>,
     sends: Option<u32>,
-}
-
-fn count(v: i64) -> u32 {
-    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
 pub(crate) async fn insert_step_up(

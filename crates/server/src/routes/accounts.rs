@@ -48,12 +48,7 @@ pub(crate) async fn create_account(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let caller = require(&state, &headers, Role::TokenRequestor).await?;
-    let hosted = state
-        .store
-        .token_requestor(&caller.id)
-        .await?
-        .is_some_and(|tr| tr.wallet_accounts == "hosted");
-    if !hosted {
+    if !caller.hosted_accounts {
         return Err(ApiError::forbidden(
             "this wallet is registered with wallet_accounts \"external\" and manages its own accounts",
         ));
@@ -240,15 +235,20 @@ pub(crate) async fn question(
                     .progress
                     .start_attempt(&state.accounts, number, prepared, now);
             commit(&state, &change).await?;
-            Ok(Json(step(&state, &account, &change, &outcome, first)))
+            Ok(Json(step(&state, &account, Some(&change), &outcome, first)))
         }
         Next::Answer(change, outcome) => {
             if let Some(change) = &change {
                 commit(&state, change).await?;
             }
             let shown = shown_question(&state, &account_id, &outcome).await?;
-            let change = change.map_or_else(|| unchanged(&account), |c| *c);
-            Ok(Json(step(&state, &account, &change, &outcome, shown)))
+            Ok(Json(step(
+                &state,
+                &account,
+                change.as_deref(),
+                &outcome,
+                shown,
+            )))
         }
     }
 }
@@ -314,7 +314,7 @@ pub(crate) async fn answer(
         tracing::info!(%account_id, to = t.to.as_str(), reason = %t.reason, "wallet account verification ended");
     }
     let shown = shown_question(&state, &account_id, &outcome).await?;
-    Ok(Json(step(&state, &account, &change, &outcome, shown)))
+    Ok(Json(step(&state, &account, Some(&change), &outcome, shown)))
 }
 
 /// The user opts out of knowledge-based verification (NIST SP 800-63A 5.3.2 requires the
@@ -428,22 +428,6 @@ pub(crate) async fn view(
     })
 }
 
-/// The change that leaves everything as it is (for an answer without a write).
-fn unchanged(account: &AccountRecord) -> KbaChange {
-    let p = &account.progress;
-    KbaChange {
-        account_id: p.account_id.clone(),
-        version: p.version,
-        kba: p.kba,
-        attempts_used: p.attempts_used,
-        start_attempt: None,
-        answer: None,
-        serve: None,
-        finish_attempt: None,
-        transition: None,
-    }
-}
-
 async fn shown_question(
     state: &AppState,
     account_id: &str,
@@ -460,17 +444,18 @@ async fn shown_question(
     open_question(state, question_id, &drawn.sealed).map(Some)
 }
 
+/// The answer to a step: the account as `change` (if any) leaves it.
 fn step(
     state: &AppState,
     account: &AccountRecord,
-    change: &KbaChange,
+    change: Option<&KbaChange>,
     outcome: &Outcome,
     shown: Option<Question>,
 ) -> KbaStep {
     let account_state = change
-        .transition
-        .as_ref()
+        .and_then(|c| c.transition.as_ref())
         .map_or(account.progress.state, |t| t.to);
+    let attempts_used = change.map_or(account.progress.attempts_used, |c| c.attempts_used);
     let (result, reason, question) = match outcome {
         Outcome::Question {
             attempt,
@@ -499,7 +484,7 @@ fn step(
         result,
         reason: reason.map(str::to_owned),
         state: account_state,
-        attempts_used: change.attempts_used,
+        attempts_used,
         max_attempts: state.accounts.max_attempts,
         question,
     }

@@ -51,7 +51,7 @@ pub(crate) async fn push_provisioning(
     SessionId::parse(&req.session_id).map_err(|e| ApiError::malformed(e.to_string()))?;
     WalletUserId::parse(&req.wallet_user_id).map_err(|e| ApiError::malformed(e.to_string()))?;
     DeviceId::parse(&req.device_id).map_err(|e| ApiError::malformed(e.to_string()))?;
-    require_active_account(&state, &caller.id, &req.wallet_user_id, &req.device_id).await?;
+    require_active_account(&state, &caller, &req.wallet_user_id, &req.device_id).await?;
     let device_key = req
         .device
         .binding_jwk

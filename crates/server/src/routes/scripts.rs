@@ -52,7 +52,7 @@ pub(crate) async fn report(
     }
     require_active_account(
         &state,
-        &record.token_requestor_id,
+        &principal,
         &record.wallet_user_id,
         &record.device_id,
     )

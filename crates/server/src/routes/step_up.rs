@@ -37,13 +37,6 @@ async fn load(
         .await?
         .ok_or_else(|| ApiError::not_found("no step-up exists for this provisioning"))?;
     step.check_caller(caller)?;
-    require_active_account(
-        state,
-        &step.token_requestor_id,
-        &step.wallet_user_id,
-        &step.device_id,
-    )
-    .await?;
     Ok(step)
 }
 
@@ -74,6 +67,7 @@ pub(crate) async fn send_otp(
         wallet_user_id: &req.wallet_user_id,
         device_id: &req.device_id,
     };
+    require_active_account(&state, &principal, &req.wallet_user_id, &req.device_id).await?;
     for _ in 0..RACE_RETRIES {
         let step = load(&state, &provisioning_id, &caller).await?;
         let now = state.clock.now();
@@ -131,6 +125,7 @@ pub(crate) async fn verify_otp(
         wallet_user_id: &req.wallet_user_id,
         device_id: &req.device_id,
     };
+    require_active_account(&state, &principal, &req.wallet_user_id, &req.device_id).await?;
     let crypto = state.crypto.as_ref();
     for _ in 0..RACE_RETRIES {
         let step = load(&state, &provisioning_id, &caller).await?;
