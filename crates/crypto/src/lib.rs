@@ -9,6 +9,7 @@
 //! ([`EcKeyPair::seal`]). Symmetric secrets travel as [`SecretBytes`], which zeroizes on drop
 //! and prints as `SecretBytes([REDACTED; n])`.
 
+mod aes_key;
 mod aws_lc;
 mod ct;
 mod ec;
@@ -16,6 +17,7 @@ mod error;
 mod provider;
 mod secret;
 
+pub use aes_key::{AesKey, AES_BLOCK};
 pub use aws_lc::AwsLcProvider;
 pub use ct::ct_eq;
 pub use ec::{EcKeyPair, EcPublicKey, P256_COORDINATE_LEN};

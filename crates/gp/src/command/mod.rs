@@ -1,0 +1,1 @@
+//! GlobalPlatform commands.
