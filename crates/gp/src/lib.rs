@@ -11,6 +11,7 @@
 //!  card ─► bytes ─► Response::parse ─► HostChannel::unwrap ─► command::parse_get_status(..)
 //! ```
 
+mod aid;
 mod apdu;
 pub mod command;
 mod error;
@@ -18,6 +19,7 @@ pub mod scp03;
 mod sw;
 pub mod tlv;
 
+pub use aid::Aid;
 pub use apdu::{Command, Response, EXTENDED_MAX_DATA, SHORT_MAX_DATA};
 pub use error::GpError;
 pub use sw::StatusWord;
