@@ -1,8 +1,10 @@
 //! `provisio`: the Provisio command line (PROTOCOL.md section 5).
 
 mod demo;
+mod gp;
 mod logging;
 mod risk;
+mod se;
 mod serve;
 mod settings;
 
@@ -25,6 +27,12 @@ enum Command {
     /// Risk policy tools: evaluate offline, validate.
     #[command(subcommand)]
     Risk(risk::RiskCommand),
+    /// GlobalPlatform tools: SCP03 derive and wrap.
+    #[command(subcommand)]
+    Gp(gp::GpCommand),
+    /// A virtual secure element in a file: create, inspect, send APDUs, open SCP03 sessions.
+    #[command(subcommand)]
+    Se(se::SeCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +52,8 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Risk(command) => risk::run(command),
+            Command::Gp(command) => gp::run(command),
+            Command::Se(command) => se::run(command),
         }
     });
     match result {

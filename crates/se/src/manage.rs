@@ -21,7 +21,6 @@ use provisio_gp::{Aid, Command, Response, StatusWord};
 use subtle::ConstantTimeEq;
 
 use crate::card::VirtualSe;
-use crate::payment::PaymentApplet;
 use crate::registry::{payment_module, sd_module, AppKind, Application, Domain, LoadFile};
 use crate::{app_state, CardLifeCycle};
 

@@ -128,6 +128,18 @@ impl HostHandshake {
         Ok(Self::open(d.session, self.level, d.host_cryptogram))
     }
 
+    /// Like [`HostHandshake::handle_init_update`], but opens the session even when the card
+    /// cryptogram does not verify, and returns the derivation beside it. For debugging tools
+    /// that show what a host would send; it does not authenticate the card.
+    pub fn diagnose(
+        self,
+        response_data: &[u8],
+    ) -> Result<(Derivation, Command, HostChannel), GpError> {
+        let d = self.derive(response_data)?;
+        let (cmd, channel) = Self::open(d.session.clone(), self.level, d.host_cryptogram);
+        Ok((d, cmd, channel))
+    }
+
     /// Prepares a session without talking to the card: the card challenge and cryptogram are
     /// predicted from the sequence counter the card will use next and the security domain's AID
     /// (Amendment D 6.2.2.1). The card refuses the result if its counter has moved on.
