@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::serve::open_store;
 
 mod accounts;
+mod secure_element;
 
 /// The demo card: a test PAN, never a real one.
 pub(crate) const DEMO_PAN: &str = "4000123456789017";
@@ -160,6 +161,13 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         run_flow(
             "non-override: wallet level above the service's, provisioned by script",
             wallet_floor(&demo),
+        )
+        .await,
+    );
+    flows.push(
+        run_flow(
+            "secure element: SCP03 level 33, issuer domain, key handover, personalisation, cryptogram",
+            secure_element::install_on_element(&demo),
         )
         .await,
     );

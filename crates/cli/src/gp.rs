@@ -139,7 +139,12 @@ pub(crate) fn run(command: GpCommand) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{out}");
     } else {
-        let s = |k: &str| out.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_owned();
+        let s = |k: &str| {
+            out.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("-")
+                .to_owned()
+        };
         println!(
             "key version            {} (SCP03, i={}, S8)",
             s("kvn"),
