@@ -10,6 +10,7 @@
 //! - keys change only by PUT KEY, encrypted under the session key set's K-DEK; a domain's
 //!   first keys may come from the domain that created it, and never again after that.
 
+use provisio_crypto::AesKey;
 use provisio_gp::command::{
     parse_delete, parse_get_status, parse_load, parse_put_key, parse_set_status, put_key_response,
     Install, Privileges, StatusEntry, StatusTarget, StoreData, Subset, INS_DELETE, INS_GET_DATA,
@@ -95,6 +96,15 @@ impl VirtualSe {
             INS_STORE_DATA => Response::status(self.store_data(sd, kvn, cmd)),
             _ => Response::status(Sw::INS_NOT_SUPPORTED),
         }
+    }
+
+    /// The K-DEK of the key set the session was opened with: what PUT KEY and encrypted STORE
+    /// DATA are encrypted under.
+    fn session_dek(&self, sd: &Aid, kvn: u8) -> Option<AesKey> {
+        self.app(sd)
+            .and_then(Application::domain_data)
+            .and_then(|d| d.key_set(kvn))
+            .map(|k| k.dek.clone())
     }
 
     fn privileges(&self, aid: &Aid) -> Privileges {
@@ -363,12 +373,7 @@ impl VirtualSe {
     }
 
     fn put_key(&mut self, sd: &Aid, kvn: u8, cmd: &Command) -> Response {
-        let Some(dek) = self
-            .app(sd)
-            .and_then(Application::domain_data)
-            .and_then(|d| d.key_set(kvn))
-            .map(|k| k.dek.clone())
-        else {
+        let Some(dek) = self.session_dek(sd, kvn) else {
             return Response::status(Sw::CONDITIONS_NOT_SATISFIED);
         };
         let Ok((replaces, new)) = parse_put_key(cmd, &dek) else {
@@ -421,12 +426,7 @@ impl VirtualSe {
         if self.own_app(sd, &target, Privileges::NONE).is_err() {
             return Sw::REFERENCED_DATA_NOT_FOUND;
         }
-        let Some(dek) = self
-            .app(sd)
-            .and_then(Application::domain_data)
-            .and_then(|d| d.key_set(kvn))
-            .map(|k| k.dek.clone())
-        else {
+        let Some(dek) = self.session_dek(sd, kvn) else {
             return Sw::CONDITIONS_NOT_SATISFIED;
         };
         match self.app_mut(&target).map(|a| &mut a.kind) {

@@ -119,6 +119,32 @@ fn carrier_prepares(se: &mut VirtualSe, initial: &StaticKeys) {
     assert_eq!(r.data[0], initial.kvn);
 }
 
+/// The ISD creates a security domain with `privileges` and install `params`, and puts its
+/// initial keys.
+fn create_domain(
+    se: &mut VirtualSe,
+    sd: &Aid,
+    privileges: Privileges,
+    params: Vec<u8>,
+    initial: &StaticKeys,
+) {
+    let mut isd = open(se, &Aid::isd(), keys(0x30, 0x40), SecurityLevel::FULL).unwrap();
+    let create = Install::ForInstall {
+        elf: sd_load_file(),
+        module: sd_module(),
+        app: sd.clone(),
+        privileges,
+        params,
+        make_selectable: true,
+        token: vec![],
+    };
+    assert_eq!(send(se, &mut isd, create.command()).sw, StatusWord::OK);
+    let perso = Install::ForPersonalization { app: sd.clone() };
+    assert_eq!(send(se, &mut isd, perso.command()).sw, StatusWord::OK);
+    let put = put_key(initial, None, &keys(0x30, 0x40).dek);
+    assert_eq!(send(se, &mut isd, put).sw, StatusWord::OK);
+}
+
 #[test]
 fn the_issuer_domain_story_ends_in_a_cryptogram() {
     let mut se = new_se();
@@ -357,34 +383,12 @@ fn install_without_the_privilege_is_refused_and_delegation_needs_a_token() {
 
     // A delegated-management domain installs with the card issuer's token, and not without.
     let dm = aid("A000000151535041DD01");
-    let mut isd = open(&mut se, &Aid::isd(), keys(0x30, 0x40), SecurityLevel::CMAC).unwrap();
-    let create = Install::ForInstall {
-        elf: sd_load_file(),
-        module: sd_module(),
-        app: dm.clone(),
-        privileges: Privileges::SECURITY_DOMAIN.with(Privileges::DELEGATED_MANAGEMENT),
-        params: vec![],
-        make_selectable: true,
-        token: vec![],
-    };
-    assert_eq!(send(&mut se, &mut isd, create.command()).sw, StatusWord::OK);
-    assert_eq!(
-        send(
-            &mut se,
-            &mut isd,
-            Install::ForPersonalization { app: dm.clone() }.command()
-        )
-        .sw,
-        StatusWord::OK
-    );
-    assert_eq!(
-        send(
-            &mut se,
-            &mut isd,
-            put_key(&keys(0x30, 0x22), None, &keys(0x30, 0x40).dek)
-        )
-        .sw,
-        StatusWord::OK
+    create_domain(
+        &mut se,
+        &dm,
+        Privileges::SECURITY_DOMAIN.with(Privileges::DELEGATED_MANAGEMENT),
+        vec![],
+        &keys(0x30, 0x22),
     );
     let mut dm_ch = open(&mut se, &dm, keys(0x30, 0x22), SecurityLevel::CMAC).unwrap();
     assert_eq!(
@@ -434,34 +438,14 @@ fn install_without_the_privilege_is_refused_and_delegation_needs_a_token() {
 #[test]
 fn a_command_below_the_domains_minimum_level_is_refused() {
     let mut se = new_se();
-    let mut isd = open(&mut se, &Aid::isd(), keys(0x30, 0x40), SecurityLevel::FULL).unwrap();
     let strict = aid("A000000151535041EE01");
-    let create = Install::ForInstall {
-        elf: sd_load_file(),
-        module: sd_module(),
-        app: strict.clone(),
-        privileges: Privileges::SECURITY_DOMAIN,
-        params: Tlv::new(0x82, vec![0x33]).encode(),
-        make_selectable: true,
-        token: vec![],
-    };
-    assert_eq!(send(&mut se, &mut isd, create.command()).sw, StatusWord::OK);
-    send(
+    let min_level_33 = Tlv::new(0x82, vec![0x33]).encode();
+    create_domain(
         &mut se,
-        &mut isd,
-        Install::ForPersonalization {
-            app: strict.clone(),
-        }
-        .command(),
-    );
-    assert_eq!(
-        send(
-            &mut se,
-            &mut isd,
-            put_key(&keys(0x30, 0x33), None, &keys(0x30, 0x40).dek)
-        )
-        .sw,
-        StatusWord::OK
+        &strict,
+        Privileges::SECURITY_DOMAIN,
+        min_level_33,
+        &keys(0x30, 0x33),
     );
     for level in [
         SecurityLevel::CMAC,
