@@ -37,7 +37,7 @@ pub struct PaymentApplet {
     staged: Vec<Dgi>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Credential {
     /// BCD token PAN as sent (5A value).
     token: String,
@@ -45,6 +45,15 @@ struct Credential {
     #[serde(with = "crate::keys_serde::one")]
     key: AesKey,
     atc: u16,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("token", &"[REDACTED]")
+            .field("atc", &self.atc)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a personalised applet shows (no key).
