@@ -429,10 +429,20 @@ impl VirtualSe {
         let Some(dek) = self.session_dek(sd, kvn) else {
             return Sw::CONDITIONS_NOT_SATISFIED;
         };
-        match self.app_mut(&target).map(|a| &mut a.kind) {
-            Some(AppKind::Payment(applet)) => applet.store_data(&block, &dek),
-            _ => Sw::INCORRECT_DATA,
+        let Some(Application {
+            kind: AppKind::Payment(applet),
+            state,
+            ..
+        }) = self.app_mut(&target)
+        else {
+            return Sw::INCORRECT_DATA;
+        };
+        let sw = applet.store_data(&block, &dek);
+        if applet.is_personalized() {
+            // Application-specific state 0F: what GET STATUS shows a TSM resuming a script.
+            *state = app_state::PERSONALIZED;
         }
+        sw
     }
 
     fn get_status(&mut self, sd: &Aid, cmd: &Command) -> Response {

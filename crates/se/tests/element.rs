@@ -253,7 +253,10 @@ fn the_issuer_domain_story_ends_in_a_cryptogram() {
         assert_eq!(Tlv::find(&kids, 0x9F26).unwrap().value, ac.to_vec());
     }
     let debug = format!("{se:?}");
-    assert!(!debug.contains("4999990000001234") && !debug.contains("C7C7C7"), "Debug redacts");
+    assert!(
+        !debug.contains("4999990000001234") && !debug.contains("C7C7C7"),
+        "Debug redacts"
+    );
     let view = serde_json::to_string(&se.view()).unwrap();
     assert!(view.contains("\"token_last4\":\"1234\""));
     assert!(!view.contains("C7C7C7"), "no key in the view");
