@@ -2,7 +2,8 @@
 
 use provisio_gp::{GpError, StatusWord};
 
-/// Why a TSM session or service request did not complete.
+/// Why a TSM session or service request did not complete. [`TsmError::code`] gives the
+/// stable code the HTTP edge answers with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TsmError {
@@ -28,6 +29,21 @@ pub enum TsmError {
         sw: StatusWord,
     },
 
+    // --- The requesting TSM misbehaved ---
+    /// A service provider asked for a domain or applet outside its own AID range.
+    #[error("{0} is outside the service provider's own domain")]
+    OutsideOwnDomain(String),
+    /// The same request id came with another body.
+    #[error("request id reused with another body")]
+    RequestConflict,
+    /// Personalisation was delegated for a domain this SEI-TSM has not created for the
+    /// service provider on that element.
+    #[error("the security domain is not ready on this element")]
+    DomainNotReady,
+    /// A key handover package did not open, or was for another domain or request.
+    #[error("key handover package refused")]
+    Handover,
+
     // --- The caller misused the API ---
     /// A response arrived after the session finished.
     #[error("the session has finished")]
@@ -40,4 +56,21 @@ pub enum TsmError {
         /// The event refused.
         event: &'static str,
     },
+}
+
+impl TsmError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Channel(_) => "secure_channel_error",
+            Self::Refused { .. } => "element_refused",
+            Self::NoSession { .. } => "no_session",
+            Self::OutsideOwnDomain(_) => "outside_own_domain",
+            Self::RequestConflict => "request_conflict",
+            Self::DomainNotReady => "domain_not_ready",
+            Self::Handover => "handover_refused",
+            Self::Finished => "session_finished",
+            Self::IllegalTransition { .. } => "illegal_transition",
+        }
+    }
 }

@@ -16,11 +16,15 @@
 //! twice. Requests move through [`RequestState`].
 
 mod error;
+mod handover;
+mod intake;
 pub mod plan;
 mod request;
 mod session;
 
 pub use error::TsmError;
+pub use handover::{open_initial_keys, seal_initial_keys, HANDOVER_CTY};
+pub use intake::{intake, Intake, RequestKind, ServiceProvider, ServiceRecord, ServiceRequest};
 pub use plan::{CreateDomain, Personalize, Plan, Step, Survey, TakeOverKeys};
 pub use request::{RequestEvent, RequestState, MAX_SESSIONS};
 pub use session::{AdminSession, Next, Report};
