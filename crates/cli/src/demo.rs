@@ -166,7 +166,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     flows.push(
         run_flow(
-            "secure element: SCP03 level 33, issuer domain, key handover, personalisation, cryptogram",
+            "secure element: TSM sessions at SCP03 level 33, issuer domain, key handover, personalisation, cryptogram",
             secure_element::install_on_element(&demo),
         )
         .await,

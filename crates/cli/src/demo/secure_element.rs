@@ -1,73 +1,48 @@
-//! The secure element flow at the GlobalPlatform layer: a push-provisioned token installed
-//! into a virtual element over SCP03 at level 33, with the carrier's and the issuer's trusted
-//! service managers played in-process (the TSM services and the OTA relay over HTTP are the
-//! next step; the APDUs are already the ones they will send).
+//! The secure element flow: a push-provisioned token installed into a virtual element by the
+//! two TSM cores (`provisio-tsm`), each in its own SCP03 level-33 session relayed APDU by APDU
+//! as the phone's OTA client will relay them. The TSM services and the OTA relay over HTTP
+//! are the next step; the sessions, plans and handover package are already the real ones.
 
 use anyhow::{ensure, Context};
 use provisio_crypto::{AesKey, CryptoProvider};
-use provisio_gp::command::{
-    put_key, select, Encryption, Install, Privileges, StoreData, Structure,
-};
-use provisio_gp::scp03::{HostChannel, HostHandshake, SecurityLevel, StaticKeys};
+use provisio_gp::command::select;
+use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
-use provisio_gp::{Aid, Command, Response, StatusWord};
+use provisio_gp::{Aid, Response, StatusWord};
 use provisio_se::payment::{generate_ac, personalization_data, transaction_cryptogram};
-use provisio_se::{payment_load_file, payment_module, sd_load_file, sd_module, VirtualSe};
+use provisio_se::VirtualSe;
+use provisio_tsm::{
+    open_initial_keys, seal_initial_keys, AdminSession, CreateDomain, Next, Personalize, Plan,
+    Report, TakeOverKeys, TsmError,
+};
 use provisio_tsp::wire::{Decision, WalletRiskInfo};
 use provisio_tsp::ScriptTarget;
 
 use super::Demo;
 
-/// The element, with a count of what crossed its interface.
-struct Element {
-    se: VirtualSe,
-    apdus: usize,
-}
-
-impl Element {
-    fn tx(&mut self, cmd: &Command) -> anyhow::Result<Response> {
-        self.apdus += 1;
-        Ok(Response::parse(&self.se.transmit(&cmd.encode()?))?)
-    }
-
-    /// SELECT, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE.
-    fn open(
-        &mut self,
-        sd: &Aid,
-        keys: &StaticKeys,
-        level: SecurityLevel,
-        crypto: &dyn CryptoProvider,
-    ) -> anyhow::Result<HostChannel> {
-        ensure!(
-            self.tx(&select(sd))?.sw == StatusWord::OK,
-            "SELECT {sd} refused"
-        );
+/// One TSM session relayed to the element; returns the report and the APDUs exchanged.
+fn relay(
+    crypto: &dyn CryptoProvider,
+    se: &mut VirtualSe,
+    sd: &Aid,
+    key_sets: &[StaticKeys],
+    plan: Box<dyn Plan>,
+) -> anyhow::Result<(Report, usize)> {
+    let mut with_challenges = Vec::new();
+    for k in key_sets {
         let mut challenge = [0u8; 8];
         crypto.fill_random(&mut challenge)?;
-        let hs = HostHandshake::new(keys.clone(), challenge, level);
-        let r = self.tx(&hs.initialize_update())?;
-        ensure!(r.sw == StatusWord::OK, "INITIALIZE UPDATE: {}", r.sw);
-        let (ext, channel) = hs.handle_init_update(&r.data)?;
-        let sw = self.tx(&ext)?.sw;
-        ensure!(sw == StatusWord::OK, "EXTERNAL AUTHENTICATE: {sw}");
-        Ok(channel)
+        with_challenges.push((k.clone(), challenge));
     }
-
-    fn send(&mut self, ch: &mut HostChannel, cmd: Command) -> anyhow::Result<Response> {
-        let wrapped = ch.wrap(cmd)?;
-        Ok(ch.unwrap(self.tx(&wrapped)?)?)
+    let (mut session, mut apdu) =
+        AdminSession::start(sd, with_challenges, SecurityLevel::FULL, plan);
+    for n in 1.. {
+        match session.on_response(&se.transmit(&apdu))? {
+            Next::Send(next) => apdu = next,
+            Next::Done(report) => return Ok((report, n)),
+        }
     }
-
-    fn expect(
-        &mut self,
-        ch: &mut HostChannel,
-        cmd: Command,
-        sw: StatusWord,
-    ) -> anyhow::Result<Response> {
-        let r = self.send(ch, cmd)?;
-        ensure!(r.sw == sw, "expected {sw}, got {}", r.sw);
-        Ok(r)
-    }
+    unreachable!("the loop returns")
 }
 
 fn random_keys(crypto: &dyn CryptoProvider, kvn: u8, len: usize) -> anyhow::Result<StaticKeys> {
@@ -121,117 +96,116 @@ pub(super) async fn install_on_element(d: &Demo) -> anyhow::Result<Vec<String>> 
         .open_access_data(crypto, r.access_data.as_deref().context("no access data")?)?;
     let card_key = AesKey::from_bytes(&provisio_jose::b64_decode(&access.cryptogram_key)?)?;
 
-    // The phone's element: the carrier's ISD demands level 33 for management.
+    // The phone's element; the carrier's ISD demands level 33 for management.
     let carrier = random_keys(crypto, 0x30, 16)?;
     let mut div = [0u8; 10];
     crypto.fill_random(&mut div)?;
-    let mut el = Element {
-        se: VirtualSe::new(carrier.clone(), div, SecurityLevel::FULL),
-        apdus: 0,
-    };
-    let ssd: Aid = "A000000151535041AB0913".parse()?;
+    let mut se = VirtualSe::new(carrier.clone(), div, SecurityLevel::FULL);
+    let ssd: Aid = "A000000003535041AB0913".parse()?;
     let applet: Aid = "A0000000031010AB0913".parse()?;
+    let request_id = "sr-create-913";
 
-    // Carrier's TSM (SEI-TSM): the issuer's domain, the payment applet, initial keys.
-    let mut isd = el.open(&Aid::isd(), &carrier, SecurityLevel::FULL, crypto)?;
-    for install in [
-        Install::ForInstall {
-            elf: sd_load_file(),
-            module: sd_module(),
-            app: ssd.clone(),
-            privileges: Privileges::SECURITY_DOMAIN,
-            params: Tlv::new(0x82, vec![0x33]).encode(),
-            make_selectable: true,
-            token: vec![],
-        },
-        Install::ForInstall {
-            elf: payment_load_file(),
-            module: payment_module(),
-            app: applet.clone(),
-            privileges: Privileges::NONE,
-            params: vec![],
-            make_selectable: true,
-            token: vec![],
-        },
-        Install::ForExtradition {
-            sd: ssd.clone(),
-            app: applet.clone(),
-            token: vec![],
-        },
-        Install::ForPersonalization { app: ssd.clone() },
-    ] {
-        el.expect(&mut isd, install.command(), StatusWord::OK)?;
-    }
+    // SEI-TSM: the issuer's domain, the applet, the initial keys; then the handover package.
     let initial = random_keys(crypto, 0x30, 16)?;
-    el.expect(
-        &mut isd,
-        put_key(&initial, None, &carrier.dek),
-        StatusWord::OK,
+    let create = CreateDomain {
+        ssd: ssd.clone(),
+        applet: applet.clone(),
+        min_level: 0x33,
+        initial: initial.clone(),
+        isd_dek: carrier.dek.clone(),
+    };
+    let (report, n) = relay(
+        crypto,
+        &mut se,
+        &Aid::isd(),
+        &[carrier.clone()],
+        Box::new(create),
     )?;
     steps.push(format!(
-        "carrier TSM, SCP03 level 33 with the ISD: creates the issuer's domain {ssd} (minimum level 33), installs payment applet {applet}, extradites it to the domain, puts the domain's initial keys"
+        "carrier TSM, one SCP03 level-33 session with the ISD relayed in {n} APDUs: {}",
+        report.applied.join("; ")
     ));
+    let sp_key = crypto.generate_ec_key()?;
+    let package = seal_initial_keys(
+        crypto,
+        sp_key.public_key(),
+        "se-913",
+        &ssd,
+        request_id,
+        &initial,
+    )?;
+    let handed = open_initial_keys(crypto, &sp_key, &package, "se-913", &ssd, request_id)?;
+    steps.push(format!("carrier TSM hands the initial keys to the issuer TSM as a {}-byte JWE (ECDH-ES+A256KW) bound to the element, domain and request", package.len()));
 
-    // Issuer's TSM (SP-TSM): key handover, then the carrier is out.
+    // SP-TSM: key handover, then the carrier is out.
     let own = random_keys(crypto, 0x31, 32)?;
-    let mut sp = el.open(&ssd, &initial, SecurityLevel::FULL, crypto)?;
-    el.expect(
-        &mut sp,
-        put_key(&own, Some(0x30), &initial.dek),
-        StatusWord::OK,
+    let (report, n) = relay(
+        crypto,
+        &mut se,
+        &ssd,
+        &[own.clone(), handed.clone()],
+        Box::new(TakeOverKeys {
+            initial: handed.clone(),
+            own: own.clone(),
+        }),
     )?;
-    ensure!(
-        el.open(&ssd, &initial, SecurityLevel::FULL, crypto)
-            .is_err(),
-        "initial keys still open the domain"
+    steps.push(format!(
+        "issuer TSM, its own session ({n} APDUs) opened with key set {:02X}: {}",
+        report.kvn,
+        report.applied.join("; ")
+    ));
+    let locked_out = relay(
+        crypto,
+        &mut se,
+        &ssd,
+        &[initial],
+        Box::new(TakeOverKeys {
+            initial: handed,
+            own: own.clone(),
+        }),
     );
-    let mut isd = el.open(&Aid::isd(), &carrier, SecurityLevel::FULL, crypto)?;
-    el.expect(
-        &mut isd,
-        Install::ForPersonalization {
-            app: applet.clone(),
-        }
-        .command(),
-        StatusWord::REFERENCED_DATA_NOT_FOUND,
-    )?;
-    steps.push("issuer TSM replaces the initial keys with its own AES-256 set (PUT KEY under the initial DEK); the initial keys no longer open the domain and the carrier's ISD cannot reach the applet (6A88)".into());
+    ensure!(
+        matches!(locked_out, Err(ref e) if e.downcast_ref::<TsmError>().is_some_and(|e| e.code() == "no_session")),
+        "the carrier's copy of the initial keys still opens the domain"
+    );
+    steps.push("the carrier's copy of the initial keys no longer opens the issuer's domain (INITIALIZE UPDATE 6A88)".into());
 
-    // Personalisation: the token and its device-bound key, the key encrypted under the DEK.
-    let mut sp = el.open(&ssd, &own, SecurityLevel::FULL, crypto)?;
-    el.expect(
-        &mut sp,
-        Install::ForPersonalization {
-            app: applet.clone(),
-        }
-        .command(),
-        StatusWord::OK,
-    )?;
-    let expiry = hex::decode(format!(
-        "{:02}{:02}31",
-        access.exp_year % 100,
-        access.exp_month
-    ))?;
-    let expiry: [u8; 3] = expiry.try_into().map_err(|_| anyhow::anyhow!("expiry"))?;
-    let data = personalization_data(&bcd(&access.token_pan)?, &expiry, &card_key, &own.dek);
-    let store = StoreData {
-        last: true,
-        encryption: Encryption::Encrypted,
-        structure: Structure::Dgi,
-        block: 0,
+    // Personalisation, delegated to the SP-TSM; a repeated request applies nothing.
+    let data = personalization_data(
+        &bcd(&access.token_pan)?,
+        &expiry(access.exp_year, access.exp_month)?,
+        &card_key,
+        &own.dek,
+    );
+    let perso = Personalize {
+        applet: applet.clone(),
         data,
     };
-    el.expect(&mut sp, store.command(), StatusWord::OK)?;
-    el.expect(
-        &mut sp,
-        store.command(),
-        StatusWord::CONDITIONS_NOT_SATISFIED,
+    let (report, n) = relay(
+        crypto,
+        &mut se,
+        &ssd,
+        &[own.clone()],
+        Box::new(perso.clone()),
     )?;
-    steps.push("issuer TSM personalises the applet with STORE DATA (DGI 0101 token, DGI 8000 key encrypted under its DEK, all inside level-33 C-DECRYPTION); a second STORE DATA is refused (6985)".into());
+    steps.push(format!(
+        "issuer TSM personalises ({n} APDUs): {}",
+        report.applied.join("; ")
+    ));
+    let (again, _) = relay(crypto, &mut se, &ssd, &[own], Box::new(perso))?;
+    ensure!(
+        again.applied.is_empty(),
+        "a repeated personalisation applied steps"
+    );
+    steps.push("the same personalisation request again: the survey finds the applet PERSONALIZED and nothing is sent".into());
 
     // The phone restarts: the element's memory image survives, sessions do not.
-    el.se = VirtualSe::from_image(&el.se.to_image())?;
+    let mut se = VirtualSe::from_image(&se.to_image())?;
+    let tx = |se: &mut VirtualSe, cmd: &provisio_gp::Command| -> anyhow::Result<Response> {
+        Ok(Response::parse(&se.transmit(&cmd.encode()?))?)
+    };
     ensure!(
-        el.tx(&select(&applet))?.sw == StatusWord::OK,
+        tx(&mut se, &select(&applet))?.sw == StatusWord::OK,
         "applet not selectable after restart"
     );
     let (amount, currency, un) = (
@@ -239,7 +213,7 @@ pub(super) async fn install_on_element(d: &Demo) -> anyhow::Result<Vec<String>> 
         [0x09, 0x78],
         [0xCA, 0xFE, 0xBA, 0xBE],
     );
-    let r = el.tx(&generate_ac(&amount, &currency, &un))?;
+    let r = tx(&mut se, &generate_ac(&amount, &currency, &un))?;
     ensure!(r.sw == StatusWord::OK, "GENERATE AC: {}", r.sw);
     let kids = Tlv::parse_one(&r.data)?.children()?;
     let atc = Tlv::find(&kids, 0x9F36).context("no ATC")?.value.clone();
@@ -252,9 +226,12 @@ pub(super) async fn install_on_element(d: &Demo) -> anyhow::Result<Vec<String>> 
         ac == transaction_cryptogram(&card_key, atc, &amount, &currency, &un).to_vec(),
         "cryptogram does not verify"
     );
-    steps.push(format!(
-        "after a restart the element pays: GENERATE AC for 12.50 EUR gives ATC {atc} and an ARQC that verifies under the token's key from the access data; {} APDUs in all",
-        el.apdus
-    ));
+    steps.push(format!("after a restart the element pays: GENERATE AC for 12.50 EUR gives ATC {atc} and an ARQC that verifies under the token's key from the access data"));
     Ok(steps)
+}
+
+/// EMV expiry YYMMDD, last day placeholder 31.
+fn expiry(year: u16, month: u8) -> anyhow::Result<[u8; 3]> {
+    let v = hex::decode(format!("{:02}{:02}31", year % 100, month))?;
+    v.try_into().map_err(|_| anyhow::anyhow!("expiry"))
 }
