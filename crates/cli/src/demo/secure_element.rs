@@ -118,7 +118,7 @@ pub(super) async fn install_on_element(d: &Demo) -> anyhow::Result<Vec<String>> 
         crypto,
         &mut se,
         &Aid::isd(),
-        &[carrier.clone()],
+        std::slice::from_ref(&carrier),
         Box::new(create),
     )?;
     steps.push(format!(
@@ -185,7 +185,7 @@ pub(super) async fn install_on_element(d: &Demo) -> anyhow::Result<Vec<String>> 
         crypto,
         &mut se,
         &ssd,
-        &[own.clone()],
+        std::slice::from_ref(&own),
         Box::new(perso.clone()),
     )?;
     steps.push(format!(
