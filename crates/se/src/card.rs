@@ -166,7 +166,8 @@ impl VirtualSe {
         &self.isd
     }
 
-    /// The sequence counter a security domain's next INITIALIZE UPDATE will use minus one.
+    /// The last sequence counter a security domain used; its next INITIALIZE UPDATE uses the
+    /// next value.
     pub fn counter(&self, sd: &Aid) -> Option<u32> {
         self.app(sd)
             .and_then(Application::domain_data)

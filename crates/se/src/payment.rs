@@ -76,9 +76,7 @@ pub fn transaction_cryptogram(
     un: &[u8; 4],
 ) -> [u8; 8] {
     let tag = key.cmac(&[&atc.to_be_bytes(), amount, currency, un]);
-    let mut ac = [0u8; 8];
-    ac.copy_from_slice(tag.get(..8).unwrap_or_default());
-    ac
+    *tag.first_chunk::<8>().unwrap_or(&[0; 8])
 }
 
 impl PaymentApplet {
