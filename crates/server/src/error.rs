@@ -185,6 +185,21 @@ impl From<ScriptError> for ApiError {
     }
 }
 
+impl From<provisio_tsm::TsmError> for ApiError {
+    fn from(e: provisio_tsm::TsmError) -> Self {
+        use provisio_tsm::TsmError as T;
+        let status = match &e {
+            T::OutsideOwnDomain(_) => StatusCode::FORBIDDEN,
+            T::RequestConflict | T::DomainNotReady | T::Finished | T::IllegalTransition { .. } => {
+                StatusCode::CONFLICT
+            }
+            T::Handover => StatusCode::BAD_REQUEST,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -17,6 +17,7 @@ mod openapi;
 mod outbox;
 mod request_id;
 mod routes;
+mod sei;
 mod state;
 
 pub use error::Problem;
@@ -30,6 +31,7 @@ pub use clock::{Clock, SystemClock};
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 pub use outbox::{spawn_delivery, MemorySink, NotificationSink, WebhookSink};
+pub use sei::{sei_router, SeiState};
 pub use state::AppState;
 
 use axum::routing::{get, post, put};

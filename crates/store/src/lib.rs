@@ -16,6 +16,8 @@ mod records;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_step_up;
+mod sqlite_tsm;
+mod tsm_records;
 
 use async_trait::async_trait;
 use provisio_accounts::{KbaChange, Transition};
@@ -36,6 +38,9 @@ pub use records::{
     SignalQuery, TokenRecord, TokenRequestorRecord,
 };
 pub use sqlite::SqliteStore;
+pub use tsm_records::{
+    ApduLogRow, OtaMessageRow, ProviderRecord, TsmPrincipal, TsmRequestRow, TsmStore,
+};
 
 /// What the server stores and reads. Implementations must be safe to share between tasks.
 #[async_trait]

@@ -22,6 +22,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "wallet_accounts",
         include_str!("../migrations/sqlite/0003_wallet_accounts.sql"),
     ),
+    (
+        "sei_tsm",
+        include_str!("../migrations/sqlite/0004_sei_tsm.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,677 @@
+//! The SEI-TSM's handlers: authenticate, load, call the `provisio-tsm` core, commit, answer.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use provisio_gp::scp03::{SecurityLevel, StaticKeys};
+use provisio_gp::Aid;
+use provisio_jose::Jwk;
+use provisio_store::{
+    ApduLogRow, OtaMessageRow, ProviderRecord, StoreError, TsmPrincipal, TsmRequestRow,
+};
+use provisio_tsm::{
+    intake, seal_initial_keys, AdminSession, CreateDomain, Intake, Next, RequestEvent, RequestKind,
+    RequestState, ServiceProvider, ServiceRecord, ServiceRequest,
+};
+use serde::{Deserialize, Serialize};
+
+use super::state::{LiveSession, SeiState};
+use crate::{hash_api_key, new_api_key, ApiError};
+
+/// The longest long-poll.
+const MAX_WAIT_S: u64 = 30;
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(ApiError::unauthorized)
+}
+
+fn require_admin(s: &SeiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let hash = hash_api_key(s.crypto.as_ref(), bearer(headers)?);
+    if provisio_crypto::ct_eq(&hash, &s.admin_hash) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
+}
+
+async fn principal(s: &SeiState, headers: &HeaderMap) -> Result<TsmPrincipal, ApiError> {
+    let hash = hash_api_key(s.crypto.as_ref(), bearer(headers)?);
+    s.store
+        .tsm_principal(&hash)
+        .await?
+        .ok_or_else(ApiError::unauthorized)
+}
+
+async fn provider(s: &SeiState, headers: &HeaderMap) -> Result<ProviderRecord, ApiError> {
+    match principal(s, headers).await? {
+        TsmPrincipal::ServiceProvider(sp_id) => s
+            .store
+            .tsm_provider(&sp_id)
+            .await?
+            .ok_or_else(ApiError::unauthorized),
+        TsmPrincipal::OtaClient(_) => Err(ApiError::forbidden(
+            "this operation needs a service provider's API key",
+        )),
+    }
+}
+
+async fn ota_client(s: &SeiState, headers: &HeaderMap) -> Result<String, ApiError> {
+    match principal(s, headers).await? {
+        TsmPrincipal::OtaClient(se_id) => Ok(se_id),
+        TsmPrincipal::ServiceProvider(_) => Err(ApiError::forbidden(
+            "this operation needs an OTA client's API key",
+        )),
+    }
+}
+
+fn conflict_or(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => {
+            ApiError::new(StatusCode::CONFLICT, "already_exists", "already registered")
+        }
+        other => other.into(),
+    }
+}
+
+/// An SCP03 key set in hex, as the operator registers it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HexKeys {
+    kvn: String,
+    enc: String,
+    mac: String,
+    dek: String,
+}
+
+/// `POST /v1/sei/admin/elements`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AddElement {
+    se_id: String,
+    isd_keys: HexKeys,
+}
+
+/// An element's registration: its OTA client's API key, shown once.
+#[derive(Debug, Serialize)]
+pub(crate) struct ElementAdded {
+    se_id: String,
+    ota_key: String,
+}
+
+pub(crate) async fn add_element(
+    State(s): State<SeiState>,
+    headers: HeaderMap,
+    Json(req): Json<AddElement>,
+) -> Result<(StatusCode, Json<ElementAdded>), ApiError> {
+    require_admin(&s, &headers)?;
+    let h = |v: &str| hex::decode(v).map_err(|_| ApiError::malformed("keys must be hex"));
+    let kvn = *h(&req.isd_keys.kvn)?
+        .first()
+        .ok_or_else(|| ApiError::malformed("kvn"))?;
+    let keys = StaticKeys::from_bytes(
+        kvn,
+        &h(&req.isd_keys.enc)?,
+        &h(&req.isd_keys.mac)?,
+        &h(&req.isd_keys.dek)?,
+    )
+    .map_err(|e| ApiError::malformed(e.to_string()))?;
+    if req.se_id.is_empty() || req.se_id.len() > 64 {
+        return Err(ApiError::malformed("se_id must be 1 to 64 characters"));
+    }
+    let sealed = s.seal_keys(&keys, &format!("isd:{}", req.se_id))?;
+    let ota_key = new_api_key(s.crypto.as_ref()).map_err(|e| ApiError::internal(&e))?;
+    let hash = hash_api_key(s.crypto.as_ref(), &ota_key);
+    s.store
+        .tsm_add_element(&req.se_id, &sealed, &hash, s.clock.now())
+        .await
+        .map_err(conflict_or)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ElementAdded {
+            se_id: req.se_id,
+            ota_key,
+        }),
+    ))
+}
+
+/// `POST /v1/sei/admin/service-providers`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AddProvider {
+    sp_id: String,
+    /// Hex; at least the 5-byte RID.
+    aid_prefix: String,
+    /// The provider's EC P-256 encryption key for key handover packages.
+    encryption_jwk: Jwk,
+}
+
+/// A provider's registration: its API key, shown once.
+#[derive(Debug, Serialize)]
+pub(crate) struct ProviderAdded {
+    sp_id: String,
+    api_key: String,
+}
+
+pub(crate) async fn add_provider(
+    State(s): State<SeiState>,
+    headers: HeaderMap,
+    Json(req): Json<AddProvider>,
+) -> Result<(StatusCode, Json<ProviderAdded>), ApiError> {
+    require_admin(&s, &headers)?;
+    let aid_prefix =
+        hex::decode(&req.aid_prefix).map_err(|_| ApiError::malformed("aid_prefix must be hex"))?;
+    if !(5..=16).contains(&aid_prefix.len()) {
+        return Err(ApiError::malformed("aid_prefix must be 5 to 16 bytes"));
+    }
+    req.encryption_jwk
+        .public_key()
+        .map_err(|_| ApiError::malformed("encryption_jwk is not an EC P-256 public key"))?;
+    let record = ProviderRecord {
+        sp_id: req.sp_id.clone(),
+        aid_prefix,
+        encryption_jwk: serde_json::to_string(&req.encryption_jwk)
+            .map_err(|e| ApiError::internal(&e))?,
+    };
+    let api_key = new_api_key(s.crypto.as_ref()).map_err(|e| ApiError::internal(&e))?;
+    let hash = hash_api_key(s.crypto.as_ref(), &api_key);
+    s.store
+        .tsm_add_provider(&record, &hash, s.clock.now())
+        .await
+        .map_err(conflict_or)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ProviderAdded {
+            sp_id: req.sp_id,
+            api_key,
+        }),
+    ))
+}
+
+/// A service request's state, as its provider sees it.
+#[derive(Debug, Serialize)]
+pub(crate) struct RequestStatus {
+    request_id: String,
+    #[serde(flatten)]
+    state: RequestState,
+    /// For a DONE CREATE_DOMAIN: the domain's initial keys, a JWE to the provider's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handover: Option<String>,
+}
+
+fn record_of(row: &TsmRequestRow) -> Result<ServiceRecord, ApiError> {
+    let request: ServiceRequest =
+        serde_json::from_str(&row.body).map_err(|e| ApiError::internal(&e))?;
+    let state: RequestState =
+        serde_json::from_str(&row.state).map_err(|e| ApiError::internal(&e))?;
+    let fingerprint = row
+        .fingerprint
+        .as_slice()
+        .try_into()
+        .map_err(|_| ApiError::internal(&"fingerprint"))?;
+    Ok(ServiceRecord {
+        sp_id: row.sp_id.clone(),
+        request,
+        fingerprint,
+        state,
+    })
+}
+
+fn status_of(row: &TsmRequestRow) -> Result<RequestStatus, ApiError> {
+    Ok(RequestStatus {
+        request_id: row.request_id.clone(),
+        state: record_of(row)?.state,
+        handover: row.handover.clone(),
+    })
+}
+
+/// What an OTA client is told to do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WakeUp {
+    sp_id: String,
+    request_id: String,
+    /// `SEI` (open a session here) or the SP-TSM's URL (delegated personalisation).
+    connect: String,
+}
+
+pub(crate) async fn create_request(
+    State(s): State<SeiState>,
+    headers: HeaderMap,
+    Json(req): Json<ServiceRequest>,
+) -> Result<(StatusCode, Json<RequestStatus>), ApiError> {
+    let sp = provider(&s, &headers).await?;
+    if s.store.tsm_element(&req.se_id).await?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_element",
+            "this carrier manages no such secure element",
+        ));
+    }
+    let existing = match s.store.tsm_request(&sp.sp_id, &req.request_id).await? {
+        Some(row) => Some(record_of(&row)?),
+        None => None,
+    };
+    let domain_created = match &req.kind {
+        RequestKind::DelegatePersonalization { ssd, .. } => s
+            .store
+            .tsm_requests_for(&sp.sp_id, &req.se_id)
+            .await?
+            .iter()
+            .filter_map(|row| record_of(row).ok())
+            .any(|r| r.state == RequestState::Done && matches!(&r.request.kind, RequestKind::CreateDomain { ssd: d, .. } if d == ssd)),
+        RequestKind::CreateDomain { .. } => false,
+    };
+    let who = ServiceProvider {
+        sp_id: sp.sp_id.clone(),
+        aid_prefix: sp.aid_prefix.clone(),
+    };
+    let record = match intake(s.crypto.as_ref(), &who, req, existing, domain_created)? {
+        Intake::Duplicate(record) => {
+            let row = s
+                .store
+                .tsm_request(&sp.sp_id, &record.request.request_id)
+                .await?
+                .ok_or_else(|| ApiError::internal(&"vanished"))?;
+            return Ok((StatusCode::OK, Json(status_of(&row)?)));
+        }
+        Intake::New(record) => record,
+    };
+    let rid = record.request.request_id.clone();
+    let (secret, connect) = match &record.request.kind {
+        RequestKind::CreateDomain { .. } => {
+            let mut k = zeroize::Zeroizing::new([0u8; 48]);
+            provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), k.as_mut())
+                .map_err(|e| ApiError::internal(&e))?;
+            let (enc, rest) = k.split_at(16);
+            let (mac, dek) = rest.split_at(16);
+            let initial =
+                StaticKeys::from_bytes(0x30, enc, mac, dek).map_err(|e| ApiError::internal(&e))?;
+            (
+                Some(s.seal_keys(&initial, &format!("initial:{}:{rid}", sp.sp_id))?),
+                "SEI".to_owned(),
+            )
+        }
+        RequestKind::DelegatePersonalization { sp_endpoint, .. } => (None, sp_endpoint.clone()),
+    };
+    let mut id = [0u8; 16];
+    provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), &mut id)
+        .map_err(|e| ApiError::internal(&e))?;
+    let wake = WakeUp {
+        sp_id: sp.sp_id.clone(),
+        request_id: rid.clone(),
+        connect,
+    };
+    let message = OtaMessageRow {
+        message_id: format!("msg_{}", hex::encode(id)),
+        se_id: record.request.se_id.clone(),
+        body: serde_json::to_string(&wake).map_err(|e| ApiError::internal(&e))?,
+    };
+    let row = TsmRequestRow {
+        sp_id: sp.sp_id.clone(),
+        request_id: rid.clone(),
+        se_id: record.request.se_id.clone(),
+        body: serde_json::to_string(&record.request).map_err(|e| ApiError::internal(&e))?,
+        fingerprint: record.fingerprint.to_vec(),
+        state: serde_json::to_string(&record.state).map_err(|e| ApiError::internal(&e))?,
+        secret,
+        handover: None,
+        version: 0,
+    };
+    match s
+        .store
+        .tsm_insert_request(&row, &message, s.clock.now())
+        .await
+    {
+        Ok(()) => {}
+        // A concurrent twin won: answer as for a duplicate.
+        Err(StoreError::Conflict(_)) => {
+            let row = s
+                .store
+                .tsm_request(&sp.sp_id, &rid)
+                .await?
+                .ok_or_else(|| ApiError::internal(&"vanished"))?;
+            if row.fingerprint != record.fingerprint {
+                return Err(provisio_tsm::TsmError::RequestConflict.into());
+            }
+            return Ok((StatusCode::OK, Json(status_of(&row)?)));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    s.wake.notify_waiters();
+    Ok((StatusCode::CREATED, Json(status_of(&row)?)))
+}
+
+pub(crate) async fn request_status(
+    State(s): State<SeiState>,
+    headers: HeaderMap,
+    Path(request_id): Path<String>,
+) -> Result<Json<RequestStatus>, ApiError> {
+    let sp = provider(&s, &headers).await?;
+    let row = s
+        .store
+        .tsm_request(&sp.sp_id, &request_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such service request"))?;
+    Ok(Json(status_of(&row)?))
+}
+
+/// `?wait=` seconds for the long-poll.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Wait {
+    #[serde(default)]
+    wait: u64,
+}
+
+/// A message for the OTA client.
+#[derive(Debug, Serialize)]
+pub(crate) struct Message {
+    message_id: String,
+    #[serde(flatten)]
+    wake: WakeUp,
+}
+
+/// The OTA client's pending messages.
+#[derive(Debug, Serialize)]
+pub(crate) struct Messages {
+    messages: Vec<Message>,
+}
+
+pub(crate) async fn messages(
+    State(s): State<SeiState>,
+    headers: HeaderMap,
+    Query(q): Query<Wait>,
+) -> Result<Json<Messages>, ApiError> {
+    let se_id = ota_client(&s, &headers).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(q.wait.min(MAX_WAIT_S));
+    loop {
+        // Register for a wake-up before looking, so a message committed in between is seen.
+        let notified = s.wake.notified();
+        let rows = s.store.ota_pending(&se_id).await?;
+        if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
+            let messages = rows
+                .into_iter()
+                .filter_map(|r| {
+                    serde_json::from_str(&r.body).ok().map(|wake| Message {
+                        message_id: r.message_id,
+                        wake,
+                    })
+                })
+                .collect();
+            return Ok(Json(Messages { messages }));
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
+
+pub(crate) async fn ack(
+    State(s): State<SeiState>,
+    headers: HeaderMap,
+    Path(message_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let se_id = ota_client(&s, &headers).await?;
+    if s.store.ota_ack(&se_id, &message_id, s.clock.now()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(
+            "no such pending message for this element",
+        ))
+    }
+}
+
+/// `POST /v1/sei/ota/sessions`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OpenSession {
+    sp_id: String,
+    request_id: String,
+}
+
+/// The next command for the element, or the end of the session.
+#[derive(Debug, Serialize)]
+pub(crate) struct SessionStep {
+    session_id: String,
+    /// The command APDU to pass to the element (hex); absent when done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apdu: Option<String>,
+    done: bool,
+}
+
+/// `POST /v1/sei/ota/sessions/{id}`: the element's response.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Relayed {
+    /// The response APDU (hex).
+    apdu: String,
+}
+
+pub(crate) async fn open_session(
+    State(s): State<SeiState>,
+    headers: HeaderMap,
+    Json(req): Json<OpenSession>,
+) -> Result<(StatusCode, Json<SessionStep>), ApiError> {
+    let se_id = ota_client(&s, &headers).await?;
+    let row = s
+        .store
+        .tsm_request(&req.sp_id, &req.request_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such service request"))?;
+    if row.se_id != se_id {
+        return Err(ApiError::not_found("no such service request"));
+    }
+    let record = record_of(&row)?;
+    let RequestKind::CreateDomain { ssd, applet } = &record.request.kind else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "wrong_tsm",
+            "this request's session is with the service provider's TSM",
+        ));
+    };
+    let state = record.state.clone().apply(RequestEvent::SessionOpened)?;
+    let state_json = serde_json::to_string(&state).map_err(|e| ApiError::internal(&e))?;
+    s.store
+        .tsm_update_request(
+            &row.sp_id,
+            &row.request_id,
+            row.version,
+            &state_json,
+            None,
+            s.clock.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "request_busy",
+                "the request changed; retry",
+            ),
+            other => other.into(),
+        })?;
+    if let RequestState::Failed { reason } = &state {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "request_failed",
+            format!("the request failed: {reason}"),
+        ));
+    }
+    let isd = s.open_keys(
+        &s.store
+            .tsm_element(&se_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(&"element vanished"))?,
+        &format!("isd:{se_id}"),
+    )?;
+    let initial = s.open_keys(
+        row.secret
+            .as_deref()
+            .ok_or_else(|| ApiError::internal(&"no initial keys"))?,
+        &format!("initial:{}:{}", row.sp_id, row.request_id),
+    )?;
+    let plan = CreateDomain {
+        ssd: ssd.clone(),
+        applet: applet.clone(),
+        min_level: SecurityLevel::FULL.byte(),
+        initial,
+        isd_dek: isd.dek.clone(),
+    };
+    let mut challenge = [0u8; 8];
+    provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), &mut challenge)
+        .map_err(|e| ApiError::internal(&e))?;
+    let (session, apdu) = AdminSession::start(
+        &Aid::isd(),
+        vec![(isd, challenge)],
+        SecurityLevel::FULL,
+        Box::new(plan),
+    );
+    let mut id = [0u8; 16];
+    provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), &mut id)
+        .map_err(|e| ApiError::internal(&e))?;
+    let session_id = format!("ses_{}", hex::encode(id));
+    log(&s, &session_id, &row.sp_id, &row.request_id, 'C', &apdu).await?;
+    let live = LiveSession {
+        sp_id: row.sp_id.clone(),
+        request_id: row.request_id.clone(),
+        se_id,
+        session,
+    };
+    s.sessions
+        .lock()
+        .map_err(|_| ApiError::internal(&"session table poisoned"))?
+        .insert(session_id.clone(), live);
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionStep {
+            session_id,
+            apdu: Some(hex::encode_upper(apdu)),
+            done: false,
+        }),
+    ))
+}
+
+async fn log(
+    s: &SeiState,
+    session_id: &str,
+    sp_id: &str,
+    request_id: &str,
+    direction: char,
+    apdu: &[u8],
+) -> Result<(), ApiError> {
+    let row = ApduLogRow {
+        session_id: session_id.into(),
+        sp_id: sp_id.into(),
+        request_id: request_id.into(),
+        direction,
+        apdu: apdu.to_vec(),
+    };
+    Ok(s.store.tsm_log_apdus(&[row], s.clock.now()).await?)
+}
+
+pub(crate) async fn session_step(
+    State(s): State<SeiState>,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+    Json(req): Json<Relayed>,
+) -> Result<Json<SessionStep>, ApiError> {
+    let se_id = ota_client(&s, &headers).await?;
+    let response = hex::decode(&req.apdu).map_err(|_| ApiError::malformed("apdu must be hex"))?;
+    let gone = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "session_gone",
+            "no such session (it ended, or the server restarted): open a new one",
+        )
+    };
+    let mut live = {
+        let mut table = s
+            .sessions
+            .lock()
+            .map_err(|_| ApiError::internal(&"session table poisoned"))?;
+        match table.get(&session_id) {
+            Some(l) if l.se_id == se_id => {}
+            _ => return Err(gone()),
+        }
+        table.remove(&session_id).ok_or_else(gone)?
+    };
+    log(
+        &s,
+        &session_id,
+        &live.sp_id,
+        &live.request_id,
+        'R',
+        &response,
+    )
+    .await?;
+    match live.session.on_response(&response) {
+        Ok(Next::Send(apdu)) => {
+            log(&s, &session_id, &live.sp_id, &live.request_id, 'C', &apdu).await?;
+            s.sessions
+                .lock()
+                .map_err(|_| ApiError::internal(&"session table poisoned"))?
+                .insert(session_id.clone(), live);
+            Ok(Json(SessionStep {
+                session_id,
+                apdu: Some(hex::encode_upper(apdu)),
+                done: false,
+            }))
+        }
+        Ok(Next::Done(_report)) => {
+            complete(&s, &live.sp_id, &live.request_id).await?;
+            Ok(Json(SessionStep {
+                session_id,
+                apdu: None,
+                done: true,
+            }))
+        }
+        // The session is over; the request stays IN_PROGRESS for the next one.
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Marks a CREATE_DOMAIN done and stores the handover package for its provider.
+async fn complete(s: &SeiState, sp_id: &str, request_id: &str) -> Result<(), ApiError> {
+    let row = s
+        .store
+        .tsm_request(sp_id, request_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(&"request vanished"))?;
+    let record = record_of(&row)?;
+    let RequestKind::CreateDomain { ssd, .. } = &record.request.kind else {
+        return Err(ApiError::internal(&"not a CREATE_DOMAIN"));
+    };
+    let provider = s
+        .store
+        .tsm_provider(sp_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(&"provider vanished"))?;
+    let jwk: Jwk =
+        serde_json::from_str(&provider.encryption_jwk).map_err(|e| ApiError::internal(&e))?;
+    let recipient = jwk.public_key().map_err(|e| ApiError::internal(&e))?;
+    let initial = s.open_keys(
+        row.secret
+            .as_deref()
+            .ok_or_else(|| ApiError::internal(&"no initial keys"))?,
+        &format!("initial:{sp_id}:{request_id}"),
+    )?;
+    let package = seal_initial_keys(
+        s.crypto.as_ref(),
+        &recipient,
+        &row.se_id,
+        ssd,
+        request_id,
+        &initial,
+    )?;
+    let state = record.state.apply(RequestEvent::Completed)?;
+    let state_json = serde_json::to_string(&state).map_err(|e| ApiError::internal(&e))?;
+    s.store
+        .tsm_update_request(
+            sp_id,
+            request_id,
+            row.version,
+            &state_json,
+            Some(&package),
+            s.clock.now(),
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! What the carrier's TSM stores. Secrets arrive sealed; the store never sees them in the
+//! clear.
+
+use async_trait::async_trait;
+
+use crate::StoreError;
+
+/// Who holds a TSM API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TsmPrincipal {
+    /// A service provider's SP-TSM.
+    ServiceProvider(String),
+    /// The OTA client of a secure element.
+    OtaClient(String),
+}
+
+/// A registered service provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRecord {
+    /// Its id.
+    pub sp_id: String,
+    /// The AID prefix of its domains and applets.
+    pub aid_prefix: Vec<u8>,
+    /// Its encryption key (public JWK, JSON) for key handover packages.
+    pub encryption_jwk: String,
+}
+
+/// A stored service request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsmRequestRow {
+    /// The provider.
+    pub sp_id: String,
+    /// Its request id.
+    pub request_id: String,
+    /// The element.
+    pub se_id: String,
+    /// The request, JSON.
+    pub body: String,
+    /// SHA-256 of the canonical request.
+    pub fingerprint: Vec<u8>,
+    /// The state, JSON.
+    pub state: String,
+    /// What the request needs, sealed (the initial keys).
+    pub secret: Option<Vec<u8>>,
+    /// The key handover package, once done.
+    pub handover: Option<String>,
+    /// Bumped by every change.
+    pub version: i64,
+}
+
+/// A wake-up message for an OTA client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtaMessageRow {
+    /// Its id.
+    pub message_id: String,
+    /// The element whose OTA client fetches it.
+    pub se_id: String,
+    /// The message, JSON.
+    pub body: String,
+}
+
+/// One APDU of an admin session, as relayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApduLogRow {
+    /// The session.
+    pub session_id: String,
+    /// The provider whose request it served.
+    pub sp_id: String,
+    /// The request.
+    pub request_id: String,
+    /// `C` for a command, `R` for a response.
+    pub direction: char,
+    /// The bytes as they crossed the relay.
+    pub apdu: Vec<u8>,
+}
+
+/// The carrier TSM's persistence. Each write is one transaction.
+#[async_trait]
+pub trait TsmStore: Send + Sync {
+    /// The holder of an API key.
+    async fn tsm_principal(&self, key_hash: &[u8; 32]) -> Result<Option<TsmPrincipal>, StoreError>;
+    /// Registers an element with its sealed ISD keys and its OTA client's key.
+    async fn tsm_add_element(
+        &self,
+        se_id: &str,
+        isd_keys: &[u8],
+        ota_key_hash: &[u8; 32],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// An element's sealed ISD keys.
+    async fn tsm_element(&self, se_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Registers a service provider with its API key.
+    async fn tsm_add_provider(
+        &self,
+        provider: &ProviderRecord,
+        api_key_hash: &[u8; 32],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// A provider.
+    async fn tsm_provider(&self, sp_id: &str) -> Result<Option<ProviderRecord>, StoreError>;
+    /// A request.
+    async fn tsm_request(
+        &self,
+        sp_id: &str,
+        request_id: &str,
+    ) -> Result<Option<TsmRequestRow>, StoreError>;
+    /// A provider's requests for an element.
+    async fn tsm_requests_for(
+        &self,
+        sp_id: &str,
+        se_id: &str,
+    ) -> Result<Vec<TsmRequestRow>, StoreError>;
+    /// Stores a new request and its wake-up message together. A request id used before is
+    /// [`crate::Conflict::Other`].
+    async fn tsm_insert_request(
+        &self,
+        row: &TsmRequestRow,
+        message: &OtaMessageRow,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Changes a request's state (and handover) if its version is still `version`; otherwise
+    /// [`crate::Conflict::Other`] and nothing is written.
+    async fn tsm_update_request(
+        &self,
+        sp_id: &str,
+        request_id: &str,
+        version: i64,
+        state: &str,
+        handover: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// An element's unacknowledged messages, oldest first.
+    async fn ota_pending(&self, se_id: &str) -> Result<Vec<OtaMessageRow>, StoreError>;
+    /// Acknowledges a message of `se_id`; false if there is none such pending.
+    async fn ota_ack(&self, se_id: &str, message_id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Appends APDUs to the audit log.
+    async fn tsm_log_apdus(&self, rows: &[ApduLogRow], now: i64) -> Result<(), StoreError>;
+    /// The audit log of a request, in order.
+    async fn tsm_apdus(&self, sp_id: &str, request_id: &str)
+        -> Result<Vec<ApduLogRow>, StoreError>;
+}
