@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use provisio_crypto::AwsLcProvider;
-use provisio_server::{bootstrap, new_api_key, spawn_delivery, SystemClock, WebhookSink};
+use provisio_crypto::{AwsLcProvider, SecretBytes};
+use provisio_server::{
+    bootstrap, new_api_key, sei_router, spawn_delivery, SeiState, SystemClock, WebhookSink,
+};
 use provisio_store::{SqliteStore, Store};
 use tokio::net::TcpListener;
 
@@ -33,6 +35,19 @@ pub(crate) struct ServeArgs {
     /// Log one JSON object per line.
     #[arg(long)]
     log_json: bool,
+    /// Which party this process is: the token service (`tsp`, the default) or a carrier's
+    /// trusted service manager (`sei-tsm`, its own database and admin key).
+    #[arg(long, env = "PROVISIO_ROLE", value_enum, default_value = "tsp")]
+    role: Role,
+}
+
+/// The party a server process plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Role {
+    /// The token service.
+    Tsp,
+    /// The carrier's trusted service manager (SEI-TSM).
+    SeiTsm,
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -54,7 +69,6 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         &data_dir,
     )?;
     let url = settings::database_url(args.database_url, &data_dir);
-    let store = open_store(&url).await?;
 
     let admin_key = match std::env::var("PROVISIO_ADMIN_KEY") {
         Ok(k) if k.len() >= 22 => k,
@@ -65,6 +79,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             k
         }
     };
+    if args.role == Role::SeiTsm {
+        return serve_sei(&args.listen, &url, master, &admin_key).await;
+    }
+    let store = open_store(&url).await?;
     let state = bootstrap(store, &master, &admin_key, config, Arc::new(SystemClock))
         .await?
         .with_accounts(accounts);
@@ -81,6 +99,29 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(listen = %listener.local_addr()?, database = %redact_url(&url), "provisio serving");
     axum::serve(listener, provisio_server::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The carrier TSM role: its routes over its own tables.
+async fn serve_sei(
+    listen: &str,
+    url: &str,
+    master: SecretBytes,
+    admin_key: &str,
+) -> anyhow::Result<ExitCode> {
+    if !url.starts_with("sqlite:") {
+        bail!("the sei-tsm role supports sqlite:// in this build");
+    }
+    let store = Arc::new(SqliteStore::open(url).await?);
+    let state = SeiState::new(store, master, admin_key, Arc::new(SystemClock));
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    tracing::info!(listen = %listener.local_addr()?, database = %redact_url(url), "provisio SEI-TSM serving");
+    axum::serve(listener, sei_router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");
