@@ -20,6 +20,9 @@ pub enum AppError {
     /// No verified wallet module is installed yet.
     #[error("install the wallet module (GET /v1/wallet-module) first")]
     ModuleNotInstalled,
+    /// A TSM sent the OTA client something it cannot relay.
+    #[error("OTA relay: {0}")]
+    Ota(&'static str),
     /// A cryptographic operation failed.
     #[error("cryptographic failure: {0}")]
     Crypto(#[from] provisio_jose::JoseError),

@@ -16,8 +16,10 @@
 
 mod error;
 mod issuer_app;
+mod ota;
 mod wallet_app;
 
 pub use error::AppError;
 pub use issuer_app::{seal_request_data, CardDetails, IssuerApp, SessionStart};
+pub use ota::{OtaClient, Relayed};
 pub use wallet_app::{InstalledCard, WalletAnswer, WalletApp, SDK_VERSION};

@@ -2,6 +2,8 @@
 //! accounts and their verification, and the wallet's push provisioning call. The SDK cores (`provisio-apps`) make the request data; this crate only
 //! carries it.
 
+mod sei;
+
 use provisio_accounts::wire::{
     CreateWalletAccount, Enrolment, EnrolmentLoaded, IssuerVerification, KbaAnswer,
     KbaSourceConfig, KbaStep, OptedOut, WalletAccountView, WalletModule,
@@ -284,6 +286,22 @@ impl ProvisioClient {
         }
         answer(req.send().await).await
     }
+}
+
+/// A success without a body (204), or the problem.
+async fn answer_empty(r: Result<reqwest::Response, reqwest::Error>) -> Result<(), ClientError> {
+    let r = r.map_err(|e| ClientError::Transport(e.to_string()))?;
+    if r.status().is_success() {
+        return Ok(());
+    }
+    let status = r.status();
+    let bytes = r
+        .bytes()
+        .await
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
+    let problem: Problem = serde_json::from_slice(&bytes)
+        .map_err(|_| ClientError::Transport(format!("HTTP {status} without a problem document")))?;
+    Err(ClientError::Problem(problem))
 }
 
 async fn answer<T: DeserializeOwned>(

@@ -21,6 +21,7 @@ mod intake;
 pub mod plan;
 mod request;
 mod session;
+pub mod wire;
 
 pub use error::TsmError;
 pub use handover::{open_initial_keys, seal_initial_keys, HANDOVER_CTY};

@@ -11,11 +11,15 @@ use provisio_jose::Jwk;
 use provisio_store::{
     ApduLogRow, OtaMessageRow, ProviderRecord, StoreError, TsmPrincipal, TsmRequestRow,
 };
+use provisio_tsm::wire::{
+    AddElement, AddProvider, ElementAdded, Message, Messages, OpenSession, ProviderAdded, Relayed,
+    RequestStatus, SessionStep, WakeUp,
+};
 use provisio_tsm::{
     intake, seal_initial_keys, AdminSession, CreateDomain, Intake, Next, RequestEvent, RequestKind,
     RequestState, ServiceProvider, ServiceRecord, ServiceRequest,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::state::{LiveSession, SeiState};
 use crate::{hash_api_key, new_api_key, ApiError};
@@ -81,29 +85,6 @@ fn conflict_or(e: StoreError) -> ApiError {
     }
 }
 
-/// An SCP03 key set in hex, as the operator registers it.
-#[derive(Debug, Deserialize)]
-pub(crate) struct HexKeys {
-    kvn: String,
-    enc: String,
-    mac: String,
-    dek: String,
-}
-
-/// `POST /v1/sei/admin/elements`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct AddElement {
-    se_id: String,
-    isd_keys: HexKeys,
-}
-
-/// An element's registration: its OTA client's API key, shown once.
-#[derive(Debug, Serialize)]
-pub(crate) struct ElementAdded {
-    se_id: String,
-    ota_key: String,
-}
-
 pub(crate) async fn add_element(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -138,23 +119,6 @@ pub(crate) async fn add_element(
             ota_key,
         }),
     ))
-}
-
-/// `POST /v1/sei/admin/service-providers`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct AddProvider {
-    sp_id: String,
-    /// Hex; at least the 5-byte RID.
-    aid_prefix: String,
-    /// The provider's EC P-256 encryption key for key handover packages.
-    encryption_jwk: Jwk,
-}
-
-/// A provider's registration: its API key, shown once.
-#[derive(Debug, Serialize)]
-pub(crate) struct ProviderAdded {
-    sp_id: String,
-    api_key: String,
 }
 
 pub(crate) async fn add_provider(
@@ -192,17 +156,6 @@ pub(crate) async fn add_provider(
     ))
 }
 
-/// A service request's state, as its provider sees it.
-#[derive(Debug, Serialize)]
-pub(crate) struct RequestStatus {
-    request_id: String,
-    #[serde(flatten)]
-    state: RequestState,
-    /// For a DONE CREATE_DOMAIN: the domain's initial keys, a JWE to the provider's key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    handover: Option<String>,
-}
-
 fn record_of(row: &TsmRequestRow) -> Result<ServiceRecord, ApiError> {
     let request: ServiceRequest =
         serde_json::from_str(&row.body).map_err(|e| ApiError::internal(&e))?;
@@ -227,15 +180,6 @@ fn status_of(row: &TsmRequestRow) -> Result<RequestStatus, ApiError> {
         state: record_of(row)?.state,
         handover: row.handover.clone(),
     })
-}
-
-/// What an OTA client is told to do.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct WakeUp {
-    sp_id: String,
-    request_id: String,
-    /// `SEI` (open a session here) or the SP-TSM's URL (delegated personalisation).
-    connect: String,
 }
 
 pub(crate) async fn create_request(
@@ -366,20 +310,6 @@ pub(crate) struct Wait {
     wait: u64,
 }
 
-/// A message for the OTA client.
-#[derive(Debug, Serialize)]
-pub(crate) struct Message {
-    message_id: String,
-    #[serde(flatten)]
-    wake: WakeUp,
-}
-
-/// The OTA client's pending messages.
-#[derive(Debug, Serialize)]
-pub(crate) struct Messages {
-    messages: Vec<Message>,
-}
-
 pub(crate) async fn messages(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -420,30 +350,6 @@ pub(crate) async fn ack(
             "no such pending message for this element",
         ))
     }
-}
-
-/// `POST /v1/sei/ota/sessions`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct OpenSession {
-    sp_id: String,
-    request_id: String,
-}
-
-/// The next command for the element, or the end of the session.
-#[derive(Debug, Serialize)]
-pub(crate) struct SessionStep {
-    session_id: String,
-    /// The command APDU to pass to the element (hex); absent when done.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    apdu: Option<String>,
-    done: bool,
-}
-
-/// `POST /v1/sei/ota/sessions/{id}`: the element's response.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Relayed {
-    /// The response APDU (hex).
-    apdu: String,
 }
 
 pub(crate) async fn open_session(

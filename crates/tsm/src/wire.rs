@@ -1,0 +1,128 @@
+//! The SEI-TSM's HTTP messages (documented in the README): what the server, the SP-TSM's
+//! client and the phone's OTA client share.
+
+use provisio_jose::Jwk;
+use serde::{Deserialize, Serialize};
+
+use crate::RequestState;
+
+/// An SCP03 key set in hex, as the carrier's operator registers it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HexKeys {
+    /// Key version number, one byte of hex.
+    pub kvn: String,
+    /// K-ENC.
+    pub enc: String,
+    /// K-MAC.
+    pub mac: String,
+    /// K-DEK.
+    pub dek: String,
+}
+
+/// `POST /v1/sei/admin/elements`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddElement {
+    /// The element's id (1 to 64 characters).
+    pub se_id: String,
+    /// Its issuer security domain's key set; stored sealed.
+    pub isd_keys: HexKeys,
+}
+
+/// The answer: the element's OTA client API key, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ElementAdded {
+    /// The element.
+    pub se_id: String,
+    /// The OTA client's API key.
+    pub ota_key: String,
+}
+
+/// `POST /v1/sei/admin/service-providers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddProvider {
+    /// The provider's id.
+    pub sp_id: String,
+    /// Hex, 5 to 16 bytes: the AIDs its domains and applets must start with.
+    pub aid_prefix: String,
+    /// Its EC P-256 public key for key handover packages.
+    pub encryption_jwk: Jwk,
+}
+
+/// The answer: the provider's API key, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderAdded {
+    /// The provider.
+    pub sp_id: String,
+    /// Its API key.
+    pub api_key: String,
+}
+
+/// A service request's state, as its provider sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestStatus {
+    /// The request.
+    pub request_id: String,
+    /// Where it stands.
+    #[serde(flatten)]
+    pub state: RequestState,
+    /// For a DONE CREATE_DOMAIN: the domain's initial keys, a JWE to the provider's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handover: Option<String>,
+}
+
+/// What an OTA client is told to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WakeUp {
+    /// The provider whose request it is.
+    pub sp_id: String,
+    /// The request.
+    pub request_id: String,
+    /// `SEI` (open an admin session with the SEI-TSM) or the SP-TSM's URL (delegated
+    /// personalisation).
+    pub connect: String,
+}
+
+/// One message for an OTA client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message {
+    /// Acknowledge with this id once acted on.
+    pub message_id: String,
+    /// The message.
+    #[serde(flatten)]
+    pub wake: WakeUp,
+}
+
+/// `GET /v1/sei/ota/messages?wait=S`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Messages {
+    /// Unacknowledged messages, oldest first.
+    pub messages: Vec<Message>,
+}
+
+/// `POST /v1/sei/ota/sessions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenSession {
+    /// The provider of the request.
+    pub sp_id: String,
+    /// The request.
+    pub request_id: String,
+}
+
+/// The next command for the element, or the end of the session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionStep {
+    /// The session.
+    pub session_id: String,
+    /// The command APDU to pass to the element (hex); absent when done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apdu: Option<String>,
+    /// The plan is complete on the element.
+    pub done: bool,
+}
+
+/// `POST /v1/sei/ota/sessions/{id}`: the element's response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Relayed {
+    /// The response APDU (hex).
+    pub apdu: String,
+}
