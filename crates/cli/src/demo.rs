@@ -131,6 +131,34 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let server =
         tokio::spawn(async move { axum::serve(listener, provisio_server::router(state)).await });
 
+    // The carrier's TSM: its own server, database, master key and admin key.
+    let sei_store = Arc::new(
+        provisio_store::SqliteStore::open(&format!(
+            "sqlite://{}",
+            data_dir.join("sei-tsm.db").display()
+        ))
+        .await?,
+    );
+    let mut sei_master = vec![0u8; 32];
+    crypto
+        .fill_random(&mut sei_master)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sei_admin = new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sei_state = provisio_server::SeiState::new(
+        sei_store,
+        SecretBytes::new(sei_master),
+        &sei_admin,
+        Arc::new(SystemClock),
+    );
+    let sei_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let sei = ProvisioClient::new(
+        &format!("http://{}", sei_listener.local_addr()?),
+        &sei_admin,
+    );
+    let sei_server = tokio::spawn(async move {
+        axum::serve(sei_listener, provisio_server::sei_router(sei_state)).await
+    });
+
     let mut flows = Vec::new();
     let demo = setup(&crypto, &base, &admin_key, &tsp_id, inbox)
         .await
@@ -167,7 +195,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     flows.push(
         run_flow(
             "secure element: TSM sessions at SCP03 level 33, issuer domain, key handover, personalisation, cryptogram",
-            secure_element::install_on_element(&demo),
+            secure_element::install_on_element(&demo, &sei),
         )
         .await,
     );
@@ -185,6 +213,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     flows.push(run_flow("attack: unknown issuer", unknown_issuer(&demo)).await);
     server.abort();
+    sei_server.abort();
     deliverer.abort();
 
     let report = Report {

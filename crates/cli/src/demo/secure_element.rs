@@ -1,7 +1,8 @@
-//! The secure element flow: a push-provisioned token installed into a virtual element by the
-//! two TSM cores (`provisio-tsm`), each in its own SCP03 level-33 session relayed APDU by APDU
-//! as the phone's OTA client will relay them. The TSM services and the OTA relay over HTTP
-//! are the next step; the sessions, plans and handover package are already the real ones.
+//! The secure element flow: a push-provisioned token installed into a virtual element. The
+//! carrier's TSM runs as its own HTTP server: the issuer's TSM sends it a service request, the
+//! phone's OTA client fetches the wake-up message and relays the admin session (dropping off
+//! once mid-script and resuming), and the issuer's TSM collects the key handover package. The
+//! issuer's TSM sessions are still relayed in process (its HTTP service is the next step).
 
 use anyhow::{ensure, Context};
 use provisio_crypto::{AesKey, CryptoProvider};
@@ -11,9 +12,13 @@ use provisio_gp::tlv::Tlv;
 use provisio_gp::{Aid, Response, StatusWord};
 use provisio_se::payment::{generate_ac, personalization_data, transaction_cryptogram};
 use provisio_se::VirtualSe;
+use provisio_apps::OtaClient;
+use provisio_client::ProvisioClient;
+use provisio_jose::Jwk;
+use provisio_tsm::wire::{AddElement, AddProvider, HexKeys, OpenSession};
 use provisio_tsm::{
-    open_initial_keys, seal_initial_keys, AdminSession, CreateDomain, Next, Personalize, Plan,
-    Report, TakeOverKeys, TsmError,
+    open_initial_keys, AdminSession, Next, Personalize, Plan, Report, RequestKind,
+    ServiceRequest, TakeOverKeys, TsmError,
 };
 use provisio_tsp::wire::{Decision, WalletRiskInfo};
 use provisio_tsp::ScriptTarget;
@@ -53,6 +58,29 @@ fn random_keys(crypto: &dyn CryptoProvider, kvn: u8, len: usize) -> anyhow::Resu
     Ok(StaticKeys::from_bytes(kvn, enc, mac, dek)?)
 }
 
+/// The OTA client relays one admin session over HTTP; with `drop_after`, it stops after that
+/// many commands (the phone lost its connection). Returns (done, commands relayed).
+async fn relay_http(
+    api: &ProvisioClient,
+    ota: &mut OtaClient,
+    open: &OpenSession,
+    drop_after: Option<usize>,
+) -> anyhow::Result<(bool, usize)> {
+    let mut step = api.ota_open_session(open).await?;
+    for n in 1.. {
+        let Some(command) = step.apdu.as_deref() else {
+            return Ok((step.done, n - 1));
+        };
+        // The SDK stores the element's image here, before the response leaves the phone.
+        let relayed = ota.relay(command)?;
+        if drop_after == Some(n) {
+            return Ok((false, n));
+        }
+        step = api.ota_relay(&step.session_id, relayed.response).await?;
+    }
+    unreachable!("the loop returns")
+}
+
 /// BCD with `F` padding (EMV tag 5A).
 fn bcd(digits: &str) -> anyhow::Result<Vec<u8>> {
     let mut s = digits.to_owned();
@@ -62,7 +90,10 @@ fn bcd(digits: &str) -> anyhow::Result<Vec<u8>> {
     Ok(hex::decode(s)?)
 }
 
-pub(super) async fn install_on_element(d: &Demo) -> anyhow::Result<Vec<String>> {
+pub(super) async fn install_on_element(
+    d: &Demo,
+    sei: &ProvisioClient,
+) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
     let crypto = &d.crypto;
     let phone = d.phone(913)?;
@@ -100,42 +131,83 @@ pub(super) async fn install_on_element(d: &Demo) -> anyhow::Result<Vec<String>> 
     let carrier = random_keys(crypto, 0x30, 16)?;
     let mut div = [0u8; 10];
     crypto.fill_random(&mut div)?;
-    let mut se = VirtualSe::new(carrier.clone(), div, SecurityLevel::FULL);
+    let se = VirtualSe::new(carrier.clone(), div, SecurityLevel::FULL);
     let ssd: Aid = "A000000003535041AB0913".parse()?;
     let applet: Aid = "A0000000031010AB0913".parse()?;
     let request_id = "sr-create-913";
 
-    // SEI-TSM: the issuer's domain, the applet, the initial keys; then the handover package.
-    let initial = random_keys(crypto, 0x30, 16)?;
-    let create = CreateDomain {
-        ssd: ssd.clone(),
-        applet: applet.clone(),
-        min_level: 0x33,
-        initial: initial.clone(),
-        isd_dek: carrier.dek.clone(),
+    // The carrier registers the element and the issuer's TSM (its AID range, its handover key).
+    let hx = |k: &AesKey| hex::encode(k.export().expose());
+    let isd_keys = HexKeys {
+        kvn: "30".into(),
+        enc: hx(&carrier.enc),
+        mac: hx(&carrier.mac),
+        dek: hx(&carrier.dek),
     };
-    let (report, n) = relay(
-        crypto,
-        &mut se,
-        &Aid::isd(),
-        std::slice::from_ref(&carrier),
-        Box::new(create),
-    )?;
-    steps.push(format!(
-        "carrier TSM, one SCP03 level-33 session with the ISD relayed in {n} APDUs: {}",
-        report.applied.join("; ")
-    ));
+    let element = sei
+        .sei_add_element(&AddElement {
+            se_id: "se-913".into(),
+            isd_keys,
+        })
+        .await?;
     let sp_key = crypto.generate_ec_key()?;
-    let package = seal_initial_keys(
-        crypto,
-        sp_key.public_key(),
-        "se-913",
-        &ssd,
-        request_id,
-        &initial,
-    )?;
+    let provider = AddProvider {
+        sp_id: "demo-bank-tsm".into(),
+        aid_prefix: "A000000003".into(),
+        encryption_jwk: Jwk::from_public_key(sp_key.public_key()),
+    };
+    let sp = sei.with_key(&sei.sei_add_provider(&provider).await?.api_key);
+    let ota_api = sei.with_key(&element.ota_key);
+    steps.push("carrier TSM (its own server) registers the phone's element se-913 and the bank's TSM with AID range A000000003 and a handover key".into());
+
+    // The issuer's TSM asks for its domain.
+    let request = ServiceRequest {
+        request_id: request_id.into(),
+        se_id: "se-913".into(),
+        kind: RequestKind::CreateDomain {
+            ssd: ssd.clone(),
+            applet: applet.clone(),
+        },
+    };
+    let status = sp.sei_request(&request).await?;
+    ensure!(
+        sp.sei_request(&request).await?.state == status.state,
+        "a repeated request changed state"
+    );
+    steps.push(format!("bank TSM sends service request {request_id} (CREATE_DOMAIN {ssd}, applet {applet}): {}; sent twice, it is one request", status.state.name()));
+
+    // The phone's OTA client: the wake-up message, a session that drops off, then one that
+    // finishes.
+    let mut ota = OtaClient::new(se);
+    let messages = ota_api.ota_messages(5).await?;
+    let message = messages.messages.first().context("no wake-up message")?;
+    ensure!(
+        message.wake.connect == "SEI",
+        "unexpected wake-up {:?}",
+        message.wake
+    );
+    let open = OpenSession {
+        sp_id: "demo-bank-tsm".into(),
+        request_id: request_id.into(),
+    };
+    let first = relay_http(&ota_api, &mut ota, &open, Some(7)).await?;
+    ensure!(!first.0, "the dropped session finished");
+    ensure!(
+        sp.sei_request_status(request_id).await?.state.name() == "IN_PROGRESS",
+        "not in progress"
+    );
+    let (done, n) = relay_http(&ota_api, &mut ota, &open, None).await?;
+    ensure!(done, "the resumed session did not finish");
+    ota_api.ota_ack(&message.message_id).await?;
+    steps.push(format!(
+        "the OTA client fetches the wake-up (long-poll), relays the carrier's level-33 session and drops off after 7 APDUs; the request stays IN_PROGRESS; the next session surveys the element and finishes in {n} APDUs without repeating a step"
+    ));
+    let status = sp.sei_request_status(request_id).await?;
+    let package = status.handover.context("no handover package")?;
     let handed = open_initial_keys(crypto, &sp_key, &package, "se-913", &ssd, request_id)?;
-    steps.push(format!("carrier TSM hands the initial keys to the issuer TSM as a {}-byte JWE (ECDH-ES+A256KW) bound to the element, domain and request", package.len()));
+    steps.push(format!("bank TSM: request DONE; it opens the {}-byte key handover package (JWE to its key, bound to element, domain and request)", package.len()));
+    let mut se = VirtualSe::from_image(&ota.element().to_image())?;
+    let initial = handed.clone();
 
     // SP-TSM: key handover, then the carrier is out.
     let own = random_keys(crypto, 0x31, 32)?;
