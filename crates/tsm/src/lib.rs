@@ -18,6 +18,7 @@
 mod error;
 mod handover;
 mod intake;
+mod job;
 pub mod plan;
 mod request;
 mod session;
@@ -26,6 +27,7 @@ pub mod wire;
 pub use error::TsmError;
 pub use handover::{open_initial_keys, seal_initial_keys, HANDOVER_CTY};
 pub use intake::{intake, Intake, RequestKind, ServiceProvider, ServiceRecord, ServiceRequest};
+pub use job::{JobEvent, JobState, SessionKind};
 pub use plan::{CreateDomain, Personalize, Plan, Step, Survey, TakeOverKeys};
 pub use request::{RequestEvent, RequestState, MAX_SESSIONS};
 pub use session::{AdminSession, Next, Report};

@@ -118,6 +118,9 @@ pub struct SessionStep {
     pub apdu: Option<String>,
     /// The plan is complete on the element.
     pub done: bool,
+    /// When done: the TSM has another session for this request; open it.
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// `POST /v1/sei/ota/sessions/{id}`: the element's response.

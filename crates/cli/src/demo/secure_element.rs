@@ -5,20 +5,20 @@
 //! issuer's TSM sessions are still relayed in process (its HTTP service is the next step).
 
 use anyhow::{ensure, Context};
+use provisio_apps::OtaClient;
+use provisio_client::ProvisioClient;
 use provisio_crypto::{AesKey, CryptoProvider};
 use provisio_gp::command::select;
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
 use provisio_gp::{Aid, Response, StatusWord};
+use provisio_jose::Jwk;
 use provisio_se::payment::{generate_ac, personalization_data, transaction_cryptogram};
 use provisio_se::VirtualSe;
-use provisio_apps::OtaClient;
-use provisio_client::ProvisioClient;
-use provisio_jose::Jwk;
 use provisio_tsm::wire::{AddElement, AddProvider, HexKeys, OpenSession};
 use provisio_tsm::{
-    open_initial_keys, AdminSession, Next, Personalize, Plan, Report, RequestKind,
-    ServiceRequest, TakeOverKeys, TsmError,
+    open_initial_keys, AdminSession, Next, Personalize, Plan, Report, RequestKind, ServiceRequest,
+    TakeOverKeys, TsmError,
 };
 use provisio_tsp::wire::{Decision, WalletRiskInfo};
 use provisio_tsp::ScriptTarget;

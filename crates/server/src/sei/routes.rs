@@ -451,6 +451,7 @@ pub(crate) async fn open_session(
             session_id,
             apdu: Some(hex::encode_upper(apdu)),
             done: false,
+            more: false,
         }),
     ))
 }
@@ -519,6 +520,7 @@ pub(crate) async fn session_step(
                 session_id,
                 apdu: Some(hex::encode_upper(apdu)),
                 done: false,
+                more: false,
             }))
         }
         Ok(Next::Done(_report)) => {
@@ -527,6 +529,7 @@ pub(crate) async fn session_step(
                 session_id,
                 apdu: None,
                 done: true,
+                more: false,
             }))
         }
         // The session is over; the request stays IN_PROGRESS for the next one.
