@@ -2,7 +2,10 @@
 //! accounts and their verification, and the wallet's push provisioning call. The SDK cores (`provisio-apps`) make the request data; this crate only
 //! carries it.
 
+mod ota;
 mod sei;
+
+pub use ota::{ota_pass, ImageSink, LastImage, OtaRun};
 
 use provisio_accounts::wire::{
     CreateWalletAccount, Enrolment, EnrolmentLoaded, IssuerVerification, KbaAnswer,

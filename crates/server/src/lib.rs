@@ -12,12 +12,14 @@ mod clock;
 mod error;
 mod idempotency;
 mod kba_source;
+mod key_seal;
 mod metrics;
 mod openapi;
 mod outbox;
 mod request_id;
 mod routes;
 mod sei;
+mod sp;
 mod state;
 
 pub use error::Problem;
@@ -32,6 +34,7 @@ pub use error::ApiError;
 pub use openapi::ApiDoc;
 pub use outbox::{spawn_delivery, MemorySink, NotificationSink, WebhookSink};
 pub use sei::{sei_router, SeiState};
+pub use sp::{sp_router, spawn_sp_driver, SeiLink, SpState};
 pub use state::AppState;
 
 use axum::routing::{get, post, put};

@@ -15,6 +15,7 @@ mod migrate;
 mod records;
 mod sqlite;
 mod sqlite_accounts;
+mod sqlite_sp;
 mod sqlite_step_up;
 mod sqlite_tsm;
 mod tsm_records;
@@ -39,7 +40,8 @@ pub use records::{
 };
 pub use sqlite::SqliteStore;
 pub use tsm_records::{
-    ApduLogRow, OtaMessageRow, ProviderRecord, TsmPrincipal, TsmRequestRow, TsmStore,
+    ApduLogRow, OtaMessageRow, ProviderRecord, SpJobChange, SpJobRow, SpStore, TsmPrincipal,
+    TsmRequestRow, TsmStore,
 };
 
 /// What the server stores and reads. Implementations must be safe to share between tasks.

@@ -26,6 +26,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "sei_tsm",
         include_str!("../migrations/sqlite/0004_sei_tsm.sql"),
     ),
+    (
+        "sp_tsm",
+        include_str!("../migrations/sqlite/0005_sp_tsm.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

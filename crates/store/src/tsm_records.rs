@@ -139,3 +139,86 @@ pub trait TsmStore: Send + Sync {
     async fn tsm_apdus(&self, sp_id: &str, request_id: &str)
         -> Result<Vec<ApduLogRow>, StoreError>;
 }
+
+/// An SP-TSM provisioning job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpJobRow {
+    /// Its id (chosen by the token service).
+    pub job_id: String,
+    /// The caller that created it.
+    pub caller: String,
+    /// The element.
+    pub se_id: String,
+    /// The issuer's security domain AID (hex).
+    pub ssd: String,
+    /// The payment applet AID (hex).
+    pub applet: String,
+    /// The token credential, sealed.
+    pub credential: Vec<u8>,
+    /// SHA-256 of the request that created it.
+    pub fingerprint: Vec<u8>,
+    /// The state, JSON.
+    pub state: String,
+    /// The domain's initial keys from the handover, sealed.
+    pub initial_keys: Option<Vec<u8>>,
+    /// The SP-TSM's own keys for the domain, sealed.
+    pub own_keys: Option<Vec<u8>>,
+    /// Bumped by every change.
+    pub version: i64,
+}
+
+/// A change to a job, applied only if its version is unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct SpJobChange {
+    /// The new state, JSON.
+    pub state: String,
+    /// Sets the initial keys.
+    pub initial_keys: Option<Vec<u8>>,
+    /// Sets the own keys.
+    pub own_keys: Option<Vec<u8>>,
+    /// Sets the OTA ticket's hash.
+    pub ticket_hash: Option<Vec<u8>>,
+}
+
+/// The issuer TSM's persistence. Each write is one transaction.
+#[async_trait]
+pub trait SpStore: Send + Sync {
+    /// A sealed secret by name.
+    async fn sp_secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores a secret if none has the name; returns the one stored (first writer wins).
+    async fn sp_init_secret(
+        &self,
+        name: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<Vec<u8>, StoreError>;
+    /// Registers a caller's API key.
+    async fn sp_add_caller(
+        &self,
+        name: &str,
+        key_hash: &[u8; 32],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The caller holding an API key.
+    async fn sp_caller(&self, key_hash: &[u8; 32]) -> Result<Option<String>, StoreError>;
+    /// Stores a new job; a used id is [`crate::Conflict::Other`].
+    async fn sp_insert_job(&self, job: &SpJobRow, now: i64) -> Result<(), StoreError>;
+    /// A job.
+    async fn sp_job(&self, job_id: &str) -> Result<Option<SpJobRow>, StoreError>;
+    /// The job an OTA ticket belongs to.
+    async fn sp_job_by_ticket(
+        &self,
+        ticket_hash: &[u8; 32],
+    ) -> Result<Option<SpJobRow>, StoreError>;
+    /// Jobs not DONE or FAILED, oldest first.
+    async fn sp_open_jobs(&self) -> Result<Vec<SpJobRow>, StoreError>;
+    /// Applies `change` if the job's version is still `version`; otherwise
+    /// [`crate::Conflict::Other`].
+    async fn sp_update_job(
+        &self,
+        job_id: &str,
+        version: i64,
+        change: &SpJobChange,
+        now: i64,
+    ) -> Result<(), StoreError>;
+}

@@ -15,6 +15,7 @@
 //! ([`plan`]), so an interrupted session resumes by starting again and nothing is applied
 //! twice. Requests move through [`RequestState`].
 
+mod credential;
 mod error;
 mod handover;
 mod intake;
@@ -24,6 +25,7 @@ mod request;
 mod session;
 pub mod wire;
 
+pub use credential::{open_credential, seal_credential, Credential, CREDENTIAL_CTY};
 pub use error::TsmError;
 pub use handover::{open_initial_keys, seal_initial_keys, HANDOVER_CTY};
 pub use intake::{intake, Intake, RequestKind, ServiceProvider, ServiceRecord, ServiceRequest};

@@ -129,3 +129,44 @@ pub struct Relayed {
     /// The response APDU (hex).
     pub apdu: String,
 }
+
+/// `POST /v1/sp/admin/callers`: a caller (the token service) of the SP-TSM.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddCaller {
+    /// Its name.
+    pub name: String,
+}
+
+/// The answer: the caller's API key, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallerAdded {
+    /// The caller.
+    pub name: String,
+    /// Its API key.
+    pub api_key: String,
+}
+
+/// `POST /v1/sp/jobs`: install a token on a phone's secure element.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpJob {
+    /// Chosen by the caller; the idempotency key.
+    pub job_id: String,
+    /// The element.
+    pub se_id: String,
+    /// The issuer's security domain to create.
+    pub ssd: provisio_gp::Aid,
+    /// The payment applet instance.
+    pub applet: provisio_gp::Aid,
+    /// The token credential: a JWE to the SP-TSM's key ([`crate::seal_credential`]).
+    pub credential: String,
+}
+
+/// A job's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobStatus {
+    /// The job.
+    pub job_id: String,
+    /// Where it stands.
+    #[serde(flatten)]
+    pub state: crate::JobState,
+}

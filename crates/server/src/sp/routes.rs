@@ -1,0 +1,328 @@
+//! The SP-TSM's handlers.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use provisio_gp::scp03::SecurityLevel;
+use provisio_gp::Aid;
+use provisio_jose::Jwk;
+use provisio_se::payment::personalization_data;
+use provisio_store::{SpJobChange, SpJobRow, StoreError};
+use provisio_tsm::wire::{AddCaller, CallerAdded, JobStatus, Relayed, SessionStep, SpJob};
+use provisio_tsm::{
+    open_credential, AdminSession, JobEvent, JobState, Next, Personalize, Plan, SessionKind,
+    TakeOverKeys, TsmError,
+};
+
+use super::state::{LiveSpSession, SpState};
+use crate::{hash_api_key, new_api_key, ApiError};
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(ApiError::unauthorized)
+}
+
+async fn caller(s: &SpState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let hash = hash_api_key(s.crypto.as_ref(), bearer(headers)?);
+    s.store
+        .sp_caller(&hash)
+        .await?
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// The job whose OTA ticket the caller presents.
+async fn ticket_job(s: &SpState, headers: &HeaderMap) -> Result<SpJobRow, ApiError> {
+    let hash = hash_api_key(s.crypto.as_ref(), bearer(headers)?);
+    s.store
+        .sp_job_by_ticket(&hash)
+        .await?
+        .ok_or_else(ApiError::unauthorized)
+}
+
+pub(crate) fn state_of(row: &SpJobRow) -> Result<JobState, ApiError> {
+    serde_json::from_str(&row.state).map_err(|e| ApiError::internal(&e))
+}
+
+pub(crate) async fn handover_key(State(s): State<SpState>) -> Json<Jwk> {
+    Json(Jwk::from_public_key(s.key.public_key()))
+}
+
+pub(crate) async fn add_caller(
+    State(s): State<SpState>,
+    headers: HeaderMap,
+    Json(req): Json<AddCaller>,
+) -> Result<(StatusCode, Json<CallerAdded>), ApiError> {
+    let hash = hash_api_key(s.crypto.as_ref(), bearer(&headers)?);
+    if !provisio_crypto::ct_eq(&hash, &s.admin_hash) {
+        return Err(ApiError::unauthorized());
+    }
+    let api_key = new_api_key(s.crypto.as_ref()).map_err(|e| ApiError::internal(&e))?;
+    s.store
+        .sp_add_caller(
+            &req.name,
+            &hash_api_key(s.crypto.as_ref(), &api_key),
+            s.clock.now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CallerAdded {
+            name: req.name,
+            api_key,
+        }),
+    ))
+}
+
+pub(crate) async fn create_job(
+    State(s): State<SpState>,
+    headers: HeaderMap,
+    Json(job): Json<SpJob>,
+) -> Result<(StatusCode, Json<JobStatus>), ApiError> {
+    let who = caller(&s, &headers).await?;
+    let fingerprint = provisio_crypto::CryptoProvider::sha256(
+        s.crypto.as_ref(),
+        &[&serde_json::to_vec(&job).map_err(|e| ApiError::internal(&e))?],
+    );
+    if let Some(row) = s.store.sp_job(&job.job_id).await? {
+        if row.fingerprint != fingerprint || row.caller != who {
+            return Err(TsmError::RequestConflict.into());
+        }
+        return Ok((
+            StatusCode::OK,
+            Json(JobStatus {
+                job_id: row.job_id.clone(),
+                state: state_of(&row)?,
+            }),
+        ));
+    }
+    for aid in [&job.ssd, &job.applet] {
+        if !aid.starts_with(&s.aid_prefix) {
+            return Err(TsmError::OutsideOwnDomain(aid.to_string()).into());
+        }
+    }
+    // Refuse now what could never be personalised.
+    open_credential(s.crypto.as_ref(), &s.key, &job.credential).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "credential_unreadable",
+            "the credential does not open with this TSM's key",
+        )
+    })?;
+    let row = SpJobRow {
+        job_id: job.job_id.clone(),
+        caller: who,
+        se_id: job.se_id.clone(),
+        ssd: job.ssd.to_string(),
+        applet: job.applet.to_string(),
+        credential: job.credential.into_bytes(),
+        fingerprint: fingerprint.to_vec(),
+        state: serde_json::to_string(&JobState::Received).map_err(|e| ApiError::internal(&e))?,
+        initial_keys: None,
+        own_keys: None,
+        version: 0,
+    };
+    match s.store.sp_insert_job(&row, s.clock.now()).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(TsmError::RequestConflict.into()),
+        Err(e) => return Err(e.into()),
+    }
+    s.wake.notify_one();
+    Ok((
+        StatusCode::CREATED,
+        Json(JobStatus {
+            job_id: row.job_id,
+            state: JobState::Received,
+        }),
+    ))
+}
+
+pub(crate) async fn job_status(
+    State(s): State<SpState>,
+    headers: HeaderMap,
+    Path(job_id): Path<String>,
+) -> Result<Json<JobStatus>, ApiError> {
+    let who = caller(&s, &headers).await?;
+    let row = s
+        .store
+        .sp_job(&job_id)
+        .await?
+        .filter(|r| r.caller == who)
+        .ok_or_else(|| ApiError::not_found("no such job"))?;
+    Ok(Json(JobStatus {
+        job_id,
+        state: state_of(&row)?,
+    }))
+}
+
+fn random_id(s: &SpState, prefix: &str) -> Result<String, ApiError> {
+    let mut id = [0u8; 16];
+    provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), &mut id)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(format!("{prefix}{}", hex::encode(id)))
+}
+
+pub(crate) async fn open_session(
+    State(s): State<SpState>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<SessionStep>), ApiError> {
+    let row = ticket_job(&s, &headers).await?;
+    let kind = state_of(&row)?.next_session().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "nothing_to_do",
+            "this job needs no session now",
+        )
+    })?;
+    let aad = |what: &str| format!("{what}:{}", row.job_id);
+    let own = crate::key_seal::open_keys(
+        s.crypto.as_ref(),
+        &s.master,
+        row.own_keys
+            .as_deref()
+            .ok_or_else(|| ApiError::internal(&"no own keys"))?,
+        &aad("own"),
+    )?;
+    let ssd: Aid = row.ssd.parse().map_err(|e| ApiError::internal(&e))?;
+    let mut challenges = [[0u8; 8]; 2];
+    for c in &mut challenges {
+        provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), c)
+            .map_err(|e| ApiError::internal(&e))?;
+    }
+    let (key_sets, plan): (_, Box<dyn Plan>) = match kind {
+        SessionKind::TakeOverKeys => {
+            let initial = crate::key_seal::open_keys(
+                s.crypto.as_ref(),
+                &s.master,
+                row.initial_keys
+                    .as_deref()
+                    .ok_or_else(|| ApiError::internal(&"no initial keys"))?,
+                &aad("initial"),
+            )?;
+            // Own keys first: a handover that went through before the answer was lost.
+            (
+                vec![
+                    (own.clone(), challenges[0]),
+                    (initial.clone(), challenges[1]),
+                ],
+                Box::new(TakeOverKeys { initial, own }),
+            )
+        }
+        SessionKind::Personalize => {
+            let jwe =
+                String::from_utf8(row.credential.clone()).map_err(|e| ApiError::internal(&e))?;
+            let c = open_credential(s.crypto.as_ref(), &s.key, &jwe)?;
+            let key =
+                provisio_jose::b64_decode(&c.cryptogram_key).map_err(|e| ApiError::internal(&e))?;
+            let key =
+                provisio_crypto::AesKey::from_bytes(&key).map_err(|e| ApiError::internal(&e))?;
+            let mut digits = c.token_pan.clone();
+            if digits.len() % 2 == 1 {
+                digits.push('F');
+            }
+            let bcd = hex::decode(&digits).map_err(|e| ApiError::internal(&e))?;
+            let expiry = hex::decode(format!("{:02}{:02}31", c.exp_year % 100, c.exp_month))
+                .map_err(|e| ApiError::internal(&e))?;
+            let expiry: [u8; 3] = expiry
+                .try_into()
+                .map_err(|_| ApiError::internal(&"expiry"))?;
+            let applet: Aid = row.applet.parse().map_err(|e| ApiError::internal(&e))?;
+            let data = personalization_data(&bcd, &expiry, &key, &own.dek);
+            (
+                vec![(own, challenges[0])],
+                Box::new(Personalize { applet, data }),
+            )
+        }
+    };
+    let (session, apdu) = AdminSession::start(&ssd, key_sets, SecurityLevel::FULL, plan);
+    let session_id = random_id(&s, "ses_")?;
+    s.sessions
+        .lock()
+        .map_err(|_| ApiError::internal(&"session table poisoned"))?
+        .insert(
+            session_id.clone(),
+            LiveSpSession {
+                job_id: row.job_id,
+                kind,
+                session,
+            },
+        );
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionStep {
+            session_id,
+            apdu: Some(hex::encode_upper(apdu)),
+            done: false,
+            more: false,
+        }),
+    ))
+}
+
+pub(crate) async fn session_step(
+    State(s): State<SpState>,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+    Json(req): Json<Relayed>,
+) -> Result<Json<SessionStep>, ApiError> {
+    let row = ticket_job(&s, &headers).await?;
+    let response = hex::decode(&req.apdu).map_err(|_| ApiError::malformed("apdu must be hex"))?;
+    let gone = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "session_gone",
+            "no such session (it ended, or the server restarted): open a new one",
+        )
+    };
+    let mut live = {
+        let mut table = s
+            .sessions
+            .lock()
+            .map_err(|_| ApiError::internal(&"session table poisoned"))?;
+        match table.get(&session_id) {
+            Some(l) if l.job_id == row.job_id => {}
+            _ => return Err(gone()),
+        }
+        table.remove(&session_id).ok_or_else(gone)?
+    };
+    match live.session.on_response(&response)? {
+        Next::Send(apdu) => {
+            s.sessions
+                .lock()
+                .map_err(|_| ApiError::internal(&"session table poisoned"))?
+                .insert(session_id.clone(), live);
+            Ok(Json(SessionStep {
+                session_id,
+                apdu: Some(hex::encode_upper(apdu)),
+                done: false,
+                more: false,
+            }))
+        }
+        Next::Done(_) => {
+            let event = match live.kind {
+                SessionKind::TakeOverKeys => JobEvent::KeysTaken,
+                SessionKind::Personalize => JobEvent::Personalized,
+            };
+            let next = state_of(&row)?.apply(event)?;
+            let change = SpJobChange {
+                state: serde_json::to_string(&next).map_err(|e| ApiError::internal(&e))?,
+                ..SpJobChange::default()
+            };
+            s.store
+                .sp_update_job(&row.job_id, row.version, &change, s.clock.now())
+                .await?;
+            if next == JobState::Done {
+                s.wake.notify_one();
+            }
+            Ok(Json(SessionStep {
+                session_id,
+                apdu: None,
+                done: true,
+                more: next.next_session().is_some(),
+            }))
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! US 8,060,449 end to end over real HTTP between separate roles: the issuer's TSM (with its
+//! driver) and the carrier's TSM, each its own server and database, and the phone's OTA client
+//! relaying to a virtual element. Ends with the element paying with the token's key.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use provisio_apps::OtaClient;
+use provisio_client::{ota_pass, LastImage, ProvisioClient};
+use provisio_crypto::{AesKey, AwsLcProvider, SecretBytes};
+use provisio_gp::command::select;
+use provisio_gp::scp03::{SecurityLevel, StaticKeys};
+use provisio_gp::tlv::Tlv;
+use provisio_gp::{Response, StatusWord};
+use provisio_se::payment::{generate_ac, transaction_cryptogram};
+use provisio_se::VirtualSe;
+use provisio_server::{
+    sei_router, sp_router, spawn_sp_driver, SeiLink, SeiState, SpState, SystemClock,
+};
+use provisio_store::SqliteStore;
+use provisio_tsm::wire::{AddElement, AddProvider, HexKeys};
+use provisio_tsm::{seal_credential, Credential};
+use serde_json::{json, Value};
+
+const SEI_ADMIN: &str = "sei-admin-key";
+const SP_ADMIN: &str = "sp-admin-key";
+const KEY: [u8; 16] = [0xC7; 16];
+
+struct Chain {
+    sei_ota: ProvisioClient,
+    sp_base: String,
+    tsp_key: String,
+    sp_jwk: provisio_jose::Jwk,
+    http: reqwest::Client,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+fn isd_keys() -> StaticKeys {
+    StaticKeys::from_bytes(0x30, &[0x40; 16], &[0x41; 16], &[0x42; 16]).unwrap()
+}
+
+async fn store(dirs: &mut Vec<tempfile::TempDir>, name: &str) -> Arc<SqliteStore> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join(name).display());
+    dirs.push(dir);
+    Arc::new(SqliteStore::open(&url).await.unwrap())
+}
+
+async fn chain() -> Chain {
+    let mut dirs = Vec::new();
+    // The carrier's TSM.
+    let sei_state = SeiState::new(
+        store(&mut dirs, "sei.db").await,
+        SecretBytes::new(vec![1; 32]),
+        SEI_ADMIN,
+        Arc::new(SystemClock),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sei_base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, sei_router(sei_state)).await });
+    let sei = ProvisioClient::new(&sei_base, SEI_ADMIN);
+
+    // The issuer's TSM: its key first, then its registration with the carrier.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sp_base = format!("http://{}", l.local_addr().unwrap());
+    let link = SeiLink {
+        base: sei_base.clone(),
+        api_key: String::new(),
+    };
+    let sp_state = SpState::open(
+        store(&mut dirs, "sp.db").await,
+        SecretBytes::new(vec![2; 32]),
+        SP_ADMIN,
+        Arc::new(SystemClock),
+        hex::decode("A000000003").unwrap(),
+        sp_base.clone(),
+        link.clone(),
+    )
+    .await
+    .unwrap();
+    let sp_jwk = sp_state.public_jwk();
+    let provider = sei
+        .sei_add_provider(&AddProvider {
+            sp_id: "bank-tsm".into(),
+            aid_prefix: "A000000003".into(),
+            encryption_jwk: sp_jwk.clone(),
+        })
+        .await
+        .unwrap();
+    let sp_state = sp_state.with_sei(SeiLink {
+        api_key: provider.api_key,
+        ..link
+    });
+    spawn_sp_driver(sp_state.clone(), Duration::from_millis(50));
+    tokio::spawn(async move { axum::serve(l, sp_router(sp_state)).await });
+
+    let k = isd_keys();
+    let hx = |key: &AesKey| hex::encode(key.export().expose());
+    let element = sei
+        .sei_add_element(&AddElement {
+            se_id: "se-1".into(),
+            isd_keys: HexKeys {
+                kvn: "30".into(),
+                enc: hx(&k.enc),
+                mac: hx(&k.mac),
+                dek: hx(&k.dek),
+            },
+        })
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let r: Value = http
+        .post(format!("{sp_base}/v1/sp/admin/callers"))
+        .bearer_auth(SP_ADMIN)
+        .json(&json!({"name": "token-service"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Chain {
+        sei_ota: sei.with_key(&element.ota_key),
+        sp_base,
+        tsp_key: r["api_key"].as_str().unwrap().to_owned(),
+        sp_jwk,
+        http,
+        _dirs: dirs,
+    }
+}
+
+impl Chain {
+    fn job(&self, id: &str) -> Value {
+        let credential = Credential {
+            token_pan: "4999990000001234".into(),
+            exp_year: 2029,
+            exp_month: 12,
+            cryptogram_key: provisio_jose::b64_encode(&KEY),
+        };
+        let jwe = seal_credential(
+            &AwsLcProvider::new(),
+            &self.sp_jwk.public_key().unwrap(),
+            &credential,
+        )
+        .unwrap();
+        json!({"job_id": id, "se_id": "se-1", "ssd": "A000000003535041AB01", "applet": "A0000000031010AB01", "credential": jwe})
+    }
+
+    async fn post_job(&self, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/v1/sp/jobs", self.sp_base))
+            .bearer_auth(&self.tsp_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn job_state(&self, id: &str) -> String {
+        let r: Value = self
+            .http
+            .get(format!("{}/v1/sp/jobs/{id}", self.sp_base))
+            .bearer_auth(&self.tsp_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["state"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs the phone's OTA client until the job is DONE.
+    async fn phone_until_done(
+        &self,
+        ota: &mut OtaClient,
+        id: &str,
+        mut drop_after: Option<usize>,
+    ) -> usize {
+        let mut images = LastImage::default();
+        let mut commands = 0;
+        for _ in 0..100 {
+            if self.job_state(id).await == "DONE" {
+                return commands;
+            }
+            let run = match ota_pass(&self.sei_ota, ota, &mut images, 1, drop_after.take()).await {
+                Ok(run) => run,
+                Err(e) => {
+                    let pending = self.sei_ota.ota_messages(0).await.unwrap();
+                    panic!("{e}; pending {:?}", pending.messages);
+                }
+            };
+            commands += run.commands;
+        }
+        panic!("job {id} stuck in {}", self.job_state(id).await);
+    }
+}
+
+fn pays(se: &mut VirtualSe) {
+    let tx = |se: &mut VirtualSe, cmd: &provisio_gp::Command| {
+        Response::parse(&se.transmit(&cmd.encode().unwrap())).unwrap()
+    };
+    assert_eq!(
+        tx(se, &select(&"A0000000031010AB01".parse().unwrap())).sw,
+        StatusWord::OK
+    );
+    let r = tx(
+        se,
+        &generate_ac(&[0, 0, 0, 0, 0x12, 0x50], &[0x09, 0x78], &[1, 2, 3, 4]),
+    );
+    let kids = Tlv::parse_one(&r.data).unwrap().children().unwrap();
+    let ac = Tlv::find(&kids, 0x9F26).unwrap().value.clone();
+    let key = AesKey::from_bytes(&KEY).unwrap();
+    assert_eq!(
+        ac,
+        transaction_cryptogram(
+            &key,
+            1,
+            &[0, 0, 0, 0, 0x12, 0x50],
+            &[0x09, 0x78],
+            &[1, 2, 3, 4]
+        )
+        .to_vec()
+    );
+}
+
+#[tokio::test]
+async fn the_chain_runs_over_http_and_the_element_pays() {
+    let c = chain().await;
+    let job = c.job("job-1");
+    let (status, v) = c.post_job(&job).await;
+    assert_eq!(
+        (status, v["state"].as_str()),
+        (201, Some("RECEIVED")),
+        "{v}"
+    );
+    // A duplicated request is one job; a reused id with another body is refused.
+    assert_eq!(c.post_job(&job).await.0, 200);
+    let mut other = job.clone();
+    other["applet"] = json!("A0000000031010AB02");
+    assert_eq!(c.post_job(&other).await.1["code"], "request_conflict");
+    let mut outside = c.job("job-2");
+    outside["ssd"] = json!("A000000004535041AB01");
+    assert_eq!(c.post_job(&outside).await.1["code"], "outside_own_domain");
+    let mut unreadable = c.job("job-3");
+    unreadable["credential"] = json!("e30.e30.e30.e30.e30");
+    assert_eq!(
+        c.post_job(&unreadable).await.1["code"],
+        "credential_unreadable"
+    );
+
+    let mut ota = OtaClient::new(VirtualSe::new(isd_keys(), [0; 10], SecurityLevel::FULL));
+    let commands = c.phone_until_done(&mut ota, "job-1", None).await;
+    assert!(commands > 20, "{commands}");
+    pays(ota.element());
+}
+
+#[tokio::test]
+async fn the_phone_drops_off_in_every_session_and_the_chain_still_completes_once() {
+    for drop in [3, 8, 12, 16, 20, 24] {
+        let c = chain().await;
+        c.post_job(&c.job("job-1")).await;
+        let mut ota = OtaClient::new(VirtualSe::new(isd_keys(), [0; 10], SecurityLevel::FULL));
+        c.phone_until_done(&mut ota, "job-1", Some(drop)).await;
+        pays(ota.element());
+    }
+}

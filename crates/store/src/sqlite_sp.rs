@@ -1,0 +1,165 @@
+//! [`SpStore`] on SQLite.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use crate::sqlite::{unavailable, write_error};
+use crate::tsm_records::{SpJobChange, SpJobRow, SpStore};
+use crate::{Conflict, SqliteStore, StoreError};
+
+const JOB_COLUMNS: &str = "job_id, caller, se_id, ssd, applet, credential, fingerprint, state, initial_keys, own_keys, version";
+
+fn job_row(r: &sqlx::sqlite::SqliteRow) -> Result<SpJobRow, sqlx::Error> {
+    Ok(SpJobRow {
+        job_id: r.try_get("job_id")?,
+        caller: r.try_get("caller")?,
+        se_id: r.try_get("se_id")?,
+        ssd: r.try_get("ssd")?,
+        applet: r.try_get("applet")?,
+        credential: r.try_get("credential")?,
+        fingerprint: r.try_get("fingerprint")?,
+        state: r.try_get("state")?,
+        initial_keys: r.try_get("initial_keys")?,
+        own_keys: r.try_get("own_keys")?,
+        version: r.try_get("version")?,
+    })
+}
+
+#[async_trait]
+impl SpStore for SqliteStore {
+    async fn sp_secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT sealed FROM sp_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn sp_init_secret(
+        &self,
+        name: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<Vec<u8>, StoreError> {
+        sqlx::query("INSERT INTO sp_secrets (name, sealed, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(sealed)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(write_error)?;
+        self.sp_secret(name)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("secret vanished".into()))
+    }
+
+    async fn sp_add_caller(
+        &self,
+        name: &str,
+        key_hash: &[u8; 32],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sp_callers (key_hash, name, created_at) VALUES (?, ?, ?)")
+            .bind(key_hash.as_slice())
+            .bind(name)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn sp_caller(&self, key_hash: &[u8; 32]) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT name FROM sp_callers WHERE key_hash = ?")
+            .bind(key_hash.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn sp_insert_job(&self, job: &SpJobRow, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sp_jobs (job_id, caller, se_id, ssd, applet, credential, fingerprint, state, version, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        )
+        .bind(&job.job_id)
+        .bind(&job.caller)
+        .bind(&job.se_id)
+        .bind(&job.ssd)
+        .bind(&job.applet)
+        .bind(&job.credential)
+        .bind(&job.fingerprint)
+        .bind(&job.state)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn sp_job(&self, job_id: &str) -> Result<Option<SpJobRow>, StoreError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM sp_jobs WHERE job_id = ?");
+        let row = sqlx::query(&sql)
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(job_row).transpose().map_err(unavailable)
+    }
+
+    async fn sp_job_by_ticket(
+        &self,
+        ticket_hash: &[u8; 32],
+    ) -> Result<Option<SpJobRow>, StoreError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM sp_jobs WHERE ticket_hash = ?");
+        let row = sqlx::query(&sql)
+            .bind(ticket_hash.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(job_row).transpose().map_err(unavailable)
+    }
+
+    async fn sp_open_jobs(&self) -> Result<Vec<SpJobRow>, StoreError> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM sp_jobs WHERE state NOT LIKE '%\"DONE\"%' AND state NOT LIKE '%\"FAILED\"%' ORDER BY created_at"
+        );
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(job_row)
+            .collect::<Result<_, _>>()
+            .map_err(unavailable)
+    }
+
+    async fn sp_update_job(
+        &self,
+        job_id: &str,
+        version: i64,
+        c: &SpJobChange,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE sp_jobs SET state = ?, initial_keys = COALESCE(?, initial_keys), own_keys = COALESCE(?, own_keys), \
+             ticket_hash = COALESCE(?, ticket_hash), version = version + 1, updated_at = ? WHERE job_id = ? AND version = ?",
+        )
+        .bind(&c.state)
+        .bind(&c.initial_keys)
+        .bind(&c.own_keys)
+        .bind(&c.ticket_hash)
+        .bind(now)
+        .bind(job_id)
+        .bind(version)
+        .execute(&self.pool)
+        .await
+        .map_err(write_error)?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(Conflict::Other))
+        }
+    }
+}
