@@ -155,9 +155,68 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         &format!("http://{}", sei_listener.local_addr()?),
         &sei_admin,
     );
+    // The bank's TSM: its own server, database and keys; registered with the carrier.
+    let sp_store = Arc::new(
+        provisio_store::SqliteStore::open(&format!(
+            "sqlite://{}",
+            data_dir.join("sp-tsm.db").display()
+        ))
+        .await?,
+    );
+    let mut sp_master = vec![0u8; 32];
+    crypto
+        .fill_random(&mut sp_master)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sp_admin = new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let sp_base = format!("http://{}", sp_listener.local_addr()?);
+    let link = provisio_server::SeiLink {
+        base: sei.base().to_owned(),
+        api_key: String::new(),
+    };
+    let sp_state = provisio_server::SpState::open(
+        sp_store,
+        SecretBytes::new(sp_master),
+        &sp_admin,
+        Arc::new(SystemClock),
+        hex::decode("A000000003")?,
+        sp_base.clone(),
+        link.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let sp_jwk = sp_state.public_jwk();
     let sei_server = tokio::spawn(async move {
         axum::serve(sei_listener, provisio_server::sei_router(sei_state)).await
     });
+
+    let provider = sei
+        .sei_add_provider(&provisio_tsm::wire::AddProvider {
+            sp_id: "demo-bank-tsm".into(),
+            aid_prefix: "A000000003".into(),
+            encryption_jwk: sp_jwk.clone(),
+        })
+        .await?;
+    let sp_state = sp_state.with_sei(provisio_server::SeiLink {
+        api_key: provider.api_key,
+        ..link
+    });
+    let sp_driver =
+        provisio_server::spawn_sp_driver(sp_state.clone(), std::time::Duration::from_millis(20));
+    let sp_server = tokio::spawn(async move {
+        axum::serve(sp_listener, provisio_server::sp_router(sp_state)).await
+    });
+    let sp_operator = ProvisioClient::new(&sp_base, &sp_admin);
+    let tsms = secure_element::Tsms {
+        sei: sei.clone(),
+        sp: sp_operator.with_key(
+            &sp_operator
+                .sp_add_caller("demo token service")
+                .await?
+                .api_key,
+        ),
+        sp_jwk,
+    };
 
     let mut flows = Vec::new();
     let demo = setup(&crypto, &base, &admin_key, &tsp_id, inbox)
@@ -194,8 +253,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     flows.push(
         run_flow(
-            "secure element: TSM sessions at SCP03 level 33, issuer domain, key handover, personalisation, cryptogram",
-            secure_element::install_on_element(&demo, &sei),
+            "secure element: carrier and bank TSMs over HTTP, OTA relay at SCP03 level 33, key handover, personalisation, cryptogram",
+            secure_element::install_on_element(&demo, &tsms),
         )
         .await,
     );
@@ -214,6 +273,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     flows.push(run_flow("attack: unknown issuer", unknown_issuer(&demo)).await);
     server.abort();
     sei_server.abort();
+    sp_server.abort();
+    sp_driver.abort();
     deliverer.abort();
 
     let report = Report {

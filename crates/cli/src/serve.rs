@@ -8,7 +8,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use provisio_crypto::{AwsLcProvider, SecretBytes};
 use provisio_server::{
-    bootstrap, new_api_key, sei_router, spawn_delivery, SeiState, SystemClock, WebhookSink,
+    bootstrap, new_api_key, sei_router, sp_router, spawn_delivery, spawn_sp_driver, SeiLink,
+    SeiState, SpState, SystemClock, WebhookSink,
 };
 use provisio_store::{SqliteStore, Store};
 use tokio::net::TcpListener;
@@ -39,6 +40,8 @@ pub(crate) struct ServeArgs {
     /// trusted service manager (`sei-tsm`, its own database and admin key).
     #[arg(long, env = "PROVISIO_ROLE", value_enum, default_value = "tsp")]
     role: Role,
+    #[command(flatten)]
+    sp: SpArgs,
 }
 
 /// The party a server process plays.
@@ -48,6 +51,26 @@ pub(crate) enum Role {
     Tsp,
     /// The carrier's trusted service manager (SEI-TSM).
     SeiTsm,
+    /// An issuer's trusted service manager (SP-TSM).
+    SpTsm,
+}
+
+/// What the SP-TSM role needs besides the common options.
+#[derive(Debug, Args)]
+pub(crate) struct SpArgs {
+    /// The carrier TSM's base URL.
+    #[arg(long, env = "PROVISIO_SEI_URL")]
+    sei_url: Option<String>,
+    /// This provider's API key at the carrier TSM (from its operator's registration, which
+    /// needs this TSM's key: `GET /v1/sp/keys/handover`).
+    #[arg(long, env = "PROVISIO_SEI_KEY")]
+    sei_key: Option<String>,
+    /// Hex AID prefix of this provider's domains and applets (at least the 5-byte RID).
+    #[arg(long, env = "PROVISIO_SP_AID_PREFIX")]
+    sp_aid_prefix: Option<String>,
+    /// The base URL phones reach this TSM at (given to the carrier for delegation).
+    #[arg(long, env = "PROVISIO_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -79,8 +102,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             k
         }
     };
-    if args.role == Role::SeiTsm {
-        return serve_sei(&args.listen, &url, master, &admin_key).await;
+    match args.role {
+        Role::SeiTsm => return serve_sei(&args.listen, &url, master, &admin_key).await,
+        Role::SpTsm => return serve_sp(&args.listen, &url, master, &admin_key, &args.sp).await,
+        Role::Tsp => {}
     }
     let store = open_store(&url).await?;
     let state = bootstrap(store, &master, &admin_key, config, Arc::new(SystemClock))
@@ -122,6 +147,64 @@ async fn serve_sei(
         .with_context(|| format!("binding {listen}"))?;
     tracing::info!(listen = %listener.local_addr()?, database = %redact_url(url), "provisio SEI-TSM serving");
     axum::serve(listener, sei_router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The issuer TSM role: its routes and its job driver over its own tables.
+async fn serve_sp(
+    listen: &str,
+    url: &str,
+    master: SecretBytes,
+    admin_key: &str,
+    sp: &SpArgs,
+) -> anyhow::Result<ExitCode> {
+    if !url.starts_with("sqlite:") {
+        bail!("the sp-tsm role supports sqlite:// in this build");
+    }
+    let prefix = hex::decode(
+        sp.sp_aid_prefix
+            .as_deref()
+            .context("--sp-aid-prefix (PROVISIO_SP_AID_PREFIX) is required")?,
+    )
+    .context("--sp-aid-prefix must be hex")?;
+    if !(5..=16).contains(&prefix.len()) {
+        bail!("--sp-aid-prefix must be 5 to 16 bytes");
+    }
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let public = sp
+        .public_url
+        .clone()
+        .unwrap_or(format!("http://{}", listener.local_addr()?));
+    let sei = SeiLink {
+        base: sp
+            .sei_url
+            .clone()
+            .context("--sei-url (PROVISIO_SEI_URL) is required")?,
+        api_key: sp.sei_key.clone().unwrap_or_default(),
+    };
+    if sei.api_key.is_empty() {
+        tracing::warn!("no PROVISIO_SEI_KEY: register this TSM's key (GET /v1/sp/keys/handover) with the carrier, then restart with it");
+    }
+    let store = Arc::new(SqliteStore::open(url).await?);
+    let state = SpState::open(
+        store,
+        master,
+        admin_key,
+        Arc::new(SystemClock),
+        prefix,
+        public,
+        sei,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    spawn_sp_driver(state.clone(), std::time::Duration::from_secs(1));
+    tracing::info!(listen = %listener.local_addr()?, database = %redact_url(url), "provisio SP-TSM serving");
+    axum::serve(listener, sp_router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");

@@ -4,6 +4,7 @@
 
 mod ota;
 mod sei;
+mod sp;
 
 pub use ota::{ota_pass, ImageSink, LastImage, OtaRun};
 
@@ -73,6 +74,11 @@ impl ProvisioClient {
             api_key: api_key.to_owned(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// The same server with another API key.

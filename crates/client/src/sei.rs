@@ -71,7 +71,10 @@ impl ProvisioClient {
         .await
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    pub(crate) async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, ClientError> {
         let r = self
             .http
             .get(format!("{}{path}", self.base))

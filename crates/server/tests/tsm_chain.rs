@@ -34,6 +34,7 @@ const SP_ADMIN: &str = "sp-admin-key";
 const KEY: [u8; 16] = [0xC7; 16];
 
 struct Chain {
+    sp_store: Arc<SqliteStore>,
     sei_ota: ProvisioClient,
     sp_base: String,
     tsp_key: String,
@@ -74,8 +75,9 @@ async fn chain() -> Chain {
         base: sei_base.clone(),
         api_key: String::new(),
     };
+    let sp_store = store(&mut dirs, "sp.db").await;
     let sp_state = SpState::open(
-        store(&mut dirs, "sp.db").await,
+        sp_store.clone(),
         SecretBytes::new(vec![2; 32]),
         SP_ADMIN,
         Arc::new(SystemClock),
@@ -127,6 +129,7 @@ async fn chain() -> Chain {
         .await
         .unwrap();
     Chain {
+        sp_store,
         sei_ota: sei.with_key(&element.ota_key),
         sp_base,
         tsp_key: r["api_key"].as_str().unwrap().to_owned(),
@@ -262,6 +265,18 @@ async fn the_chain_runs_over_http_and_the_element_pays() {
     let commands = c.phone_until_done(&mut ota, "job-1", None).await;
     assert!(commands > 20, "{commands}");
     pays(ota.element());
+
+    // The SP-TSM's audit log has every APDU of its sessions, and at level 33 neither the token
+    // nor its key crossed the relay in the clear.
+    let log = provisio_store::TsmStore::tsm_apdus(c.sp_store.as_ref(), "self", "job-1")
+        .await
+        .unwrap();
+    assert!(log.len() >= 20, "{}", log.len());
+    let token = hex::decode("4999990000001234").unwrap();
+    for row in &log {
+        assert!(!row.apdu.windows(8).any(|w| w == token.as_slice()));
+        assert!(!row.apdu.windows(16).any(|w| w == KEY));
+    }
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use crate::sqlite::{unavailable, write_error};
-use crate::tsm_records::{SpJobChange, SpJobRow, SpStore};
+use crate::tsm_records::{ApduLogRow, SpJobChange, SpJobRow, SpStore};
 use crate::{Conflict, SqliteStore, StoreError};
 
 const JOB_COLUMNS: &str = "job_id, caller, se_id, ssd, applet, credential, fingerprint, state, initial_keys, own_keys, version";
@@ -133,6 +133,10 @@ impl SpStore for SqliteStore {
             .map(job_row)
             .collect::<Result<_, _>>()
             .map_err(unavailable)
+    }
+
+    async fn sp_log_apdus(&self, rows: &[ApduLogRow], now: i64) -> Result<(), StoreError> {
+        crate::TsmStore::tsm_log_apdus(self, rows, now).await
     }
 
     async fn sp_update_job(

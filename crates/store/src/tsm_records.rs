@@ -212,6 +212,9 @@ pub trait SpStore: Send + Sync {
     ) -> Result<Option<SpJobRow>, StoreError>;
     /// Jobs not DONE or FAILED, oldest first.
     async fn sp_open_jobs(&self) -> Result<Vec<SpJobRow>, StoreError>;
+    /// Appends APDUs of the SP-TSM's sessions to its audit log (the same append-only table as
+    /// the carrier's).
+    async fn sp_log_apdus(&self, rows: &[ApduLogRow], now: i64) -> Result<(), StoreError>;
     /// Applies `change` if the job's version is still `version`; otherwise
     /// [`crate::Conflict::Other`].
     async fn sp_update_job(

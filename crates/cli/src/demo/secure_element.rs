@@ -1,53 +1,35 @@
-//! The secure element flow: a push-provisioned token installed into a virtual element. The
-//! carrier's TSM runs as its own HTTP server: the issuer's TSM sends it a service request, the
-//! phone's OTA client fetches the wake-up message and relays the admin session (dropping off
-//! once mid-script and resuming), and the issuer's TSM collects the key handover package. The
-//! issuer's TSM sessions are still relayed in process (its HTTP service is the next step).
+//! The secure element flow (US 8,060,449) over HTTP between separate parties: the bank's TSM
+//! (SP-TSM) and the carrier's TSM (SEI-TSM) are each their own server with their own database
+//! and keys; the phone's OTA client relays their SCP03 level-33 sessions to a virtual element.
+//! The token service's hand-off of the job is still played by the demo (from the access data);
+//! everything after it is the real chain.
 
 use anyhow::{ensure, Context};
 use provisio_apps::OtaClient;
-use provisio_client::ProvisioClient;
+use provisio_client::{ota_pass, LastImage, ProvisioClient};
 use provisio_crypto::{AesKey, CryptoProvider};
 use provisio_gp::command::select;
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
 use provisio_gp::{Aid, Response, StatusWord};
 use provisio_jose::Jwk;
-use provisio_se::payment::{generate_ac, personalization_data, transaction_cryptogram};
+use provisio_se::payment::{generate_ac, transaction_cryptogram};
 use provisio_se::VirtualSe;
-use provisio_tsm::wire::{AddElement, AddProvider, HexKeys, OpenSession};
-use provisio_tsm::{
-    open_initial_keys, AdminSession, Next, Personalize, Plan, Report, RequestKind, ServiceRequest,
-    TakeOverKeys, TsmError,
-};
+use provisio_tsm::wire::{AddElement, HexKeys, SpJob};
+use provisio_tsm::{seal_credential, Credential};
 use provisio_tsp::wire::{Decision, WalletRiskInfo};
 use provisio_tsp::ScriptTarget;
 
 use super::Demo;
 
-/// One TSM session relayed to the element; returns the report and the APDUs exchanged.
-fn relay(
-    crypto: &dyn CryptoProvider,
-    se: &mut VirtualSe,
-    sd: &Aid,
-    key_sets: &[StaticKeys],
-    plan: Box<dyn Plan>,
-) -> anyhow::Result<(Report, usize)> {
-    let mut with_challenges = Vec::new();
-    for k in key_sets {
-        let mut challenge = [0u8; 8];
-        crypto.fill_random(&mut challenge)?;
-        with_challenges.push((k.clone(), challenge));
-    }
-    let (mut session, mut apdu) =
-        AdminSession::start(sd, with_challenges, SecurityLevel::FULL, plan);
-    for n in 1.. {
-        match session.on_response(&se.transmit(&apdu))? {
-            Next::Send(next) => apdu = next,
-            Next::Done(report) => return Ok((report, n)),
-        }
-    }
-    unreachable!("the loop returns")
+/// The two TSMs as the demo reaches them.
+pub(super) struct Tsms {
+    /// The carrier's TSM, with its operator's key.
+    pub(super) sei: ProvisioClient,
+    /// The bank's TSM, with the token service's caller key.
+    pub(super) sp: ProvisioClient,
+    /// The bank TSM's public key (credentials are sealed to it).
+    pub(super) sp_jwk: Jwk,
 }
 
 fn random_keys(crypto: &dyn CryptoProvider, kvn: u8, len: usize) -> anyhow::Result<StaticKeys> {
@@ -58,42 +40,7 @@ fn random_keys(crypto: &dyn CryptoProvider, kvn: u8, len: usize) -> anyhow::Resu
     Ok(StaticKeys::from_bytes(kvn, enc, mac, dek)?)
 }
 
-/// The OTA client relays one admin session over HTTP; with `drop_after`, it stops after that
-/// many commands (the phone lost its connection). Returns (done, commands relayed).
-async fn relay_http(
-    api: &ProvisioClient,
-    ota: &mut OtaClient,
-    open: &OpenSession,
-    drop_after: Option<usize>,
-) -> anyhow::Result<(bool, usize)> {
-    let mut step = api.ota_open_session(open).await?;
-    for n in 1.. {
-        let Some(command) = step.apdu.as_deref() else {
-            return Ok((step.done, n - 1));
-        };
-        // The SDK stores the element's image here, before the response leaves the phone.
-        let relayed = ota.relay(command)?;
-        if drop_after == Some(n) {
-            return Ok((false, n));
-        }
-        step = api.ota_relay(&step.session_id, relayed.response).await?;
-    }
-    unreachable!("the loop returns")
-}
-
-/// BCD with `F` padding (EMV tag 5A).
-fn bcd(digits: &str) -> anyhow::Result<Vec<u8>> {
-    let mut s = digits.to_owned();
-    if s.len() % 2 == 1 {
-        s.push('F');
-    }
-    Ok(hex::decode(s)?)
-}
-
-pub(super) async fn install_on_element(
-    d: &Demo,
-    sei: &ProvisioClient,
-) -> anyhow::Result<Vec<String>> {
+pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
     let crypto = &d.crypto;
     let phone = d.phone(913)?;
@@ -125,18 +72,11 @@ pub(super) async fn install_on_element(
     let access = phone
         .wallet
         .open_access_data(crypto, r.access_data.as_deref().context("no access data")?)?;
-    let card_key = AesKey::from_bytes(&provisio_jose::b64_decode(&access.cryptogram_key)?)?;
 
-    // The phone's element; the carrier's ISD demands level 33 for management.
+    // The phone's element, known to the carrier by its ISD keys.
     let carrier = random_keys(crypto, 0x30, 16)?;
     let mut div = [0u8; 10];
     crypto.fill_random(&mut div)?;
-    let se = VirtualSe::new(carrier.clone(), div, SecurityLevel::FULL);
-    let ssd: Aid = "A000000003535041AB0913".parse()?;
-    let applet: Aid = "A0000000031010AB0913".parse()?;
-    let request_id = "sr-create-913";
-
-    // The carrier registers the element and the issuer's TSM (its AID range, its handover key).
     let hx = |k: &AesKey| hex::encode(k.export().expose());
     let isd_keys = HexKeys {
         kvn: "30".into(),
@@ -144,138 +84,62 @@ pub(super) async fn install_on_element(
         mac: hx(&carrier.mac),
         dek: hx(&carrier.dek),
     };
-    let element = sei
+    let element = tsms
+        .sei
         .sei_add_element(&AddElement {
             se_id: "se-913".into(),
             isd_keys,
         })
         .await?;
-    let sp_key = crypto.generate_ec_key()?;
-    let provider = AddProvider {
-        sp_id: "demo-bank-tsm".into(),
-        aid_prefix: "A000000003".into(),
-        encryption_jwk: Jwk::from_public_key(sp_key.public_key()),
-    };
-    let sp = sei.with_key(&sei.sei_add_provider(&provider).await?.api_key);
-    let ota_api = sei.with_key(&element.ota_key);
-    steps.push("carrier TSM (its own server) registers the phone's element se-913 and the bank's TSM with AID range A000000003 and a handover key".into());
+    let ota_api = tsms.sei.with_key(&element.ota_key);
+    let mut ota = OtaClient::new(VirtualSe::new(carrier, div, SecurityLevel::FULL));
+    steps.push("carrier TSM (its own server) manages the phone's element se-913; the bank's TSM (its own server) is registered with it for AID range A000000003".into());
 
-    // The issuer's TSM asks for its domain.
-    let request = ServiceRequest {
-        request_id: request_id.into(),
+    // The job: the token and its key, sealed to the bank TSM's key.
+    let credential = Credential {
+        token_pan: access.token_pan.clone(),
+        exp_year: access.exp_year,
+        exp_month: access.exp_month,
+        cryptogram_key: access.cryptogram_key.clone(),
+    };
+    let job = SpJob {
+        job_id: script.script_id.clone(),
         se_id: "se-913".into(),
-        kind: RequestKind::CreateDomain {
-            ssd: ssd.clone(),
-            applet: applet.clone(),
-        },
+        ssd: "A000000003535041AB0913".parse()?,
+        applet: "A0000000031010AB0913".parse()?,
+        credential: seal_credential(crypto, &tsms.sp_jwk.public_key()?, &credential)?,
     };
-    let status = sp.sei_request(&request).await?;
-    ensure!(
-        sp.sei_request(&request).await?.state == status.state,
-        "a repeated request changed state"
-    );
-    steps.push(format!("bank TSM sends service request {request_id} (CREATE_DOMAIN {ssd}, applet {applet}): {}; sent twice, it is one request", status.state.name()));
+    let first = tsms.sp.sp_job(&job).await?;
+    let again = tsms.sp.sp_job(&job).await?;
+    ensure!(first.state == again.state, "a repeated job changed state");
+    steps.push(format!("the job goes to the bank's TSM with the credential as a JWE to its key: {}; sent twice, it is one job", first.state.name()));
 
-    // The phone's OTA client: the wake-up message, a session that drops off, then one that
-    // finishes.
-    let mut ota = OtaClient::new(se);
-    let messages = ota_api.ota_messages(5).await?;
-    let message = messages.messages.first().context("no wake-up message")?;
+    // The phone: long-polls the carrier for wake-ups and relays whatever session they name,
+    // losing its connection once.
+    let mut images = LastImage::default();
+    let (mut commands, mut sessions, mut drop) = (0, 0, Some(9));
+    for _ in 0..200 {
+        if tsms.sp.sp_job_status(&job.job_id).await?.state.name() == "DONE" {
+            break;
+        }
+        let run = ota_pass(&ota_api, &mut ota, &mut images, 1, drop.take()).await?;
+        commands += run.commands;
+        sessions += run.sessions;
+    }
     ensure!(
-        message.wake.connect == "SEI",
-        "unexpected wake-up {:?}",
-        message.wake
+        tsms.sp.sp_job_status(&job.job_id).await?.state.name() == "DONE",
+        "the job did not finish"
     );
-    let open = OpenSession {
-        sp_id: "demo-bank-tsm".into(),
-        request_id: request_id.into(),
-    };
-    let first = relay_http(&ota_api, &mut ota, &open, Some(7)).await?;
-    ensure!(!first.0, "the dropped session finished");
-    ensure!(
-        sp.sei_request_status(request_id).await?.state.name() == "IN_PROGRESS",
-        "not in progress"
-    );
-    let (done, n) = relay_http(&ota_api, &mut ota, &open, None).await?;
-    ensure!(done, "the resumed session did not finish");
-    ota_api.ota_ack(&message.message_id).await?;
     steps.push(format!(
-        "the OTA client fetches the wake-up (long-poll), relays the carrier's level-33 session and drops off after 7 APDUs; the request stays IN_PROGRESS; the next session surveys the element and finishes in {n} APDUs without repeating a step"
+        "the OTA client long-polls the carrier, relays its level-33 session (creating the bank's domain and applet, extraditing it, putting initial keys), loses its connection after 9 commands and resumes; the carrier hands the initial keys to the bank's TSM; delegated by the carrier, the phone opens the bank's own sessions: key takeover (PUT KEY), then personalisation (STORE DATA, key encrypted under the bank's DEK); {sessions} sessions, {commands} commands relayed"
     ));
-    let status = sp.sei_request_status(request_id).await?;
-    let package = status.handover.context("no handover package")?;
-    let handed = open_initial_keys(crypto, &sp_key, &package, "se-913", &ssd, request_id)?;
-    steps.push(format!("bank TSM: request DONE; it opens the {}-byte key handover package (JWE to its key, bound to element, domain and request)", package.len()));
-    let mut se = VirtualSe::from_image(&ota.element().to_image())?;
-    let initial = handed.clone();
-
-    // SP-TSM: key handover, then the carrier is out.
-    let own = random_keys(crypto, 0x31, 32)?;
-    let (report, n) = relay(
-        crypto,
-        &mut se,
-        &ssd,
-        &[own.clone(), handed.clone()],
-        Box::new(TakeOverKeys {
-            initial: handed.clone(),
-            own: own.clone(),
-        }),
-    )?;
-    steps.push(format!(
-        "issuer TSM, its own session ({n} APDUs) opened with key set {:02X}: {}",
-        report.kvn,
-        report.applied.join("; ")
-    ));
-    let locked_out = relay(
-        crypto,
-        &mut se,
-        &ssd,
-        &[initial],
-        Box::new(TakeOverKeys {
-            initial: handed,
-            own: own.clone(),
-        }),
-    );
-    ensure!(
-        matches!(locked_out, Err(ref e) if e.downcast_ref::<TsmError>().is_some_and(|e| e.code() == "no_session")),
-        "the carrier's copy of the initial keys still opens the domain"
-    );
-    steps.push("the carrier's copy of the initial keys no longer opens the issuer's domain (INITIALIZE UPDATE 6A88)".into());
-
-    // Personalisation, delegated to the SP-TSM; a repeated request applies nothing.
-    let data = personalization_data(
-        &bcd(&access.token_pan)?,
-        &expiry(access.exp_year, access.exp_month)?,
-        &card_key,
-        &own.dek,
-    );
-    let perso = Personalize {
-        applet: applet.clone(),
-        data,
-    };
-    let (report, n) = relay(
-        crypto,
-        &mut se,
-        &ssd,
-        std::slice::from_ref(&own),
-        Box::new(perso.clone()),
-    )?;
-    steps.push(format!(
-        "issuer TSM personalises ({n} APDUs): {}",
-        report.applied.join("; ")
-    ));
-    let (again, _) = relay(crypto, &mut se, &ssd, &[own], Box::new(perso))?;
-    ensure!(
-        again.applied.is_empty(),
-        "a repeated personalisation applied steps"
-    );
-    steps.push("the same personalisation request again: the survey finds the applet PERSONALIZED and nothing is sent".into());
 
     // The phone restarts: the element's memory image survives, sessions do not.
-    let mut se = VirtualSe::from_image(&se.to_image())?;
+    let mut se = VirtualSe::from_image(images.0.as_deref().context("no element image")?)?;
     let tx = |se: &mut VirtualSe, cmd: &provisio_gp::Command| -> anyhow::Result<Response> {
         Ok(Response::parse(&se.transmit(&cmd.encode()?))?)
     };
+    let applet: Aid = job.applet.clone();
     ensure!(
         tx(&mut se, &select(&applet))?.sw == StatusWord::OK,
         "applet not selectable after restart"
@@ -294,16 +158,11 @@ pub(super) async fn install_on_element(
         .context("no cryptogram")?
         .value
         .clone();
+    let card_key = AesKey::from_bytes(&provisio_jose::b64_decode(&access.cryptogram_key)?)?;
     ensure!(
         ac == transaction_cryptogram(&card_key, atc, &amount, &currency, &un).to_vec(),
         "cryptogram does not verify"
     );
-    steps.push(format!("after a restart the element pays: GENERATE AC for 12.50 EUR gives ATC {atc} and an ARQC that verifies under the token's key from the access data"));
+    steps.push(format!("after a restart from its stored image the element pays: GENERATE AC for 12.50 EUR gives ATC {atc} and an ARQC that verifies under the token's key"));
     Ok(steps)
-}
-
-/// EMV expiry YYMMDD, last day placeholder 31.
-fn expiry(year: u16, month: u8) -> anyhow::Result<[u8; 3]> {
-    let v = hex::decode(format!("{:02}{:02}31", year % 100, month))?;
-    v.try_into().map_err(|_| anyhow::anyhow!("expiry"))
 }

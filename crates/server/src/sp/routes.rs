@@ -7,7 +7,7 @@ use provisio_gp::scp03::SecurityLevel;
 use provisio_gp::Aid;
 use provisio_jose::Jwk;
 use provisio_se::payment::personalization_data;
-use provisio_store::{SpJobChange, SpJobRow, StoreError};
+use provisio_store::{ApduLogRow, SpJobChange, SpJobRow, StoreError};
 use provisio_tsm::wire::{AddCaller, CallerAdded, JobStatus, Relayed, SessionStep, SpJob};
 use provisio_tsm::{
     open_credential, AdminSession, JobEvent, JobState, Next, Personalize, Plan, SessionKind,
@@ -159,6 +159,24 @@ pub(crate) async fn job_status(
     }))
 }
 
+/// Appends one APDU, as it crossed the relay, to the audit log.
+async fn log(
+    s: &SpState,
+    session_id: &str,
+    job_id: &str,
+    direction: char,
+    apdu: &[u8],
+) -> Result<(), ApiError> {
+    let row = ApduLogRow {
+        session_id: session_id.into(),
+        sp_id: "self".into(),
+        request_id: job_id.into(),
+        direction,
+        apdu: apdu.to_vec(),
+    };
+    Ok(s.store.sp_log_apdus(&[row], s.clock.now()).await?)
+}
+
 fn random_id(s: &SpState, prefix: &str) -> Result<String, ApiError> {
     let mut id = [0u8; 16];
     provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), &mut id)
@@ -240,6 +258,7 @@ pub(crate) async fn open_session(
     };
     let (session, apdu) = AdminSession::start(&ssd, key_sets, SecurityLevel::FULL, plan);
     let session_id = random_id(&s, "ses_")?;
+    log(&s, &session_id, &row.job_id, 'C', &apdu).await?;
     s.sessions
         .lock()
         .map_err(|_| ApiError::internal(&"session table poisoned"))?
@@ -288,8 +307,10 @@ pub(crate) async fn session_step(
         }
         table.remove(&session_id).ok_or_else(gone)?
     };
+    log(&s, &session_id, &row.job_id, 'R', &response).await?;
     match live.session.on_response(&response)? {
         Next::Send(apdu) => {
+            log(&s, &session_id, &row.job_id, 'C', &apdu).await?;
             s.sessions
                 .lock()
                 .map_err(|_| ApiError::internal(&"session table poisoned"))?
