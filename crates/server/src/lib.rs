@@ -21,6 +21,7 @@ mod routes;
 mod sei;
 mod sp;
 mod state;
+mod tsm_sessions;
 
 pub use error::Problem;
 pub use routes::admin::{

@@ -22,20 +22,11 @@ use provisio_tsm::{
 use serde::Deserialize;
 
 use super::state::{LiveSession, SeiState};
+use crate::tsm_sessions::{bearer, random_id};
 use crate::{hash_api_key, new_api_key, ApiError};
 
 /// The longest long-poll.
 const MAX_WAIT_S: u64 = 30;
-
-fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(ApiError::unauthorized)
-}
 
 fn require_admin(s: &SeiState, headers: &HeaderMap) -> Result<(), ApiError> {
     let hash = hash_api_key(s.crypto.as_ref(), bearer(headers)?);
@@ -241,16 +232,13 @@ pub(crate) async fn create_request(
         }
         RequestKind::DelegatePersonalization { sp_endpoint, .. } => (None, sp_endpoint.clone()),
     };
-    let mut id = [0u8; 16];
-    provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), &mut id)
-        .map_err(|e| ApiError::internal(&e))?;
     let wake = WakeUp {
         sp_id: sp.sp_id.clone(),
         request_id: rid.clone(),
         connect,
     };
     let message = OtaMessageRow {
-        message_id: format!("msg_{}", hex::encode(id)),
+        message_id: random_id(s.crypto.as_ref(), "msg_")?,
         se_id: record.request.se_id.clone(),
         body: serde_json::to_string(&wake).map_err(|e| ApiError::internal(&e))?,
     };
@@ -430,10 +418,7 @@ pub(crate) async fn open_session(
         SecurityLevel::FULL,
         Box::new(plan),
     );
-    let mut id = [0u8; 16];
-    provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), &mut id)
-        .map_err(|e| ApiError::internal(&e))?;
-    let session_id = format!("ses_{}", hex::encode(id));
+    let session_id = random_id(s.crypto.as_ref(), "ses_")?;
     log(&s, &session_id, &row.sp_id, &row.request_id, 'C', &apdu).await?;
     let live = LiveSession {
         sp_id: row.sp_id.clone(),
@@ -441,10 +426,7 @@ pub(crate) async fn open_session(
         se_id,
         session,
     };
-    s.sessions
-        .lock()
-        .map_err(|_| ApiError::internal(&"session table poisoned"))?
-        .insert(session_id.clone(), live);
+    s.sessions.put(session_id.clone(), live)?;
     Ok((
         StatusCode::CREATED,
         Json(SessionStep {
@@ -482,24 +464,7 @@ pub(crate) async fn session_step(
 ) -> Result<Json<SessionStep>, ApiError> {
     let se_id = ota_client(&s, &headers).await?;
     let response = hex::decode(&req.apdu).map_err(|_| ApiError::malformed("apdu must be hex"))?;
-    let gone = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "session_gone",
-            "no such session (it ended, or the server restarted): open a new one",
-        )
-    };
-    let mut live = {
-        let mut table = s
-            .sessions
-            .lock()
-            .map_err(|_| ApiError::internal(&"session table poisoned"))?;
-        match table.get(&session_id) {
-            Some(l) if l.se_id == se_id => {}
-            _ => return Err(gone()),
-        }
-        table.remove(&session_id).ok_or_else(gone)?
-    };
+    let mut live = s.sessions.take(&session_id, |l| l.se_id == se_id)?;
     log(
         &s,
         &session_id,
@@ -512,10 +477,7 @@ pub(crate) async fn session_step(
     match live.session.on_response(&response) {
         Ok(Next::Send(apdu)) => {
             log(&s, &session_id, &live.sp_id, &live.request_id, 'C', &apdu).await?;
-            s.sessions
-                .lock()
-                .map_err(|_| ApiError::internal(&"session table poisoned"))?
-                .insert(session_id.clone(), live);
+            s.sessions.put(session_id.clone(), live)?;
             Ok(Json(SessionStep {
                 session_id,
                 apdu: Some(hex::encode_upper(apdu)),

@@ -1,7 +1,6 @@
 //! What the SEI-TSM's handlers share.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, SecretBytes};
 use provisio_gp::scp03::StaticKeys;
@@ -18,7 +17,7 @@ pub struct SeiState {
     master: Arc<SecretBytes>,
     pub(crate) admin_hash: [u8; 32],
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) sessions: Arc<Mutex<HashMap<String, LiveSession>>>,
+    pub(crate) sessions: Arc<crate::tsm_sessions::Sessions<LiveSession>>,
     pub(crate) wake: Arc<tokio::sync::Notify>,
 }
 
@@ -47,7 +46,7 @@ impl SeiState {
             master: Arc::new(master),
             admin_hash,
             clock,
-            sessions: Arc::new(Mutex::new(HashMap::new())),
+            sessions: Arc::new(crate::tsm_sessions::Sessions::default()),
             wake: Arc::new(tokio::sync::Notify::new()),
         }
     }

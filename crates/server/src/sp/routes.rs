@@ -15,17 +15,8 @@ use provisio_tsm::{
 };
 
 use super::state::{LiveSpSession, SpState};
+use crate::tsm_sessions::{bearer, random_id};
 use crate::{hash_api_key, new_api_key, ApiError};
-
-fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(ApiError::unauthorized)
-}
 
 async fn caller(s: &SpState, headers: &HeaderMap) -> Result<String, ApiError> {
     let hash = hash_api_key(s.crypto.as_ref(), bearer(headers)?);
@@ -177,13 +168,6 @@ async fn log(
     Ok(s.store.sp_log_apdus(&[row], s.clock.now()).await?)
 }
 
-fn random_id(s: &SpState, prefix: &str) -> Result<String, ApiError> {
-    let mut id = [0u8; 16];
-    provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), &mut id)
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(format!("{prefix}{}", hex::encode(id)))
-}
-
 pub(crate) async fn open_session(
     State(s): State<SpState>,
     headers: HeaderMap,
@@ -257,19 +241,14 @@ pub(crate) async fn open_session(
         }
     };
     let (session, apdu) = AdminSession::start(&ssd, key_sets, SecurityLevel::FULL, plan);
-    let session_id = random_id(&s, "ses_")?;
+    let session_id = random_id(s.crypto.as_ref(), "ses_")?;
     log(&s, &session_id, &row.job_id, 'C', &apdu).await?;
-    s.sessions
-        .lock()
-        .map_err(|_| ApiError::internal(&"session table poisoned"))?
-        .insert(
-            session_id.clone(),
-            LiveSpSession {
-                job_id: row.job_id,
-                kind,
-                session,
-            },
-        );
+    let live = LiveSpSession {
+        job_id: row.job_id,
+        kind,
+        session,
+    };
+    s.sessions.put(session_id.clone(), live)?;
     Ok((
         StatusCode::CREATED,
         Json(SessionStep {
@@ -289,32 +268,12 @@ pub(crate) async fn session_step(
 ) -> Result<Json<SessionStep>, ApiError> {
     let row = ticket_job(&s, &headers).await?;
     let response = hex::decode(&req.apdu).map_err(|_| ApiError::malformed("apdu must be hex"))?;
-    let gone = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "session_gone",
-            "no such session (it ended, or the server restarted): open a new one",
-        )
-    };
-    let mut live = {
-        let mut table = s
-            .sessions
-            .lock()
-            .map_err(|_| ApiError::internal(&"session table poisoned"))?;
-        match table.get(&session_id) {
-            Some(l) if l.job_id == row.job_id => {}
-            _ => return Err(gone()),
-        }
-        table.remove(&session_id).ok_or_else(gone)?
-    };
+    let mut live = s.sessions.take(&session_id, |l| l.job_id == row.job_id)?;
     log(&s, &session_id, &row.job_id, 'R', &response).await?;
     match live.session.on_response(&response)? {
         Next::Send(apdu) => {
             log(&s, &session_id, &row.job_id, 'C', &apdu).await?;
-            s.sessions
-                .lock()
-                .map_err(|_| ApiError::internal(&"session table poisoned"))?
-                .insert(session_id.clone(), live);
+            s.sessions.put(session_id.clone(), live)?;
             Ok(Json(SessionStep {
                 session_id,
                 apdu: Some(hex::encode_upper(apdu)),

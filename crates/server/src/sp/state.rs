@@ -1,7 +1,6 @@
 //! What the SP-TSM's handlers and driver share.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider, EcKeyPair, SecretBytes};
 use provisio_store::SpStore;
@@ -34,7 +33,7 @@ pub struct SpState {
     pub(crate) public_base: String,
     pub(crate) sei: SeiLink,
     pub(crate) http: reqwest::Client,
-    pub(crate) sessions: Arc<Mutex<HashMap<String, LiveSpSession>>>,
+    pub(crate) sessions: Arc<crate::tsm_sessions::Sessions<LiveSpSession>>,
     pub(crate) wake: Arc<tokio::sync::Notify>,
 }
 
@@ -105,7 +104,7 @@ impl SpState {
                 .timeout(std::time::Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
-            sessions: Arc::new(Mutex::new(HashMap::new())),
+            sessions: Arc::new(crate::tsm_sessions::Sessions::default()),
             wake: Arc::new(tokio::sync::Notify::new()),
         })
     }

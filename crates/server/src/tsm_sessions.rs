@@ -1,0 +1,72 @@
+//! What both TSM roles' HTTP edges share: the bearer key, random ids, and the table of admin
+//! sessions running in this process (a session id from a restarted or other instance is
+//! `session_gone`, and the OTA client opens a new session, which resumes by survey).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::http::{HeaderMap, StatusCode};
+use provisio_crypto::CryptoProvider;
+
+use crate::ApiError;
+
+/// The `Authorization: Bearer` key, or 401.
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// `prefix` and 128 random bits in hex.
+pub(crate) fn random_id(crypto: &dyn CryptoProvider, prefix: &str) -> Result<String, ApiError> {
+    let mut id = [0u8; 16];
+    crypto
+        .fill_random(&mut id)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(format!("{prefix}{}", hex::encode(id)))
+}
+
+/// Running sessions by id.
+pub(crate) struct Sessions<T>(Mutex<HashMap<String, T>>);
+
+impl<T> Default for Sessions<T> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<T> Sessions<T> {
+    /// Stores a session.
+    pub(crate) fn put(&self, id: String, session: T) -> Result<(), ApiError> {
+        self.0
+            .lock()
+            .map_err(|_| ApiError::internal(&"session table poisoned"))?
+            .insert(id, session);
+        Ok(())
+    }
+
+    /// Takes a session out while one response is processed, if `owned` says the caller may
+    /// drive it; otherwise `session_gone` (without saying whether it exists).
+    pub(crate) fn take(&self, id: &str, owned: impl Fn(&T) -> bool) -> Result<T, ApiError> {
+        let mut table = self
+            .0
+            .lock()
+            .map_err(|_| ApiError::internal(&"session table poisoned"))?;
+        match table.get(id) {
+            Some(s) if owned(s) => table.remove(id).ok_or_else(session_gone),
+            _ => Err(session_gone()),
+        }
+    }
+}
+
+fn session_gone() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "session_gone",
+        "no such session (it ended, or the server restarted): open a new one",
+    )
+}
