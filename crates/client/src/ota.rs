@@ -92,7 +92,9 @@ async fn handle(
         let mut step: SessionStep = match api.post(&path, &open, None).await {
             Ok(step) => step,
             // The TSM is not ready for this message yet: keep it, try on the next pass.
-            Err(e) if e.code() == Some("nothing_to_do") && opened == 0 => return Ok(false),
+            Err(e) if e.code() == Some("not_ready") && opened == 0 => return Ok(false),
+            // Finished already (an acknowledgement that was lost): done with the message.
+            Err(e) if e.code() == Some("nothing_to_do") => return Ok(true),
             Err(e) => return Err(e),
         };
         while let Some(command) = step.apdu.clone() {

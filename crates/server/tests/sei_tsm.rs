@@ -406,3 +406,36 @@ async fn a_tampered_apdu_is_refused_by_the_element_and_the_request_still_complet
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_message_delivered_again_after_its_request_finished_is_just_acknowledged() {
+    let s = sei().await;
+    let (ota, sp, _) = registered(&s).await;
+    s.post("/v1/sei/service-requests", &sp, create("r1")).await;
+    let mut se = element();
+    assert_eq!(
+        relay(&s, &ota, &mut se, "r1", Relay::Faithful).await,
+        Ok(true)
+    );
+    // The ack was lost: the message comes again, and the request is DONE.
+    let (st, v) = s
+        .post(
+            "/v1/sei/ota/sessions",
+            &ota,
+            json!({"sp_id": "bank-tsm", "request_id": "r1"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("nothing_to_do"))
+    );
+    let client = provisio_client::ProvisioClient::new(&s.base, &ota);
+    let mut images = provisio_client::LastImage::default();
+    let mut ota_client = provisio_apps::OtaClient::new(se);
+    let run = provisio_client::ota_pass(&client, &mut ota_client, &mut images, 0, None)
+        .await
+        .unwrap();
+    assert_eq!((run.messages, run.commands), (1, 0));
+    let (_, v) = s.get("/v1/sei/ota/messages?wait=0", &ota).await;
+    assert!(v["messages"].as_array().unwrap().is_empty());
+}

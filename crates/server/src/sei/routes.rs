@@ -362,6 +362,13 @@ pub(crate) async fn open_session(
             "this request's session is with the service provider's TSM",
         ));
     };
+    if record.state.is_final() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "nothing_to_do",
+            "this request is finished",
+        ));
+    }
     let state = record.state.clone().apply(RequestEvent::SessionOpened)?;
     let state_json = serde_json::to_string(&state).map_err(|e| ApiError::internal(&e))?;
     s.store

@@ -173,13 +173,24 @@ pub(crate) async fn open_session(
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<SessionStep>), ApiError> {
     let row = ticket_job(&s, &headers).await?;
-    let kind = state_of(&row)?.next_session().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "nothing_to_do",
-            "this job needs no session now",
-        )
-    })?;
+    let state = state_of(&row)?;
+    let kind = match state.next_session() {
+        Some(kind) => kind,
+        None if matches!(state, JobState::Done | JobState::Failed { .. }) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "nothing_to_do",
+                "this job is finished",
+            ));
+        }
+        None => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_ready",
+                "this job is not ready for a session yet; try again",
+            ));
+        }
+    };
     let aad = |what: &str| format!("{what}:{}", row.job_id);
     let own = crate::key_seal::open_keys(
         s.crypto.as_ref(),
