@@ -80,7 +80,7 @@ use crate::routes;
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
+pub(crate) struct BearerAuth;
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

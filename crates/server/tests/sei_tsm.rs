@@ -439,3 +439,28 @@ async fn a_message_delivered_again_after_its_request_finished_is_just_acknowledg
     let (_, v) = s.get("/v1/sei/ota/messages?wait=0", &ota).await;
     assert!(v["messages"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let s = sei().await;
+    let doc: Value = reqwest::get(format!("{}/openapi.json", s.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/v1/sei/admin/elements",
+        "/v1/sei/admin/service-providers",
+        "/v1/sei/service-requests",
+        "/v1/sei/service-requests/{request_id}",
+        "/v1/sei/ota/messages",
+        "/v1/sei/ota/messages/{message_id}/ack",
+        "/v1/sei/ota/sessions",
+        "/v1/sei/ota/sessions/{session_id}",
+    ] {
+        assert!(paths.contains_key(p), "{p}");
+    }
+    assert!(doc["components"]["schemas"]["ServiceRequest"].is_object());
+}

@@ -239,6 +239,25 @@ fn pays(se: &mut VirtualSe) {
 #[tokio::test]
 async fn the_chain_runs_over_http_and_the_element_pays() {
     let c = chain().await;
+    let doc: Value = c
+        .http
+        .get(format!("{}/openapi.json", c.sp_base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for p in [
+        "/v1/sp/jobs",
+        "/v1/sp/jobs/{job_id}",
+        "/v1/sp/ota/sessions",
+        "/v1/sp/ota/sessions/{session_id}",
+        "/v1/sp/keys/handover",
+        "/v1/sp/admin/callers",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p}");
+    }
     let job = c.job("job-1");
     let (status, v) = c.post_job(&job).await;
     assert_eq!(

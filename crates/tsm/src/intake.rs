@@ -25,19 +25,22 @@ pub struct ServiceProvider {
 }
 
 /// What an SP-TSM asks of the SEI-TSM.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RequestKind {
     /// Create the issuer's domain with the payment applet and initial keys.
     CreateDomain {
-        /// The supplementary security domain.
+        /// The supplementary security domain (hex AID).
+        #[schema(value_type = String)]
         ssd: Aid,
-        /// The payment applet instance.
+        /// The payment applet instance (hex AID).
+        #[schema(value_type = String)]
         applet: Aid,
     },
     /// Wake the OTA client and send it to the SP-TSM for personalisation.
     DelegatePersonalization {
-        /// The domain to personalise through.
+        /// The domain to personalise through (hex AID).
+        #[schema(value_type = String)]
         ssd: Aid,
         /// Where the OTA client opens its session (the SP-TSM's admin endpoint).
         sp_endpoint: String,
@@ -45,7 +48,7 @@ pub enum RequestKind {
 }
 
 /// A service request as received.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceRequest {
     /// Chosen by the SP-TSM; unique per SP-TSM.
     pub request_id: String,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::TsmError;
 
 /// Where a job stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobState {
     /// Accepted from the token service.

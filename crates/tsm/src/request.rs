@@ -16,7 +16,7 @@ use crate::TsmError;
 pub const MAX_SESSIONS: u32 = 5;
 
 /// Where a service request stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RequestState {
     /// Accepted and stored; no session yet.

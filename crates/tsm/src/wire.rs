@@ -3,11 +3,12 @@
 
 use provisio_jose::Jwk;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::RequestState;
 
 /// An SCP03 key set in hex, as the carrier's operator registers it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HexKeys {
     /// Key version number, one byte of hex.
     pub kvn: String,
@@ -20,7 +21,7 @@ pub struct HexKeys {
 }
 
 /// `POST /v1/sei/admin/elements`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AddElement {
     /// The element's id (1 to 64 characters).
     pub se_id: String,
@@ -29,7 +30,7 @@ pub struct AddElement {
 }
 
 /// The answer: the element's OTA client API key, shown once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ElementAdded {
     /// The element.
     pub se_id: String,
@@ -38,18 +39,19 @@ pub struct ElementAdded {
 }
 
 /// `POST /v1/sei/admin/service-providers`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AddProvider {
     /// The provider's id.
     pub sp_id: String,
     /// Hex, 5 to 16 bytes: the AIDs its domains and applets must start with.
     pub aid_prefix: String,
     /// Its EC P-256 public key for key handover packages.
+    #[schema(value_type = Object)]
     pub encryption_jwk: Jwk,
 }
 
 /// The answer: the provider's API key, shown once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProviderAdded {
     /// The provider.
     pub sp_id: String,
@@ -58,7 +60,7 @@ pub struct ProviderAdded {
 }
 
 /// A service request's state, as its provider sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RequestStatus {
     /// The request.
     pub request_id: String,
@@ -71,7 +73,7 @@ pub struct RequestStatus {
 }
 
 /// What an OTA client is told to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WakeUp {
     /// The provider whose request it is.
     pub sp_id: String,
@@ -83,7 +85,7 @@ pub struct WakeUp {
 }
 
 /// One message for an OTA client.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Message {
     /// Acknowledge with this id once acted on.
     pub message_id: String,
@@ -93,14 +95,14 @@ pub struct Message {
 }
 
 /// `GET /v1/sei/ota/messages?wait=S`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Messages {
     /// Unacknowledged messages, oldest first.
     pub messages: Vec<Message>,
 }
 
 /// `POST /v1/sei/ota/sessions`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OpenSession {
     /// The provider of the request.
     pub sp_id: String,
@@ -109,7 +111,7 @@ pub struct OpenSession {
 }
 
 /// The next command for the element, or the end of the session.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SessionStep {
     /// The session.
     pub session_id: String,
@@ -124,21 +126,21 @@ pub struct SessionStep {
 }
 
 /// `POST /v1/sei/ota/sessions/{id}`: the element's response.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Relayed {
     /// The response APDU (hex).
     pub apdu: String,
 }
 
 /// `POST /v1/sp/admin/callers`: a caller (the token service) of the SP-TSM.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AddCaller {
     /// Its name.
     pub name: String,
 }
 
 /// The answer: the caller's API key, shown once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CallerAdded {
     /// The caller.
     pub name: String,
@@ -147,22 +149,24 @@ pub struct CallerAdded {
 }
 
 /// `POST /v1/sp/jobs`: install a token on a phone's secure element.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SpJob {
     /// Chosen by the caller; the idempotency key.
     pub job_id: String,
     /// The element.
     pub se_id: String,
-    /// The issuer's security domain to create.
+    /// The issuer's security domain to create (hex AID).
+    #[schema(value_type = String)]
     pub ssd: provisio_gp::Aid,
-    /// The payment applet instance.
+    /// The payment applet instance (hex AID).
+    #[schema(value_type = String)]
     pub applet: provisio_gp::Aid,
     /// The token credential: a JWE to the SP-TSM's key ([`crate::seal_credential`]).
     pub credential: String,
 }
 
 /// A job's state.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct JobStatus {
     /// The job.
     pub job_id: String,

@@ -15,6 +15,7 @@
 //! surveys the element and resumes where the last one stopped. Everything else is in the
 //! store.
 
+mod openapi;
 mod routes;
 mod state;
 
@@ -27,6 +28,10 @@ use axum::Router;
 pub fn sei_router(state: SeiState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(<openapi::SeiApiDoc as utoipa::OpenApi>::openapi()) }),
+        )
         .route("/v1/sei/admin/elements", post(routes::add_element))
         .route(
             "/v1/sei/admin/service-providers",

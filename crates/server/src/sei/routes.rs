@@ -22,6 +22,7 @@ use provisio_tsm::{
 use serde::Deserialize;
 
 use super::state::{LiveSession, SeiState};
+use crate::error::Problem;
 use crate::tsm_sessions::{bearer, random_id};
 use crate::{hash_api_key, new_api_key, ApiError};
 
@@ -76,6 +77,11 @@ fn conflict_or(e: StoreError) -> ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/v1/sei/admin/elements", tag = "sei-tsm", request_body = AddElement,
+    responses((status = 201, body = ElementAdded, description = "Registered; the OTA client's key is shown once"),
+        (status = 400, body = Problem, description = "malformed_request"), (status = 401, body = Problem, description = "unauthorized"),
+        (status = 409, body = Problem, description = "already_exists")),
+    security(("api_key" = [])))]
 pub(crate) async fn add_element(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -112,6 +118,11 @@ pub(crate) async fn add_element(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/sei/admin/service-providers", tag = "sei-tsm", request_body = AddProvider,
+    responses((status = 201, body = ProviderAdded, description = "Registered; its key is shown once"),
+        (status = 400, body = Problem, description = "malformed_request"), (status = 401, body = Problem, description = "unauthorized"),
+        (status = 409, body = Problem, description = "already_exists")),
+    security(("api_key" = [])))]
 pub(crate) async fn add_provider(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -173,6 +184,12 @@ fn status_of(row: &TsmRequestRow) -> Result<RequestStatus, ApiError> {
     })
 }
 
+#[utoipa::path(post, path = "/v1/sei/service-requests", tag = "sei-tsm", request_body = ServiceRequest,
+    responses((status = 201, body = RequestStatus, description = "Accepted; the element's OTA client is woken"),
+        (status = 200, body = RequestStatus, description = "The same request again: its current state, nothing done"),
+        (status = 401, body = Problem, description = "unauthorized"), (status = 403, body = Problem, description = "outside_own_domain, forbidden"),
+        (status = 404, body = Problem, description = "unknown_element"), (status = 409, body = Problem, description = "request_conflict, domain_not_ready")),
+    security(("api_key" = [])))]
 pub(crate) async fn create_request(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -277,6 +294,11 @@ pub(crate) async fn create_request(
     Ok((StatusCode::CREATED, Json(status_of(&row)?)))
 }
 
+#[utoipa::path(get, path = "/v1/sei/service-requests/{request_id}", tag = "sei-tsm",
+    params(("request_id" = String, Path, description = "The provider's request id")),
+    responses((status = 200, body = RequestStatus, description = "State; the handover package once a CREATE_DOMAIN is DONE"),
+        (status = 401, body = Problem, description = "unauthorized"), (status = 404, body = Problem, description = "not_found")),
+    security(("api_key" = [])))]
 pub(crate) async fn request_status(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -298,6 +320,11 @@ pub(crate) struct Wait {
     wait: u64,
 }
 
+#[utoipa::path(get, path = "/v1/sei/ota/messages", tag = "sei-tsm",
+    params(("wait" = Option<u64>, Query, description = "Seconds to wait for a message (long-poll, at most 30)")),
+    responses((status = 200, body = Messages, description = "Unacknowledged messages for the caller's element"),
+        (status = 401, body = Problem, description = "unauthorized"), (status = 403, body = Problem, description = "forbidden")),
+    security(("api_key" = [])))]
 pub(crate) async fn messages(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -325,6 +352,11 @@ pub(crate) async fn messages(
     }
 }
 
+#[utoipa::path(post, path = "/v1/sei/ota/messages/{message_id}/ack", tag = "sei-tsm",
+    params(("message_id" = String, Path, description = "The message")),
+    responses((status = 204, description = "Acknowledged"), (status = 401, body = Problem, description = "unauthorized"),
+        (status = 404, body = Problem, description = "not_found")),
+    security(("api_key" = [])))]
 pub(crate) async fn ack(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -340,6 +372,11 @@ pub(crate) async fn ack(
     }
 }
 
+#[utoipa::path(post, path = "/v1/sei/ota/sessions", tag = "sei-tsm", request_body = OpenSession,
+    responses((status = 201, body = SessionStep, description = "The session's first command for the element"),
+        (status = 401, body = Problem, description = "unauthorized"), (status = 404, body = Problem, description = "not_found"),
+        (status = 409, body = Problem, description = "nothing_to_do, wrong_tsm, request_failed, request_busy")),
+    security(("api_key" = [])))]
 pub(crate) async fn open_session(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -463,6 +500,12 @@ async fn log(
     Ok(s.store.tsm_log_apdus(&[row], s.clock.now()).await?)
 }
 
+#[utoipa::path(post, path = "/v1/sei/ota/sessions/{session_id}", tag = "sei-tsm", request_body = Relayed,
+    params(("session_id" = String, Path, description = "The session")),
+    responses((status = 200, body = SessionStep, description = "The next command, or done"),
+        (status = 401, body = Problem, description = "unauthorized"), (status = 404, body = Problem, description = "session_gone: open a new session"),
+        (status = 422, body = Problem, description = "element_refused, secure_channel_error, no_session")),
+    security(("api_key" = [])))]
 pub(crate) async fn session_step(
     State(s): State<SeiState>,
     headers: HeaderMap,

@@ -12,6 +12,7 @@
 //! ```
 
 mod driver;
+mod openapi;
 mod routes;
 mod state;
 
@@ -25,6 +26,10 @@ use axum::Router;
 pub fn sp_router(state: SpState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(<openapi::SpApiDoc as utoipa::OpenApi>::openapi()) }),
+        )
         .route("/v1/sp/keys/handover", get(routes::handover_key))
         .route("/v1/sp/admin/callers", post(routes::add_caller))
         .route("/v1/sp/jobs", post(routes::create_job))

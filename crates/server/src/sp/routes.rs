@@ -15,6 +15,7 @@ use provisio_tsm::{
 };
 
 use super::state::{LiveSpSession, SpState};
+use crate::error::Problem;
 use crate::tsm_sessions::{bearer, random_id};
 use crate::{hash_api_key, new_api_key, ApiError};
 
@@ -39,10 +40,16 @@ pub(crate) fn state_of(row: &SpJobRow) -> Result<JobState, ApiError> {
     serde_json::from_str(&row.state).map_err(|e| ApiError::internal(&e))
 }
 
+#[utoipa::path(get, path = "/v1/sp/keys/handover", tag = "sp-tsm",
+    responses((status = 200, body = Object, description = "The SP-TSM's EC P-256 public JWK: for the carrier's registration and for credentials")))]
 pub(crate) async fn handover_key(State(s): State<SpState>) -> Json<Jwk> {
     Json(Jwk::from_public_key(s.key.public_key()))
 }
 
+#[utoipa::path(post, path = "/v1/sp/admin/callers", tag = "sp-tsm", request_body = AddCaller,
+    responses((status = 201, body = CallerAdded, description = "Registered; the key is shown once"),
+        (status = 401, body = Problem, description = "unauthorized")),
+    security(("api_key" = [])))]
 pub(crate) async fn add_caller(
     State(s): State<SpState>,
     headers: HeaderMap,
@@ -69,6 +76,13 @@ pub(crate) async fn add_caller(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/sp/jobs", tag = "sp-tsm", request_body = SpJob,
+    responses((status = 201, body = JobStatus, description = "Accepted"),
+        (status = 200, body = JobStatus, description = "The same job again: its current state"),
+        (status = 400, body = Problem, description = "credential_unreadable, malformed_request"),
+        (status = 401, body = Problem, description = "unauthorized"), (status = 403, body = Problem, description = "outside_own_domain"),
+        (status = 409, body = Problem, description = "request_conflict")),
+    security(("api_key" = [])))]
 pub(crate) async fn create_job(
     State(s): State<SpState>,
     headers: HeaderMap,
@@ -132,6 +146,11 @@ pub(crate) async fn create_job(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/sp/jobs/{job_id}", tag = "sp-tsm",
+    params(("job_id" = String, Path, description = "The job")),
+    responses((status = 200, body = JobStatus, description = "State"),
+        (status = 401, body = Problem, description = "unauthorized"), (status = 404, body = Problem, description = "not_found")),
+    security(("api_key" = [])))]
 pub(crate) async fn job_status(
     State(s): State<SpState>,
     headers: HeaderMap,
@@ -168,6 +187,11 @@ async fn log(
     Ok(s.store.sp_log_apdus(&[row], s.clock.now()).await?)
 }
 
+#[utoipa::path(post, path = "/v1/sp/ota/sessions", tag = "sp-tsm",
+    responses((status = 201, body = SessionStep, description = "The session's first command for the element"),
+        (status = 401, body = Problem, description = "unauthorized: the bearer must be the delegation's ticket"),
+        (status = 409, body = Problem, description = "not_ready (try later), nothing_to_do (finished)")),
+    security(("api_key" = [])))]
 pub(crate) async fn open_session(
     State(s): State<SpState>,
     headers: HeaderMap,
@@ -271,6 +295,12 @@ pub(crate) async fn open_session(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/sp/ota/sessions/{session_id}", tag = "sp-tsm", request_body = Relayed,
+    params(("session_id" = String, Path, description = "The session")),
+    responses((status = 200, body = SessionStep, description = "The next command, or done (and whether another session follows)"),
+        (status = 401, body = Problem, description = "unauthorized"), (status = 404, body = Problem, description = "session_gone: open a new session"),
+        (status = 422, body = Problem, description = "element_refused, secure_channel_error, no_session")),
+    security(("api_key" = [])))]
 pub(crate) async fn session_step(
     State(s): State<SpState>,
     headers: HeaderMap,
