@@ -132,42 +132,16 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         tokio::spawn(async move { axum::serve(listener, provisio_server::router(state)).await });
 
     // The carrier's TSM: its own server, database, master key and admin key.
-    let sei_store = Arc::new(
-        provisio_store::SqliteStore::open(&format!(
-            "sqlite://{}",
-            data_dir.join("sei-tsm.db").display()
-        ))
-        .await?,
-    );
-    let mut sei_master = vec![0u8; 32];
-    crypto
-        .fill_random(&mut sei_master)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sei_admin = new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sei_state = provisio_server::SeiState::new(
-        sei_store,
-        SecretBytes::new(sei_master),
-        &sei_admin,
-        Arc::new(SystemClock),
-    );
+    let (sei_store, sei_master, sei_admin) = role_setup(&crypto, &data_dir, "sei-tsm.db").await?;
+    let sei_state =
+        provisio_server::SeiState::new(sei_store, sei_master, &sei_admin, Arc::new(SystemClock));
     let sei_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let sei = ProvisioClient::new(
         &format!("http://{}", sei_listener.local_addr()?),
         &sei_admin,
     );
     // The bank's TSM: its own server, database and keys; registered with the carrier.
-    let sp_store = Arc::new(
-        provisio_store::SqliteStore::open(&format!(
-            "sqlite://{}",
-            data_dir.join("sp-tsm.db").display()
-        ))
-        .await?,
-    );
-    let mut sp_master = vec![0u8; 32];
-    crypto
-        .fill_random(&mut sp_master)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sp_admin = new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (sp_store, sp_master, sp_admin) = role_setup(&crypto, &data_dir, "sp-tsm.db").await?;
     let sp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let sp_base = format!("http://{}", sp_listener.local_addr()?);
     let link = provisio_server::SeiLink {
@@ -176,7 +150,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let sp_state = provisio_server::SpState::open(
         sp_store,
-        SecretBytes::new(sp_master),
+        sp_master,
         &sp_admin,
         Arc::new(SystemClock),
         hex::decode("A000000003")?,
@@ -291,6 +265,22 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A TSM role's own database (in the demo's data directory), master key and admin key.
+async fn role_setup(
+    crypto: &AwsLcProvider,
+    data_dir: &std::path::Path,
+    db: &str,
+) -> anyhow::Result<(Arc<provisio_store::SqliteStore>, SecretBytes, String)> {
+    let url = format!("sqlite://{}", data_dir.join(db).display());
+    let store = Arc::new(provisio_store::SqliteStore::open(&url).await?);
+    let mut master = vec![0u8; 32];
+    crypto
+        .fill_random(&mut master)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let admin = new_api_key(crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((store, SecretBytes::new(master), admin))
 }
 
 async fn setup(
