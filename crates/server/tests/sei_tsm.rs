@@ -313,7 +313,7 @@ async fn the_phone_drops_off_mid_script_and_the_next_session_finishes_without_re
     };
     let (mut session, mut apdu) = AdminSession::start(
         &ssd_aid,
-        vec![(own, [1; 8]), (initial, [2; 8])],
+        vec![(own, [1; 8]), (initial.clone(), [2; 8])],
         SecurityLevel::FULL,
         Box::new(plan),
     );
@@ -326,8 +326,29 @@ async fn the_phone_drops_off_mid_script_and_the_next_session_finishes_without_re
             }
         }
     }
-    // Now a carrier session that tries the issuer's domain cannot even open; and a repeated
-    // CREATE_DOMAIN request is the same, DONE, request.
+    // Now a session with the carrier's copy of the initial keys cannot even open.
+    let plan = TakeOverKeys {
+        initial: initial.clone(),
+        own: initial.clone(),
+    };
+    let (mut session, apdu) = AdminSession::start(
+        &ssd_aid,
+        vec![(initial, [3; 8])],
+        SecurityLevel::FULL,
+        Box::new(plan),
+    );
+    let mut next = session.on_response(&se.transmit(&apdu)).unwrap();
+    let err = loop {
+        match next {
+            Next::Send(apdu) => match session.on_response(&se.transmit(&apdu)) {
+                Ok(n) => next = n,
+                Err(e) => break e,
+            },
+            Next::Done(_) => panic!("the carrier's keys opened the issuer's domain"),
+        }
+    };
+    assert_eq!(err.code(), "no_session");
+    // A repeated CREATE_DOMAIN request is the same, DONE, request.
     let (st, v) = s.post("/v1/sei/service-requests", &sp, create("r1")).await;
     assert_eq!((st, v["state"].as_str()), (StatusCode::OK, Some("DONE")));
     let delegate = json!({"request_id": "p1", "se_id": "se-1", "kind": "DELEGATE_PERSONALIZATION", "ssd": SSD, "sp_endpoint": "https://sp.example/v1/sp"});

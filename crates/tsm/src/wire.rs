@@ -125,6 +125,28 @@ pub struct SessionStep {
     pub more: bool,
 }
 
+impl SessionStep {
+    /// The next command (hex) for the element.
+    pub fn command(session_id: String, apdu: &[u8]) -> Self {
+        Self {
+            session_id,
+            apdu: Some(hex::encode_upper(apdu)),
+            done: false,
+            more: false,
+        }
+    }
+
+    /// The end of the session; `more` when the TSM has another one for the same request.
+    pub fn done(session_id: String, more: bool) -> Self {
+        Self {
+            session_id,
+            apdu: None,
+            done: true,
+            more,
+        }
+    }
+}
+
 /// `POST /v1/sei/ota/sessions/{id}`: the element's response.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Relayed {

@@ -473,12 +473,7 @@ pub(crate) async fn open_session(
     s.sessions.put(session_id.clone(), live)?;
     Ok((
         StatusCode::CREATED,
-        Json(SessionStep {
-            session_id,
-            apdu: Some(hex::encode_upper(apdu)),
-            done: false,
-            more: false,
-        }),
+        Json(SessionStep::command(session_id, &apdu)),
     ))
 }
 
@@ -528,21 +523,11 @@ pub(crate) async fn session_step(
         Ok(Next::Send(apdu)) => {
             log(&s, &session_id, &live.sp_id, &live.request_id, 'C', &apdu).await?;
             s.sessions.put(session_id.clone(), live)?;
-            Ok(Json(SessionStep {
-                session_id,
-                apdu: Some(hex::encode_upper(apdu)),
-                done: false,
-                more: false,
-            }))
+            Ok(Json(SessionStep::command(session_id, &apdu)))
         }
         Ok(Next::Done(_report)) => {
             complete(&s, &live.sp_id, &live.request_id).await?;
-            Ok(Json(SessionStep {
-                session_id,
-                apdu: None,
-                done: true,
-                more: false,
-            }))
+            Ok(Json(SessionStep::done(session_id, false)))
         }
         // The session is over; the request stays IN_PROGRESS for the next one.
         Err(e) => Err(e.into()),

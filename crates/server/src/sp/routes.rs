@@ -286,12 +286,7 @@ pub(crate) async fn open_session(
     s.sessions.put(session_id.clone(), live)?;
     Ok((
         StatusCode::CREATED,
-        Json(SessionStep {
-            session_id,
-            apdu: Some(hex::encode_upper(apdu)),
-            done: false,
-            more: false,
-        }),
+        Json(SessionStep::command(session_id, &apdu)),
     ))
 }
 
@@ -315,12 +310,7 @@ pub(crate) async fn session_step(
         Next::Send(apdu) => {
             log(&s, &session_id, &row.job_id, 'C', &apdu).await?;
             s.sessions.put(session_id.clone(), live)?;
-            Ok(Json(SessionStep {
-                session_id,
-                apdu: Some(hex::encode_upper(apdu)),
-                done: false,
-                more: false,
-            }))
+            Ok(Json(SessionStep::command(session_id, &apdu)))
         }
         Next::Done(_) => {
             let event = match live.kind {
@@ -335,15 +325,10 @@ pub(crate) async fn session_step(
             s.store
                 .sp_update_job(&row.job_id, row.version, &change, s.clock.now())
                 .await?;
-            if next == JobState::Done {
-                s.wake.notify_one();
-            }
-            Ok(Json(SessionStep {
+            Ok(Json(SessionStep::done(
                 session_id,
-                apdu: None,
-                done: true,
-                more: next.next_session().is_some(),
-            }))
+                next.next_session().is_some(),
+            )))
         }
     }
 }
