@@ -115,6 +115,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let admin_key = new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
     let state = bootstrap(
         store,
         &SecretBytes::new(master),
@@ -122,12 +124,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         TspConfig::default(),
         clock,
     )
-    .await?;
+    .await?
+    .with_public_url(&base);
     let tsp_id = state.config.tsp_id.clone();
     let inbox = Arc::new(MemorySink::default());
     let deliverer = spawn_delivery(state.clone(), inbox.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
     let server =
         tokio::spawn(async move { axum::serve(listener, provisio_server::router(state)).await });
 
@@ -181,21 +182,33 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         axum::serve(sp_listener, provisio_server::sp_router(sp_state)).await
     });
     let sp_operator = ProvisioClient::new(&sp_base, &sp_admin);
-    let tsms = secure_element::Tsms {
-        sei: sei.clone(),
-        sp: sp_operator.with_key(
-            &sp_operator
-                .sp_add_caller("demo token service")
-                .await?
-                .api_key,
-        ),
-        sp_jwk,
-    };
+    let sp_caller_key = sp_operator
+        .sp_add_caller("demo token service")
+        .await?
+        .api_key;
 
     let mut flows = Vec::new();
     let demo = setup(&crypto, &base, &admin_key, &tsp_id, inbox)
         .await
         .context("registering the demo participants")?;
+    // The bank's TSM installs its tokens on secure elements; the token service holds the
+    // caller key the bank's TSM issued to it.
+    demo.admin
+        .set_sp_tsm(
+            DEMO_ISSUER,
+            &provisio_tsp::wire::SpTsmConfig {
+                url: sp_base.clone(),
+                api_key: Some(sp_caller_key.clone()),
+                encryption_jwk: sp_jwk,
+                aid_prefix: "A000000003".into(),
+            },
+        )
+        .await
+        .context("registering the bank's TSM with the token service")?;
+    let tsms = secure_element::Tsms {
+        sei: sei.clone(),
+        sp: sp_operator.with_key(&sp_caller_key),
+    };
     flows.push(
         run_flow(
             "hosted wallet: fresh phone, module, account, KBA (one failed attempt), then push",

@@ -8,8 +8,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use provisio_crypto::{AwsLcProvider, SecretBytes};
 use provisio_server::{
-    bootstrap, new_api_key, sei_router, sp_router, spawn_delivery, spawn_sp_driver, SeiLink,
-    SeiState, SpState, SystemClock, WebhookSink,
+    bootstrap, new_api_key, sei_router, sp_router, spawn_delivery, spawn_sp_driver, NoGateway,
+    NotificationSink, SeiLink, SeiState, SpState, SystemClock, WebhookSink,
 };
 use provisio_store::{SqliteStore, Store};
 use tokio::net::TcpListener;
@@ -68,7 +68,8 @@ pub(crate) struct SpArgs {
     /// Hex AID prefix of this provider's domains and applets (at least the 5-byte RID).
     #[arg(long, env = "PROVISIO_SP_AID_PREFIX")]
     sp_aid_prefix: Option<String>,
-    /// The base URL phones reach this TSM at (given to the carrier for delegation).
+    /// The base URL other parties reach this service at: phones reach an SP-TSM there (given
+    /// to the carrier for delegation); issuers' TSMs report to the token service there.
     #[arg(long, env = "PROVISIO_PUBLIC_URL")]
     public_url: Option<String>,
 }
@@ -107,21 +108,29 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Role::SpTsm => return serve_sp(&args.listen, &url, master, &admin_key, &args.sp).await,
         Role::Tsp => {}
     }
-    let store = open_store(&url).await?;
-    let state = bootstrap(store, &master, &admin_key, config, Arc::new(SystemClock))
-        .await?
-        .with_accounts(accounts);
-    match file.notification_webhook() {
-        Some(url) => {
-            spawn_delivery(state.clone(), Arc::new(WebhookSink::new(url)));
-        }
-        None => tracing::warn!(
-            "no notification_webhook configured: step-up messages wait in the outbox until one is"
-        ),
-    }
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
+    let public = args
+        .sp
+        .public_url
+        .clone()
+        .unwrap_or(format!("http://{}", listener.local_addr()?));
+    let store = open_store(&url).await?;
+    let state = bootstrap(store, &master, &admin_key, config, Arc::new(SystemClock))
+        .await?
+        .with_accounts(accounts)
+        .with_public_url(&public);
+    let sink: Arc<dyn NotificationSink> = match file.notification_webhook() {
+        Some(url) => Arc::new(WebhookSink::new(url)),
+        None => {
+            tracing::warn!(
+                "no notification_webhook configured: step-up messages wait in the outbox until one is"
+            );
+            Arc::new(NoGateway)
+        }
+    };
+    spawn_delivery(state.clone(), sink);
     tracing::info!(listen = %listener.local_addr()?, database = %redact_url(&url), "provisio serving");
     axum::serve(listener, provisio_server::router(state))
         .with_graceful_shutdown(shutdown_signal())

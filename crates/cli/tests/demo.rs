@@ -84,8 +84,12 @@ fn demo_passes_and_never_reveals_the_pan() {
         );
     }
     assert!(
-        logs.contains("step-up code queued") && logs.contains("notification delivered"),
+        logs.contains("step-up code queued") && logs.contains("outbox message delivered"),
         "the step-up flows ran through the outbox"
+    );
+    assert!(
+        logs.contains("TSM reported the secure-element job"),
+        "the bank's TSM reported the secure-element job to the token service"
     );
     assert!(
         !logs.contains("your code to add your card") && !stdout.contains("your code to add"),

@@ -14,8 +14,8 @@ use provisio_accounts::wire::{
 };
 use provisio_jose::{Jwk, JwkSet};
 use provisio_tsp::wire::{
-    OtpSendRequest, OtpSent, OtpVerifyRequest, PushProvisioningRequest, PushProvisioningResponse,
-    ScriptReportRequest, ScriptReportResponse, StepUpPassed,
+    Installation, OtpSendRequest, OtpSent, OtpVerifyRequest, PushProvisioningRequest,
+    PushProvisioningResponse, ScriptReportRequest, ScriptReportResponse, SpTsmConfig, StepUpPassed,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -188,6 +188,29 @@ impl ProvisioClient {
             None,
         )
         .await
+    }
+
+    /// `GET /v1/provisionings/{id}/installation`: whether the credential is installed (for a
+    /// secure element, once the issuer's TSM reported it).
+    pub async fn installation(&self, provisioning_id: &str) -> Result<Installation, ClientError> {
+        self.get(&format!("/v1/provisionings/{provisioning_id}/installation"))
+            .await
+    }
+
+    /// `PUT /v1/admin/issuers/{id}/sp-tsm` (an admin key): the issuer's TSM.
+    pub async fn set_sp_tsm(
+        &self,
+        issuer_id: &str,
+        tsm: &SpTsmConfig,
+    ) -> Result<SpTsmConfig, ClientError> {
+        let r = self
+            .http
+            .put(format!("{}/v1/admin/issuers/{issuer_id}/sp-tsm", self.base))
+            .bearer_auth(&self.api_key)
+            .json(tsm)
+            .send()
+            .await;
+        answer(r).await
     }
 
     /// `GET /v1/wallet-module`: the signed manifest (verify it with

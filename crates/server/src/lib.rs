@@ -20,6 +20,7 @@ mod request_id;
 mod routes;
 mod sei;
 mod sp;
+mod sp_tsm_link;
 mod state;
 mod tsm_sessions;
 
@@ -33,7 +34,7 @@ pub use bootstrap::{bootstrap, hash_api_key, new_api_key, BootstrapError};
 pub use clock::{Clock, SystemClock};
 pub use error::ApiError;
 pub use openapi::ApiDoc;
-pub use outbox::{spawn_delivery, MemorySink, NotificationSink, WebhookSink};
+pub use outbox::{spawn_delivery, MemorySink, NoGateway, NotificationSink, WebhookSink};
 pub use sei::{sei_router, SeiState};
 pub use sp::{sp_router, spawn_sp_driver, SeiLink, SpState};
 pub use state::AppState;
@@ -108,6 +109,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/provisionings/{provisioning_id}/script-report",
             post(routes::scripts::report),
+        )
+        .route(
+            "/v1/provisionings/{provisioning_id}/installation",
+            get(routes::scripts::get_installation),
+        )
+        .route(
+            "/v1/tsm/jobs/{job_id}/report",
+            post(routes::scripts::tsm_report),
+        )
+        .route(
+            "/v1/admin/issuers/{issuer_id}/sp-tsm",
+            put(routes::sp_tsms::set_sp_tsm),
         )
         .fallback(routes::health::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -1,15 +1,18 @@
-//! Delivery of the notification outbox (step-up codes): a background task claims committed
-//! messages, opens them, hands them to a sink and records the result. A message is committed
-//! with the code it carries, so nothing acknowledged is lost; a crash between delivery and the
-//! record means the message is delivered again after its lease (at least once; the gateway
-//! de-duplicates by `message_id`).
+//! Delivery of the outbox: step-up codes (to a notification sink) and secure-element jobs (to
+//! the issuer's SP-TSM). A background task claims committed messages, opens them, delivers
+//! them and records the result. A message is committed with what caused it, so nothing
+//! acknowledged is lost; a crash between delivery and the record means the message is
+//! delivered again after its lease (at least once; the gateway de-duplicates by `message_id`,
+//! the SP-TSM by job id). A job the SP-TSM refuses outright is parked (never retried) with its
+//! reason in `last_error`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use provisio_tsp::{open_notification, Notification};
+use provisio_tsp::{open_notification, Notification, OutboxMessage, SP_TSM_CHANNEL};
 
+use crate::sp_tsm_link::{deliver_job, Undelivered};
 use crate::AppState;
 
 /// How long a claimed message is reserved for one deliverer.
@@ -66,6 +69,18 @@ impl NotificationSink for WebhookSink {
     }
 }
 
+/// No gateway configured: notifications wait in the outbox (retried) until one is, while the
+/// other channels are delivered.
+#[derive(Debug, Default)]
+pub struct NoGateway;
+
+#[async_trait]
+impl NotificationSink for NoGateway {
+    async fn deliver(&self, _: &Notification) -> Result<(), String> {
+        Err("no notification_webhook configured".into())
+    }
+}
+
 /// Keeps notifications in memory: the demo's phone reads its codes from here.
 #[derive(Debug, Default)]
 pub struct MemorySink {
@@ -115,16 +130,10 @@ async fn deliver_due(
     let now = state.clock.now();
     let claimed = state.store.claim_outbox(now, LEASE_S, BATCH).await?;
     for m in &claimed {
-        let result = open_notification(
-            state.crypto.as_ref(),
-            state.keys.vault(),
-            &m.message_id,
-            &m.payload,
-        )
-        .map_err(|e| e.to_string());
-        let result = match result {
-            Ok(n) => sink.deliver(&n).await,
-            Err(e) => Err(e),
+        let result = if m.channel == SP_TSM_CHANNEL {
+            deliver_job(state, m).await
+        } else {
+            notify(state, sink, m).await.map_err(Undelivered::Retry)
         };
         match result {
             Ok(()) => {
@@ -132,16 +141,38 @@ async fn deliver_due(
                     .store
                     .outbox_delivered(&m.message_id, state.clock.now())
                     .await?;
-                tracing::info!(message_id = %m.message_id, channel = %m.channel, "notification delivered");
+                tracing::info!(message_id = %m.message_id, channel = %m.channel, "outbox message delivered");
             }
-            Err(e) => {
-                tracing::warn!(message_id = %m.message_id, error = %e, "notification not delivered; will retry");
+            Err(Undelivered::Retry(e)) => {
+                tracing::warn!(message_id = %m.message_id, channel = %m.channel, error = %e, "outbox message not delivered; will retry");
                 state
                     .store
                     .outbox_failed(&m.message_id, state.clock.now() + RETRY_S, &e)
                     .await?;
             }
+            Err(Undelivered::Refused(e)) => {
+                tracing::error!(message_id = %m.message_id, channel = %m.channel, error = %e, "outbox message refused; parked for an operator");
+                state
+                    .store
+                    .outbox_failed(&m.message_id, i64::MAX, &e)
+                    .await?;
+            }
         }
     }
     Ok(claimed.len())
+}
+
+async fn notify(
+    state: &AppState,
+    sink: &dyn NotificationSink,
+    m: &OutboxMessage,
+) -> Result<(), String> {
+    let n = open_notification(
+        state.crypto.as_ref(),
+        state.keys.vault(),
+        &m.message_id,
+        &m.payload,
+    )
+    .map_err(|e| e.to_string())?;
+    sink.deliver(&n).await
 }

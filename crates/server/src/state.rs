@@ -31,6 +31,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Wakes the outbox deliverer when a message is committed.
     pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
+    /// This service's base URL as other parties reach it (issuers' TSMs report there).
+    pub(crate) public_base: String,
 }
 
 impl AppState {
@@ -54,7 +56,15 @@ impl AppState {
                 .unwrap_or_default(),
             metrics: Arc::new(Metrics::default()),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            public_base: String::new(),
         }
+    }
+
+    /// Sets the base URL other parties reach this service at (needed before any issuer's TSM
+    /// is registered: its reports come back there).
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        url.trim_end_matches('/').clone_into(&mut self.public_base);
+        self
     }
 
     /// Replaces the account settings (checked by the caller with

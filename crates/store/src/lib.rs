@@ -15,6 +15,7 @@ mod migrate;
 mod records;
 mod sqlite;
 mod sqlite_accounts;
+mod sqlite_handoff;
 mod sqlite_sp;
 mod sqlite_step_up;
 mod sqlite_tsm;
@@ -25,7 +26,7 @@ use provisio_accounts::{KbaChange, Transition};
 use provisio_risk::Signals;
 use provisio_tsp::records::NewProvisioning;
 use provisio_tsp::{
-    IssuedOtp, OtpRecord, OutboxMessage, Script, StepUpChange, StepUpState, StoredKey,
+    IssuedOtp, OtpRecord, OutboxMessage, Script, StepUpChange, StepUpState, StoredKey, TsmHandoff,
 };
 
 pub use account_records::{
@@ -36,7 +37,7 @@ pub use error::{Conflict, StoreError};
 pub use migrate::SCHEMA_VERSION;
 pub use records::{
     IdempotencyRecord, IssuerRecord, ListKind, ListName, Principal, Role, ScriptRecord,
-    SignalQuery, TokenRecord, TokenRequestorRecord,
+    SignalQuery, SpTsmRecord, TokenRecord, TokenRequestorRecord,
 };
 pub use sqlite::SqliteStore;
 pub use tsm_records::{
@@ -127,12 +128,14 @@ pub trait Store: Send + Sync + 'static {
     async fn commit_otp_issue(&self, issued: &IssuedOtp) -> Result<(), StoreError>;
 
     /// Applies a verification's change if the step-up is still at its version. When it passed,
-    /// the token becomes `ACTIVE` and `script` is recorded, in the same transaction.
+    /// the token becomes `ACTIVE` and `script` is recorded (with the issuer TSM's job in the
+    /// outbox, for a secure element), in the same transaction.
     async fn commit_step_up_change(
         &self,
         change: &StepUpChange,
         token_ref_id: &str,
         script: Option<&Script>,
+        handoff: Option<&TsmHandoff>,
         now: i64,
     ) -> Result<(), StoreError>;
 
@@ -141,6 +144,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks a script complete and its token payment-ready, once.
     async fn complete_script(&self, provisioning_id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Records that the TSM could not install a script's credential, once, and only if it was
+    /// not completed ([`Conflict::ScriptCompleted`] otherwise).
+    async fn fail_script(
+        &self,
+        provisioning_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Registers (or replaces) an issuer's TSM.
+    async fn set_sp_tsm(&self, tsm: &SpTsmRecord, now: i64) -> Result<(), StoreError>;
+
+    /// An issuer's TSM, if it has one.
+    async fn sp_tsm(&self, issuer_id: &str) -> Result<Option<SpTsmRecord>, StoreError>;
 
     /// Claims up to `limit` undelivered messages due at `now` for `lease_s` seconds.
     async fn claim_outbox(

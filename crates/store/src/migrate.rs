@@ -30,6 +30,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "sp_tsm",
         include_str!("../migrations/sqlite/0005_sp_tsm.sql"),
     ),
+    (
+        "tsm_handoff",
+        include_str!("../migrations/sqlite/0006_tsm_handoff.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

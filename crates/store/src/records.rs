@@ -95,6 +95,8 @@ pub struct TokenRecord {
     pub token_ref_id: String,
     /// The provisioning that made it.
     pub provisioning_id: String,
+    /// The card's issuer.
+    pub issuer_id: String,
     /// Sealed token PAN.
     pub token_pan: Sealed,
     /// Sealed funding PAN.
@@ -192,4 +194,23 @@ pub struct ScriptRecord {
     pub token_ref_id: String,
     /// When the report completed it.
     pub completed_at: Option<i64>,
+    /// For a secure-element script: the keyed hash of the token its TSM reports with.
+    pub report_token_hash: Option<Vec<u8>>,
+    /// Why the TSM could not install it, if it failed.
+    pub failure: Option<String>,
+}
+
+/// An issuer's TSM, as the token service reaches it.
+#[derive(Debug, Clone)]
+pub struct SpTsmRecord {
+    /// The issuer.
+    pub issuer_id: String,
+    /// The SP-TSM's base URL.
+    pub url: String,
+    /// The token service's caller key there, sealed.
+    pub api_key: Sealed,
+    /// The SP-TSM's public key (JWK JSON).
+    pub encryption_jwk: String,
+    /// The issuer's AID range (hex).
+    pub aid_prefix: String,
 }

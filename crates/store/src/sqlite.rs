@@ -12,7 +12,7 @@ use provisio_risk::Signals;
 use provisio_tsp::records::{NewProvisioning, TokenStatus};
 use provisio_tsp::{
     IssuedOtp, KeyKind, OtpRecord, OutboxMessage, Script, Sealed, StepUpChange, StepUpState,
-    StoredKey,
+    StoredKey, TsmHandoff,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -21,7 +21,7 @@ use crate::migrate::migrate_sqlite;
 use crate::{
     AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, Conflict, EnrolmentRecord,
     IdempotencyRecord, IssuerRecord, KbaSourceRecord, ListKind, ListName, NewAccount, Principal,
-    QuestionRecord, Role, ScriptRecord, SignalQuery, Store, StoreError, TokenRecord,
+    QuestionRecord, Role, ScriptRecord, SignalQuery, SpTsmRecord, Store, StoreError, TokenRecord,
     TokenRequestorRecord,
 };
 
@@ -382,14 +382,21 @@ impl Store for SqliteStore {
                 crate::sqlite_step_up::insert_step_up(&mut tx, p, &t.token_ref_id, methods).await?;
             }
             if let Some(script) = &p.script {
-                crate::sqlite_step_up::insert_script(&mut tx, &p.provisioning_id, script).await?;
+                crate::sqlite_step_up::insert_script(
+                    &mut tx,
+                    &p.provisioning_id,
+                    script,
+                    p.handoff.as_ref(),
+                    p.created_at,
+                )
+                .await?;
             }
         }
         tx.commit().await.map_err(unavailable)
     }
 
     async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query("SELECT token_ref_id, provisioning_id, token_pan, pan, token_last4, status, device_id, cryptogram_key, binding_jwk, exp_month, exp_year, secure_element_id, installed_at FROM tokens WHERE token_ref_id = ?")
+        let row = sqlx::query("SELECT t.token_ref_id, t.provisioning_id, p.issuer_id, t.token_pan, t.pan, t.token_last4, t.status, t.device_id, t.cryptogram_key, t.binding_jwk, t.exp_month, t.exp_year, t.secure_element_id, t.installed_at FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE t.token_ref_id = ?")
             .bind(token_ref_id)
             .fetch_optional(&self.pool)
             .await
@@ -399,6 +406,7 @@ impl Store for SqliteStore {
             Ok(TokenRecord {
                 token_ref_id: r.try_get("token_ref_id").map_err(unavailable)?,
                 provisioning_id: r.try_get("provisioning_id").map_err(unavailable)?,
+                issuer_id: r.try_get("issuer_id").map_err(unavailable)?,
                 token_pan: sealed(&r, "token_pan")?,
                 pan: sealed(&r, "pan")?,
                 token_last4: r.try_get("token_last4").map_err(unavailable)?,
@@ -464,9 +472,10 @@ impl Store for SqliteStore {
         change: &StepUpChange,
         token_ref_id: &str,
         script: Option<&Script>,
+        handoff: Option<&TsmHandoff>,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.commit_step_up_change_impl(change, token_ref_id, script, now)
+        self.commit_step_up_change_impl(change, token_ref_id, script, handoff, now)
             .await
     }
 
@@ -476,6 +485,23 @@ impl Store for SqliteStore {
 
     async fn complete_script(&self, provisioning_id: &str, now: i64) -> Result<(), StoreError> {
         self.complete_script_impl(provisioning_id, now).await
+    }
+
+    async fn fail_script(
+        &self,
+        provisioning_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.fail_script_impl(provisioning_id, reason, now).await
+    }
+
+    async fn set_sp_tsm(&self, tsm: &SpTsmRecord, now: i64) -> Result<(), StoreError> {
+        self.set_sp_tsm_impl(tsm, now).await
+    }
+
+    async fn sp_tsm(&self, issuer_id: &str) -> Result<Option<SpTsmRecord>, StoreError> {
+        self.sp_tsm_impl(issuer_id).await
     }
 
     async fn claim_outbox(

@@ -7,7 +7,7 @@ use crate::sqlite::{unavailable, write_error};
 use crate::tsm_records::{ApduLogRow, SpJobChange, SpJobRow, SpStore};
 use crate::{Conflict, SqliteStore, StoreError};
 
-const JOB_COLUMNS: &str = "job_id, caller, se_id, ssd, applet, credential, fingerprint, state, initial_keys, own_keys, version";
+const JOB_COLUMNS: &str = "job_id, caller, se_id, ssd, applet, credential, fingerprint, state, initial_keys, own_keys, report_url, report_token, reported_at, version";
 
 fn job_row(r: &sqlx::sqlite::SqliteRow) -> Result<SpJobRow, sqlx::Error> {
     Ok(SpJobRow {
@@ -21,6 +21,9 @@ fn job_row(r: &sqlx::sqlite::SqliteRow) -> Result<SpJobRow, sqlx::Error> {
         state: r.try_get("state")?,
         initial_keys: r.try_get("initial_keys")?,
         own_keys: r.try_get("own_keys")?,
+        report_url: r.try_get("report_url")?,
+        report_token: r.try_get("report_token")?,
+        reported_at: r.try_get("reported_at")?,
         version: r.try_get("version")?,
     })
 }
@@ -79,8 +82,8 @@ impl SpStore for SqliteStore {
 
     async fn sp_insert_job(&self, job: &SpJobRow, now: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sp_jobs (job_id, caller, se_id, ssd, applet, credential, fingerprint, state, version, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            "INSERT INTO sp_jobs (job_id, caller, se_id, ssd, applet, credential, fingerprint, state, report_url, report_token, version, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
         )
         .bind(&job.job_id)
         .bind(&job.caller)
@@ -90,6 +93,8 @@ impl SpStore for SqliteStore {
         .bind(&job.credential)
         .bind(&job.fingerprint)
         .bind(&job.state)
+        .bind(&job.report_url)
+        .bind(&job.report_token)
         .bind(now)
         .bind(now)
         .execute(&self.pool)
@@ -123,7 +128,10 @@ impl SpStore for SqliteStore {
 
     async fn sp_open_jobs(&self) -> Result<Vec<SpJobRow>, StoreError> {
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM sp_jobs WHERE state NOT LIKE '%\"DONE\"%' AND state NOT LIKE '%\"FAILED\"%' ORDER BY created_at"
+            "SELECT {JOB_COLUMNS} FROM sp_jobs
+             WHERE (state NOT LIKE '%\"DONE\"%' AND state NOT LIKE '%\"FAILED\"%')
+                OR (report_url IS NOT NULL AND reported_at IS NULL)
+             ORDER BY created_at"
         );
         let rows = sqlx::query(&sql)
             .fetch_all(&self.pool)
@@ -133,6 +141,16 @@ impl SpStore for SqliteStore {
             .map(job_row)
             .collect::<Result<_, _>>()
             .map_err(unavailable)
+    }
+
+    async fn sp_job_reported(&self, job_id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sp_jobs SET reported_at = ? WHERE job_id = ? AND reported_at IS NULL")
+            .bind(now)
+            .bind(job_id)
+            .execute(&self.pool)
+            .await
+            .map_err(write_error)?;
+        Ok(())
     }
 
     async fn sp_log_apdus(&self, rows: &[ApduLogRow], now: i64) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@ use provisio_risk::Signals;
 use provisio_tsp::records::NewProvisioning;
 use provisio_tsp::{
     IssuedOtp, MethodRecord, MethodType, OtpRecord, OutboxMessage, Script, StepUpChange,
-    StepUpState, StepUpStatus,
+    StepUpState, StepUpStatus, TsmHandoff, SP_TSM_CHANNEL,
 };
 use sqlx::{Row, SqliteConnection};
 
@@ -48,10 +48,13 @@ pub(crate) async fn insert_step_up(
     Ok(())
 }
 
+/// Inserts a script and, for a secure element, the job for the issuer's TSM into the outbox.
 pub(crate) async fn insert_script(
     tx: &mut SqliteConnection,
     provisioning_id: &str,
     script: &Script,
+    handoff: Option<&TsmHandoff>,
+    now: i64,
 ) -> Result<(), StoreError> {
     let body = serde_json::to_string(script).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let token_ref_id = script
@@ -60,15 +63,27 @@ pub(crate) async fn insert_script(
         .map(|s| s.token_ref_id.as_str())
         .ok_or_else(|| StoreError::Corrupt("a script without steps".into()))?;
     sqlx::query(
-        "INSERT INTO scripts (script_id, provisioning_id, token_ref_id, body) VALUES (?, ?, ?, ?)",
+        "INSERT INTO scripts (script_id, provisioning_id, token_ref_id, body, report_token_hash) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(&script.script_id)
     .bind(provisioning_id)
     .bind(token_ref_id)
     .bind(body)
+    .bind(handoff.map(|h| h.report_token_hash.to_vec()))
     .execute(&mut *tx)
     .await
     .map_err(write_error)?;
+    if let Some(h) = handoff {
+        sqlx::query("INSERT INTO outbox (message_id, channel, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&h.message_id)
+            .bind(SP_TSM_CHANNEL)
+            .bind(h.payload.to_bytes())
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
+    }
     Ok(())
 }
 
@@ -272,6 +287,7 @@ impl SqliteStore {
         c: &StepUpChange,
         token_ref_id: &str,
         script: Option<&Script>,
+        handoff: Option<&TsmHandoff>,
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
@@ -301,7 +317,7 @@ impl SqliteStore {
                 .await
                 .map_err(write_error)?;
             if let Some(script) = script {
-                insert_script(&mut tx, &c.provisioning_id, script).await?;
+                insert_script(&mut tx, &c.provisioning_id, script, handoff, now).await?;
             }
         }
         tx.commit().await.map_err(unavailable)
@@ -312,7 +328,7 @@ impl SqliteStore {
         provisioning_id: &str,
     ) -> Result<Option<ScriptRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT s.body, s.token_ref_id, s.completed_at, p.token_requestor_id, p.wallet_user_id, p.device_id
+            "SELECT s.body, s.token_ref_id, s.completed_at, s.report_token_hash, s.failure, p.token_requestor_id, p.wallet_user_id, p.device_id
              FROM scripts s JOIN provisionings p ON p.provisioning_id = s.provisioning_id
              WHERE s.provisioning_id = ?",
         )
@@ -328,6 +344,8 @@ impl SqliteStore {
                 device_id: r.try_get("device_id").map_err(unavailable)?,
                 token_ref_id: r.try_get("token_ref_id").map_err(unavailable)?,
                 completed_at: r.try_get("completed_at").map_err(unavailable)?,
+                report_token_hash: r.try_get("report_token_hash").map_err(unavailable)?,
+                failure: r.try_get("failure").map_err(unavailable)?,
             })
         })
         .transpose()
@@ -340,7 +358,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let token_ref_id: Option<String> = sqlx::query_scalar(
-            "UPDATE scripts SET completed_at = ? WHERE provisioning_id = ? AND completed_at IS NULL RETURNING token_ref_id",
+            "UPDATE scripts SET completed_at = ? WHERE provisioning_id = ? AND completed_at IS NULL AND failed_at IS NULL RETURNING token_ref_id",
         )
         .bind(now)
         .bind(provisioning_id)
@@ -355,6 +373,29 @@ impl SqliteStore {
             .await
             .map_err(write_error)?;
         tx.commit().await.map_err(unavailable)
+    }
+
+    pub(crate) async fn fail_script_impl(
+        &self,
+        provisioning_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let n = sqlx::query(
+            "UPDATE scripts SET failed_at = ?, failure = ? WHERE provisioning_id = ? AND completed_at IS NULL AND failed_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(provisioning_id)
+        .execute(&self.pool)
+        .await
+        .map_err(write_error)?
+        .rows_affected();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(Conflict::ScriptCompleted))
+        }
     }
 
     pub(crate) async fn claim_outbox_impl(

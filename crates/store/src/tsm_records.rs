@@ -163,6 +163,12 @@ pub struct SpJobRow {
     pub initial_keys: Option<Vec<u8>>,
     /// The SP-TSM's own keys for the domain, sealed.
     pub own_keys: Option<Vec<u8>>,
+    /// Where the job's end is reported, if the caller asked for a report.
+    pub report_url: Option<String>,
+    /// The report's bearer token, sealed.
+    pub report_token: Option<Vec<u8>>,
+    /// When the report was acknowledged.
+    pub reported_at: Option<i64>,
     /// Bumped by every change.
     pub version: i64,
 }
@@ -210,8 +216,11 @@ pub trait SpStore: Send + Sync {
         &self,
         ticket_hash: &[u8; 32],
     ) -> Result<Option<SpJobRow>, StoreError>;
-    /// Jobs not DONE or FAILED, oldest first.
+    /// Jobs not DONE or FAILED, and finished jobs whose report is not acknowledged yet, oldest
+    /// first.
     async fn sp_open_jobs(&self) -> Result<Vec<SpJobRow>, StoreError>;
+    /// Records that a finished job's report was acknowledged.
+    async fn sp_job_reported(&self, job_id: &str, now: i64) -> Result<(), StoreError>;
     /// Appends APDUs of the SP-TSM's sessions to its audit log (the same append-only table as
     /// the carrier's).
     async fn sp_log_apdus(&self, rows: &[ApduLogRow], now: i64) -> Result<(), StoreError>;

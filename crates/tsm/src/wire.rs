@@ -171,7 +171,7 @@ pub struct CallerAdded {
 }
 
 /// `POST /v1/sp/jobs`: install a token on a phone's secure element.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SpJob {
     /// Chosen by the caller; the idempotency key.
     pub job_id: String,
@@ -185,9 +185,28 @@ pub struct SpJob {
     pub applet: provisio_gp::Aid,
     /// The token credential: a JWE to the SP-TSM's key ([`crate::seal_credential`]).
     pub credential: String,
+    /// Where the SP-TSM reports the job's end (`POST`, a [`JobStatus`] in state `DONE` or
+    /// `FAILED`), retrying until it is acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_url: Option<String>,
+    /// The bearer token for that report: good for this job only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_token: Option<String>,
 }
 
-/// A job's state.
+impl std::fmt::Debug for SpJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpJob")
+            .field("job_id", &self.job_id)
+            .field("se_id", &self.se_id)
+            .field("ssd", &self.ssd)
+            .field("applet", &self.applet)
+            .field("report_url", &self.report_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A job's state; also the SP-TSM's report to the job's `report_url` when it ends.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct JobStatus {
     /// The job.

@@ -22,6 +22,7 @@
 mod config;
 mod contact;
 mod error;
+mod handoff;
 mod ids;
 mod keyring;
 mod mint;
@@ -35,9 +36,15 @@ pub mod wire;
 pub use config::{TokenBin, TspConfig};
 pub use contact::Contact;
 pub use error::PushError;
+pub use handoff::{
+    open_sp_tsm_delivery, report_token_hash, token_aids, SeTarget, SpTsmDelivery, SpTsmTarget,
+    TsmHandoff, MAX_AID_PREFIX, SP_TSM_CHANNEL,
+};
 pub use ids::random_id;
 pub use keyring::{jwk_thumbprint, KeyKind, NamedKey, StoredKey, TspKeys};
-pub use mint::{mint, release_access_data, MintInput, Minted, StoredToken, CRYPTOGRAM_ALG};
+pub use mint::{
+    mint, release_access_data, MintInput, Minted, Released, StoredToken, CRYPTOGRAM_ALG,
+};
 pub use push::{open, AcceptContext, Accepted, Opened, Verified};
 pub use script::{
     Script, ScriptError, ScriptStep, ScriptTarget, StepOp, StepReport, StepResult, SCRIPT_VERSION,

@@ -5,13 +5,15 @@ use provisio_jose::{b64_encode, EncryptOptions, Jwk, KeyManagement};
 use provisio_risk::{Outcome, Reason, RiskDecision};
 use provisio_types::{luhn_check_digit, Expiry, TokenPan, UnixSeconds};
 
+use crate::handoff::{hand_off, TokenSecrets};
 use crate::records::{NewProvisioning, NewToken, TokenStatus};
 use crate::wire::{
     AccessData, Decision, PushProvisioningResponse, ReasonInfo, RiskInfo, StepUp, StepUpMethod,
     TokenInfo,
 };
 use crate::{
-    offer_methods, random_id, Accepted, PushError, Script, Sealed, TokenBin, TspConfig, TspKeys,
+    offer_methods, random_id, Accepted, PushError, Script, SeTarget, Sealed, TokenBin, TsmHandoff,
+    TspConfig, TspKeys,
 };
 
 /// The algorithm the device-bound key is for: AES-CMAC over the transaction data.
@@ -33,8 +35,9 @@ pub struct MintInput<'a> {
     pub accepted: &'a Accepted,
     /// The device's binding key.
     pub device_key: &'a EcPublicKey,
-    /// The device's secure element, if it has one (the script then goes through the TSMs).
-    pub secure_element_id: Option<&'a str>,
+    /// The device's secure element and its issuer's TSM, when the credential goes there (the
+    /// script is then run by the TSMs).
+    pub secure_element: Option<SeTarget<'a>>,
     /// The risk decision.
     pub risk: &'a RiskDecision,
     /// The funding PAN's keyed hash, as computed for the risk signals.
@@ -58,8 +61,10 @@ pub struct StoredToken<'a> {
     pub exp_month: u8,
     /// Token expiry year.
     pub exp_year: u16,
-    /// Whether the credential goes to a secure element.
-    pub secure_element: bool,
+    /// The provisioning.
+    pub provisioning_id: &'a str,
+    /// The secure element the credential goes to, with its issuer's TSM.
+    pub secure_element: Option<SeTarget<'a>>,
 }
 
 /// Mints the token the risk decision allows and builds the answer.
@@ -79,7 +84,7 @@ pub fn mint(
     let MintInput {
         accepted,
         device_key,
-        secure_element_id,
+        secure_element,
         risk,
         pan_hash,
         now,
@@ -108,8 +113,8 @@ pub fn mint(
     let risk_info = risk_info(&risk);
     let risk_json = serde_json::to_string(&risk).map_err(|_| PushError::Internal)?;
 
-    let (token, token_info, access_data, script) = if decision == Decision::Declined {
-        (None, None, None, None)
+    let (token, token_info, access_data, script, handoff) = if decision == Decision::Declined {
+        (None, None, None, None, None)
     } else {
         let status = if decision == Decision::Approved {
             TokenStatus::Active
@@ -142,7 +147,7 @@ pub fn mint(
             binding_jwk: serde_json::to_string(&Jwk::from_public_key(device_key))
                 .map_err(|_| PushError::Internal)?,
             cryptogram_key: seal(cryptogram_key.as_ref(), "cryptogram_key")?,
-            secure_element_id: secure_element_id.map(str::to_owned),
+            secure_element_id: secure_element.map(|t| t.se_id.to_owned()),
         };
         let info = TokenInfo {
             token_ref_id: token_ref_id.clone(),
@@ -151,7 +156,7 @@ pub fn mint(
             exp_year: expiry.year(),
             status: status.as_str().into(),
         };
-        let (access, script) = if status == TokenStatus::Active {
+        let (access, script, handoff) = if status == TokenStatus::Active {
             let access = access_data(
                 crypto,
                 device_key,
@@ -160,13 +165,29 @@ pub fn mint(
                 &token_ref_id,
                 &cryptogram_key,
             )?;
-            let script = Script::for_token(crypto, &token_ref_id, secure_element_id.is_some())
+            let script = Script::for_token(crypto, &token_ref_id, secure_element.is_some())
                 .map_err(internal)?;
-            (Some(access), Some(script))
+            let handoff = secure_element
+                .map(|target| {
+                    hand_off(
+                        crypto,
+                        vault,
+                        &target,
+                        &TokenSecrets {
+                            provisioning_id: &provisioning_id,
+                            token_ref_id: &token_ref_id,
+                            token_pan: &token_pan,
+                            expiry,
+                            cryptogram_key: &cryptogram_key,
+                        },
+                    )
+                })
+                .transpose()?;
+            (Some(access), Some(script), handoff)
         } else {
-            (None, None)
+            (None, None, None)
         };
-        (Some(token), Some(info), access, script)
+        (Some(token), Some(info), access, script, handoff)
     };
 
     let step_up = (decision == Decision::StepUpRequired).then(|| StepUp {
@@ -194,6 +215,7 @@ pub fn mint(
         token,
         step_up: (decision == Decision::StepUpRequired).then_some(methods),
         script: script.clone(),
+        handoff,
     };
     let response = PushProvisioningResponse {
         provisioning_id,
@@ -207,12 +229,24 @@ pub fn mint(
     Ok(Minted { record, response })
 }
 
+/// What a passed step-up releases: the access data, the installation script, and the job for
+/// the issuer's TSM when the credential goes to a secure element.
+#[derive(Debug)]
+pub struct Released {
+    /// The access data, a JWE to the device.
+    pub access_data: String,
+    /// The script.
+    pub script: Script,
+    /// The SP-TSM's job.
+    pub handoff: Option<TsmHandoff>,
+}
+
 /// The access data and the installation script of a token whose step-up passed.
 pub fn release_access_data(
     crypto: &dyn CryptoProvider,
     keys: &TspKeys,
     token: &StoredToken<'_>,
-) -> Result<(String, Script), PushError> {
+) -> Result<Released, PushError> {
     let internal = |_| PushError::Internal;
     let vault = keys.vault();
     let aad = |field: &str| format!("token:{}:{field}", token.token_ref_id).into_bytes();
@@ -238,9 +272,30 @@ pub fn release_access_data(
         token.token_ref_id,
         &key,
     )?;
-    let script =
-        Script::for_token(crypto, token.token_ref_id, token.secure_element).map_err(internal)?;
-    Ok((access, script))
+    let script = Script::for_token(crypto, token.token_ref_id, token.secure_element.is_some())
+        .map_err(internal)?;
+    let handoff = token
+        .secure_element
+        .map(|target| {
+            hand_off(
+                crypto,
+                vault,
+                &target,
+                &TokenSecrets {
+                    provisioning_id: token.provisioning_id,
+                    token_ref_id: token.token_ref_id,
+                    token_pan: &token_pan,
+                    expiry,
+                    cryptogram_key: &key,
+                },
+            )
+        })
+        .transpose()?;
+    Ok(Released {
+        access_data: access,
+        script,
+        handoff,
+    })
 }
 
 fn risk_info(risk: &RiskDecision) -> RiskInfo {

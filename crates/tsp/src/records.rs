@@ -4,7 +4,7 @@
 use crate::script::Script;
 use crate::stepup::MethodRecord;
 use crate::wire::Decision;
-use crate::Sealed;
+use crate::{Sealed, TsmHandoff};
 
 /// The life cycle state of a token (EMVCo Payment Tokenisation: token status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,8 @@ pub struct NewProvisioning {
     pub step_up: Option<Vec<MethodRecord>>,
     /// The installation script, when approved.
     pub script: Option<Script>,
+    /// The job for the issuer's TSM, when approved for a secure element.
+    pub handoff: Option<TsmHandoff>,
 }
 
 /// A minted token. The token PAN is unique in the store by its lookup hash.

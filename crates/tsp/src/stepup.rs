@@ -174,9 +174,9 @@ pub struct OtpRecord {
 pub struct OutboxMessage {
     /// Id.
     pub message_id: String,
-    /// `sms` or `email`.
+    /// `sms` or `email` (a [`Notification`]), or `sp_tsm` (a [`crate::SpTsmDelivery`]).
     pub channel: String,
-    /// The sealed [`Notification`] JSON.
+    /// The sealed JSON.
     pub payload: Sealed,
     /// Unix seconds.
     pub created_at: UnixSeconds,
@@ -369,7 +369,7 @@ fn method_aad(method_id: &str) -> Vec<u8> {
     format!("step_up_method:{method_id}").into_bytes()
 }
 
-fn outbox_aad(message_id: &str) -> Vec<u8> {
+pub(crate) fn outbox_aad(message_id: &str) -> Vec<u8> {
     format!("outbox:{message_id}").into_bytes()
 }
 

@@ -325,6 +325,52 @@ pub struct ScriptReportResponse {
     pub payment_ready: bool,
 }
 
+/// `PUT /v1/admin/issuers/{issuer_id}/sp-tsm`: the issuer's TSM, which installs its tokens
+/// on secure elements. The answer echoes everything but `api_key`.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct SpTsmConfig {
+    /// The SP-TSM's base URL (https, or http to this host).
+    pub url: String,
+    /// The token service's caller key at the SP-TSM; stored sealed, never shown again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// The SP-TSM's EC P-256 public key (its `GET /v1/sp/keys/handover`): credentials are
+    /// sealed to it.
+    #[schema(value_type = Object)]
+    pub encryption_jwk: provisio_jose::Jwk,
+    /// The issuer's AID range, hex, 5 to 11 bytes: each token's domain and applet AIDs are
+    /// made inside it.
+    pub aid_prefix: String,
+}
+
+impl fmt::Debug for SpTsmConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpTsmConfig")
+            .field("url", &self.url)
+            .field("aid_prefix", &self.aid_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /v1/provisionings/{provisioning_id}/installation`: where the credential's installation
+/// stands.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Installation {
+    /// The token.
+    pub token_ref_id: String,
+    /// The script.
+    pub script_id: String,
+    /// `HCE` (the device reports) or `SECURE_ELEMENT` (the issuer's TSM reports).
+    pub target: crate::ScriptTarget,
+    /// `PENDING`, `INSTALLED` or `FAILED`.
+    pub state: String,
+    /// True once the credential is installed: the token can pay.
+    pub payment_ready: bool,
+    /// The TSM's reason, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
 /// One step-up method.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StepUpMethod {

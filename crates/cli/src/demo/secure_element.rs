@@ -1,8 +1,8 @@
-//! The secure element flow (US 8,060,449) over HTTP between separate parties: the bank's TSM
-//! (SP-TSM) and the carrier's TSM (SEI-TSM) are each their own server with their own database
-//! and keys; the phone's OTA client relays their SCP03 level-33 sessions to a virtual element.
-//! The token service's hand-off of the job is still played by the demo (from the access data);
-//! everything after it is the real chain.
+//! The secure element flow (US 8,060,449) over HTTP between separate parties: the token
+//! service, the bank's TSM (SP-TSM) and the carrier's TSM (SEI-TSM) are each their own server
+//! with their own database and keys; the phone's OTA client relays their SCP03 level-33
+//! sessions to a virtual element. The token service hands the job to the bank's TSM through
+//! its outbox, and the token becomes payment-ready only on that TSM's report.
 
 use anyhow::{ensure, Context};
 use provisio_apps::OtaClient;
@@ -11,13 +11,11 @@ use provisio_crypto::{AesKey, CryptoProvider};
 use provisio_gp::command::select;
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
-use provisio_gp::{Aid, Response, StatusWord};
-use provisio_jose::Jwk;
+use provisio_gp::{Response, StatusWord};
 use provisio_se::payment::{generate_ac, transaction_cryptogram};
 use provisio_se::VirtualSe;
-use provisio_tsm::wire::{AddElement, HexKeys, SpJob};
-use provisio_tsm::{seal_credential, Credential};
-use provisio_tsp::wire::{Decision, WalletRiskInfo};
+use provisio_tsm::wire::{AddElement, HexKeys};
+use provisio_tsp::wire::{Decision, ScriptReportRequest, WalletRiskInfo};
 use provisio_tsp::ScriptTarget;
 
 use super::Demo;
@@ -26,10 +24,8 @@ use super::Demo;
 pub(super) struct Tsms {
     /// The carrier's TSM, with its operator's key.
     pub(super) sei: ProvisioClient,
-    /// The bank's TSM, with the token service's caller key.
+    /// The bank's TSM, with the token service's caller key (to show the job's states).
     pub(super) sp: ProvisioClient,
-    /// The bank TSM's public key (credentials are sealed to it).
-    pub(super) sp_jwk: Jwk,
 }
 
 fn random_keys(crypto: &dyn CryptoProvider, kvn: u8, len: usize) -> anyhow::Result<StaticKeys> {
@@ -44,34 +40,6 @@ pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<
     let mut steps = Vec::new();
     let crypto = &d.crypto;
     let phone = d.phone(913)?;
-    let mut req = d.request(
-        &d.issuer_app,
-        &phone,
-        &mut steps,
-        |_| {},
-        Some(WalletRiskInfo::level(10, false)),
-    )?;
-    req.device.secure_element_id = Some("se-913".into());
-    let r = phone.api.push_provisioning(&req, None).await?;
-    ensure!(
-        r.decision == Decision::Approved,
-        "expected approval, got {:?}",
-        r.decision
-    );
-    let script = r.script.as_ref().context("no script")?;
-    ensure!(
-        script.target == ScriptTarget::SecureElement,
-        "script is not for the secure element"
-    );
-    let ops: Vec<String> = script.steps.iter().map(|s| format!("{:?}", s.op)).collect();
-    steps.push(format!(
-        "token service approves for a phone with a secure element; script {}: {}",
-        script.script_id,
-        ops.join(", ")
-    ));
-    let access = phone
-        .wallet
-        .open_access_data(crypto, r.access_data.as_deref().context("no access data")?)?;
 
     // The phone's element, known to the carrier by its ISD keys.
     let carrier = random_keys(crypto, 0x30, 16)?;
@@ -93,26 +61,81 @@ pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<
         .await?;
     let ota_api = tsms.sei.with_key(&element.ota_key);
     let mut ota = OtaClient::new(VirtualSe::new(carrier, div, SecurityLevel::FULL));
-    steps.push("carrier TSM (its own server) manages the phone's element se-913; the bank's TSM (its own server) is registered with it for AID range A000000003".into());
+    steps.push("carrier TSM (its own server) manages the phone's element se-913; the bank's TSM (its own server) is registered with it for AID range A000000003 and with the token service as the bank's TSM".into());
 
-    // The job: the token and its key, sealed to the bank TSM's key.
-    let credential = Credential {
-        token_pan: access.token_pan.clone(),
-        exp_year: access.exp_year,
-        exp_month: access.exp_month,
-        cryptogram_key: access.cryptogram_key.clone(),
-    };
-    let job = SpJob {
-        job_id: script.script_id.clone(),
-        se_id: "se-913".into(),
-        ssd: "A000000003535041AB0913".parse()?,
-        applet: "A0000000031010AB0913".parse()?,
-        credential: seal_credential(crypto, &tsms.sp_jwk.public_key()?, &credential)?,
-    };
-    let first = tsms.sp.sp_job(&job).await?;
-    let again = tsms.sp.sp_job(&job).await?;
-    ensure!(first.state == again.state, "a repeated job changed state");
-    steps.push(format!("the job goes to the bank's TSM with the credential as a JWE to its key: {}; sent twice, it is one job", first.state.name()));
+    let mut req = d.request(
+        &d.issuer_app,
+        &phone,
+        &mut steps,
+        |_| {},
+        Some(WalletRiskInfo::level(10, false)),
+    )?;
+    req.device.secure_element_id = Some("se-913".into());
+    let r = phone.api.push_provisioning(&req, None).await?;
+    ensure!(
+        r.decision == Decision::Approved,
+        "expected approval, got {:?}",
+        r.decision
+    );
+    let script = r.script.as_ref().context("no script")?;
+    ensure!(
+        script.target == ScriptTarget::SecureElement,
+        "script is not for the secure element"
+    );
+    let pending = phone.api.installation(&r.provisioning_id).await?;
+    ensure!(
+        pending.state == "PENDING" && !pending.payment_ready,
+        "installation should be pending, is {}",
+        pending.state
+    );
+    steps.push(format!(
+        "token service approves for a phone with a secure element: token {} is ACTIVE but not payment-ready ({}); the job for the bank's TSM is committed with it",
+        pending.token_ref_id, pending.state
+    ));
+    let early = phone
+        .api
+        .script_report(
+            &r.provisioning_id,
+            &ScriptReportRequest {
+                script_id: script.script_id.clone(),
+                wallet_user_id: req.wallet_user_id.clone(),
+                device_id: req.device_id.clone(),
+                steps: script
+                    .steps
+                    .iter()
+                    .map(|s| provisio_tsp::StepReport {
+                        seq: s.seq,
+                        result: provisio_tsp::StepResult::Ok,
+                    })
+                    .collect(),
+            },
+        )
+        .await;
+    match early {
+        Err(e) if e.code() == Some("reported_by_tsm") => {}
+        other => anyhow::bail!("the device completed a secure-element script: {other:?}"),
+    }
+    steps.push(
+        "the wallet cannot complete it itself: its script report is refused (reported_by_tsm)"
+            .into(),
+    );
+
+    // The token service's outbox delivers the job to the bank's TSM.
+    let mut job = None;
+    for _ in 0..200 {
+        match tsms.sp.sp_job_status(&r.provisioning_id).await {
+            Ok(status) => {
+                job = Some(status);
+                break;
+            }
+            Err(e) if e.code() == Some("not_found") => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let job = job.context("the job never reached the bank's TSM")?;
+    steps.push(format!("the token service's outbox delivers the job to the bank's TSM (the credential a JWE to its key, the domain and applet AIDs in the bank's range, a report token for this job): {}", job.state.name()));
 
     // The phone: long-polls the carrier for wake-ups and relays whatever session they name,
     // losing its connection once.
@@ -134,12 +157,29 @@ pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<
         "the OTA client long-polls the carrier, relays its level-33 session (creating the bank's domain and applet, extraditing it, putting initial keys), loses its connection after 9 commands and resumes; the carrier hands the initial keys to the bank's TSM; delegated by the carrier, the phone opens the bank's own sessions: key takeover (PUT KEY), then personalisation (STORE DATA, key encrypted under the bank's DEK); {sessions} sessions, {commands} commands relayed"
     ));
 
+    // The bank's TSM reports to the token service; the wallet sees the token payment-ready.
+    let mut installed = None;
+    for _ in 0..200 {
+        let now = phone.api.installation(&r.provisioning_id).await?;
+        if now.payment_ready {
+            installed = Some(now);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let installed = installed.context("the bank's TSM never reported the installation")?;
+    steps.push(format!(
+        "the bank's TSM reports DONE to the token service with the job's report token: token {} is {} and payment-ready",
+        installed.token_ref_id, installed.state
+    ));
+
     // The phone restarts: the element's memory image survives, sessions do not.
     let mut se = VirtualSe::from_image(images.0.as_deref().context("no element image")?)?;
     let tx = |se: &mut VirtualSe, cmd: &provisio_gp::Command| -> anyhow::Result<Response> {
         Ok(Response::parse(&se.transmit(&cmd.encode()?))?)
     };
-    let applet: Aid = job.applet.clone();
+    let (_, applet) =
+        provisio_tsp::token_aids(crypto, &hex::decode("A000000003")?, &installed.token_ref_id)?;
     ensure!(
         tx(&mut se, &select(&applet))?.sw == StatusWord::OK,
         "applet not selectable after restart"
@@ -149,15 +189,23 @@ pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<
         [0x09, 0x78],
         [0xCA, 0xFE, 0xBA, 0xBE],
     );
-    let r = tx(&mut se, &generate_ac(&amount, &currency, &un))?;
-    ensure!(r.sw == StatusWord::OK, "GENERATE AC: {}", r.sw);
-    let kids = Tlv::parse_one(&r.data)?.children()?;
+    let ac_response = tx(&mut se, &generate_ac(&amount, &currency, &un))?;
+    ensure!(
+        ac_response.sw == StatusWord::OK,
+        "GENERATE AC: {}",
+        ac_response.sw
+    );
+    let kids = Tlv::parse_one(&ac_response.data)?.children()?;
     let atc = Tlv::find(&kids, 0x9F36).context("no ATC")?.value.clone();
     let atc = u16::from_be_bytes(atc.try_into().map_err(|_| anyhow::anyhow!("ATC"))?);
     let ac = Tlv::find(&kids, 0x9F26)
         .context("no cryptogram")?
         .value
         .clone();
+    // The issuer's host checks it with the token's key (here from the phone's access data).
+    let access = phone
+        .wallet
+        .open_access_data(crypto, r.access_data.as_deref().context("no access data")?)?;
     let card_key = AesKey::from_bytes(&provisio_jose::b64_decode(&access.cryptogram_key)?)?;
     ensure!(
         ac == transaction_cryptogram(&card_key, atc, &amount, &currency, &un).to_vec(),

@@ -8,7 +8,7 @@ use axum::Json;
 use provisio_accounts::wire::{KbaSourceConfig, SourceKind};
 use provisio_store::{KbaSourceRecord, Role};
 
-use super::parse_json;
+use super::{parse_json, tls_or_loopback};
 use crate::auth::require;
 use crate::error::Problem;
 use crate::kba_source::credential_aad;
@@ -42,15 +42,7 @@ pub(crate) async fn set_kba_source(
     }
     let http = req.kind != SourceKind::Bank;
     // Subjects carry personal data: TLS, except to a source on this host.
-    let url_ok = req
-        .url
-        .as_deref()
-        .and_then(|u| reqwest::Url::parse(u).ok())
-        .is_some_and(|u| match u.scheme() {
-            "https" => true,
-            "http" => matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
-            _ => false,
-        });
+    let url_ok = req.url.as_deref().is_some_and(tls_or_loopback);
     if http != url_ok || (!http && req.credential.is_some()) {
         return Err(ApiError::malformed(
             "ISSUER and THIRD_PARTY need an https url (http only to this host); BANK takes neither url nor credential",

@@ -9,6 +9,7 @@ pub(crate) mod keys;
 pub(crate) mod push;
 pub(crate) mod risk_lists;
 pub(crate) mod scripts;
+pub(crate) mod sp_tsms;
 pub(crate) mod step_up;
 pub(crate) mod wallet_module;
 
@@ -20,4 +21,14 @@ use crate::ApiError;
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::malformed(format!("the body is not the documented JSON: {e}")))
+}
+
+/// Whether a partner URL is acceptable: https, or http only to this host (data for partners
+/// travels over TLS).
+pub(crate) fn tls_or_loopback(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| match u.scheme() {
+        "https" => true,
+        "http" => matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+        _ => false,
+    })
 }

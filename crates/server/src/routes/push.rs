@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use provisio_risk::evaluate;
 use provisio_store::{Conflict, Role, SignalQuery, StoreError};
 use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse, WalletRiskInfo};
-use provisio_tsp::{AcceptContext, MintInput, PushError};
+use provisio_tsp::{AcceptContext, MintInput, PushError, SeTarget};
 use provisio_types::{DeviceId, SessionId, WalletUserId};
 
 use super::admin::replay_after_race;
@@ -16,6 +16,7 @@ use crate::account_gate::require_active_account;
 use crate::auth::require;
 use crate::error::Problem;
 use crate::idempotency;
+use crate::sp_tsm_link::sp_tsm_target;
 use crate::{ApiError, AppState};
 
 /// How often a token PAN collision is retried with a fresh number before giving up.
@@ -106,10 +107,22 @@ pub(crate) async fn push_provisioning(
         &wallet,
         &signals,
     );
+    // A secure element is provisioned through the issuer's TSM; an issuer without one gets
+    // the HCE script on every device.
+    let sp_tsm = match req.device.secure_element_id {
+        Some(_) => sp_tsm_target(&state, &accepted.issuer_id).await?,
+        None => None,
+    };
+    let secure_element = req
+        .device
+        .secure_element_id
+        .as_deref()
+        .zip(sp_tsm.as_ref())
+        .map(|(se_id, sp_tsm)| SeTarget { se_id, sp_tsm });
     let input = MintInput {
         accepted: &accepted,
         device_key: &device_key,
-        secure_element_id: req.device.secure_element_id.as_deref(),
+        secure_element,
         risk: &risk,
         pan_hash,
         now,
@@ -131,6 +144,9 @@ pub(crate) async fn push_provisioning(
                     final_level = risk.final_level,
                     "push provisioning committed"
                 );
+                if minted.record.handoff.is_some() {
+                    state.outbox_wake.notify_one();
+                }
                 return Ok((
                     StatusCode::OK,
                     [(axum::http::header::CONTENT_TYPE, "application/json")],

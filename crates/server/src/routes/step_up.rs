@@ -11,13 +11,15 @@ use provisio_store::{Conflict, Role, StoreError};
 use provisio_tsp::records::TokenStatus;
 use provisio_tsp::wire::{OtpSendRequest, OtpSent, OtpVerifyRequest, StepUpPassed, TokenInfo};
 use provisio_tsp::{
-    release_access_data, StepUpCaller, StepUpError, StepUpState, StoredToken, Verification,
+    release_access_data, PushError, SeTarget, StepUpCaller, StepUpError, StepUpState, StoredToken,
+    TsmHandoff, Verification,
 };
 
 use super::parse_json;
 use crate::account_gate::require_active_account;
 use crate::auth::require;
 use crate::error::Problem;
+use crate::sp_tsm_link::sp_tsm_target;
 use crate::{ApiError, AppState};
 
 /// How often a change that lost a concurrent race is recomputed from fresh state.
@@ -151,12 +153,16 @@ pub(crate) async fn verify_otp(
                 (change, Ok(passed))
             }
         };
-        let script = outcome.as_ref().ok().map(|p| &p.script);
+        let (script, handoff) = match &outcome {
+            Ok((passed, handoff)) => (Some(&passed.script), handoff.as_ref()),
+            Err(_) => (None, None),
+        };
         match state
             .store
-            .commit_step_up_change(&change, &step.token_ref_id, script, now)
+            .commit_step_up_change(&change, &step.token_ref_id, script, handoff, now)
             .await
         {
+            Ok(()) if handoff.is_some() => state.outbox_wake.notify_one(),
             Ok(()) => {}
             Err(StoreError::Conflict(Conflict::StepUpVersion)) => continue,
             Err(e) => return Err(e.into()),
@@ -166,7 +172,7 @@ pub(crate) async fn verify_otp(
                 tracing::info!(%provisioning_id, code = e.code(), "step-up code refused");
                 Err(e.into())
             }
-            Ok(passed) => {
+            Ok((passed, _)) => {
                 tracing::info!(%provisioning_id, token_ref_id = %passed.token.token_ref_id, "step-up passed; token active");
                 Ok(Json(passed).into_response())
             }
@@ -176,18 +182,31 @@ pub(crate) async fn verify_otp(
 }
 
 /// The answer to a right code: the token as it will be once the change commits, its access
-/// data and a fresh installation script.
+/// data and a fresh installation script; and, for a secure element, the job for the issuer's
+/// TSM.
 async fn release(
     state: &AppState,
     token_ref_id: &str,
     provisioning_id: &str,
-) -> Result<StepUpPassed, ApiError> {
+) -> Result<(StepUpPassed, Option<TsmHandoff>), ApiError> {
     let token = state
         .store
         .token(token_ref_id)
         .await?
         .ok_or_else(|| ApiError::internal(&"step-up without its token"))?;
-    let (access_data, script) = release_access_data(
+    let sp_tsm =
+        match token.secure_element_id {
+            Some(_) => Some(sp_tsm_target(state, &token.issuer_id).await?.ok_or(
+                PushError::Config("the issuer's TSM is no longer registered"),
+            )?),
+            None => None,
+        };
+    let secure_element = token
+        .secure_element_id
+        .as_deref()
+        .zip(sp_tsm.as_ref())
+        .map(|(se_id, sp_tsm)| SeTarget { se_id, sp_tsm });
+    let released = release_access_data(
         state.crypto.as_ref(),
         &state.keys,
         &StoredToken {
@@ -197,10 +216,11 @@ async fn release(
             binding_jwk: &token.binding_jwk,
             exp_month: token.exp_month,
             exp_year: token.exp_year,
-            secure_element: token.secure_element_id.is_some(),
+            provisioning_id,
+            secure_element,
         },
     )?;
-    Ok(StepUpPassed {
+    let passed = StepUpPassed {
         provisioning_id: provisioning_id.to_owned(),
         token: TokenInfo {
             token_ref_id: token.token_ref_id,
@@ -209,7 +229,8 @@ async fn release(
             exp_year: token.exp_year,
             status: TokenStatus::Active.as_str().into(),
         },
-        access_data,
-        script,
-    })
+        access_data: released.access_data,
+        script: released.script,
+    };
+    Ok((passed, released.handoff))
 }

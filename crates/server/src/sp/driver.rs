@@ -1,18 +1,19 @@
-//! The SP-TSM's driver: moves jobs through the states that need the carrier's TSM. Each step
-//! is idempotent at the carrier (the request id is the job id plus the step), so a restart or
-//! a lost answer just repeats it.
+//! The SP-TSM's driver: moves jobs through the states that need the carrier's TSM, and reports
+//! each finished job to its caller. Each step is idempotent at the carrier (the request id is
+//! the job id plus the step) and at the caller (one outcome per job), so a restart or a lost
+//! answer just repeats it.
 
 use std::time::Duration;
 
 use provisio_gp::scp03::StaticKeys;
 use provisio_gp::Aid;
 use provisio_store::{SpJobChange, SpJobRow};
-use provisio_tsm::wire::RequestStatus;
+use provisio_tsm::wire::{JobStatus, RequestStatus};
 use provisio_tsm::{
     open_initial_keys, JobEvent, JobState, RequestKind, RequestState, ServiceRequest,
 };
 
-use super::routes::state_of;
+use super::routes::{report_aad, state_of};
 use super::state::SpState;
 use crate::ApiError;
 
@@ -176,8 +177,46 @@ async fn advance(s: &SpState, job: &SpJobRow) -> Result<(), ApiError> {
             sei_post(s, &req).await?;
             commit(s, job, JobEvent::Delegated, SpJobChange::default()).await
         }
-        JobState::Delegated | JobState::KeysTaken | JobState::Done | JobState::Failed { .. } => {
-            Ok(())
-        }
+        JobState::Delegated | JobState::KeysTaken => Ok(()),
+        done @ (JobState::Done | JobState::Failed { .. }) => report(s, job, done).await,
     }
+}
+
+/// Tells the caller how the job ended, until it acknowledges (2xx, or 409: it already holds
+/// another outcome, which repeating cannot change).
+async fn report(s: &SpState, job: &SpJobRow, state: JobState) -> Result<(), ApiError> {
+    let (Some(url), Some(sealed), None) = (&job.report_url, &job.report_token, job.reported_at)
+    else {
+        return Ok(());
+    };
+    let token = crate::key_seal::open(
+        s.crypto.as_ref(),
+        &s.master,
+        sealed,
+        &report_aad(&job.job_id),
+    )?;
+    let token = std::str::from_utf8(token.expose()).map_err(|e| ApiError::internal(&e))?;
+    let body = JobStatus {
+        job_id: job.job_id.clone(),
+        state,
+    };
+    let r = s
+        .http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| ApiError::internal(&e.without_url()))?;
+    let status = r.status();
+    if status == reqwest::StatusCode::CONFLICT {
+        tracing::warn!(job_id = %job.job_id, "the caller holds another outcome for this job");
+    } else if !status.is_success() {
+        return Err(ApiError::internal(&format!(
+            "the caller answered the report with {status}"
+        )));
+    }
+    s.store.sp_job_reported(&job.job_id, s.clock.now()).await?;
+    tracing::info!(job_id = %job.job_id, state = body.state.name(), "job reported to the caller");
+    Ok(())
 }

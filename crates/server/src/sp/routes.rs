@@ -36,6 +36,11 @@ async fn ticket_job(s: &SpState, headers: &HeaderMap) -> Result<SpJobRow, ApiErr
         .ok_or_else(ApiError::unauthorized)
 }
 
+/// The associated data a job's report token is sealed with.
+pub(crate) fn report_aad(job_id: &str) -> String {
+    format!("report:{job_id}")
+}
+
 pub(crate) fn state_of(row: &SpJobRow) -> Result<JobState, ApiError> {
     serde_json::from_str(&row.state).map_err(|e| ApiError::internal(&e))
 }
@@ -110,6 +115,16 @@ pub(crate) async fn create_job(
             return Err(TsmError::OutsideOwnDomain(aid.to_string()).into());
         }
     }
+    let report_ok = match (&job.report_url, &job.report_token) {
+        (None, None) => true,
+        (Some(url), Some(token)) => crate::routes::tls_or_loopback(url) && !token.is_empty(),
+        _ => false,
+    };
+    if !report_ok {
+        return Err(ApiError::malformed(
+            "report_url (https, or http to this host) and report_token come together",
+        ));
+    }
     // Refuse now what could never be personalised.
     open_credential(s.crypto.as_ref(), &s.key, &job.credential).map_err(|_| {
         ApiError::new(
@@ -129,6 +144,20 @@ pub(crate) async fn create_job(
         state: serde_json::to_string(&JobState::Received).map_err(|e| ApiError::internal(&e))?,
         initial_keys: None,
         own_keys: None,
+        report_url: job.report_url.clone(),
+        report_token: job
+            .report_token
+            .as_deref()
+            .map(|t| {
+                crate::key_seal::seal(
+                    s.crypto.as_ref(),
+                    &s.master,
+                    t.as_bytes(),
+                    &report_aad(&job.job_id),
+                )
+            })
+            .transpose()?,
+        reported_at: None,
         version: 0,
     };
     match s.store.sp_insert_job(&row, s.clock.now()).await {
@@ -325,6 +354,10 @@ pub(crate) async fn session_step(
             s.store
                 .sp_update_job(&row.job_id, row.version, &change, s.clock.now())
                 .await?;
+            if next == JobState::Done {
+                // The driver reports it to the caller.
+                s.wake.notify_one();
+            }
             Ok(Json(SessionStep::done(
                 session_id,
                 next.next_session().is_some(),

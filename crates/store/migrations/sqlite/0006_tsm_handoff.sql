@@ -1,0 +1,25 @@
+-- The token service hands secure-element jobs to the issuer's TSM and takes its report
+-- (US 8,060,449 steps 1 and 6).
+
+-- Each issuer's TSM, as the token service reaches it. `api_key` (the token service's caller
+-- key there) is sealed; `encryption_jwk` is the TSM's public key credentials are sealed to.
+CREATE TABLE issuer_sp_tsms (
+    issuer_id      TEXT PRIMARY KEY REFERENCES issuers (issuer_id),
+    url            TEXT NOT NULL,
+    api_key        BLOB NOT NULL,
+    encryption_jwk TEXT NOT NULL,
+    aid_prefix     TEXT NOT NULL,
+    updated_at     INTEGER NOT NULL
+) STRICT;
+
+-- A secure-element script is completed by its TSM's report, authenticated by a token made for
+-- that job alone (its keyed hash here); a failed job records the TSM's reason.
+ALTER TABLE scripts ADD COLUMN report_token_hash BLOB;
+ALTER TABLE scripts ADD COLUMN failed_at INTEGER;
+ALTER TABLE scripts ADD COLUMN failure TEXT;
+
+-- The SP-TSM's side: where to report a job's end, the report token (sealed), and when the
+-- report was acknowledged.
+ALTER TABLE sp_jobs ADD COLUMN report_url TEXT;
+ALTER TABLE sp_jobs ADD COLUMN report_token BLOB;
+ALTER TABLE sp_jobs ADD COLUMN reported_at INTEGER;
