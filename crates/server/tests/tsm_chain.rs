@@ -22,12 +22,15 @@ use provisio_gp::{Response, StatusWord};
 use provisio_se::payment::{generate_ac, transaction_cryptogram};
 use provisio_se::VirtualSe;
 use provisio_server::{
-    sei_router, sp_router, spawn_sp_driver, SeiLink, SeiState, SpState, SystemClock,
+    sei_router, sp_router, spawn_delivery, spawn_sp_driver, MemorySink, SeiLink, SeiState, SpState,
+    SystemClock,
 };
 use provisio_store::SqliteStore;
 use provisio_tsm::wire::{AddElement, AddProvider, HexKeys};
 use provisio_tsm::{seal_credential, Credential};
 use serde_json::{json, Value};
+
+mod common;
 
 const SEI_ADMIN: &str = "sei-admin-key";
 const SP_ADMIN: &str = "sp-admin-key";
@@ -168,6 +171,24 @@ impl Chain {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Waits until the SP-TSM has the job (the token service's outbox delivers it).
+    async fn job_arrives(&self, id: &str) {
+        for _ in 0..200 {
+            let r = self
+                .http
+                .get(format!("{}/v1/sp/jobs/{id}", self.sp_base))
+                .bearer_auth(&self.tsp_key)
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("job {id} never reached the SP-TSM");
+    }
+
     async fn job_state(&self, id: &str) -> String {
         let r: Value = self
             .http
@@ -209,30 +230,23 @@ impl Chain {
 }
 
 fn pays(se: &mut VirtualSe) {
+    pays_with(se, &"A0000000031010AB01".parse().unwrap(), &KEY);
+}
+
+/// The applet answers GENERATE AC with a cryptogram under `key`.
+fn pays_with(se: &mut VirtualSe, applet: &provisio_gp::Aid, key: &[u8]) {
     let tx = |se: &mut VirtualSe, cmd: &provisio_gp::Command| {
         Response::parse(&se.transmit(&cmd.encode().unwrap())).unwrap()
     };
-    assert_eq!(
-        tx(se, &select(&"A0000000031010AB01".parse().unwrap())).sw,
-        StatusWord::OK
-    );
-    let r = tx(
-        se,
-        &generate_ac(&[0, 0, 0, 0, 0x12, 0x50], &[0x09, 0x78], &[1, 2, 3, 4]),
-    );
+    assert_eq!(tx(se, &select(applet)).sw, StatusWord::OK);
+    let (amount, currency, un) = ([0, 0, 0, 0, 0x12, 0x50], [0x09, 0x78], [1, 2, 3, 4]);
+    let r = tx(se, &generate_ac(&amount, &currency, &un));
     let kids = Tlv::parse_one(&r.data).unwrap().children().unwrap();
     let ac = Tlv::find(&kids, 0x9F26).unwrap().value.clone();
-    let key = AesKey::from_bytes(&KEY).unwrap();
+    let key = AesKey::from_bytes(key).unwrap();
     assert_eq!(
         ac,
-        transaction_cryptogram(
-            &key,
-            1,
-            &[0, 0, 0, 0, 0x12, 0x50],
-            &[0x09, 0x78],
-            &[1, 2, 3, 4]
-        )
-        .to_vec()
+        transaction_cryptogram(&key, 1, &amount, &currency, &un).to_vec()
     );
 }
 
@@ -307,4 +321,133 @@ async fn the_phone_drops_off_in_every_session_and_the_chain_still_completes_once
         c.phone_until_done(&mut ota, "job-1", Some(drop)).await;
         pays(ota.element());
     }
+}
+
+#[tokio::test]
+async fn the_token_service_hands_the_job_over_and_the_tsm_report_makes_the_token_payment_ready() {
+    let c = chain().await;
+    // The token service, served over HTTP with its outbox deliverer.
+    let h = common::harness().await;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tsp_base = format!("http://{}", l.local_addr().unwrap());
+    let state = h.state.clone().with_public_url(&tsp_base);
+    let _deliverer = spawn_delivery(state.clone(), Arc::new(MemorySink::default()));
+    tokio::spawn(async move { axum::serve(l, provisio_server::router(state)).await });
+    ProvisioClient::new(&tsp_base, common::ADMIN)
+        .set_sp_tsm(
+            "bank-a",
+            &provisio_tsp::wire::SpTsmConfig {
+                url: c.sp_base.clone(),
+                api_key: Some(c.tsp_key.clone()),
+                encryption_jwk: c.sp_jwk.clone(),
+                aid_prefix: "A000000003".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let wallet = ProvisioClient::new(&tsp_base, &h.wallet_key);
+    let mut req = h.request_with(|_| {});
+    req.device.secure_element_id = Some("se-1".into());
+    let r = wallet.push_provisioning(&req, None).await.unwrap();
+    let pv = r.provisioning_id.clone();
+    assert!(!wallet.installation(&pv).await.unwrap().payment_ready);
+
+    c.job_arrives(&pv).await;
+    let mut ota = OtaClient::new(VirtualSe::new(isd_keys(), [0; 10], SecurityLevel::FULL));
+    c.phone_until_done(&mut ota, &pv, Some(12)).await;
+    let mut installed = None;
+    for _ in 0..200 {
+        let now = wallet.installation(&pv).await.unwrap();
+        if now.payment_ready {
+            installed = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let installed = installed.expect("the SP-TSM never reported");
+    assert_eq!(installed.state, "INSTALLED");
+    let reported = provisio_store::SpStore::sp_job(c.sp_store.as_ref(), &pv)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(reported.reported_at.is_some());
+
+    // The element pays with the token's key, in the applet the token service named.
+    let access = h
+        .wallet
+        .open_access_data(&h.crypto, r.access_data.as_deref().unwrap())
+        .unwrap();
+    let (_, applet) = provisio_tsp::token_aids(
+        &h.crypto,
+        &hex::decode("A000000003").unwrap(),
+        &installed.token_ref_id,
+    )
+    .unwrap();
+    pays_with(
+        ota.element(),
+        &applet,
+        &provisio_jose::b64_decode(&access.cryptogram_key).unwrap(),
+    );
+}
+
+#[tokio::test]
+async fn the_sp_tsm_retries_its_report_until_the_caller_acknowledges() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let c = chain().await;
+    // A caller that is down for the first two reports.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let app = axum::Router::new().route(
+        "/report",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    assert_eq!(headers["authorization"], "Bearer the-report-token");
+                    assert_eq!(
+                        (body["job_id"].as_str(), body["state"].as_str()),
+                        (Some("job-r"), Some("DONE"))
+                    );
+                    if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        axum::http::StatusCode::OK
+                    }
+                }
+            },
+        ),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/report", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let mut job = c.job("job-r");
+    job["report_url"] = json!(url);
+    // A report URL without its token (or elsewhere than TLS or this host) is refused.
+    assert_eq!(c.post_job(&job).await.1["code"], "malformed_request");
+    job["report_token"] = json!("the-report-token");
+    let mut plain = job.clone();
+    plain["report_url"] = json!("http://tsp.example/report");
+    assert_eq!(c.post_job(&plain).await.1["code"], "malformed_request");
+    assert_eq!(c.post_job(&job).await.0, 201);
+
+    let mut ota = OtaClient::new(VirtualSe::new(isd_keys(), [0; 10], SecurityLevel::FULL));
+    c.phone_until_done(&mut ota, "job-r", None).await;
+    for _ in 0..300 {
+        let row = provisio_store::SpStore::sp_job(c.sp_store.as_ref(), "job-r")
+            .await
+            .unwrap()
+            .unwrap();
+        if row.reported_at.is_some() {
+            assert_eq!(calls.load(Ordering::SeqCst), 3);
+            // Acknowledged: never reported again.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(calls.load(Ordering::SeqCst), 3);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "the report was never acknowledged ({} calls)",
+        calls.load(Ordering::SeqCst)
+    );
 }
