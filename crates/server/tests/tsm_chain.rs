@@ -366,11 +366,23 @@ async fn the_token_service_hands_the_job_over_and_the_tsm_report_makes_the_token
     }
     let installed = installed.expect("the SP-TSM never reported");
     assert_eq!(installed.state, "INSTALLED");
-    let reported = provisio_store::SpStore::sp_job(c.sp_store.as_ref(), &pv)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(reported.reported_at.is_some());
+    // The SP-TSM records the acknowledgement once the answer reaches it.
+    let mut acknowledged = false;
+    for _ in 0..200 {
+        let row = provisio_store::SpStore::sp_job(c.sp_store.as_ref(), &pv)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.reported_at.is_some() {
+            acknowledged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        acknowledged,
+        "the report's acknowledgement was never recorded"
+    );
 
     // The element pays with the token's key, in the applet the token service named.
     let access = h

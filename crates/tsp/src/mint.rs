@@ -11,6 +11,7 @@ use crate::wire::{
     AccessData, Decision, PushProvisioningResponse, ReasonInfo, RiskInfo, StepUp, StepUpMethod,
     TokenInfo,
 };
+use crate::VaultKeys;
 use crate::{
     offer_methods, random_id, Accepted, PushError, Script, SeTarget, Sealed, TokenBin, TsmHandoff,
     TspConfig, TspKeys,
@@ -156,36 +157,26 @@ pub fn mint(
             exp_year: expiry.year(),
             status: status.as_str().into(),
         };
-        let (access, script, handoff) = if status == TokenStatus::Active {
-            let access = access_data(
+        let released = if status == TokenStatus::Active {
+            Some(release(
                 crypto,
+                vault,
                 device_key,
-                &token_pan,
-                expiry,
-                &token_ref_id,
-                &cryptogram_key,
-            )?;
-            let script = Script::for_token(crypto, &token_ref_id, secure_element.is_some())
-                .map_err(internal)?;
-            let handoff = secure_element
-                .map(|target| {
-                    hand_off(
-                        crypto,
-                        vault,
-                        &target,
-                        &TokenSecrets {
-                            provisioning_id: &provisioning_id,
-                            token_ref_id: &token_ref_id,
-                            token_pan: &token_pan,
-                            expiry,
-                            cryptogram_key: &cryptogram_key,
-                        },
-                    )
-                })
-                .transpose()?;
-            (Some(access), Some(script), handoff)
+                secure_element,
+                &TokenSecrets {
+                    provisioning_id: &provisioning_id,
+                    token_ref_id: &token_ref_id,
+                    token_pan: &token_pan,
+                    expiry,
+                    cryptogram_key: &cryptogram_key,
+                },
+            )?)
         } else {
-            (None, None, None)
+            None
+        };
+        let (access, script, handoff) = match released {
+            Some(r) => (Some(r.access_data), Some(r.script), r.handoff),
+            None => (None, None, None),
         };
         (Some(token), Some(info), access, script, handoff)
     };
@@ -264,35 +255,45 @@ pub fn release_access_data(
     let device_key = jwk.public_key().map_err(|_| PushError::Internal)?;
     let expiry = Expiry::new(u32::from(token.exp_month), u32::from(token.exp_year))
         .map_err(|_| PushError::Internal)?;
-    let access = access_data(
+    release(
         crypto,
+        vault,
         &device_key,
-        &token_pan,
-        expiry,
-        token.token_ref_id,
-        &key,
+        token.secure_element,
+        &TokenSecrets {
+            provisioning_id: token.provisioning_id,
+            token_ref_id: token.token_ref_id,
+            token_pan: &token_pan,
+            expiry,
+            cryptogram_key: &key,
+        },
+    )
+}
+
+/// What an `ACTIVE` token releases: its access data, its script and, for a secure element,
+/// the job for the issuer's TSM.
+fn release(
+    crypto: &dyn CryptoProvider,
+    vault: &VaultKeys,
+    device_key: &EcPublicKey,
+    secure_element: Option<SeTarget<'_>>,
+    t: &TokenSecrets<'_>,
+) -> Result<Released, PushError> {
+    let access_data = access_data(
+        crypto,
+        device_key,
+        t.token_pan,
+        t.expiry,
+        t.token_ref_id,
+        t.cryptogram_key,
     )?;
-    let script = Script::for_token(crypto, token.token_ref_id, token.secure_element.is_some())
-        .map_err(internal)?;
-    let handoff = token
-        .secure_element
-        .map(|target| {
-            hand_off(
-                crypto,
-                vault,
-                &target,
-                &TokenSecrets {
-                    provisioning_id: token.provisioning_id,
-                    token_ref_id: token.token_ref_id,
-                    token_pan: &token_pan,
-                    expiry,
-                    cryptogram_key: &key,
-                },
-            )
-        })
+    let script = Script::for_token(crypto, t.token_ref_id, secure_element.is_some())
+        .map_err(|_| PushError::Internal)?;
+    let handoff = secure_element
+        .map(|target| hand_off(crypto, vault, &target, t))
         .transpose()?;
     Ok(Released {
-        access_data: access,
+        access_data,
         script,
         handoff,
     })
