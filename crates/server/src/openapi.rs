@@ -53,6 +53,7 @@ use crate::routes;
         provisio_tsp::wire::ScriptReportResponse,
         provisio_tsp::wire::SpTsmConfig,
         provisio_tsp::wire::Installation,
+        provisio_tsp::wire::InstallationState,
         provisio_tsp::ScriptTarget,
         provisio_tsm::wire::JobStatus,
         provisio_tsm::JobState,

@@ -365,7 +365,10 @@ async fn the_token_service_hands_the_job_over_and_the_tsm_report_makes_the_token
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let installed = installed.expect("the SP-TSM never reported");
-    assert_eq!(installed.state, "INSTALLED");
+    assert_eq!(
+        installed.state,
+        provisio_tsp::wire::InstallationState::Installed
+    );
     // The SP-TSM records the acknowledgement once the answer reaches it.
     let mut acknowledged = false;
     for _ in 0..200 {

@@ -352,6 +352,29 @@ impl fmt::Debug for SpTsmConfig {
     }
 }
 
+/// Where a credential's installation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InstallationState {
+    /// The script is out; no report yet.
+    Pending,
+    /// Reported done: the token can pay.
+    Installed,
+    /// The issuer's TSM could not install it.
+    Failed,
+}
+
+impl InstallationState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Installed => "INSTALLED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
 /// `GET /v1/provisionings/{provisioning_id}/installation`: where the credential's installation
 /// stands.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -362,8 +385,8 @@ pub struct Installation {
     pub script_id: String,
     /// `HCE` (the device reports) or `SECURE_ELEMENT` (the issuer's TSM reports).
     pub target: crate::ScriptTarget,
-    /// `PENDING`, `INSTALLED` or `FAILED`.
-    pub state: String,
+    /// Where it stands.
+    pub state: InstallationState,
     /// True once the credential is installed: the token can pay.
     pub payment_ready: bool,
     /// The TSM's reason, when it failed.

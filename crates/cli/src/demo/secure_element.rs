@@ -15,7 +15,7 @@ use provisio_gp::{Response, StatusWord};
 use provisio_se::payment::{generate_ac, transaction_cryptogram};
 use provisio_se::VirtualSe;
 use provisio_tsm::wire::{AddElement, HexKeys};
-use provisio_tsp::wire::{Decision, ScriptReportRequest, WalletRiskInfo};
+use provisio_tsp::wire::{Decision, InstallationState, ScriptReportRequest, WalletRiskInfo};
 use provisio_tsp::ScriptTarget;
 
 use super::Demo;
@@ -84,13 +84,14 @@ pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<
     );
     let pending = phone.api.installation(&r.provisioning_id).await?;
     ensure!(
-        pending.state == "PENDING" && !pending.payment_ready,
+        pending.state == InstallationState::Pending && !pending.payment_ready,
         "installation should be pending, is {}",
-        pending.state
+        pending.state.as_str()
     );
     steps.push(format!(
         "token service approves for a phone with a secure element: token {} is ACTIVE but not payment-ready ({}); the job for the bank's TSM is committed with it",
-        pending.token_ref_id, pending.state
+        pending.token_ref_id,
+        pending.state.as_str()
     ));
     let early = phone
         .api
@@ -170,7 +171,8 @@ pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<
     let installed = installed.context("the bank's TSM never reported the installation")?;
     steps.push(format!(
         "the bank's TSM reports DONE to the token service with the job's report token: token {} is {} and payment-ready",
-        installed.token_ref_id, installed.state
+        installed.token_ref_id,
+        installed.state.as_str()
     ));
 
     // The phone restarts: the element's memory image survives, sessions do not.

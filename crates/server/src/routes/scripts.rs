@@ -12,7 +12,9 @@ use axum::Json;
 use provisio_store::{Conflict, Role, ScriptRecord, StoreError};
 use provisio_tsm::wire::JobStatus;
 use provisio_tsm::JobState;
-use provisio_tsp::wire::{Installation, ScriptReportRequest, ScriptReportResponse};
+use provisio_tsp::wire::{
+    Installation, InstallationState, ScriptReportRequest, ScriptReportResponse,
+};
 use provisio_tsp::{report_token_hash, Script};
 
 use super::parse_json;
@@ -96,15 +98,15 @@ pub(crate) async fn report(
 fn installation(record: &ScriptRecord) -> Result<Installation, ApiError> {
     let script: Script = serde_json::from_str(&record.body).map_err(|e| ApiError::internal(&e))?;
     let state = match (record.completed_at, &record.failure) {
-        (Some(_), _) => "INSTALLED",
-        (None, Some(_)) => "FAILED",
-        (None, None) => "PENDING",
+        (Some(_), _) => InstallationState::Installed,
+        (None, Some(_)) => InstallationState::Failed,
+        (None, None) => InstallationState::Pending,
     };
     Ok(Installation {
         token_ref_id: record.token_ref_id.clone(),
         script_id: script.script_id,
         target: script.target,
-        state: state.into(),
+        state,
         payment_ready: record.completed_at.is_some(),
         failure: record.failure.clone(),
     })
@@ -198,16 +200,16 @@ pub(crate) async fn tsm_report(
         .ok_or_else(|| ApiError::internal(&"script vanished"))?;
     let view = installation(&record)?;
     let agrees = match report.state {
-        JobState::Done => view.state == "INSTALLED",
-        _ => view.state == "FAILED",
+        JobState::Done => view.state == InstallationState::Installed,
+        _ => view.state == InstallationState::Failed,
     };
     if !agrees {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "report_conflict",
-            format!("the job is already recorded as {}", view.state),
+            format!("the job is already recorded as {}", view.state.as_str()),
         ));
     }
-    tracing::info!(%job_id, token_ref_id = %view.token_ref_id, state = %view.state, "TSM reported the secure-element job");
+    tracing::info!(%job_id, token_ref_id = %view.token_ref_id, state = view.state.as_str(), "TSM reported the secure-element job");
     Ok(Json(view))
 }
