@@ -68,7 +68,7 @@ pub(crate) async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> 
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now'))")
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, strftime('%s','now'))")
             .bind(version)
             .bind(*name)
             .execute(&mut *tx)

@@ -100,7 +100,7 @@ pub(crate) async fn insert_idempotency(
     tx: &mut sqlx::SqliteConnection,
     r: &IdempotencyRecord,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO idempotency (principal, idem_key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO idempotency (principal, idem_key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&r.principal)
         .bind(&r.key)
         .bind(&r.request_hash[..])
@@ -121,7 +121,7 @@ async fn insert_api_key(
     now: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO api_keys (key_hash, role, principal_id, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO api_keys (key_hash, role, principal_id, created_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(&hash[..])
     .bind(role.as_str())
@@ -172,7 +172,7 @@ impl Store for SqliteStore {
             == 1;
         if claimed {
             for k in keys {
-                sqlx::query("INSERT INTO keys (kid, kind, sealed, created_at) VALUES (?, ?, ?, ?)")
+                sqlx::query("INSERT INTO keys (kid, kind, sealed, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(&k.kid)
                     .bind(k.kind.as_str())
                     .bind(&k.sealed)
@@ -187,7 +187,7 @@ impl Store for SqliteStore {
     }
 
     async fn ensure_admin_key(&self, key_hash: &[u8; 32], now: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO api_keys (key_hash, role, principal_id, created_at) VALUES (?, 'admin', 'admin', ?) ON CONFLICT (key_hash) DO NOTHING")
+        sqlx::query("INSERT INTO api_keys (key_hash, role, principal_id, created_at) VALUES ($1, 'admin', 'admin', $2) ON CONFLICT (key_hash) DO NOTHING")
             .bind(&key_hash[..])
             .bind(now)
             .execute(&self.pool)
@@ -200,7 +200,7 @@ impl Store for SqliteStore {
         let row = sqlx::query(
             "SELECT k.role, k.principal_id, t.wallet_accounts = 'hosted' AS hosted FROM api_keys k
              LEFT JOIN token_requestors t ON k.role = 'token_requestor' AND t.token_requestor_id = k.principal_id
-             WHERE k.key_hash = ?",
+             WHERE k.key_hash = $1",
         )
             .bind(&key_hash[..])
             .fetch_optional(&self.pool)
@@ -228,7 +228,7 @@ impl Store for SqliteStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query("INSERT INTO issuers (issuer_id, name, signing_kid, signing_jwk, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO issuers (issuer_id, name, signing_kid, signing_jwk, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&issuer.issuer_id)
             .bind(&issuer.name)
             .bind(&issuer.signing_kid)
@@ -252,7 +252,7 @@ impl Store for SqliteStore {
     }
 
     async fn issuer(&self, issuer_id: &str) -> Result<Option<IssuerRecord>, StoreError> {
-        let row = sqlx::query("SELECT issuer_id, name, signing_kid, signing_jwk, created_at FROM issuers WHERE issuer_id = ?")
+        let row = sqlx::query("SELECT issuer_id, name, signing_kid, signing_jwk, created_at FROM issuers WHERE issuer_id = $1")
             .bind(issuer_id)
             .fetch_optional(&self.pool)
             .await
@@ -276,7 +276,7 @@ impl Store for SqliteStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query("INSERT INTO token_requestors (token_requestor_id, name, wallet_accounts, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO token_requestors (token_requestor_id, name, wallet_accounts, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&requestor.token_requestor_id)
             .bind(&requestor.name)
             .bind(&requestor.wallet_accounts)
@@ -303,7 +303,7 @@ impl Store for SqliteStore {
         principal: &str,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let row = sqlx::query("SELECT request_hash, status, body, created_at FROM idempotency WHERE principal = ? AND idem_key = ?")
+        let row = sqlx::query("SELECT request_hash, status, body, created_at FROM idempotency WHERE principal = $1 AND idem_key = $2")
             .bind(principal)
             .bind(key)
             .fetch_optional(&self.pool)
@@ -341,7 +341,7 @@ impl Store for SqliteStore {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        sqlx::query("INSERT INTO provisionings (provisioning_id, session_id, issuer_id, jti, token_requestor_id, wallet_user_id, device_id, decision, risk, created_at, pan_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO provisionings (provisioning_id, session_id, issuer_id, jti, token_requestor_id, wallet_user_id, device_id, decision, risk, created_at, pan_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .bind(&p.provisioning_id)
             .bind(&p.session_id)
             .bind(&p.issuer_id)
@@ -357,7 +357,7 @@ impl Store for SqliteStore {
             .await
             .map_err(write_error)?;
         if let Some(t) = &p.token {
-            sqlx::query("INSERT INTO tokens (token_ref_id, provisioning_id, token_pan_hash, token_pan, pan_hash, pan, token_last4, exp_month, exp_year, status, token_requestor_id, wallet_user_id, device_id, binding_jwk, cryptogram_key, created_at, secure_element_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO tokens (token_ref_id, provisioning_id, token_pan_hash, token_pan, pan_hash, pan, token_last4, exp_month, exp_year, status, token_requestor_id, wallet_user_id, device_id, binding_jwk, cryptogram_key, created_at, secure_element_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)")
                 .bind(&t.token_ref_id)
                 .bind(&p.provisioning_id)
                 .bind(&t.token_pan_hash[..])
@@ -396,7 +396,7 @@ impl Store for SqliteStore {
     }
 
     async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query("SELECT t.token_ref_id, t.provisioning_id, p.issuer_id, t.token_pan, t.pan, t.token_last4, t.status, t.device_id, t.cryptogram_key, t.binding_jwk, t.exp_month, t.exp_year, t.secure_element_id, t.installed_at FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE t.token_ref_id = ?")
+        let row = sqlx::query("SELECT t.token_ref_id, t.provisioning_id, p.issuer_id, t.token_pan, t.pan, t.token_last4, t.status, t.device_id, t.cryptogram_key, t.binding_jwk, t.exp_month, t.exp_year, t.secure_element_id, t.installed_at FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE t.token_ref_id = $1")
             .bind(token_ref_id)
             .fetch_optional(&self.pool)
             .await
@@ -425,7 +425,7 @@ impl Store for SqliteStore {
     }
 
     async fn count_tokens_by_pan_hash(&self, pan_hash: &[u8; 32]) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE pan_hash = ?")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE pan_hash = $1")
             .bind(&pan_hash[..])
             .fetch_one(&self.pool)
             .await
@@ -444,7 +444,7 @@ impl Store for SqliteStore {
         value: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO risk_lists (list, kind, value, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO risk_lists (list, kind, value, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
             .bind(list.as_str())
             .bind(kind.as_str())
             .bind(value)
@@ -515,7 +515,7 @@ impl Store for SqliteStore {
 
     async fn outbox_delivered(&self, message_id: &str, now: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE message_id = ?",
+            "UPDATE outbox SET delivered_at = $1, attempts = attempts + 1 WHERE message_id = $2",
         )
         .bind(now)
         .bind(message_id)
@@ -531,7 +531,7 @@ impl Store for SqliteStore {
         retry_at: i64,
         error: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, claimed_until = 0, last_error = ? WHERE message_id = ?")
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, claimed_until = 0, last_error = $2 WHERE message_id = $3")
             .bind(retry_at)
             .bind(error)
             .bind(message_id)

@@ -34,7 +34,7 @@ pub(crate) async fn insert_event(
     tx: &mut SqliteConnection,
     t: &Transition,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO wallet_account_events (account_id, from_state, to_state, channel, reason, at) VALUES (?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO wallet_account_events (account_id, from_state, to_state, channel, reason, at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&t.account_id)
         .bind(t.from.map(AccountState::as_str))
         .bind(t.to.as_str())
@@ -54,13 +54,13 @@ impl SqliteStore {
     ) -> Result<AccountFacts, StoreError> {
         let row = sqlx::query(
             "SELECT
-               EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = ?1) AS blocked,
+               EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $1) AS blocked,
                (SELECT COUNT(DISTINCT token_requestor_id || '/' || wallet_user_id) FROM wallet_accounts
-                 WHERE device_id = ?1 AND state <> 'EXPIRED'
-                   AND NOT (token_requestor_id = ?2 AND wallet_user_id = ?3)) AS others,
+                 WHERE device_id = $1 AND state <> 'EXPIRED'
+                   AND NOT (token_requestor_id = $2 AND wallet_user_id = $3)) AS others,
                (SELECT COUNT(*) FROM wallet_accounts WHERE state = 'LOCKED'
-                 AND ((token_requestor_id = ?2 AND wallet_user_id = ?3)
-                      OR (issuer_id = ?4 AND customer_ref = ?5))) AS locked",
+                 AND ((token_requestor_id = $2 AND wallet_user_id = $3)
+                      OR (issuer_id = $4 AND customer_ref = $5))) AS locked",
         )
         .bind(&q.device_id)
         .bind(&q.token_requestor_id)
@@ -71,7 +71,7 @@ impl SqliteStore {
         .await
         .map_err(unavailable)?;
         let enrolment =
-            sqlx::query("SELECT * FROM kba_enrolments WHERE issuer_id = ? AND customer_ref = ?")
+            sqlx::query("SELECT * FROM kba_enrolments WHERE issuer_id = $1 AND customer_ref = $2")
                 .bind(&q.issuer_id)
                 .bind(&q.customer_ref)
                 .fetch_optional(&self.pool)
@@ -108,7 +108,7 @@ impl SqliteStore {
             "INSERT INTO wallet_accounts (account_id, token_requestor_id, wallet_user_id, issuer_id, customer_ref,
                device_id, device_model, device_os, secure_element_id, binding_jwk, user_sealed,
                security_level, level_score, level_reasons, kba_source, state, kba_status, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING_ACTIVATION', 'NOT_STARTED', ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'PENDING_ACTIVATION', 'NOT_STARTED', $16, $17)",
         )
         .bind(&a.account_id)
         .bind(&a.token_requestor_id)
@@ -144,7 +144,7 @@ impl SqliteStore {
         &self,
         account_id: &str,
     ) -> Result<Option<AccountRecord>, StoreError> {
-        let Some(row) = sqlx::query("SELECT * FROM wallet_accounts WHERE account_id = ?")
+        let Some(row) = sqlx::query("SELECT * FROM wallet_accounts WHERE account_id = $1")
             .bind(account_id)
             .fetch_optional(&self.pool)
             .await
@@ -186,7 +186,7 @@ impl SqliteStore {
 
     async fn open_attempt(&self, account_id: &str) -> Result<Option<OpenAttempt>, StoreError> {
         let Some(number) = sqlx::query_scalar::<_, i64>(
-            "SELECT attempt_no FROM kba_attempts WHERE account_id = ? AND finished_at IS NULL",
+            "SELECT attempt_no FROM kba_attempts WHERE account_id = $1 AND finished_at IS NULL",
         )
         .bind(account_id)
         .fetch_optional(&self.pool)
@@ -195,7 +195,7 @@ impl SqliteStore {
         else {
             return Ok(None);
         };
-        let rows = sqlx::query("SELECT question_id, position, served_at, deadline, correct FROM kba_served WHERE account_id = ? AND attempt_no = ? ORDER BY position")
+        let rows = sqlx::query("SELECT question_id, position, served_at, deadline, correct FROM kba_served WHERE account_id = $1 AND attempt_no = $2 ORDER BY position")
             .bind(account_id)
             .bind(number)
             .fetch_all(&self.pool)
@@ -224,7 +224,7 @@ impl SqliteStore {
         token_requestor_id: &str,
         wallet_user_id: &str,
     ) -> Result<Option<AccountGate>, StoreError> {
-        let row = sqlx::query("SELECT state, device_id, expires_at FROM wallet_accounts WHERE token_requestor_id = ? AND wallet_user_id = ? AND state <> 'EXPIRED'")
+        let row = sqlx::query("SELECT state, device_id, expires_at FROM wallet_accounts WHERE token_requestor_id = $1 AND wallet_user_id = $2 AND state <> 'EXPIRED'")
             .bind(token_requestor_id)
             .bind(wallet_user_id)
             .fetch_optional(&self.pool)
@@ -250,9 +250,9 @@ impl SqliteStore {
             .filter(|t| t.to == AccountState::Active)
             .map(|t| t.at);
         let updated = sqlx::query(
-            "UPDATE wallet_accounts SET version = version + 1, kba_status = ?, attempts_used = ?,
-               state = COALESCE(?, state), activated_at = COALESCE(?, activated_at)
-             WHERE account_id = ? AND version = ?",
+            "UPDATE wallet_accounts SET version = version + 1, kba_status = $1, attempts_used = $2,
+               state = COALESCE($3, state), activated_at = COALESCE($4, activated_at)
+             WHERE account_id = $5 AND version = $6",
         )
         .bind(c.kba.as_str())
         .bind(i64::from(c.attempts_used))
@@ -269,7 +269,7 @@ impl SqliteStore {
         if let Some((number, questions)) = &c.start_attempt {
             let at = c.serve.as_ref().map(|s| s.1).unwrap_or_default();
             sqlx::query(
-                "INSERT INTO kba_attempts (account_id, attempt_no, started_at) VALUES (?, ?, ?)",
+                "INSERT INTO kba_attempts (account_id, attempt_no, started_at) VALUES ($1, $2, $3)",
             )
             .bind(&c.account_id)
             .bind(i64::from(*number))
@@ -278,7 +278,7 @@ impl SqliteStore {
             .await
             .map_err(write_error)?;
             for (i, q) in questions.iter().enumerate() {
-                sqlx::query("INSERT INTO kba_served (account_id, question_id, attempt_no, position, sealed, answer_mac) VALUES (?, ?, ?, ?, ?, ?)")
+                sqlx::query("INSERT INTO kba_served (account_id, question_id, attempt_no, position, sealed, answer_mac) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(&c.account_id)
                     .bind(&q.question_id)
                     .bind(i64::from(*number))
@@ -294,7 +294,7 @@ impl SqliteStore {
             }
         }
         if let Some((question_id, at, correct)) = &c.answer {
-            let n = sqlx::query("UPDATE kba_served SET answered_at = ?, correct = ? WHERE account_id = ? AND question_id = ? AND correct IS NULL AND served_at IS NOT NULL")
+            let n = sqlx::query("UPDATE kba_served SET answered_at = $1, correct = $2 WHERE account_id = $3 AND question_id = $4 AND correct IS NULL AND served_at IS NOT NULL")
                 .bind(at)
                 .bind(correct)
                 .bind(&c.account_id)
@@ -307,7 +307,7 @@ impl SqliteStore {
             }
         }
         if let Some((question_id, at, deadline)) = &c.serve {
-            sqlx::query("UPDATE kba_served SET served_at = ?, deadline = ? WHERE account_id = ? AND question_id = ? AND served_at IS NULL")
+            sqlx::query("UPDATE kba_served SET served_at = $1, deadline = $2 WHERE account_id = $3 AND question_id = $4 AND served_at IS NULL")
                 .bind(at)
                 .bind(deadline)
                 .bind(&c.account_id)
@@ -317,7 +317,7 @@ impl SqliteStore {
                 .map_err(write_error)?;
         }
         if let Some((number, outcome, at)) = &c.finish_attempt {
-            sqlx::query("UPDATE kba_attempts SET finished_at = ?, outcome = ? WHERE account_id = ? AND attempt_no = ? AND finished_at IS NULL")
+            sqlx::query("UPDATE kba_attempts SET finished_at = $1, outcome = $2 WHERE account_id = $3 AND attempt_no = $4 AND finished_at IS NULL")
                 .bind(at)
                 .bind(outcome.as_str())
                 .bind(&c.account_id)
@@ -337,7 +337,7 @@ impl SqliteStore {
         account_id: &str,
     ) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
-            "SELECT question_id FROM kba_served WHERE account_id = ? ORDER BY attempt_no, position",
+            "SELECT question_id FROM kba_served WHERE account_id = $1 ORDER BY attempt_no, position",
         )
         .bind(account_id)
         .fetch_all(&self.pool)
@@ -350,7 +350,7 @@ impl SqliteStore {
         account_id: &str,
         question_id: &str,
     ) -> Result<Option<QuestionRecord>, StoreError> {
-        let row = sqlx::query("SELECT question_id, sealed, answer_mac FROM kba_served WHERE account_id = ? AND question_id = ?")
+        let row = sqlx::query("SELECT question_id, sealed, answer_mac FROM kba_served WHERE account_id = $1 AND question_id = $2")
             .bind(account_id)
             .bind(question_id)
             .fetch_optional(&self.pool)
@@ -367,8 +367,8 @@ impl SqliteStore {
     ) -> Result<Vec<QuestionRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT question_id, sealed, answer_mac FROM kba_bank_questions b
-             WHERE issuer_id = ? AND customer_ref = ?
-               AND NOT EXISTS (SELECT 1 FROM kba_served s WHERE s.account_id = ? AND s.question_id = b.question_id)
+             WHERE issuer_id = $1 AND customer_ref = $2
+               AND NOT EXISTS (SELECT 1 FROM kba_served s WHERE s.account_id = $3 AND s.question_id = b.question_id)
              ORDER BY question_id",
         )
         .bind(issuer_id)
@@ -386,7 +386,7 @@ impl SqliteStore {
         questions: &[QuestionRecord],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query("DELETE FROM kba_bank_questions WHERE issuer_id = ? AND customer_ref = ?")
+        sqlx::query("DELETE FROM kba_bank_questions WHERE issuer_id = $1 AND customer_ref = $2")
             .bind(&e.issuer_id)
             .bind(&e.customer_ref)
             .execute(&mut *tx)
@@ -394,7 +394,7 @@ impl SqliteStore {
             .map_err(write_error)?;
         sqlx::query(
             "INSERT INTO kba_enrolments (issuer_id, customer_ref, name_hash, phone_hash, email_hash, customer_since, loaded_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (issuer_id, customer_ref) DO UPDATE SET name_hash = excluded.name_hash,
                phone_hash = excluded.phone_hash, email_hash = excluded.email_hash,
                customer_since = excluded.customer_since, loaded_at = excluded.loaded_at",
@@ -410,7 +410,7 @@ impl SqliteStore {
         .await
         .map_err(write_error)?;
         for q in questions {
-            sqlx::query("INSERT INTO kba_bank_questions (question_id, issuer_id, customer_ref, sealed, answer_mac) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO kba_bank_questions (question_id, issuer_id, customer_ref, sealed, answer_mac) VALUES ($1, $2, $3, $4, $5)")
                 .bind(&q.question_id)
                 .bind(&e.issuer_id)
                 .bind(&e.customer_ref)
@@ -430,7 +430,7 @@ impl SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO kba_sources (issuer_id, kind, url, credential_sealed, updated_at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO kba_sources (issuer_id, kind, url, credential_sealed, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (issuer_id) DO UPDATE SET kind = excluded.kind, url = excluded.url,
                credential_sealed = excluded.credential_sealed, updated_at = excluded.updated_at",
         )
@@ -450,7 +450,7 @@ impl SqliteStore {
         issuer_id: &str,
     ) -> Result<Option<KbaSourceRecord>, StoreError> {
         let row =
-            sqlx::query("SELECT kind, url, credential_sealed FROM kba_sources WHERE issuer_id = ?")
+            sqlx::query("SELECT kind, url, credential_sealed FROM kba_sources WHERE issuer_id = $1")
                 .bind(issuer_id)
                 .fetch_optional(&self.pool)
                 .await
@@ -474,7 +474,7 @@ impl SqliteStore {
         &self,
         account_id: &str,
     ) -> Result<Vec<Transition>, StoreError> {
-        let rows = sqlx::query("SELECT from_state, to_state, channel, reason, at FROM wallet_account_events WHERE account_id = ? ORDER BY seq")
+        let rows = sqlx::query("SELECT from_state, to_state, channel, reason, at FROM wallet_account_events WHERE account_id = $1 ORDER BY seq")
             .bind(account_id)
             .fetch_all(&self.pool)
             .await

@@ -13,7 +13,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO issuer_sp_tsms (issuer_id, url, api_key, encryption_jwk, aid_prefix, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (issuer_id) DO UPDATE SET url = excluded.url, api_key = excluded.api_key,
                encryption_jwk = excluded.encryption_jwk, aid_prefix = excluded.aid_prefix,
                updated_at = excluded.updated_at",
@@ -35,7 +35,7 @@ impl SqliteStore {
         issuer_id: &str,
     ) -> Result<Option<SpTsmRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT issuer_id, url, api_key, encryption_jwk, aid_prefix FROM issuer_sp_tsms WHERE issuer_id = ?",
+            "SELECT issuer_id, url, api_key, encryption_jwk, aid_prefix FROM issuer_sp_tsms WHERE issuer_id = $1",
         )
         .bind(issuer_id)
         .fetch_optional(&self.pool)

@@ -31,7 +31,7 @@ fn job_row(r: &sqlx::sqlite::SqliteRow) -> Result<SpJobRow, sqlx::Error> {
 #[async_trait]
 impl SpStore for SqliteStore {
     async fn sp_secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        sqlx::query_scalar("SELECT sealed FROM sp_secrets WHERE name = ?")
+        sqlx::query_scalar("SELECT sealed FROM sp_secrets WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await
@@ -44,7 +44,7 @@ impl SpStore for SqliteStore {
         sealed: &[u8],
         now: i64,
     ) -> Result<Vec<u8>, StoreError> {
-        sqlx::query("INSERT INTO sp_secrets (name, sealed, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+        sqlx::query("INSERT INTO sp_secrets (name, sealed, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
             .bind(name)
             .bind(sealed)
             .bind(now)
@@ -62,7 +62,7 @@ impl SpStore for SqliteStore {
         key_hash: &[u8; 32],
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sp_callers (key_hash, name, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO sp_callers (key_hash, name, created_at) VALUES ($1, $2, $3)")
             .bind(key_hash.as_slice())
             .bind(name)
             .bind(now)
@@ -73,7 +73,7 @@ impl SpStore for SqliteStore {
     }
 
     async fn sp_caller(&self, key_hash: &[u8; 32]) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT name FROM sp_callers WHERE key_hash = ?")
+        sqlx::query_scalar("SELECT name FROM sp_callers WHERE key_hash = $1")
             .bind(key_hash.as_slice())
             .fetch_optional(&self.pool)
             .await
@@ -83,7 +83,7 @@ impl SpStore for SqliteStore {
     async fn sp_insert_job(&self, job: &SpJobRow, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sp_jobs (job_id, caller, se_id, ssd, applet, credential, fingerprint, state, report_url, report_token, version, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12)",
         )
         .bind(&job.job_id)
         .bind(&job.caller)
@@ -104,7 +104,7 @@ impl SpStore for SqliteStore {
     }
 
     async fn sp_job(&self, job_id: &str) -> Result<Option<SpJobRow>, StoreError> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM sp_jobs WHERE job_id = ?");
+        let sql = format!("SELECT {JOB_COLUMNS} FROM sp_jobs WHERE job_id = $1");
         let row = sqlx::query(&sql)
             .bind(job_id)
             .fetch_optional(&self.pool)
@@ -117,7 +117,7 @@ impl SpStore for SqliteStore {
         &self,
         ticket_hash: &[u8; 32],
     ) -> Result<Option<SpJobRow>, StoreError> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM sp_jobs WHERE ticket_hash = ?");
+        let sql = format!("SELECT {JOB_COLUMNS} FROM sp_jobs WHERE ticket_hash = $1");
         let row = sqlx::query(&sql)
             .bind(ticket_hash.as_slice())
             .fetch_optional(&self.pool)
@@ -144,7 +144,7 @@ impl SpStore for SqliteStore {
     }
 
     async fn sp_job_reported(&self, job_id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sp_jobs SET reported_at = ? WHERE job_id = ? AND reported_at IS NULL")
+        sqlx::query("UPDATE sp_jobs SET reported_at = $1 WHERE job_id = $2 AND reported_at IS NULL")
             .bind(now)
             .bind(job_id)
             .execute(&self.pool)
@@ -165,8 +165,8 @@ impl SpStore for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE sp_jobs SET state = ?, initial_keys = COALESCE(?, initial_keys), own_keys = COALESCE(?, own_keys), \
-             ticket_hash = COALESCE(?, ticket_hash), version = version + 1, updated_at = ? WHERE job_id = ? AND version = ?",
+            "UPDATE sp_jobs SET state = $1, initial_keys = COALESCE($2, initial_keys), own_keys = COALESCE($3, own_keys), \
+             ticket_hash = COALESCE($4, ticket_hash), version = version + 1, updated_at = $5 WHERE job_id = $6 AND version = $7",
         )
         .bind(&c.state)
         .bind(&c.initial_keys)

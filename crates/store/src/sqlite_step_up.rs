@@ -27,7 +27,7 @@ pub(crate) async fn insert_step_up(
     token_ref_id: &str,
     methods: &[MethodRecord],
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO step_ups (provisioning_id, token_ref_id, status, consecutive_failures, sends, version, updated_at) VALUES (?, ?, 'PENDING', 0, 0, 0, ?)")
+    sqlx::query("INSERT INTO step_ups (provisioning_id, token_ref_id, status, consecutive_failures, sends, version, updated_at) VALUES ($1, $2, 'PENDING', 0, 0, 0, $3)")
         .bind(&p.provisioning_id)
         .bind(token_ref_id)
         .bind(p.created_at)
@@ -35,7 +35,7 @@ pub(crate) async fn insert_step_up(
         .await
         .map_err(write_error)?;
     for m in methods {
-        sqlx::query("INSERT INTO step_up_methods (method_id, provisioning_id, type, masked, destination) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO step_up_methods (method_id, provisioning_id, type, masked, destination) VALUES ($1, $2, $3, $4, $5)")
             .bind(&m.method_id)
             .bind(&p.provisioning_id)
             .bind(m.method_type.as_str())
@@ -63,7 +63,7 @@ pub(crate) async fn insert_script(
         .map(|s| s.token_ref_id.as_str())
         .ok_or_else(|| StoreError::Corrupt("a script without steps".into()))?;
     sqlx::query(
-        "INSERT INTO scripts (script_id, provisioning_id, token_ref_id, body, report_token_hash) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO scripts (script_id, provisioning_id, token_ref_id, body, report_token_hash) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&script.script_id)
     .bind(provisioning_id)
@@ -74,7 +74,7 @@ pub(crate) async fn insert_script(
     .await
     .map_err(write_error)?;
     if let Some(h) = handoff {
-        sqlx::query("INSERT INTO outbox (message_id, channel, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO outbox (message_id, channel, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&h.message_id)
             .bind(SP_TSM_CHANNEL)
             .bind(h.payload.to_bytes())
@@ -93,25 +93,25 @@ impl SqliteStore {
         let pan_hex = hex::encode(q.pan_hash);
         let row = sqlx::query(
             "SELECT
-              (SELECT COUNT(*) FROM provisionings WHERE pan_hash = ?1 AND created_at >= ?6 - 3600) AS card_1h,
-              (SELECT COUNT(*) FROM provisionings WHERE pan_hash = ?1 AND created_at >= ?6 - 86400) AS card_24h,
-              (SELECT COUNT(*) FROM provisionings WHERE device_id = ?2 AND created_at >= ?6 - 3600) AS device_1h,
-              (SELECT COUNT(*) FROM provisionings WHERE device_id = ?2 AND created_at >= ?6 - 86400) AS device_24h,
-              (SELECT COUNT(*) FROM provisionings WHERE token_requestor_id = ?3 AND wallet_user_id = ?4 AND created_at >= ?6 - 86400) AS user_24h,
-              (SELECT COUNT(*) FROM tokens WHERE device_id = ?2) AS device_tokens,
-              (SELECT COUNT(DISTINCT pan_hash) FROM provisionings WHERE device_id = ?2 AND created_at >= ?6 - 86400 AND pan_hash <> ?1) AS other_cards,
-              COALESCE((SELECT created_at FROM wallet_accounts WHERE token_requestor_id = ?3 AND wallet_user_id = ?4 AND state = 'ACTIVE'),
-                       (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = ?3 AND wallet_user_id = ?4)) AS first_seen,
-              (SELECT COUNT(*) FROM provisionings WHERE decision = 'DECLINED' AND created_at >= ?6 - 2592000
-                 AND (pan_hash = ?1 OR device_id = ?2 OR (token_requestor_id = ?3 AND wallet_user_id = ?4))) AS declines,
+              (SELECT COUNT(*) FROM provisionings WHERE pan_hash = $1 AND created_at >= $6 - 3600) AS card_1h,
+              (SELECT COUNT(*) FROM provisionings WHERE pan_hash = $1 AND created_at >= $6 - 86400) AS card_24h,
+              (SELECT COUNT(*) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 3600) AS device_1h,
+              (SELECT COUNT(*) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 86400) AS device_24h,
+              (SELECT COUNT(*) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND created_at >= $6 - 86400) AS user_24h,
+              (SELECT COUNT(*) FROM tokens WHERE device_id = $2) AS device_tokens,
+              (SELECT COUNT(DISTINCT pan_hash) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 86400 AND pan_hash <> $1) AS other_cards,
+              COALESCE((SELECT created_at FROM wallet_accounts WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND state = 'ACTIVE'),
+                       (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS first_seen,
+              (SELECT COUNT(*) FROM provisionings WHERE decision = 'DECLINED' AND created_at >= $6 - 2592000
+                 AND (pan_hash = $1 OR device_id = $2 OR (token_requestor_id = $3 AND wallet_user_id = $4))) AS declines,
               (SELECT COALESCE(SUM(o.wrong_tries), 0) FROM otps o JOIN provisionings p ON p.provisioning_id = o.provisioning_id
-                 WHERE o.created_at >= ?6 - 2592000
-                 AND (p.pan_hash = ?1 OR p.device_id = ?2 OR (p.token_requestor_id = ?3 AND p.wallet_user_id = ?4))) AS failed_step_ups,
-              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = ?2) AS device_blocked,
-              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = ?5) AS pan_blocked,
-              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr(?7, 1, length(value)) = value) AS bin_blocked,
-              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = ?2) AS device_allowed,
-              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = ?5) AS pan_allowed",
+                 WHERE o.created_at >= $6 - 2592000
+                 AND (p.pan_hash = $1 OR p.device_id = $2 OR (p.token_requestor_id = $3 AND p.wallet_user_id = $4))) AS failed_step_ups,
+              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) AS device_blocked,
+              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) AS pan_blocked,
+              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) AS bin_blocked,
+              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = $2) AS device_allowed,
+              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) AS pan_allowed",
         )
         .bind(pan)
         .bind(&q.device_id)
@@ -154,7 +154,7 @@ impl SqliteStore {
             "SELECT s.token_ref_id, s.status, s.consecutive_failures, s.sends, s.version,
                     p.token_requestor_id, p.wallet_user_id, p.device_id
              FROM step_ups s JOIN provisionings p ON p.provisioning_id = s.provisioning_id
-             WHERE s.provisioning_id = ?",
+             WHERE s.provisioning_id = $1",
         )
         .bind(provisioning_id)
         .fetch_optional(&self.pool)
@@ -163,7 +163,7 @@ impl SqliteStore {
         else {
             return Ok(None);
         };
-        let methods = sqlx::query("SELECT method_id, type, masked, destination FROM step_up_methods WHERE provisioning_id = ? ORDER BY rowid")
+        let methods = sqlx::query("SELECT method_id, type, masked, destination FROM step_up_methods WHERE provisioning_id = $1 ORDER BY rowid")
             .bind(provisioning_id)
             .fetch_all(&self.pool)
             .await
@@ -197,7 +197,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn otp_impl(&self, otp_id: &str) -> Result<Option<OtpRecord>, StoreError> {
-        let row = sqlx::query("SELECT provisioning_id, method_id, code_hash, created_at, expires_at, wrong_tries, consumed_at FROM otps WHERE otp_id = ?")
+        let row = sqlx::query("SELECT provisioning_id, method_id, code_hash, created_at, expires_at, wrong_tries, consumed_at FROM otps WHERE otp_id = $1")
             .bind(otp_id)
             .fetch_optional(&self.pool)
             .await
@@ -229,7 +229,7 @@ impl SqliteStore {
         set: Bump,
         now: i64,
     ) -> Result<(), StoreError> {
-        let n = sqlx::query("UPDATE step_ups SET status = COALESCE(?, status), consecutive_failures = COALESCE(?, consecutive_failures), sends = COALESCE(?, sends), version = version + 1, updated_at = ? WHERE provisioning_id = ? AND version = ?")
+        let n = sqlx::query("UPDATE step_ups SET status = COALESCE($1, status), consecutive_failures = COALESCE($2, consecutive_failures), sends = COALESCE($3, sends), version = version + 1, updated_at = $4 WHERE provisioning_id = $5 AND version = $6")
             .bind(set.status.map(StepUpStatus::as_str))
             .bind(set.consecutive_failures.map(i64::from))
             .bind(set.sends.map(i64::from))
@@ -260,7 +260,7 @@ impl SqliteStore {
             i.otp.created_at,
         )
         .await?;
-        sqlx::query("INSERT INTO otps (otp_id, provisioning_id, method_id, code_hash, created_at, expires_at, wrong_tries) VALUES (?, ?, ?, ?, ?, ?, 0)")
+        sqlx::query("INSERT INTO otps (otp_id, provisioning_id, method_id, code_hash, created_at, expires_at, wrong_tries) VALUES ($1, $2, $3, $4, $5, $6, 0)")
             .bind(&i.otp.otp_id)
             .bind(&i.otp.provisioning_id)
             .bind(&i.otp.method_id)
@@ -270,7 +270,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(write_error)?;
-        sqlx::query("INSERT INTO outbox (message_id, channel, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO outbox (message_id, channel, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&i.message.message_id)
             .bind(&i.message.channel)
             .bind(i.message.payload.to_bytes())
@@ -299,7 +299,7 @@ impl SqliteStore {
         Self::bump(&mut tx, &c.provisioning_id, c.expected_version, set, now).await?;
         // The code is consumed only if nobody consumed it first (belt and braces with the
         // version check above).
-        let n = sqlx::query("UPDATE otps SET wrong_tries = ?, consumed_at = ? WHERE otp_id = ? AND consumed_at IS NULL")
+        let n = sqlx::query("UPDATE otps SET wrong_tries = $1, consumed_at = $2 WHERE otp_id = $3 AND consumed_at IS NULL")
             .bind(i64::from(c.otp_wrong_tries))
             .bind(c.otp_consumed_at)
             .bind(&c.otp_id)
@@ -311,7 +311,7 @@ impl SqliteStore {
             return Err(StoreError::Conflict(Conflict::StepUpVersion));
         }
         if c.status == StepUpStatus::Passed {
-            sqlx::query("UPDATE tokens SET status = 'ACTIVE' WHERE token_ref_id = ? AND status = 'INACTIVE'")
+            sqlx::query("UPDATE tokens SET status = 'ACTIVE' WHERE token_ref_id = $1 AND status = 'INACTIVE'")
                 .bind(token_ref_id)
                 .execute(&mut *tx)
                 .await
@@ -330,7 +330,7 @@ impl SqliteStore {
         let row = sqlx::query(
             "SELECT s.body, s.token_ref_id, s.completed_at, s.report_token_hash, s.failure, p.token_requestor_id, p.wallet_user_id, p.device_id
              FROM scripts s JOIN provisionings p ON p.provisioning_id = s.provisioning_id
-             WHERE s.provisioning_id = ?",
+             WHERE s.provisioning_id = $1",
         )
         .bind(provisioning_id)
         .fetch_optional(&self.pool)
@@ -358,7 +358,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let token_ref_id: Option<String> = sqlx::query_scalar(
-            "UPDATE scripts SET completed_at = ? WHERE provisioning_id = ? AND completed_at IS NULL AND failed_at IS NULL RETURNING token_ref_id",
+            "UPDATE scripts SET completed_at = $1 WHERE provisioning_id = $2 AND completed_at IS NULL AND failed_at IS NULL RETURNING token_ref_id",
         )
         .bind(now)
         .bind(provisioning_id)
@@ -366,7 +366,7 @@ impl SqliteStore {
         .await
         .map_err(write_error)?;
         let token_ref_id = token_ref_id.ok_or(StoreError::Conflict(Conflict::ScriptCompleted))?;
-        sqlx::query("UPDATE tokens SET installed_at = ? WHERE token_ref_id = ?")
+        sqlx::query("UPDATE tokens SET installed_at = $1 WHERE token_ref_id = $2")
             .bind(now)
             .bind(token_ref_id)
             .execute(&mut *tx)
@@ -382,7 +382,7 @@ impl SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let n = sqlx::query(
-            "UPDATE scripts SET failed_at = ?, failure = ? WHERE provisioning_id = ? AND completed_at IS NULL AND failed_at IS NULL",
+            "UPDATE scripts SET failed_at = $1, failure = $2 WHERE provisioning_id = $3 AND completed_at IS NULL AND failed_at IS NULL",
         )
         .bind(now)
         .bind(reason)
@@ -407,10 +407,10 @@ impl SqliteStore {
         // One statement: SQLite runs it under the write lock, so two deliverers never claim the
         // same message (PostgreSQL will use FOR UPDATE SKIP LOCKED).
         let rows = sqlx::query(
-            "UPDATE outbox SET claimed_until = ?1 + ?2
+            "UPDATE outbox SET claimed_until = $1 + $2
              WHERE message_id IN (SELECT message_id FROM outbox
-                                  WHERE delivered_at IS NULL AND next_attempt_at <= ?1 AND claimed_until <= ?1
-                                  ORDER BY created_at LIMIT ?3)
+                                  WHERE delivered_at IS NULL AND next_attempt_at <= $1 AND claimed_until <= $1
+                                  ORDER BY created_at LIMIT $3)
              RETURNING message_id, channel, payload, created_at",
         )
         .bind(now)

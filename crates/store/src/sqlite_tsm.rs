@@ -29,7 +29,7 @@ const REQUEST_COLUMNS: &str =
 #[async_trait]
 impl TsmStore for SqliteStore {
     async fn tsm_principal(&self, key_hash: &[u8; 32]) -> Result<Option<TsmPrincipal>, StoreError> {
-        let row = sqlx::query("SELECT kind, subject FROM tsm_principals WHERE key_hash = ?")
+        let row = sqlx::query("SELECT kind, subject FROM tsm_principals WHERE key_hash = $1")
             .bind(key_hash.as_slice())
             .fetch_optional(&self.pool)
             .await
@@ -52,14 +52,14 @@ impl TsmStore for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query("INSERT INTO tsm_elements (se_id, isd_keys, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO tsm_elements (se_id, isd_keys, created_at) VALUES ($1, $2, $3)")
             .bind(se_id)
             .bind(isd_keys)
             .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(write_error)?;
-        sqlx::query("INSERT INTO tsm_principals (key_hash, kind, subject, created_at) VALUES (?, 'OTA_CLIENT', ?, ?)")
+        sqlx::query("INSERT INTO tsm_principals (key_hash, kind, subject, created_at) VALUES ($1, 'OTA_CLIENT', $2, $3)")
             .bind(ota_key_hash.as_slice())
             .bind(se_id)
             .bind(now)
@@ -70,7 +70,7 @@ impl TsmStore for SqliteStore {
     }
 
     async fn tsm_element(&self, se_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        sqlx::query_scalar("SELECT isd_keys FROM tsm_elements WHERE se_id = ?")
+        sqlx::query_scalar("SELECT isd_keys FROM tsm_elements WHERE se_id = $1")
             .bind(se_id)
             .fetch_optional(&self.pool)
             .await
@@ -84,7 +84,7 @@ impl TsmStore for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query("INSERT INTO tsm_providers (sp_id, aid_prefix, encryption_jwk, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO tsm_providers (sp_id, aid_prefix, encryption_jwk, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&p.sp_id)
             .bind(&p.aid_prefix)
             .bind(&p.encryption_jwk)
@@ -92,7 +92,7 @@ impl TsmStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(write_error)?;
-        sqlx::query("INSERT INTO tsm_principals (key_hash, kind, subject, created_at) VALUES (?, 'SERVICE_PROVIDER', ?, ?)")
+        sqlx::query("INSERT INTO tsm_principals (key_hash, kind, subject, created_at) VALUES ($1, 'SERVICE_PROVIDER', $2, $3)")
             .bind(api_key_hash.as_slice())
             .bind(&p.sp_id)
             .bind(now)
@@ -104,7 +104,7 @@ impl TsmStore for SqliteStore {
 
     async fn tsm_provider(&self, sp_id: &str) -> Result<Option<ProviderRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT sp_id, aid_prefix, encryption_jwk FROM tsm_providers WHERE sp_id = ?",
+            "SELECT sp_id, aid_prefix, encryption_jwk FROM tsm_providers WHERE sp_id = $1",
         )
         .bind(sp_id)
         .fetch_optional(&self.pool)
@@ -127,7 +127,7 @@ impl TsmStore for SqliteStore {
         request_id: &str,
     ) -> Result<Option<TsmRequestRow>, StoreError> {
         let sql = format!(
-            "SELECT {REQUEST_COLUMNS} FROM tsm_requests WHERE sp_id = ? AND request_id = ?"
+            "SELECT {REQUEST_COLUMNS} FROM tsm_requests WHERE sp_id = $1 AND request_id = $2"
         );
         let row = sqlx::query(&sql)
             .bind(sp_id)
@@ -146,7 +146,7 @@ impl TsmStore for SqliteStore {
         sp_id: &str,
         se_id: &str,
     ) -> Result<Vec<TsmRequestRow>, StoreError> {
-        let sql = format!("SELECT {REQUEST_COLUMNS} FROM tsm_requests WHERE sp_id = ? AND se_id = ? ORDER BY created_at");
+        let sql = format!("SELECT {REQUEST_COLUMNS} FROM tsm_requests WHERE sp_id = $1 AND se_id = $2 ORDER BY created_at");
         let rows = sqlx::query(&sql)
             .bind(sp_id)
             .bind(se_id)
@@ -168,7 +168,7 @@ impl TsmStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         sqlx::query(
             "INSERT INTO tsm_requests (sp_id, request_id, se_id, body, fingerprint, state, secret, handover, version, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, $8, $9)",
         )
         .bind(&row.sp_id)
         .bind(&row.request_id)
@@ -183,7 +183,7 @@ impl TsmStore for SqliteStore {
         .await
         .map_err(write_error)?;
         sqlx::query(
-            "INSERT INTO ota_messages (message_id, se_id, body, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO ota_messages (message_id, se_id, body, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(&message.message_id)
         .bind(&message.se_id)
@@ -205,8 +205,8 @@ impl TsmStore for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE tsm_requests SET state = ?, handover = COALESCE(?, handover), version = version + 1, updated_at = ? \
-             WHERE sp_id = ? AND request_id = ? AND version = ?",
+            "UPDATE tsm_requests SET state = $1, handover = COALESCE($2, handover), version = version + 1, updated_at = $3 \
+             WHERE sp_id = $4 AND request_id = $5 AND version = $6",
         )
         .bind(state)
         .bind(handover)
@@ -225,7 +225,7 @@ impl TsmStore for SqliteStore {
     }
 
     async fn ota_pending(&self, se_id: &str) -> Result<Vec<OtaMessageRow>, StoreError> {
-        let rows = sqlx::query("SELECT message_id, se_id, body FROM ota_messages WHERE se_id = ? AND acked_at IS NULL ORDER BY created_at, message_id")
+        let rows = sqlx::query("SELECT message_id, se_id, body FROM ota_messages WHERE se_id = $1 AND acked_at IS NULL ORDER BY created_at, message_id")
             .bind(se_id)
             .fetch_all(&self.pool)
             .await
@@ -243,7 +243,7 @@ impl TsmStore for SqliteStore {
     }
 
     async fn ota_ack(&self, se_id: &str, message_id: &str, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE ota_messages SET acked_at = ? WHERE se_id = ? AND message_id = ? AND acked_at IS NULL")
+        let done = sqlx::query("UPDATE ota_messages SET acked_at = $1 WHERE se_id = $2 AND message_id = $3 AND acked_at IS NULL")
             .bind(now)
             .bind(se_id)
             .bind(message_id)
@@ -256,7 +256,7 @@ impl TsmStore for SqliteStore {
     async fn tsm_log_apdus(&self, rows: &[ApduLogRow], now: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         for r in rows {
-            sqlx::query("INSERT INTO tsm_apdu_log (session_id, sp_id, request_id, direction, apdu, at) VALUES (?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO tsm_apdu_log (session_id, sp_id, request_id, direction, apdu, at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(&r.session_id)
                 .bind(&r.sp_id)
                 .bind(&r.request_id)
@@ -275,7 +275,7 @@ impl TsmStore for SqliteStore {
         sp_id: &str,
         request_id: &str,
     ) -> Result<Vec<ApduLogRow>, StoreError> {
-        let rows = sqlx::query("SELECT session_id, sp_id, request_id, direction, apdu FROM tsm_apdu_log WHERE sp_id = ? AND request_id = ? ORDER BY id")
+        let rows = sqlx::query("SELECT session_id, sp_id, request_id, direction, apdu FROM tsm_apdu_log WHERE sp_id = $1 AND request_id = $2 ORDER BY id")
             .bind(sp_id)
             .bind(request_id)
             .fetch_all(&self.pool)
