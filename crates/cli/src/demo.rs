@@ -285,9 +285,9 @@ async fn role_setup(
     crypto: &AwsLcProvider,
     data_dir: &std::path::Path,
     db: &str,
-) -> anyhow::Result<(Arc<provisio_store::SqliteStore>, SecretBytes, String)> {
+) -> anyhow::Result<(Arc<provisio_store::SqlStore>, SecretBytes, String)> {
     let url = format!("sqlite://{}", data_dir.join(db).display());
-    let store = Arc::new(provisio_store::SqliteStore::open(&url).await?);
+    let store = Arc::new(provisio_store::SqlStore::open(&url).await?);
     let mut master = vec![0u8; 32];
     crypto
         .fill_random(&mut master)

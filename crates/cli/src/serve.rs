@@ -11,7 +11,7 @@ use provisio_server::{
     bootstrap, new_api_key, sei_router, sp_router, spawn_delivery, spawn_sp_driver, NoGateway,
     NotificationSink, SeiLink, SeiState, SpState, SystemClock, WebhookSink,
 };
-use provisio_store::{SqliteStore, Store};
+use provisio_store::{SqlStore, Store};
 use tokio::net::TcpListener;
 
 use crate::settings::{self, ConfigFile};
@@ -25,7 +25,8 @@ pub(crate) struct ServeArgs {
     /// Directory for the SQLite database and, without PROVISIO_MASTER_KEY, the master key.
     #[arg(long, env = "PROVISIO_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Database URL (`sqlite://...`); default: provisio.db in the data directory.
+    /// Database URL (`sqlite://...` or `postgres://...`); default: provisio.db in the data
+    /// directory.
     #[arg(long, env = "PROVISIO_DATABASE_URL")]
     database_url: Option<String>,
     /// TOML file: tsp_id, freshness_window_s, token_bin_prefix, token_bin_length,
@@ -146,10 +147,7 @@ async fn serve_sei(
     master: SecretBytes,
     admin_key: &str,
 ) -> anyhow::Result<ExitCode> {
-    if !url.starts_with("sqlite:") {
-        bail!("the sei-tsm role supports sqlite:// in this build");
-    }
-    let store = Arc::new(SqliteStore::open(url).await?);
+    let store = Arc::new(SqlStore::open(url).await?);
     let state = SeiState::new(store, master, admin_key, Arc::new(SystemClock));
     let listener = TcpListener::bind(listen)
         .await
@@ -170,9 +168,6 @@ async fn serve_sp(
     admin_key: &str,
     sp: &SpArgs,
 ) -> anyhow::Result<ExitCode> {
-    if !url.starts_with("sqlite:") {
-        bail!("the sp-tsm role supports sqlite:// in this build");
-    }
     let prefix = hex::decode(
         sp.sp_aid_prefix
             .as_deref()
@@ -199,7 +194,7 @@ async fn serve_sp(
     if sei.api_key.is_empty() {
         tracing::warn!("no PROVISIO_SEI_KEY: register this TSM's key (GET /v1/sp/keys/handover) with the carrier, then restart with it");
     }
-    let store = Arc::new(SqliteStore::open(url).await?);
+    let store = Arc::new(SqlStore::open(url).await?);
     let state = SpState::open(
         store,
         master,
@@ -220,13 +215,9 @@ async fn serve_sp(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the store a URL names.
+/// Opens the store a URL names (`sqlite://` or `postgres://`).
 pub(crate) async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
-    } else {
-        bail!("unsupported database URL scheme (this build supports sqlite://)")
-    }
+    Ok(Arc::new(SqlStore::open(url).await?))
 }
 
 /// A URL with any password removed, for logs.

@@ -19,7 +19,7 @@ use provisio_apps::{seal_request_data, IssuerApp, WalletApp};
 use provisio_crypto::{CryptoProvider, SecretBytes};
 use provisio_jose::{Jwk, JwkSet};
 use provisio_server::{bootstrap, hash_api_key, Clock, SystemClock};
-use provisio_store::SqliteStore;
+use provisio_store::SqlStore;
 use provisio_tsp::wire::{RequestClaims, WalletRiskInfo};
 use provisio_tsp::TspConfig;
 use provisio_types::luhn_valid;
@@ -541,7 +541,7 @@ async fn keys_survive_restart_and_refuse_a_wrong_master_key() {
     let master = SecretBytes::new(vec![1; 32]);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let a = bootstrap(
-        Arc::new(SqliteStore::open(&url).await.unwrap()),
+        Arc::new(SqlStore::open(&url).await.unwrap()),
         &master,
         ADMIN,
         TspConfig::default(),
@@ -550,7 +550,7 @@ async fn keys_survive_restart_and_refuse_a_wrong_master_key() {
     .await
     .unwrap();
     let b = bootstrap(
-        Arc::new(SqliteStore::open(&url).await.unwrap()),
+        Arc::new(SqlStore::open(&url).await.unwrap()),
         &master,
         ADMIN,
         TspConfig::default(),
@@ -564,7 +564,7 @@ async fn keys_survive_restart_and_refuse_a_wrong_master_key() {
         "a second instance publishes the same keys"
     );
     let wrong = bootstrap(
-        Arc::new(SqliteStore::open(&url).await.unwrap()),
+        Arc::new(SqlStore::open(&url).await.unwrap()),
         &SecretBytes::new(vec![2; 32]),
         ADMIN,
         TspConfig::default(),

@@ -18,7 +18,7 @@ use provisio_gp::Aid;
 use provisio_jose::Jwk;
 use provisio_se::VirtualSe;
 use provisio_server::{sei_router, SeiState, SystemClock};
-use provisio_store::{SqliteStore, TsmStore};
+use provisio_store::{SqlStore, TsmStore};
 use provisio_tsm::{open_initial_keys, AdminSession, Next, TakeOverKeys};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -34,13 +34,13 @@ fn isd_keys() -> StaticKeys {
 struct Sei {
     base: String,
     http: reqwest::Client,
-    store: Arc<SqliteStore>,
+    store: Arc<SqlStore>,
     db: String,
     master: Vec<u8>,
     _dir: tempfile::TempDir,
 }
 
-async fn serve(store: Arc<SqliteStore>, master: &[u8]) -> String {
+async fn serve(store: Arc<SqlStore>, master: &[u8]) -> String {
     let state = SeiState::new(
         store,
         SecretBytes::new(master.to_vec()),
@@ -56,7 +56,7 @@ async fn serve(store: Arc<SqliteStore>, master: &[u8]) -> String {
 async fn sei() -> Sei {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("sei.db").display());
-    let store = Arc::new(SqliteStore::open(&db).await.unwrap());
+    let store = Arc::new(SqlStore::open(&db).await.unwrap());
     let master = vec![7u8; 32];
     let base = serve(store.clone(), &master).await;
     Sei {
@@ -375,7 +375,7 @@ async fn a_server_restart_mid_session_is_resumed_by_a_new_session() {
     let response = se.transmit(&hex::decode(v["apdu"].as_str().unwrap()).unwrap());
 
     // A new server process on the same database.
-    let store = Arc::new(SqliteStore::open(&s.db).await.unwrap());
+    let store = Arc::new(SqlStore::open(&s.db).await.unwrap());
     s.base = serve(store, &s.master).await;
     let (st, v) = s
         .post(

@@ -25,7 +25,7 @@ use provisio_server::{
     sei_router, sp_router, spawn_delivery, spawn_sp_driver, MemorySink, SeiLink, SeiState, SpState,
     SystemClock,
 };
-use provisio_store::SqliteStore;
+use provisio_store::SqlStore;
 use provisio_tsm::wire::{AddElement, AddProvider, HexKeys};
 use provisio_tsm::{seal_credential, Credential};
 use serde_json::{json, Value};
@@ -37,7 +37,7 @@ const SP_ADMIN: &str = "sp-admin-key";
 const KEY: [u8; 16] = [0xC7; 16];
 
 struct Chain {
-    sp_store: Arc<SqliteStore>,
+    sp_store: Arc<SqlStore>,
     sei_ota: ProvisioClient,
     sp_base: String,
     tsp_key: String,
@@ -50,11 +50,11 @@ fn isd_keys() -> StaticKeys {
     StaticKeys::from_bytes(0x30, &[0x40; 16], &[0x41; 16], &[0x42; 16]).unwrap()
 }
 
-async fn store(dirs: &mut Vec<tempfile::TempDir>, name: &str) -> Arc<SqliteStore> {
+async fn store(dirs: &mut Vec<tempfile::TempDir>, name: &str) -> Arc<SqlStore> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join(name).display());
     dirs.push(dir);
-    Arc::new(SqliteStore::open(&url).await.unwrap())
+    Arc::new(SqlStore::open(&url).await.unwrap())
 }
 
 async fn chain() -> Chain {

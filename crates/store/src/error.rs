@@ -43,6 +43,15 @@ pub enum StoreError {
     /// The database could not be reached or failed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database's schema is newer than this binary: an old binary must not write into a
+    /// schema it does not understand.
+    #[error("the database schema is version {found}, newer than this binary's {known}; upgrade provisio")]
+    SchemaTooNew {
+        /// The database's version.
+        found: i64,
+        /// This binary's.
+        known: i64,
+    },
     /// Stored data is not what this version expects (or the schema is newer than this
     /// binary).
     #[error("stored data is inconsistent: {0}")]

@@ -1,6 +1,6 @@
 //! Persistence for Provisio.
 //!
-//! The [`Store`] trait is everything the server needs from a database; [`SqliteStore`] is the
+//! The [`Store`] trait is everything the server needs from a database; [`SqlStore`] is the
 //! embedded default. Each method that writes is one transaction: it commits everything it was
 //! given or nothing. Rules that must hold across concurrent requests and server instances
 //! (one-time session ids and `jti`s, unique token PANs, idempotency keys) are unique
@@ -13,12 +13,12 @@ mod account_records;
 mod error;
 mod migrate;
 mod records;
-mod sqlite;
-mod sqlite_accounts;
-mod sqlite_handoff;
-mod sqlite_sp;
-mod sqlite_step_up;
-mod sqlite_tsm;
+mod sql;
+mod sql_accounts;
+mod sql_handoff;
+mod sql_sp;
+mod sql_step_up;
+mod sql_tsm;
 mod tsm_records;
 
 use async_trait::async_trait;
@@ -39,7 +39,7 @@ pub use records::{
     IdempotencyRecord, IssuerRecord, ListKind, ListName, Principal, Role, ScriptRecord,
     SignalQuery, SpTsmRecord, TokenRecord, TokenRequestorRecord,
 };
-pub use sqlite::SqliteStore;
+pub use sql::{Backend, SqlStore};
 pub use tsm_records::{
     ApduLogRow, OtaMessageRow, ProviderRecord, SpJobChange, SpJobRow, SpStore, TsmPrincipal,
     TsmRequestRow, TsmStore,

@@ -4,76 +4,124 @@
 //! the schema at a whole version. A database whose schema is newer than this binary knows is
 //! refused: an old binary must not write into a schema it does not understand.
 
-use sqlx::SqlitePool;
+use sqlx::{AnyConnection, AnyPool};
 
+use crate::sql::Backend;
 use crate::StoreError;
 
-/// The migrations, in order. Version `n` is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[(&str, &str)] = &[
+/// The migrations, in order: a name and the same change in each dialect. Version `n` is
+/// `MIGRATIONS[n - 1]`.
+const MIGRATIONS: &[(&str, &str, &str)] = &[
     (
         "push_provisioning",
         include_str!("../migrations/sqlite/0001_push_provisioning.sql"),
+        include_str!("../migrations/postgres/0001_push_provisioning.sql"),
     ),
     (
         "risk_step_up_scripts",
         include_str!("../migrations/sqlite/0002_risk_step_up_scripts.sql"),
+        include_str!("../migrations/postgres/0002_risk_step_up_scripts.sql"),
     ),
     (
         "wallet_accounts",
         include_str!("../migrations/sqlite/0003_wallet_accounts.sql"),
+        include_str!("../migrations/postgres/0003_wallet_accounts.sql"),
     ),
     (
         "sei_tsm",
         include_str!("../migrations/sqlite/0004_sei_tsm.sql"),
+        include_str!("../migrations/postgres/0004_sei_tsm.sql"),
     ),
     (
         "sp_tsm",
         include_str!("../migrations/sqlite/0005_sp_tsm.sql"),
+        include_str!("../migrations/postgres/0005_sp_tsm.sql"),
     ),
     (
         "tsm_handoff",
         include_str!("../migrations/sqlite/0006_tsm_handoff.sql"),
+        include_str!("../migrations/postgres/0006_tsm_handoff.sql"),
+    ),
+    (
+        "portable_order",
+        include_str!("../migrations/sqlite/0007_portable_order.sql"),
+        include_str!("../migrations/postgres/0007_portable_order.sql"),
     ),
 ];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-pub(crate) async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
+/// Brings the schema up to [`SCHEMA_VERSION`], or refuses a newer one. On PostgreSQL the whole
+/// run holds an advisory lock, so instances starting together migrate once.
+pub(crate) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-    )
-    .execute(pool)
-    .await
-    .map_err(unavailable)?;
-    let current: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            .fetch_one(pool)
+    let mut conn = pool.acquire().await.map_err(unavailable)?;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_lock(7314001)")
+            .execute(&mut *conn)
             .await
             .map_err(unavailable)?;
-    if current > SCHEMA_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "the database schema is version {current}, newer than this binary's {SCHEMA_VERSION}; upgrade provisio"
-        )));
     }
-    for (i, (name, sql)) in MIGRATIONS
+    let result = migrate_locked(&mut conn, backend).await;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_unlock(7314001)")
+            .execute(&mut *conn)
+            .await
+            .map_err(unavailable)?;
+    }
+    result
+}
+
+async fn migrate_locked(conn: &mut AnyConnection, backend: Backend) -> Result<(), StoreError> {
+    let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(unavailable)?;
+    let current: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(unavailable)?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, (name, sqlite, postgres)) in MIGRATIONS
         .iter()
         .enumerate()
         .skip(usize::try_from(current).unwrap_or(0))
     {
         let version = i as i64 + 1;
-        let mut tx = pool.begin().await.map_err(unavailable)?;
+        let sql = match backend {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let mut tx = sqlx::Connection::begin(&mut *conn)
+            .await
+            .map_err(unavailable)?;
         sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, strftime('%s','now'))")
-            .bind(version)
-            .bind(*name)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(version)
+        .bind(*name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         tracing::info!(version, name, "applied schema migration");
     }

@@ -12,7 +12,7 @@ use provisio_apps::{CardDetails, IssuerApp, WalletApp};
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_jose::{Jwk, JwkSet};
 use provisio_server::{bootstrap, AppState, Clock, SystemClock};
-use provisio_store::{SqliteStore, Store};
+use provisio_store::{SqlStore, Store};
 use provisio_tsp::wire::{PushProvisioningRequest, RequestClaims};
 use provisio_tsp::{jwk_thumbprint, Contact, TspConfig};
 use provisio_types::Pan;
@@ -96,7 +96,7 @@ pub async fn call(
 pub async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
     let master = SecretBytes::new(vec![7; 32]);
     let clock = Arc::new(TestClock(AtomicI64::new(SystemClock.now())));
     let state = bootstrap(store, &master, ADMIN, TspConfig::default(), clock.clone())

@@ -6,13 +6,13 @@ use provisio_accounts::{
     ServedQuestion, Transition,
 };
 use provisio_tsp::Sealed;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
-use crate::sqlite::{count, sealed, unavailable, write_error};
+use crate::sql::{count, sealed, unavailable, write_error};
 use crate::{
     AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, Conflict, EnrolmentRecord,
-    KbaSourceRecord, NewAccount, QuestionRecord, SqliteStore, StoreError,
+    KbaSourceRecord, NewAccount, QuestionRecord, SqlStore, StoreError,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -25,15 +25,12 @@ fn mac(bytes: Option<Vec<u8>>) -> Result<Option<[u8; 32]>, StoreError> {
         .transpose()
 }
 
-fn hash32(row: &SqliteRow, col: &str) -> Result<[u8; 32], StoreError> {
+fn hash32(row: &AnyRow, col: &str) -> Result<[u8; 32], StoreError> {
     let b: Vec<u8> = row.try_get(col).map_err(unavailable)?;
     <[u8; 32]>::try_from(b.as_slice()).map_err(|_| corrupt(col))
 }
 
-pub(crate) async fn insert_event(
-    tx: &mut SqliteConnection,
-    t: &Transition,
-) -> Result<(), StoreError> {
+pub(crate) async fn insert_event(tx: &mut AnyConnection, t: &Transition) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO wallet_account_events (account_id, from_state, to_state, channel, reason, at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&t.account_id)
         .bind(t.from.map(AccountState::as_str))
@@ -47,14 +44,14 @@ pub(crate) async fn insert_event(
     Ok(())
 }
 
-impl SqliteStore {
+impl SqlStore {
     pub(crate) async fn account_facts_impl(
         &self,
         q: &AccountFactsQuery,
     ) -> Result<AccountFacts, StoreError> {
         let row = sqlx::query(
             "SELECT
-               EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $1) AS blocked,
+               CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $1) THEN 1 ELSE 0 END AS blocked,
                (SELECT COUNT(DISTINCT token_requestor_id || '/' || wallet_user_id) FROM wallet_accounts
                  WHERE device_id = $1 AND state <> 'EXPIRED'
                    AND NOT (token_requestor_id = $2 AND wallet_user_id = $3)) AS others,
@@ -90,7 +87,7 @@ impl SqliteStore {
                 })
                 .transpose()?;
         Ok(AccountFacts {
-            device_blocklisted: row.try_get("blocked").map_err(unavailable)?,
+            device_blocklisted: row.try_get::<i64, _>("blocked").map_err(unavailable)? != 0,
             other_users_on_device: count(row.try_get("others").map_err(unavailable)?),
             prior_locked_accounts: count(row.try_get("locked").map_err(unavailable)?),
             enrolment,
@@ -135,7 +132,7 @@ impl SqliteStore {
         })?;
         insert_event(&mut tx, created).await?;
         if let Some(r) = idempotency {
-            crate::sqlite::insert_idempotency(&mut tx, r).await?;
+            crate::sql::insert_idempotency(&mut tx, r).await?;
         }
         tx.commit().await.map_err(unavailable)
     }
@@ -209,7 +206,10 @@ impl SqliteStore {
                     position: count(r.try_get("position").map_err(unavailable)?),
                     served_at: r.try_get("served_at").map_err(unavailable)?,
                     deadline: r.try_get("deadline").map_err(unavailable)?,
-                    correct: r.try_get("correct").map_err(unavailable)?,
+                    correct: r
+                        .try_get::<Option<i64>, _>("correct")
+                        .map_err(unavailable)?
+                        .map(|c| c != 0),
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -296,7 +296,7 @@ impl SqliteStore {
         if let Some((question_id, at, correct)) = &c.answer {
             let n = sqlx::query("UPDATE kba_served SET answered_at = $1, correct = $2 WHERE account_id = $3 AND question_id = $4 AND correct IS NULL AND served_at IS NOT NULL")
                 .bind(at)
-                .bind(correct)
+                .bind(i64::from(*correct))
                 .bind(&c.account_id)
                 .bind(question_id)
                 .execute(&mut *tx)
@@ -449,12 +449,13 @@ impl SqliteStore {
         &self,
         issuer_id: &str,
     ) -> Result<Option<KbaSourceRecord>, StoreError> {
-        let row =
-            sqlx::query("SELECT kind, url, credential_sealed FROM kba_sources WHERE issuer_id = $1")
-                .bind(issuer_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(unavailable)?;
+        let row = sqlx::query(
+            "SELECT kind, url, credential_sealed FROM kba_sources WHERE issuer_id = $1",
+        )
+        .bind(issuer_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
         row.map(|r| {
             let kind: String = r.try_get("kind").map_err(unavailable)?;
             let credential: Option<Vec<u8>> =
@@ -499,7 +500,7 @@ impl SqliteStore {
     }
 }
 
-fn question_record(r: &SqliteRow) -> Result<QuestionRecord, StoreError> {
+fn question_record(r: &AnyRow) -> Result<QuestionRecord, StoreError> {
     Ok(QuestionRecord {
         question_id: r.try_get("question_id").map_err(unavailable)?,
         sealed: r.try_get("sealed").map_err(unavailable)?,

@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use crate::sqlite::{unavailable, write_error};
+use crate::sql::{unavailable, write_error};
 use crate::tsm_records::{
     ApduLogRow, OtaMessageRow, ProviderRecord, TsmPrincipal, TsmRequestRow, TsmStore,
 };
-use crate::{Conflict, SqliteStore, StoreError};
+use crate::{Conflict, SqlStore, StoreError};
 
-fn request_row(r: &sqlx::sqlite::SqliteRow) -> Result<TsmRequestRow, sqlx::Error> {
+fn request_row(r: &sqlx::any::AnyRow) -> Result<TsmRequestRow, sqlx::Error> {
     Ok(TsmRequestRow {
         sp_id: r.try_get("sp_id")?,
         request_id: r.try_get("request_id")?,
@@ -27,7 +27,7 @@ const REQUEST_COLUMNS: &str =
     "sp_id, request_id, se_id, body, fingerprint, state, secret, handover, version";
 
 #[async_trait]
-impl TsmStore for SqliteStore {
+impl TsmStore for SqlStore {
     async fn tsm_principal(&self, key_hash: &[u8; 32]) -> Result<Option<TsmPrincipal>, StoreError> {
         let row = sqlx::query("SELECT kind, subject FROM tsm_principals WHERE key_hash = $1")
             .bind(key_hash.as_slice())

@@ -6,10 +6,10 @@ use provisio_tsp::{
     IssuedOtp, MethodRecord, MethodType, OtpRecord, OutboxMessage, Script, StepUpChange,
     StepUpState, StepUpStatus, TsmHandoff, SP_TSM_CHANNEL,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
-use crate::sqlite::{count, sealed, unavailable, write_error};
-use crate::{Conflict, ScriptRecord, SignalQuery, SqliteStore, StoreError};
+use crate::sql::{count, sealed, unavailable, write_error};
+use crate::{Backend, Conflict, ScriptRecord, SignalQuery, SqlStore, StoreError};
 
 const DAY: i64 = 24 * 3600;
 
@@ -22,7 +22,7 @@ struct Bump {
 }
 
 pub(crate) async fn insert_step_up(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     p: &NewProvisioning,
     token_ref_id: &str,
     methods: &[MethodRecord],
@@ -34,13 +34,14 @@ pub(crate) async fn insert_step_up(
         .execute(&mut *tx)
         .await
         .map_err(write_error)?;
-    for m in methods {
-        sqlx::query("INSERT INTO step_up_methods (method_id, provisioning_id, type, masked, destination) VALUES ($1, $2, $3, $4, $5)")
+    for (position, m) in (0_i64..).zip(methods) {
+        sqlx::query("INSERT INTO step_up_methods (method_id, provisioning_id, type, masked, destination, position) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&m.method_id)
             .bind(&p.provisioning_id)
             .bind(m.method_type.as_str())
             .bind(&m.masked)
             .bind(m.destination.to_bytes())
+            .bind(position)
             .execute(&mut *tx)
             .await
             .map_err(write_error)?;
@@ -50,7 +51,7 @@ pub(crate) async fn insert_step_up(
 
 /// Inserts a script and, for a secure element, the job for the issuer's TSM into the outbox.
 pub(crate) async fn insert_script(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     provisioning_id: &str,
     script: &Script,
     handoff: Option<&TsmHandoff>,
@@ -87,7 +88,7 @@ pub(crate) async fn insert_script(
     Ok(())
 }
 
-impl SqliteStore {
+impl SqlStore {
     pub(crate) async fn risk_signals_impl(&self, q: &SignalQuery) -> Result<Signals, StoreError> {
         let pan = &q.pan_hash[..];
         let pan_hex = hex::encode(q.pan_hash);
@@ -104,14 +105,14 @@ impl SqliteStore {
                        (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS first_seen,
               (SELECT COUNT(*) FROM provisionings WHERE decision = 'DECLINED' AND created_at >= $6 - 2592000
                  AND (pan_hash = $1 OR device_id = $2 OR (token_requestor_id = $3 AND wallet_user_id = $4))) AS declines,
-              (SELECT COALESCE(SUM(o.wrong_tries), 0) FROM otps o JOIN provisionings p ON p.provisioning_id = o.provisioning_id
+              (SELECT CAST(COALESCE(SUM(o.wrong_tries), 0) AS BIGINT) FROM otps o JOIN provisionings p ON p.provisioning_id = o.provisioning_id
                  WHERE o.created_at >= $6 - 2592000
                  AND (p.pan_hash = $1 OR p.device_id = $2 OR (p.token_requestor_id = $3 AND p.wallet_user_id = $4))) AS failed_step_ups,
-              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) AS device_blocked,
-              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) AS pan_blocked,
-              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) AS bin_blocked,
-              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = $2) AS device_allowed,
-              EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) AS pan_allowed",
+              CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_blocked,
+              CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_blocked,
+              CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) THEN 1 ELSE 0 END AS bin_blocked,
+              CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_allowed,
+              CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_allowed",
         )
         .bind(pan)
         .bind(&q.device_id)
@@ -163,7 +164,7 @@ impl SqliteStore {
         else {
             return Ok(None);
         };
-        let methods = sqlx::query("SELECT method_id, type, masked, destination FROM step_up_methods WHERE provisioning_id = $1 ORDER BY rowid")
+        let methods = sqlx::query("SELECT method_id, type, masked, destination FROM step_up_methods WHERE provisioning_id = $1 ORDER BY position")
             .bind(provisioning_id)
             .fetch_all(&self.pool)
             .await
@@ -223,7 +224,7 @@ impl SqliteStore {
     /// Sets the given columns and bumps the step-up's version if it is still `expected`;
     /// otherwise nothing is written.
     async fn bump(
-        tx: &mut SqliteConnection,
+        tx: &mut AnyConnection,
         provisioning_id: &str,
         expected: i64,
         set: Bump,
@@ -404,21 +405,27 @@ impl SqliteStore {
         lease_s: i64,
         limit: u32,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
-        // One statement: SQLite runs it under the write lock, so two deliverers never claim the
-        // same message (PostgreSQL will use FOR UPDATE SKIP LOCKED).
-        let rows = sqlx::query(
+        // One statement. SQLite runs it under the write lock; on PostgreSQL the rows are locked
+        // as they are chosen and rows another instance is claiming are skipped, so two
+        // deliverers never claim the same message.
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
             "UPDATE outbox SET claimed_until = $1 + $2
              WHERE message_id IN (SELECT message_id FROM outbox
                                   WHERE delivered_at IS NULL AND next_attempt_at <= $1 AND claimed_until <= $1
-                                  ORDER BY created_at LIMIT $3)
-             RETURNING message_id, channel, payload, created_at",
-        )
-        .bind(now)
-        .bind(lease_s)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(write_error)?;
+                                  ORDER BY created_at LIMIT $3 {lock})
+             RETURNING message_id, channel, payload, created_at"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now)
+            .bind(lease_s)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(write_error)?;
         rows.iter()
             .map(|r| {
                 Ok(OutboxMessage {

@@ -1,7 +1,7 @@
-//! The SQLite store: the embedded default.
+//! The SQL store: SQLite (the embedded default) or PostgreSQL, through one implementation.
 //!
-//! WAL journal with `synchronous=FULL`, so a committed transaction survives power loss before
-//! the server acknowledges it (DESIGN.md section 3, "durable before acknowledged").
+//! Both are configured so that a committed transaction survives power loss before the server
+//! acknowledges it (DESIGN.md section 3, "durable before acknowledged").
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,10 +14,10 @@ use provisio_tsp::{
     IssuedOtp, KeyKind, OtpRecord, OutboxMessage, Script, Sealed, StepUpChange, StepUpState,
     StoredKey, TsmHandoff,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
 
-use crate::migrate::migrate_sqlite;
+use crate::migrate::migrate;
 use crate::{
     AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, Conflict, EnrolmentRecord,
     IdempotencyRecord, IssuerRecord, KbaSourceRecord, ListKind, ListName, NewAccount, Principal,
@@ -25,29 +25,74 @@ use crate::{
     TokenRequestorRecord,
 };
 
-/// A SQLite database, opened from a `sqlite://` URL.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pub(crate) pool: SqlitePool,
+/// Which database a [`SqlStore`] talks to. The SQL is the same for both (`$n` placeholders,
+/// standard types) except where a dialect has a better tool (PostgreSQL's `SKIP LOCKED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded, one process (`sqlite://`).
+    Sqlite,
+    /// Shared by any number of instances (`postgres://`).
+    Postgres,
 }
 
-impl SqliteStore {
-    /// Opens (creating the file if needed) and migrates the database at `url`.
+/// The SQL store, opened from a `sqlite://` or `postgres://` URL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+}
+
+/// Connections per instance unless the URL's `max_connections` says otherwise.
+const DEFAULT_POOL: u32 = 8;
+
+impl SqlStore {
+    /// Opens and migrates the database at `url`.
+    ///
+    /// SQLite: the file is created if needed; WAL journal with `synchronous=FULL`, foreign keys
+    /// on, a 10 s busy timeout. PostgreSQL: `synchronous_commit` stays on (the server's
+    /// default), so a commit is durable before the server acknowledges.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Unavailable(format!("bad SQLite URL: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = if path.contains("mode=") {
+                format!("sqlite://{path}")
+            } else {
+                format!("sqlite://{path}{sep}mode=rwc")
+            };
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(StoreError::Unavailable(
+                "unsupported database URL: use sqlite:// or postgres://".into(),
+            ));
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(DEFAULT_POOL)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    let setup = match backend {
+                        Backend::Sqlite => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        Backend::Postgres => "SET synchronous_commit = on",
+                    };
+                    sqlx::Executor::execute(conn, setup).await.map(|_| ())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(unavailable)?;
-        migrate_sqlite(&pool).await?;
-        Ok(Self { pool })
+        migrate(&pool, backend).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The database this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 }
 
@@ -57,28 +102,30 @@ pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
 
 /// Maps a failed write to the rule it broke.
 pub(crate) fn write_error(e: sqlx::Error) -> StoreError {
+    use sqlx::error::ErrorKind;
     let Some(db) = e.as_database_error() else {
         return unavailable(e);
     };
-    let msg = db.message();
-    if msg.contains("FOREIGN KEY") {
-        return StoreError::MissingReference;
+    match db.kind() {
+        ErrorKind::ForeignKeyViolation => return StoreError::MissingReference,
+        ErrorKind::UniqueViolation => {}
+        _ => return unavailable(e),
     }
-    if !msg.contains("UNIQUE") && !msg.contains("PRIMARY KEY") {
-        return unavailable(e);
-    }
-    // SQLite names the columns: "UNIQUE constraint failed: provisionings.session_id".
-    let conflict = if msg.contains("provisionings.session_id") {
+    // PostgreSQL names the constraint ("provisionings_session_unique"); SQLite names the
+    // columns ("UNIQUE constraint failed: provisionings.session_id").
+    let what = db.constraint().unwrap_or_else(|| db.message());
+    let is = |constraint: &str, columns: &str| what.contains(constraint) || what.contains(columns);
+    let conflict = if is("provisionings_session_unique", "provisionings.session_id") {
         Conflict::SessionId
-    } else if msg.contains("provisionings.jti") {
+    } else if is("provisionings_jti_unique", "provisionings.jti") {
         Conflict::Jti
-    } else if msg.contains("tokens.token_pan_hash") {
+    } else if is("tokens_token_pan_unique", "tokens.token_pan_hash") {
         Conflict::TokenPan
-    } else if msg.contains("idempotency.") {
+    } else if is("idempotency_pkey", "idempotency.") {
         Conflict::IdempotencyKey
-    } else if msg.contains("issuers.") {
+    } else if is("issuers_pkey", "issuers.") {
         Conflict::IssuerId
-    } else if msg.contains("token_requestors.") {
+    } else if is("token_requestors_pkey", "token_requestors.") {
         Conflict::TokenRequestorId
     } else {
         Conflict::Other
@@ -86,18 +133,24 @@ pub(crate) fn write_error(e: sqlx::Error) -> StoreError {
     StoreError::Conflict(conflict)
 }
 
+/// A small unsigned column (a month, a year): stored as an integer, checked on the way out.
+pub(crate) fn small<T: TryFrom<i64>>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
+    let v: i64 = row.try_get(col).map_err(unavailable)?;
+    T::try_from(v).map_err(|_| StoreError::Corrupt(format!("{col} out of range")))
+}
+
 /// A stored count as `u32` (negative is impossible; huge saturates).
 pub(crate) fn count(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
-pub(crate) fn sealed(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Sealed, StoreError> {
+pub(crate) fn sealed(row: &sqlx::any::AnyRow, col: &str) -> Result<Sealed, StoreError> {
     let bytes: Vec<u8> = row.try_get(col).map_err(unavailable)?;
     Sealed::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("sealed {col}")))
 }
 
 pub(crate) async fn insert_idempotency(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     r: &IdempotencyRecord,
 ) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO idempotency (principal, idem_key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -114,7 +167,7 @@ pub(crate) async fn insert_idempotency(
 }
 
 async fn insert_api_key(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     hash: &[u8; 32],
     role: Role,
     id: &str,
@@ -134,7 +187,7 @@ async fn insert_api_key(
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -172,14 +225,16 @@ impl Store for SqliteStore {
             == 1;
         if claimed {
             for k in keys {
-                sqlx::query("INSERT INTO keys (kid, kind, sealed, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(&k.kid)
-                    .bind(k.kind.as_str())
-                    .bind(&k.sealed)
-                    .bind(k.created_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(write_error)?;
+                sqlx::query(
+                    "INSERT INTO keys (kid, kind, sealed, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&k.kid)
+                .bind(k.kind.as_str())
+                .bind(&k.sealed)
+                .bind(k.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(write_error)?;
             }
         }
         tx.commit().await.map_err(unavailable)?;
@@ -198,7 +253,7 @@ impl Store for SqliteStore {
 
     async fn principal(&self, key_hash: &[u8; 32]) -> Result<Option<Principal>, StoreError> {
         let row = sqlx::query(
-            "SELECT k.role, k.principal_id, t.wallet_accounts = 'hosted' AS hosted FROM api_keys k
+            "SELECT k.role, k.principal_id, t.wallet_accounts FROM api_keys k
              LEFT JOIN token_requestors t ON k.role = 'token_requestor' AND t.token_requestor_id = k.principal_id
              WHERE k.key_hash = $1",
         )
@@ -213,9 +268,9 @@ impl Store for SqliteStore {
                     .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
                 id: r.try_get("principal_id").map_err(unavailable)?,
                 hosted_accounts: r
-                    .try_get::<Option<bool>, _>("hosted")
+                    .try_get::<Option<String>, _>("wallet_accounts")
                     .map_err(unavailable)?
-                    .unwrap_or(false),
+                    .is_some_and(|w| w == "hosted"),
             })
         })
         .transpose()
@@ -379,10 +434,10 @@ impl Store for SqliteStore {
                 .await
                 .map_err(write_error)?;
             if let Some(methods) = &p.step_up {
-                crate::sqlite_step_up::insert_step_up(&mut tx, p, &t.token_ref_id, methods).await?;
+                crate::sql_step_up::insert_step_up(&mut tx, p, &t.token_ref_id, methods).await?;
             }
             if let Some(script) = &p.script {
-                crate::sqlite_step_up::insert_script(
+                crate::sql_step_up::insert_script(
                     &mut tx,
                     &p.provisioning_id,
                     script,
@@ -415,8 +470,8 @@ impl Store for SqliteStore {
                 device_id: r.try_get("device_id").map_err(unavailable)?,
                 cryptogram_key: sealed(&r, "cryptogram_key")?,
                 binding_jwk: r.try_get("binding_jwk").map_err(unavailable)?,
-                exp_month: r.try_get("exp_month").map_err(unavailable)?,
-                exp_year: r.try_get("exp_year").map_err(unavailable)?,
+                exp_month: small(&r, "exp_month")?,
+                exp_year: small(&r, "exp_year")?,
                 secure_element_id: r.try_get("secure_element_id").map_err(unavailable)?,
                 installed_at: r.try_get("installed_at").map_err(unavailable)?,
             })

@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use crate::sqlite::{unavailable, write_error};
+use crate::sql::{unavailable, write_error};
 use crate::tsm_records::{ApduLogRow, SpJobChange, SpJobRow, SpStore};
-use crate::{Conflict, SqliteStore, StoreError};
+use crate::{Conflict, SqlStore, StoreError};
 
 const JOB_COLUMNS: &str = "job_id, caller, se_id, ssd, applet, credential, fingerprint, state, initial_keys, own_keys, report_url, report_token, reported_at, version";
 
-fn job_row(r: &sqlx::sqlite::SqliteRow) -> Result<SpJobRow, sqlx::Error> {
+fn job_row(r: &sqlx::any::AnyRow) -> Result<SpJobRow, sqlx::Error> {
     Ok(SpJobRow {
         job_id: r.try_get("job_id")?,
         caller: r.try_get("caller")?,
@@ -29,7 +29,7 @@ fn job_row(r: &sqlx::sqlite::SqliteRow) -> Result<SpJobRow, sqlx::Error> {
 }
 
 #[async_trait]
-impl SpStore for SqliteStore {
+impl SpStore for SqlStore {
     async fn sp_secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         sqlx::query_scalar("SELECT sealed FROM sp_secrets WHERE name = $1")
             .bind(name)
@@ -144,12 +144,14 @@ impl SpStore for SqliteStore {
     }
 
     async fn sp_job_reported(&self, job_id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sp_jobs SET reported_at = $1 WHERE job_id = $2 AND reported_at IS NULL")
-            .bind(now)
-            .bind(job_id)
-            .execute(&self.pool)
-            .await
-            .map_err(write_error)?;
+        sqlx::query(
+            "UPDATE sp_jobs SET reported_at = $1 WHERE job_id = $2 AND reported_at IS NULL",
+        )
+        .bind(now)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await
+        .map_err(write_error)?;
         Ok(())
     }
 

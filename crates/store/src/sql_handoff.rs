@@ -2,10 +2,10 @@
 
 use sqlx::Row;
 
-use crate::sqlite::{sealed, unavailable, write_error};
-use crate::{SpTsmRecord, SqliteStore, StoreError};
+use crate::sql::{sealed, unavailable, write_error};
+use crate::{SpTsmRecord, SqlStore, StoreError};
 
-impl SqliteStore {
+impl SqlStore {
     pub(crate) async fn set_sp_tsm_impl(
         &self,
         t: &SpTsmRecord,
