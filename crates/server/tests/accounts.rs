@@ -740,8 +740,8 @@ async fn answers_and_facts_are_not_stored_in_the_clear_and_the_audit_trail_is_ap
     let (_, id) = t.new_account("user-1", "device-1", "cust-1").await;
     t.ask(&id).await;
 
-    let url = format!("sqlite://{}", t.h.db_path.display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&t.h.db_url).await.unwrap();
     let updated = sqlx::query("UPDATE wallet_account_events SET reason = 'x'")
         .execute(&pool)
         .await;
@@ -750,10 +750,17 @@ async fn answers_and_facts_are_not_stored_in_the_clear_and_the_audit_trail_is_ap
         .execute(&pool)
         .await;
     assert!(deleted.is_err());
-    pool.close().await;
 
-    let mut bytes = std::fs::read(&t.h.db_path).unwrap();
-    bytes.extend(std::fs::read(t.h.db_path.with_extension("db-wal")).unwrap_or_default());
+    // The bytes at rest (the SQLite file; on PostgreSQL, every table's rows as text).
+    let bytes = match t.h.db_url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let path = std::path::Path::new(path);
+            let mut bytes = std::fs::read(path).unwrap();
+            bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+            bytes
+        }
+        None => postgres_dump(&pool).await,
+    };
     for secret in [
         "Zanzibar",
         "Quuxtown",
@@ -766,6 +773,34 @@ async fn answers_and_facts_are_not_stored_in_the_clear_and_the_audit_trail_is_ap
             "{secret} is stored in the clear"
         );
     }
+    pool.close().await;
+}
+
+/// Every row of every table, as PostgreSQL prints it (BYTEA as hex, so the clear text of a
+/// secret appears only if it is stored in the clear, in text or in bytes).
+async fn postgres_dump(pool: &sqlx::AnyPool) -> Vec<u8> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    for t in tables {
+        let rows: Option<String> =
+            sqlx::query_scalar(&format!("SELECT string_agg(x::text, ' ') FROM {t} x"))
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        let rows = rows.unwrap_or_default();
+        out.extend_from_slice(rows.as_bytes());
+        // BYTEA prints as \x<hex>: decode it so bytes in the clear show too.
+        for chunk in rows.split("\\x").skip(1) {
+            let hex: String = chunk.chars().take_while(char::is_ascii_hexdigit).collect();
+            out.extend(hex::decode(&hex[..hex.len() / 2 * 2]).unwrap_or_default());
+        }
+    }
+    out
 }
 
 /// A question source over real HTTP: questions `src-N` with options `1` to `4`, `1` right.

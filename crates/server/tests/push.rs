@@ -537,7 +537,7 @@ async fn operations_endpoints() {
 #[tokio::test]
 async fn keys_survive_restart_and_refuse_a_wrong_master_key() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let url = provisio_store::testing::store_url(dir.path(), "k.db").await;
     let master = SecretBytes::new(vec![1; 32]);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let a = bootstrap(

@@ -55,7 +55,7 @@ async fn serve(store: Arc<SqlStore>, master: &[u8]) -> String {
 
 async fn sei() -> Sei {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("sei.db").display());
+    let db = provisio_store::testing::store_url(dir.path(), "sei.db").await;
     let store = Arc::new(SqlStore::open(&db).await.unwrap());
     let master = vec![7u8; 32];
     let base = serve(store.clone(), &master).await;

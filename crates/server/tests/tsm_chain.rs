@@ -52,7 +52,7 @@ fn isd_keys() -> StaticKeys {
 
 async fn store(dirs: &mut Vec<tempfile::TempDir>, name: &str) -> Arc<SqlStore> {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join(name).display());
+    let url = provisio_store::testing::store_url(dir.path(), name).await;
     dirs.push(dir);
     Arc::new(SqlStore::open(&url).await.unwrap())
 }

@@ -51,7 +51,8 @@ pub struct Harness {
     pub wallet: WalletApp,
     pub jwks: JwkSet,
     pub clock: Arc<TestClock>,
-    pub db_path: std::path::PathBuf,
+    /// The database: a SQLite file in the test's directory, or a fresh PostgreSQL database.
+    pub db_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -95,7 +96,7 @@ pub async fn call(
 
 pub async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let url = provisio_store::testing::store_url(dir.path(), "t.db").await;
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
     let master = SecretBytes::new(vec![7; 32]);
     let clock = Arc::new(TestClock(AtomicI64::new(SystemClock.now())));
@@ -144,7 +145,7 @@ pub async fn harness() -> Harness {
         issuer_api_key,
         jwks: serde_json::from_value(jwks).unwrap(),
         clock,
-        db_path: dir.path().join("t.db"),
+        db_url: url,
         _dir: dir,
     }
 }
