@@ -1,0 +1,354 @@
+//! The store's rules, run unchanged against every backend: SQLite always, PostgreSQL when
+//! `PROVISIO_TEST_POSTGRES_URL` is set (see `provisio_store::testing`). Each rule is checked
+//! the way production breaks it: by concurrent writers, where the loser must get the
+//! documented error and leave nothing half-written.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
+use provisio_store::{Conflict, IssuerRecord, SqlStore, Store, StoreError, TokenRequestorRecord};
+use provisio_tsp::records::{NewProvisioning, NewToken, TokenStatus};
+use provisio_tsp::wire::Decision;
+use provisio_tsp::{Script, Sealed, TsmHandoff, VaultKeys};
+
+const NOW: i64 = 1_800_000_000;
+
+/// A fresh store on each backend (its name and URL), with an issuer and a token requestor
+/// registered. The directory holds the SQLite file.
+async fn stores() -> Vec<(&'static str, Arc<SqlStore>, String, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let mut out = vec![("sqlite", open(&url).await, url, dir)];
+    if let Some(url) = provisio_store::testing::fresh_postgres_url().await {
+        out.push((
+            "postgres",
+            open(&url).await,
+            url,
+            tempfile::tempdir().unwrap(),
+        ));
+    }
+    out
+}
+
+async fn open(url: &str) -> Arc<SqlStore> {
+    let s = Arc::new(SqlStore::open(url).await.unwrap());
+    s.create_issuer(
+        &IssuerRecord {
+            issuer_id: "bank".into(),
+            name: "Bank".into(),
+            signing_kid: "k".into(),
+            signing_jwk: "{}".into(),
+            created_at: NOW,
+        },
+        &[1; 32],
+        None,
+    )
+    .await
+    .unwrap();
+    s.create_token_requestor(
+        &TokenRequestorRecord {
+            token_requestor_id: "40010030273".into(),
+            name: "Wallet".into(),
+            wallet_accounts: "external".into(),
+            created_at: NOW,
+        },
+        &[2; 32],
+        None,
+    )
+    .await
+    .unwrap();
+    s
+}
+
+fn vault() -> VaultKeys {
+    VaultKeys::new(
+        "kek-1".into(),
+        SecretBytes::new(vec![3; 32]),
+        SecretBytes::new(vec![4; 32]),
+    )
+    .unwrap()
+}
+
+fn sealed(v: &VaultKeys, what: &str) -> Sealed {
+    v.seal(&AwsLcProvider::new(), what.as_bytes(), b"conformance")
+        .unwrap()
+}
+
+fn hash(tag: &str) -> [u8; 32] {
+    AwsLcProvider::new().sha256(&[tag.as_bytes()])
+}
+
+/// An approved provisioning with its token and script; `handoff` adds an outbox message.
+fn provisioning(
+    n: usize,
+    session: &str,
+    jti: &str,
+    token_pan: &str,
+    handoff: bool,
+) -> NewProvisioning {
+    let v = vault();
+    let crypto = AwsLcProvider::new();
+    let token_ref_id = format!("tr_{n}");
+    let script = Script::for_token(&crypto, &token_ref_id, handoff).unwrap();
+    NewProvisioning {
+        provisioning_id: format!("pv_{n}"),
+        session_id: session.into(),
+        issuer_id: "bank".into(),
+        jti: jti.into(),
+        token_requestor_id: "40010030273".into(),
+        wallet_user_id: "user".into(),
+        device_id: "device".into(),
+        decision: Decision::Approved,
+        risk_json: "{}".into(),
+        pan_hash: hash("pan"),
+        created_at: NOW,
+        token: Some(NewToken {
+            token_ref_id,
+            token_pan_hash: hash(token_pan),
+            token_pan: sealed(&v, token_pan),
+            pan_hash: hash("pan"),
+            pan: sealed(&v, "pan"),
+            token_last4: "1234".into(),
+            exp_month: 12,
+            exp_year: 2030,
+            status: TokenStatus::Active,
+            device_id: "device".into(),
+            binding_jwk: "{}".into(),
+            cryptogram_key: sealed(&v, "key"),
+            secure_element_id: handoff.then(|| "se-1".into()),
+        }),
+        step_up: None,
+        script: Some(script),
+        handoff: handoff.then(|| TsmHandoff {
+            message_id: format!("msg_{n}"),
+            payload: sealed(&v, "job"),
+            report_token_hash: hash(&format!("report-{n}")),
+        }),
+    }
+}
+
+/// Commits `records` concurrently; returns each outcome in order.
+async fn race(store: &Arc<SqlStore>, records: Vec<NewProvisioning>) -> Vec<Result<(), StoreError>> {
+    let tasks: Vec<_> = records
+        .into_iter()
+        .map(|p| {
+            let s = store.clone();
+            tokio::spawn(async move { s.commit_provisioning(&p, None).await })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// Exactly one winner; every loser names `conflict`; only the winner's rows exist.
+async fn one_winner(
+    store: &SqlStore,
+    name: &str,
+    outcomes: &[Result<(), StoreError>],
+    conflict: Conflict,
+) {
+    let winners: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i].is_ok())
+        .collect();
+    assert_eq!(winners.len(), 1, "{name}: {outcomes:?}");
+    for (i, o) in outcomes.iter().enumerate() {
+        if let Err(e) = o {
+            assert!(
+                matches!(e, StoreError::Conflict(c) if *c == conflict),
+                "{name}: loser {i} got {e:?}"
+            );
+            // Nothing of the loser was written: no token, no script.
+            assert!(
+                store.token(&format!("tr_{i}")).await.unwrap().is_none(),
+                "{name}: token {i}"
+            );
+            assert!(
+                store.script(&format!("pv_{i}")).await.unwrap().is_none(),
+                "{name}: script {i}"
+            );
+        }
+    }
+    assert_eq!(
+        store.count_tokens_by_pan_hash(&hash("pan")).await.unwrap(),
+        1,
+        "{name}"
+    );
+}
+
+#[tokio::test]
+async fn a_session_id_is_accepted_once_under_concurrency() {
+    for (name, store, _url, _dir) in stores().await {
+        let records = (0..8)
+            .map(|i| {
+                provisioning(
+                    i,
+                    "sid-same",
+                    &format!("jti-{i}"),
+                    &format!("tp-{i}"),
+                    false,
+                )
+            })
+            .collect();
+        let outcomes = race(&store, records).await;
+        one_winner(&store, name, &outcomes, Conflict::SessionId).await;
+    }
+}
+
+#[tokio::test]
+async fn an_issuers_jti_is_accepted_once_under_concurrency() {
+    for (name, store, _url, _dir) in stores().await {
+        let records = (0..8)
+            .map(|i| {
+                provisioning(
+                    i,
+                    &format!("sid-{i}"),
+                    "jti-same",
+                    &format!("tp-{i}"),
+                    false,
+                )
+            })
+            .collect();
+        let outcomes = race(&store, records).await;
+        one_winner(&store, name, &outcomes, Conflict::Jti).await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_pan_exists_once_under_concurrency() {
+    for (name, store, _url, _dir) in stores().await {
+        let records = (0..8)
+            .map(|i| {
+                provisioning(
+                    i,
+                    &format!("sid-{i}"),
+                    &format!("jti-{i}"),
+                    "tp-same",
+                    false,
+                )
+            })
+            .collect();
+        let outcomes = race(&store, records).await;
+        one_winner(&store, name, &outcomes, Conflict::TokenPan).await;
+    }
+}
+
+#[tokio::test]
+async fn a_script_completes_once_under_concurrency() {
+    for (name, store, _url, _dir) in stores().await {
+        store
+            .commit_provisioning(&provisioning(0, "sid", "jti", "tp", false), None)
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let s = store.clone();
+                tokio::spawn(async move { s.complete_script("pv_0", NOW + 1).await })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(StoreError::Conflict(Conflict::ScriptCompleted)) => {}
+                Err(e) => panic!("{name}: {e:?}"),
+            }
+        }
+        assert_eq!(ok, 1, "{name}");
+        let token = store.token("tr_0").await.unwrap().unwrap();
+        assert_eq!(token.installed_at, Some(NOW + 1), "{name}");
+        // A completed script cannot fail afterwards.
+        assert!(
+            matches!(
+                store.fail_script("pv_0", "late", NOW + 2).await,
+                Err(StoreError::Conflict(Conflict::ScriptCompleted))
+            ),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_deliverers_never_claim_the_same_message() {
+    for (name, store, _url, _dir) in stores().await {
+        for i in 0..40 {
+            let p = provisioning(
+                i,
+                &format!("sid-{i}"),
+                &format!("jti-{i}"),
+                &format!("tp-{i}"),
+                true,
+            );
+            store.commit_provisioning(&p, None).await.unwrap();
+        }
+        let tasks: Vec<_> = (0..6)
+            .map(|_| {
+                let s = store.clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let got = s.claim_outbox(NOW, 60, 3).await.unwrap();
+                        if got.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(got.into_iter().map(|m| m.message_id));
+                    }
+                })
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        for t in tasks {
+            for id in t.await.unwrap() {
+                assert!(seen.insert(id.clone()), "{name}: {id} claimed twice");
+            }
+        }
+        assert_eq!(seen.len(), 40, "{name}: every message claimed");
+        // Claimed messages are leased: nothing is due again until the lease ends.
+        assert!(
+            store
+                .claim_outbox(NOW + 59, 60, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{name}"
+        );
+        assert_eq!(
+            store.claim_outbox(NOW + 61, 60, 100).await.unwrap().len(),
+            40,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_database_with_a_newer_schema_is_refused() {
+    for (name, store, url, _dir) in stores().await {
+        drop(store);
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        match SqlStore::open(&url).await {
+            Err(e @ StoreError::SchemaTooNew { found: 999, .. }) => {
+                assert!(
+                    e.to_string().contains("newer than this binary"),
+                    "{name}: {e}"
+                );
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
