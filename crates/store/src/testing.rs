@@ -14,12 +14,15 @@ use sqlx::Connection;
 /// The variable that turns the PostgreSQL runs on.
 pub const POSTGRES_ENV: &str = "PROVISIO_TEST_POSTGRES_URL";
 
-/// Says how to enable the PostgreSQL runs, once per test binary.
+/// Says how to enable the PostgreSQL runs, once per test binary. Written to the process's
+/// standard error directly, so the test harness's capture does not hide it.
 pub fn note_postgres_skipped() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        eprintln!(
-            "PostgreSQL tests skipped: set {POSTGRES_ENV}=postgres://user@host:port/db (a user that may CREATE DATABASE) to run them"
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: PostgreSQL runs skipped; set {POSTGRES_ENV}=postgres://user@host:port/db (a user that may CREATE DATABASE) to run them"
         );
     });
 }
