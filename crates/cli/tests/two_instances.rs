@@ -58,7 +58,7 @@ async fn start(
     dir: &std::path::Path,
 ) -> Instance {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_provisio"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provisio"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--database-url")
         .arg(url)
@@ -79,6 +79,8 @@ async fn start(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("instance on port {port} never came up");
 }
 
