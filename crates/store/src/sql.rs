@@ -42,17 +42,45 @@ pub struct SqlStore {
     pub(crate) backend: Backend,
 }
 
-/// Connections per instance unless the URL's `max_connections` says otherwise.
+/// Connections per instance unless the URL's `pool_size` says otherwise.
 const DEFAULT_POOL: u32 = 8;
 
+/// Takes our own `pool_size=N` parameter out of a database URL.
+fn take_pool_size(url: &str) -> Result<(String, u32), StoreError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), DEFAULT_POOL));
+    };
+    let mut size = DEFAULT_POOL;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("pool_size=") {
+            Some(n) => {
+                size = n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    StoreError::Unavailable("pool_size must be a positive number".into())
+                })?;
+            }
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, size))
+}
+
 impl SqlStore {
-    /// Opens and migrates the database at `url`.
+    /// Opens and migrates the database at `url`. A `pool_size=N` query parameter sets the
+    /// connections this instance keeps (default 8).
     ///
     /// SQLite: the file is created if needed; WAL journal with `synchronous=FULL`, foreign keys
     /// on, a 10 s busy timeout. PostgreSQL: `synchronous_commit` stays on (the server's
     /// default), so a commit is durable before the server acknowledges.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
+        let (url, pool_size) = take_pool_size(url)?;
+        let url = url.as_str();
         let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
             let sep = if path.contains('?') { '&' } else { '?' };
@@ -72,7 +100,7 @@ impl SqlStore {
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
         let pool = AnyPoolOptions::new()
-            .max_connections(DEFAULT_POOL)
+            .max_connections(pool_size)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -672,5 +700,28 @@ impl Store for SqlStore {
 
     async fn account_events(&self, account_id: &str) -> Result<Vec<Transition>, StoreError> {
         self.account_events_impl(account_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_size_parameter_is_ours_and_taken_out() {
+        assert_eq!(
+            take_pool_size("postgres://u@h/db").unwrap(),
+            ("postgres://u@h/db".into(), DEFAULT_POOL)
+        );
+        assert_eq!(
+            take_pool_size("postgres://u@h/db?pool_size=20&sslmode=require").unwrap(),
+            ("postgres://u@h/db?sslmode=require".into(), 20)
+        );
+        assert_eq!(
+            take_pool_size("sqlite:///tmp/x.db?pool_size=2").unwrap(),
+            ("sqlite:///tmp/x.db".into(), 2)
+        );
+        assert!(take_pool_size("postgres://u@h/db?pool_size=0").is_err());
+        assert!(take_pool_size("postgres://u@h/db?pool_size=many").is_err());
     }
 }
