@@ -14,7 +14,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
-use provisio_store::{Conflict, IssuerRecord, SqlStore, Store, StoreError, TokenRequestorRecord};
+use provisio_store::{
+    ApduLogRow, Conflict, IdempotencyRecord, IssuerRecord, SqlStore, Store, StoreError,
+    TokenRequestorRecord, TsmStore,
+};
 use provisio_tsp::records::{NewProvisioning, NewToken, TokenStatus};
 use provisio_tsp::wire::Decision;
 use provisio_tsp::{Script, Sealed, TsmHandoff, VaultKeys};
@@ -240,6 +243,83 @@ async fn a_token_pan_exists_once_under_concurrency() {
             .collect();
         let outcomes = race(&store, records).await;
         one_winner(&store, name, &outcomes, Conflict::TokenPan).await;
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_taken_once_under_concurrency() {
+    for (name, store, _url, _dir) in stores().await {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let s = store.clone();
+                let p = provisioning(
+                    i,
+                    &format!("sid-{i}"),
+                    &format!("jti-{i}"),
+                    &format!("tp-{i}"),
+                    false,
+                );
+                let idem = IdempotencyRecord {
+                    principal: "40010030273".into(),
+                    key: "same-key".into(),
+                    request_hash: hash("body"),
+                    status: 200,
+                    body: format!("answer {i}"),
+                    created_at: NOW,
+                };
+                tokio::spawn(async move { s.commit_provisioning(&p, Some(&idem)).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        one_winner(&store, name, &outcomes, Conflict::IdempotencyKey).await;
+        let winner = outcomes.iter().position(Result::is_ok).unwrap();
+        let stored = store
+            .idempotency("40010030273", "same-key")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.body,
+            format!("answer {winner}"),
+            "{name}: the winner's answer"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_apdu_log_is_append_only() {
+    for (name, store, url, _dir) in stores().await {
+        let row = ApduLogRow {
+            session_id: "ses".into(),
+            sp_id: "bank".into(),
+            request_id: "req".into(),
+            direction: 'C',
+            apdu: vec![0x80, 0xCA, 0x00, 0xE0, 0x00],
+        };
+        store.tsm_log_apdus(&[row.clone(), row], NOW).await.unwrap();
+        assert_eq!(
+            store.tsm_apdus("bank", "req").await.unwrap().len(),
+            2,
+            "{name}"
+        );
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        for sql in [
+            "UPDATE tsm_apdu_log SET apdu = NULL",
+            "DELETE FROM tsm_apdu_log",
+        ] {
+            let e = sqlx::query(sql).execute(&pool).await.unwrap_err();
+            assert!(e.to_string().contains("append-only"), "{name}: {sql}: {e}");
+        }
+        pool.close().await;
+        assert_eq!(
+            store.tsm_apdus("bank", "req").await.unwrap().len(),
+            2,
+            "{name}"
+        );
     }
 }
 
