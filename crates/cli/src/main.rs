@@ -1,5 +1,6 @@
 //! `provisio`: the Provisio command line (PROTOCOL.md section 5).
 
+mod bench;
 mod demo;
 mod gp;
 mod logging;
@@ -24,6 +25,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Start a server in-process on loopback and play every supported flow against it.
     Demo(demo::DemoArgs),
+    /// Benchmarks: push provisioning under load against a server process on loopback.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Risk policy tools: evaluate offline, validate.
     #[command(subcommand)]
     Risk(risk::RiskCommand),
@@ -51,6 +55,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Bench(command) => bench::run(command).await,
             Command::Risk(command) => risk::run(command),
             Command::Gp(command) => gp::run(command),
             Command::Se(command) => se::run(command),
