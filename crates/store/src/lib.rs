@@ -11,6 +11,7 @@
 
 mod account_records;
 mod error;
+mod group_commit;
 mod migrate;
 mod records;
 mod sql;

@@ -17,6 +17,7 @@ use provisio_tsp::{
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use crate::group_commit::GroupCommit;
 use crate::migrate::migrate;
 use crate::{
     AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, Conflict, EnrolmentRecord,
@@ -40,6 +41,7 @@ pub enum Backend {
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    writer: GroupCommit,
 }
 
 /// Connections per instance unless the URL's `pool_size` says otherwise.
@@ -115,7 +117,12 @@ impl SqlStore {
             .await
             .map_err(unavailable)?;
         migrate(&pool, backend).await?;
-        Ok(Self { pool, backend })
+        let writer = GroupCommit::start(pool.clone());
+        Ok(Self {
+            pool,
+            backend,
+            writer,
+        })
     }
 
     /// The database this store talks to.
@@ -414,68 +421,7 @@ impl Store for SqlStore {
         p: &NewProvisioning,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        // The idempotency row goes first: a concurrent duplicate with the same key loses here
-        // and is answered from the winner's row.
-        if let Some(r) = idempotency {
-            insert_idempotency(&mut tx, r).await?;
-        }
-        let decision = serde_json::to_value(p.decision)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        sqlx::query("INSERT INTO provisionings (provisioning_id, session_id, issuer_id, jti, token_requestor_id, wallet_user_id, device_id, decision, risk, created_at, pan_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-            .bind(&p.provisioning_id)
-            .bind(&p.session_id)
-            .bind(&p.issuer_id)
-            .bind(&p.jti)
-            .bind(&p.token_requestor_id)
-            .bind(&p.wallet_user_id)
-            .bind(&p.device_id)
-            .bind(decision)
-            .bind(&p.risk_json)
-            .bind(p.created_at)
-            .bind(&p.pan_hash[..])
-            .execute(&mut *tx)
-            .await
-            .map_err(write_error)?;
-        if let Some(t) = &p.token {
-            sqlx::query("INSERT INTO tokens (token_ref_id, provisioning_id, token_pan_hash, token_pan, pan_hash, pan, token_last4, exp_month, exp_year, status, token_requestor_id, wallet_user_id, device_id, binding_jwk, cryptogram_key, created_at, secure_element_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)")
-                .bind(&t.token_ref_id)
-                .bind(&p.provisioning_id)
-                .bind(&t.token_pan_hash[..])
-                .bind(t.token_pan.to_bytes())
-                .bind(&t.pan_hash[..])
-                .bind(t.pan.to_bytes())
-                .bind(&t.token_last4)
-                .bind(i64::from(t.exp_month))
-                .bind(i64::from(t.exp_year))
-                .bind(t.status.as_str())
-                .bind(&p.token_requestor_id)
-                .bind(&p.wallet_user_id)
-                .bind(&t.device_id)
-                .bind(&t.binding_jwk)
-                .bind(t.cryptogram_key.to_bytes())
-                .bind(p.created_at)
-                .bind(&t.secure_element_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(write_error)?;
-            if let Some(methods) = &p.step_up {
-                crate::sql_step_up::insert_step_up(&mut tx, p, &t.token_ref_id, methods).await?;
-            }
-            if let Some(script) = &p.script {
-                crate::sql_step_up::insert_script(
-                    &mut tx,
-                    &p.provisioning_id,
-                    script,
-                    p.handoff.as_ref(),
-                    p.created_at,
-                )
-                .await?;
-            }
-        }
-        tx.commit().await.map_err(unavailable)
+        self.writer.commit(p.clone(), idempotency.cloned()).await
     }
 
     async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {

@@ -324,6 +324,55 @@ async fn the_apdu_log_is_append_only() {
 }
 
 #[tokio::test]
+async fn refused_requests_committed_together_with_others_do_not_affect_them() {
+    for (name, store, _url, _dir) in stores().await {
+        // 24 concurrent requests; every third replays request 0's session id.
+        let records = (0..24)
+            .map(|i| {
+                let sid = if i % 3 == 0 {
+                    "sid-0".to_owned()
+                } else {
+                    format!("sid-{i}")
+                };
+                provisioning(i, &sid, &format!("jti-{i}"), &format!("tp-{i}"), i % 2 == 0)
+            })
+            .collect();
+        let outcomes = race(&store, records).await;
+        let replays: Vec<usize> = (0..24).filter(|i| i % 3 == 0).collect();
+        let won: Vec<usize> = replays
+            .iter()
+            .copied()
+            .filter(|&i| outcomes[i].is_ok())
+            .collect();
+        assert_eq!(won.len(), 1, "{name}: {outcomes:?}");
+        for (i, o) in outcomes.iter().enumerate() {
+            if i % 3 != 0 {
+                assert!(o.is_ok(), "{name}: request {i}: {o:?}");
+                assert!(
+                    store.token(&format!("tr_{i}")).await.unwrap().is_some(),
+                    "{name}"
+                );
+            } else if !won.contains(&i) {
+                assert!(
+                    matches!(o, Err(StoreError::Conflict(Conflict::SessionId))),
+                    "{name}: request {i}: {o:?}"
+                );
+                assert!(
+                    store.script(&format!("pv_{i}")).await.unwrap().is_none(),
+                    "{name}"
+                );
+            }
+        }
+        // Exactly the winners' outbox messages exist (even requests carry a TSM job).
+        let jobs = store.claim_outbox(NOW, 60, 100).await.unwrap();
+        let expected = (0..24)
+            .filter(|&i| i % 2 == 0 && outcomes[i].is_ok())
+            .count();
+        assert_eq!(jobs.len(), expected, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn a_script_completes_once_under_concurrency() {
     for (name, store, _url, _dir) in stores().await {
         store
