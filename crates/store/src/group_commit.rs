@@ -1,6 +1,7 @@
 //! Group commit of push provisionings (DESIGN.md section 3, "durable before acknowledged").
 //!
-//! Every request's records are written by one writer task. It takes whatever is waiting (up to
+//! Requests' records are written by writer tasks (one on SQLite, which has one writer at a time
+//! anyway; several on PostgreSQL). A writer takes whatever is waiting in its queue (up to
 //! [`MAX_BATCH`]), writes each request's rows inside a savepoint of one transaction, and
 //! commits once: one fsync for the batch instead of one per request. A request whose rows break
 //! a rule (a replayed session id, a used `jti`, a taken token PAN or idempotency key) is rolled
@@ -26,10 +27,11 @@ struct Pending {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// The handle requests commit through.
+/// The handle requests commit through: one queue per writer, taken in turn.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupCommit {
-    queue: mpsc::Sender<Pending>,
+    queues: std::sync::Arc<[mpsc::Sender<Pending>]>,
+    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -41,11 +43,20 @@ impl std::fmt::Debug for Pending {
 }
 
 impl GroupCommit {
-    /// Starts the writer on the current runtime.
-    pub(crate) fn start(pool: AnyPool) -> Self {
-        let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(pool, rx));
-        Self { queue }
+    /// Starts `writers` writers on the current runtime. SQLite takes one writer at a time
+    /// anyway, so one is right there; PostgreSQL commits several transactions in parallel.
+    pub(crate) fn start(pool: AnyPool, writers: usize) -> Self {
+        let queues: Vec<_> = (0..writers.max(1))
+            .map(|_| {
+                let (queue, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(writer(pool.clone(), rx));
+                queue
+            })
+            .collect();
+        Self {
+            queues: queues.into(),
+            next: std::sync::Arc::default(),
+        }
     }
 
     /// Commits one provisioning (and its idempotent answer) with whatever else is waiting;
@@ -61,7 +72,12 @@ impl GroupCommit {
             idempotency,
             done,
         };
-        self.queue
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let queue = self
+            .queues
+            .get(i % self.queues.len())
+            .ok_or_else(|| StoreError::Unavailable("no store writer".into()))?;
+        queue
             .send(pending)
             .await
             .map_err(|_| StoreError::Unavailable("the store's writer stopped".into()))?;
@@ -89,6 +105,17 @@ async fn commit_batch(pool: &AnyPool, batch: &[Pending]) -> Vec<Result<(), Store
         Ok(tx) => tx,
         Err(e) => return all(&unavailable(e)),
     };
+    if let [p] = batch {
+        // Alone: no savepoint needed, the transaction is the request's.
+        let result = insert(&mut tx, &p.provisioning, p.idempotency.as_ref()).await;
+        return vec![match result {
+            Ok(()) => tx.commit().await.map_err(unavailable),
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }];
+    }
     let mut results = Vec::with_capacity(batch.len());
     for p in batch {
         let result = match savepoint(&mut tx, "SAVEPOINT item").await {

@@ -117,7 +117,11 @@ impl SqlStore {
             .await
             .map_err(unavailable)?;
         migrate(&pool, backend).await?;
-        let writer = GroupCommit::start(pool.clone());
+        let writers = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => (pool_size as usize / 2).max(1),
+        };
+        let writer = GroupCommit::start(pool.clone(), writers);
         Ok(Self {
             pool,
             backend,
