@@ -47,6 +47,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_portable_order.sql"),
         include_str!("../migrations/postgres/0007_portable_order.sql"),
     ),
+    (
+        "audit_index",
+        include_str!("../migrations/sqlite/0008_audit_index.sql"),
+        include_str!("../migrations/postgres/0008_audit_index.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

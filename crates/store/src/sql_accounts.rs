@@ -56,8 +56,10 @@ impl SqlStore {
                  WHERE device_id = $1 AND state <> 'EXPIRED'
                    AND NOT (token_requestor_id = $2 AND wallet_user_id = $3)) AS others,
                (SELECT COUNT(*) FROM wallet_accounts WHERE state = 'LOCKED'
-                 AND ((token_requestor_id = $2 AND wallet_user_id = $3)
-                      OR (issuer_id = $4 AND customer_ref = $5))) AS locked",
+                 AND token_requestor_id = $2 AND wallet_user_id = $3 AND state <> 'EXPIRED')
+               + (SELECT COUNT(*) FROM wallet_accounts WHERE state = 'LOCKED'
+                 AND issuer_id = $4 AND customer_ref = $5
+                 AND NOT (token_requestor_id = $2 AND wallet_user_id = $3)) AS locked",
         )
         .bind(&q.device_id)
         .bind(&q.token_requestor_id)
