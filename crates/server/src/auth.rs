@@ -19,11 +19,16 @@ pub(crate) async fn authenticate(
         .filter(|k| !k.is_empty())
         .ok_or_else(ApiError::unauthorized)?;
     let hash = hash_api_key(state.crypto.as_ref(), key);
-    state
+    if let Some(p) = state.principals.get(&hash) {
+        return Ok(p);
+    }
+    let principal = state
         .store
         .principal(&hash)
         .await?
-        .ok_or_else(ApiError::unauthorized)
+        .ok_or_else(ApiError::unauthorized)?;
+    state.principals.put(hash, principal.clone());
+    Ok(principal)
 }
 
 /// The caller, who must hold `role`; otherwise 401 or 403.

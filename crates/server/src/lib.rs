@@ -16,6 +16,7 @@ mod key_seal;
 mod metrics;
 mod openapi;
 mod outbox;
+mod read_cache;
 mod request_id;
 mod routes;
 mod sei;

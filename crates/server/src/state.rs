@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use provisio_accounts::AccountsConfig;
-use provisio_crypto::AwsLcProvider;
-use provisio_store::Store;
+use provisio_crypto::{AwsLcProvider, EcPublicKey};
+use provisio_store::{Principal, Store};
 use provisio_tsp::{TspConfig, TspKeys};
 
 use crate::metrics::Metrics;
+use crate::read_cache::ReadCache;
 use crate::Clock;
 
 /// Shared, immutable server state. Everything mutable lives in the store, so any number of
@@ -33,6 +34,10 @@ pub struct AppState {
     pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
     /// This service's base URL as other parties reach it (issuers' TSMs report there).
     pub(crate) public_base: String,
+    /// Who holds an API key, by its hash.
+    pub(crate) principals: Arc<ReadCache<[u8; 32], Principal>>,
+    /// An issuer's signing `kid` and key, by issuer id.
+    pub(crate) issuer_keys: Arc<ReadCache<String, (String, EcPublicKey)>>,
 }
 
 impl AppState {
@@ -57,6 +62,8 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             public_base: String::new(),
+            principals: Arc::default(),
+            issuer_keys: Arc::default(),
         }
     }
 

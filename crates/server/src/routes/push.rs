@@ -62,18 +62,9 @@ pub(crate) async fn push_provisioning(
 
     let crypto = state.crypto.as_ref();
     let opened = provisio_tsp::open(crypto, &state.keys, &req.encrypted_payload)?;
-    let issuer = state
-        .store
-        .issuer(opened.claimed_issuer())
-        .await?
-        .ok_or(PushError::UnknownIssuer)?;
-    let issuer_jwk: provisio_jose::Jwk =
-        serde_json::from_str(&issuer.signing_jwk).map_err(|e| ApiError::internal(&e))?;
-    let issuer_key = issuer_jwk
-        .public_key()
-        .map_err(|e| ApiError::internal(&e))?;
+    let (signing_kid, issuer_key) = issuer_key(&state, opened.claimed_issuer()).await?;
     let accepted = opened
-        .verify(crypto, &issuer.signing_kid, &issuer_key)?
+        .verify(crypto, &signing_kid, &issuer_key)?
         .accept(&AcceptContext {
             tsp_id: &state.config.tsp_id,
             caller_trid: &caller.id,
@@ -164,4 +155,26 @@ pub(crate) async fn push_provisioning(
     Err(ApiError::internal(
         &"token BIN range exhausted: no free token PAN after retries",
     ))
+}
+
+/// The registered issuer's signing `kid` and key, parsed and validated once per
+/// [`crate::read_cache::TTL`].
+async fn issuer_key(
+    state: &AppState,
+    issuer_id: &str,
+) -> Result<(String, provisio_crypto::EcPublicKey), ApiError> {
+    if let Some(found) = state.issuer_keys.get(&issuer_id.to_owned()) {
+        return Ok(found);
+    }
+    let issuer = state
+        .store
+        .issuer(issuer_id)
+        .await?
+        .ok_or(PushError::UnknownIssuer)?;
+    let jwk: provisio_jose::Jwk =
+        serde_json::from_str(&issuer.signing_jwk).map_err(|e| ApiError::internal(&e))?;
+    let key = jwk.public_key().map_err(|e| ApiError::internal(&e))?;
+    let found = (issuer.signing_kid, key);
+    state.issuer_keys.put(issuer.issuer_id, found.clone());
+    Ok(found)
 }
