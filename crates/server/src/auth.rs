@@ -6,18 +6,23 @@ use provisio_store::{Principal, Role};
 
 use crate::{hash_api_key, ApiError, AppState};
 
-/// The caller, or 401.
-pub(crate) async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Principal, ApiError> {
-    let key = headers
+/// The bearer credential of a request, or 401.
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .ok_or_else(ApiError::unauthorized)?;
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// The caller, or 401.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
+    let key = bearer(headers)?;
     let hash = hash_api_key(state.crypto.as_ref(), key);
     if let Some(p) = state.principals.get(&hash) {
         return Ok(p);

@@ -1,25 +1,14 @@
-//! What both TSM roles' HTTP edges share: the bearer key, random ids, and the table of admin
+//! What both TSM roles' HTTP edges share: random ids, and the table of admin
 //! sessions running in this process (a session id from a restarted or other instance is
 //! `session_gone`, and the OTA client opens a new session, which resumes by survey).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use provisio_crypto::CryptoProvider;
 
 use crate::ApiError;
-
-/// The `Authorization: Bearer` key, or 401.
-pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(ApiError::unauthorized)
-}
 
 /// `prefix` and 128 random bits in hex.
 pub(crate) fn random_id(crypto: &dyn CryptoProvider, prefix: &str) -> Result<String, ApiError> {

@@ -160,7 +160,7 @@ pub(crate) async fn tsm_report(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Installation>, ApiError> {
-    let token = crate::tsm_sessions::bearer(&headers)?;
+    let token = crate::auth::bearer(&headers)?;
     let hash = report_token_hash(state.crypto.as_ref(), state.keys.vault(), token);
     let record = state
         .store

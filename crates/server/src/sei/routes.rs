@@ -22,8 +22,9 @@ use provisio_tsm::{
 use serde::Deserialize;
 
 use super::state::{LiveSession, SeiState};
+use crate::auth::bearer;
 use crate::error::Problem;
-use crate::tsm_sessions::{bearer, random_id};
+use crate::tsm_sessions::random_id;
 use crate::{hash_api_key, new_api_key, ApiError};
 
 /// The longest long-poll.

@@ -15,8 +15,9 @@ use provisio_tsm::{
 };
 
 use super::state::{LiveSpSession, SpState};
+use crate::auth::bearer;
 use crate::error::Problem;
-use crate::tsm_sessions::{bearer, random_id};
+use crate::tsm_sessions::random_id;
 use crate::{hash_api_key, new_api_key, ApiError};
 
 async fn caller(s: &SpState, headers: &HeaderMap) -> Result<String, ApiError> {
