@@ -128,11 +128,6 @@ impl SqlStore {
             writer,
         })
     }
-
-    /// The database this store talks to.
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
 }
 
 pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {

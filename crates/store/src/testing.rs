@@ -16,7 +16,7 @@ pub const POSTGRES_ENV: &str = "PROVISIO_TEST_POSTGRES_URL";
 
 /// Says how to enable the PostgreSQL runs, once per test binary. Written to the process's
 /// standard error directly, so the test harness's capture does not hide it.
-pub fn note_postgres_skipped() {
+fn note_postgres_skipped() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         use std::io::Write;
