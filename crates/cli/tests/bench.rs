@@ -1,9 +1,25 @@
-//! `provisio bench push --json` (PROTOCOL.md section 5): a short run against its own server
-//! process reports every key, with every request approved. No timing is asserted.
+//! `provisio bench` (PROTOCOL.md section 5): short runs report every key, with every request
+//! approved; the preload writes real records; the one-core benches report consistent ratios.
+//! No timing is asserted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn bench(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .expect("the provisio binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
 
 #[test]
 fn bench_push_reports_the_protocol_keys_and_every_request_approved() {
@@ -53,4 +69,187 @@ fn bench_push_reports_the_protocol_keys_and_every_request_approved() {
         (r["throughput_ratio"].as_f64().unwrap() - expected).abs() < 1e-9,
         "{r}"
     );
+}
+
+#[test]
+fn a_preloaded_vault_holds_real_minted_records_and_the_load_still_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("preload.db");
+    let url = format!("sqlite://{}", db.display());
+    let r = bench(&[
+        "push",
+        "--json",
+        "--duration",
+        "30",
+        "--concurrency",
+        "2",
+        "--requests",
+        "20",
+        "--preload",
+        "3000",
+        "--store",
+        &url,
+    ]);
+    // The bench's requests come from new phones: the preloaded records trip no rule.
+    assert_eq!(r["completed"], 20, "{r}");
+    assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+    assert_eq!(r["preloaded_tokens"], 3000, "{r}");
+    assert!(r["server_rss_mib"].as_f64().unwrap() > 0.0, "{r}");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+        let preloaded = count("SELECT COUNT(*) FROM provisionings WHERE issuer_id = 'preload-bank'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(preloaded, 3000);
+        // One in 20 is declined (no token); every approved one has a token and a script.
+        let declined = count("SELECT COUNT(*) FROM provisionings WHERE issuer_id = 'preload-bank' AND decision = 'DECLINED'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(declined, 150);
+        let tokens = count("SELECT COUNT(*) FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id JOIN scripts s ON s.provisioning_id = p.provisioning_id WHERE p.issuer_id = 'preload-bank'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(tokens, 2850);
+        // Distinct token PANs, sealed (no PAN in the clear), spread over 30 days.
+        let distinct = count("SELECT COUNT(DISTINCT token_pan_hash) FROM tokens")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(distinct, 2850 + 20);
+        let span = count("SELECT MAX(created_at) - MIN(created_at) FROM provisionings WHERE issuer_id = 'preload-bank'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert!(span > 29 * 86_400, "{span}");
+    });
+    let raw = std::fs::read(&db).unwrap();
+    assert!(
+        !raw.windows(8).any(|w| w == b"49990000"),
+        "a preloaded PAN is in the clear"
+    );
+}
+
+#[test]
+fn bench_push_loads_a_running_server_by_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let admin = "pvk_bench_url_test_admin_key_0123456789";
+    let mut server = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("PROVISIO_ADMIN_KEY", admin)
+        .env("PROVISIO_MASTER_KEY", "11".repeat(32))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let pid = server.id().to_string();
+    let with_pid = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args([
+            "bench",
+            "push",
+            "--json",
+            "--concurrency",
+            "2",
+            "--requests",
+            "10",
+            "--url",
+            &url,
+        ])
+        .args(["--server-pid", &pid])
+        .env("PROVISIO_ADMIN_KEY", admin)
+        .output()
+        .unwrap();
+    let without_pid = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args([
+            "bench",
+            "push",
+            "--json",
+            "--concurrency",
+            "2",
+            "--requests",
+            "10",
+            "--url",
+            &url,
+        ])
+        .env("PROVISIO_ADMIN_KEY", admin)
+        .output()
+        .unwrap();
+    let wrong_key = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(["bench", "push", "--json", "--requests", "1", "--url", &url])
+        .args(["--admin-key", "pvk_not_the_admin_key_0000000000000"])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+
+    for out in [&with_pid, &without_pid] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let r: serde_json::Value = serde_json::from_slice(&with_pid.stdout).unwrap();
+    assert_eq!(r["completed"], 10, "{r}");
+    assert_eq!(r["store"], "remote", "{r}");
+    assert!(
+        r["server_cpu_us_per_request"].as_f64().unwrap() > 0.0,
+        "{r}"
+    );
+    // Without the process id the server's readings are unknown, not made up.
+    let r: serde_json::Value = serde_json::from_slice(&without_pid.stdout).unwrap();
+    assert_eq!(r["completed"], 10, "{r}");
+    assert!(r["server_cpu_us_per_request"].is_null(), "{r}");
+    assert!(r["cpu_ratio"].is_null(), "{r}");
+    assert!(r["server_rss_mib"].is_null(), "{r}");
+    // A wrong admin key fails the bench with the server's reason.
+    assert!(!wrong_key.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong_key.stderr).contains("unauthorized"),
+        "{}",
+        String::from_utf8_lossy(&wrong_key.stderr)
+    );
+}
+
+#[test]
+fn the_one_core_benches_report_each_baseline_and_its_ratio() {
+    for (which, baselines) in [("risk", 1), ("scp03", 2), ("mint", 1)] {
+        let r = bench(&[which, "--json", "--iterations", "20"]);
+        let op = r["operation_us"].as_f64().unwrap();
+        assert!(op > 0.0, "{which}: {r}");
+        let list = r["baselines"].as_array().unwrap();
+        assert_eq!(list.len(), baselines, "{which}: {r}");
+        for b in list {
+            let us = b["us"].as_f64().unwrap();
+            assert!(us > 0.0, "{which}: {r}");
+            assert!(
+                (b["ratio"].as_f64().unwrap() - op / us).abs() < 1e-9,
+                "{which}: {r}"
+            );
+        }
+    }
 }

@@ -140,6 +140,15 @@ async fn commit_batch(pool: &AnyPool, batch: &[Pending]) -> Vec<Result<(), Store
     }
 }
 
+/// Many records in one transaction with no savepoints: all or nothing.
+pub(crate) async fn import(pool: &AnyPool, batch: &[NewProvisioning]) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    for p in batch {
+        insert(&mut tx, p, None).await?;
+    }
+    tx.commit().await.map_err(unavailable)
+}
+
 async fn savepoint(tx: &mut AnyConnection, sql: &str) -> Result<(), StoreError> {
     sqlx::Executor::execute(&mut *tx, sql)
         .await

@@ -101,6 +101,11 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
+    /// Loads many already-processed provisionings at once (a vault moved from another system,
+    /// or `provisio bench push --preload`): one transaction, so a conflict anywhere writes
+    /// nothing and is returned as that [`StoreError::Conflict`].
+    async fn import_provisionings(&self, batch: &[NewProvisioning]) -> Result<(), StoreError>;
+
     /// A token by reference id.
     async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError>;
 

@@ -423,6 +423,10 @@ impl Store for SqlStore {
         self.writer.commit(p.clone(), idempotency.cloned()).await
     }
 
+    async fn import_provisionings(&self, batch: &[NewProvisioning]) -> Result<(), StoreError> {
+        crate::group_commit::import(&self.pool, batch).await
+    }
+
     async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {
         let row = sqlx::query("SELECT t.token_ref_id, t.provisioning_id, p.issuer_id, t.token_pan, t.pan, t.token_last4, t.status, t.device_id, t.cryptogram_key, t.binding_jwk, t.exp_month, t.exp_year, t.secure_element_id, t.installed_at FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE t.token_ref_id = $1")
             .bind(token_ref_id)

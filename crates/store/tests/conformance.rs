@@ -209,6 +209,61 @@ async fn a_session_id_is_accepted_once_under_concurrency() {
 }
 
 #[tokio::test]
+async fn an_import_is_all_or_nothing() {
+    for (name, store, _url, _dir) in stores().await {
+        let first: Vec<_> = (0..3)
+            .map(|i| {
+                provisioning(
+                    i,
+                    &format!("sid-{i}"),
+                    &format!("jti-{i}"),
+                    &format!("tp-{i}"),
+                    false,
+                )
+            })
+            .collect();
+        store.import_provisionings(&first).await.unwrap();
+        for i in 0..3 {
+            let token = store.token(&format!("tr_{i}")).await.unwrap();
+            assert!(token.is_some(), "{name}: imported token {i}");
+            assert!(
+                store.script(&format!("pv_{i}")).await.unwrap().is_some(),
+                "{name}: script {i}"
+            );
+        }
+        // The second batch's last record reuses a session id: none of the batch is written.
+        let mut second: Vec<_> = (3..6)
+            .map(|i| {
+                provisioning(
+                    i,
+                    &format!("sid-{i}"),
+                    &format!("jti-{i}"),
+                    &format!("tp-{i}"),
+                    false,
+                )
+            })
+            .collect();
+        second[2].session_id = "sid-0".into();
+        let refused = store.import_provisionings(&second).await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict(Conflict::SessionId))),
+            "{name}: {refused:?}"
+        );
+        for i in 3..6 {
+            assert!(
+                store.token(&format!("tr_{i}")).await.unwrap().is_none(),
+                "{name}: token {i}"
+            );
+        }
+        assert_eq!(
+            store.count_tokens_by_pan_hash(&hash("pan")).await.unwrap(),
+            3,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_issuers_jti_is_accepted_once_under_concurrency() {
     for (name, store, _url, _dir) in stores().await {
         let records = (0..8)

@@ -1,0 +1,84 @@
+//! `provisio bench` (PROTOCOL.md section 5): push provisioning under load, and the other hot
+//! paths each beside its raw primitive, measured in the same run.
+
+mod floor;
+mod micro;
+mod preload;
+mod process;
+mod push;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use provisio_apps::CardDetails;
+use provisio_tsp::Contact;
+use provisio_types::Pan;
+
+/// `provisio bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Push provisioning over HTTP against a server process.
+    Push(push::PushArgs),
+    /// One risk evaluation with the built-in policy, beside cloning its inputs.
+    Risk(micro::MicroArgs),
+    /// An SCP03 level-33 exchange (wrap and unwrap, command and response), beside the same
+    /// AES work done by hand and one AES-CMAC.
+    Scp03(micro::MicroArgs),
+    /// Minting one approved token, beside the access data encryption it cannot avoid.
+    Mint(micro::MicroArgs),
+}
+
+pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Push(args) => push::run(args).await,
+        BenchCommand::Risk(args) => micro::risk(&args),
+        BenchCommand::Scp03(args) => micro::scp03(&args),
+        BenchCommand::Mint(args) => micro::mint(&args),
+    }
+}
+
+/// Microseconds per call of `f` on this thread: the median of 7 rounds of `iters` calls.
+fn per_call_us(iters: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let mut rounds = Vec::with_capacity(7);
+    for _ in 0..7 {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f()?;
+        }
+        rounds.push(t.elapsed().as_secs_f64() * 1e6 / iters.max(1) as f64);
+    }
+    rounds.sort_by(f64::total_cmp);
+    Ok(rounds.get(3).copied().unwrap_or_default())
+}
+
+/// A progress bar on standard error, or a hidden one when the output is JSON.
+fn progress(n: u64, what: &str, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(n);
+    if let Ok(style) = ProgressStyle::with_template("{msg:>16} [{bar:40}] {pos}/{len} {elapsed}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// A test card number for request `i`: a fixed prefix, `i`, and the Luhn digit.
+fn test_card(i: usize) -> anyhow::Result<CardDetails> {
+    let body = format!("4000{:011}", i);
+    let check = provisio_types::luhn_check_digit(&body).context("luhn")?;
+    Ok(CardDetails {
+        pan: Pan::parse(&format!("{body}{check}"))?,
+        exp_month: 12,
+        exp_year: 2031,
+        name: "Bench Holder".into(),
+        contact: Some(Contact {
+            phone: Some("+15550000000".into()),
+            email: None,
+        }),
+    })
+}

@@ -1,0 +1,362 @@
+//! `provisio bench push` (PROTOCOL.md section 5): push provisioning under load.
+//!
+//! By default the server runs as its own process (`provisio serve` on loopback, on a fresh
+//! store), so its CPU time and memory can be read from `/proc` apart from the load
+//! generator's; `--url` loads a running server instead. Before the clock starts the bench
+//! registers an issuer and a wallet and makes every request (issuer signature and encryption,
+//! wallet keys): the load generator only sends. In the same run it measures the crypto floor
+//! (`floor.rs`) and reports the server against it.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use provisio_apps::{IssuerApp, WalletApp};
+use provisio_client::ProvisioClient;
+use provisio_crypto::{AwsLcProvider, CryptoProvider};
+use provisio_jose::Jwk;
+use provisio_server::{Clock, SystemClock};
+use provisio_tsp::jwk_thumbprint;
+use provisio_tsp::wire::PushProvisioningRequest;
+use serde::Serialize;
+
+use super::floor::crypto_floor;
+use super::process::Target;
+use super::{progress, test_card};
+
+/// `provisio bench push` options.
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// Print one JSON object (PROTOCOL.md section 5 keys).
+    #[arg(long)]
+    json: bool,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// The server's database; default: SQLite in a temporary directory.
+    #[arg(long, conflicts_with = "url")]
+    store: Option<String>,
+    /// Requests made before the clock starts; default: 3,000 per second of load. The run ends
+    /// early if they are all sent.
+    #[arg(long)]
+    requests: Option<usize>,
+    /// Load a running server at this base URL instead of starting one. Needs its admin key
+    /// (`--admin-key` or `PROVISIO_ADMIN_KEY`) to register the bench's issuer and wallet.
+    #[arg(long)]
+    url: Option<String>,
+    /// The running server's admin API key (with `--url`).
+    #[arg(
+        long,
+        env = "PROVISIO_ADMIN_KEY",
+        hide_env_values = true,
+        requires = "url"
+    )]
+    admin_key: Option<String>,
+    /// The running server's process id (with `--url`), for its CPU time and memory; without
+    /// it those are reported as null.
+    #[arg(long, requires = "url")]
+    server_pid: Option<u32>,
+    /// Tokens loaded into the vault before the server starts (real minted records, written in
+    /// bulk transactions); not with `--url`.
+    #[arg(long, default_value_t = 0, conflicts_with = "url")]
+    preload: u64,
+}
+
+/// The report; the first keys are PROTOCOL.md section 5's. Server readings are null when
+/// the server's process is unknown (`--url` without `--server-pid`).
+#[derive(Debug, Serialize)]
+struct Report {
+    throughput_per_s: f64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    errors: BTreeMap<String, u64>,
+    server_cpu_us_per_request: Option<f64>,
+    crypto_floor_us: f64,
+    cores: usize,
+    cpu_ratio: Option<f64>,
+    throughput_ratio: f64,
+    completed: u64,
+    seconds: f64,
+    concurrency: usize,
+    store: String,
+    preloaded_tokens: u64,
+    server_rss_mib: Option<f64>,
+}
+
+/// One request per phone (its own user, device and card, so no velocity rule fires).
+fn make_requests(
+    issuer: &IssuerApp,
+    trid: &str,
+    jwks: &provisio_jose::JwkSet,
+    n: usize,
+    quiet: bool,
+) -> anyhow::Result<Vec<PushProvisioningRequest>> {
+    let crypto = AwsLcProvider::new();
+    let bar = progress(n as u64, "making requests", quiet);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let wallet = WalletApp::new(
+            &crypto,
+            trid,
+            &format!("bench-user-{i}"),
+            &format!("bench-device-{i}"),
+        )?;
+        let start = issuer.start_session(&crypto)?;
+        let answer = wallet.answer(&start);
+        let claims = issuer.claims(&crypto, &answer, &test_card(i)?, SystemClock.now())?;
+        let jwe = issuer.request_data(&crypto, &claims, jwks)?;
+        out.push(wallet.push_request(&answer, jwe, None));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+fn percentile(sorted_us: &[u64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_us.len() as f64 - 1.0) * p).round() as usize;
+    sorted_us.get(i).copied().unwrap_or_default() as f64 / 1000.0
+}
+
+pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
+    crate::logging::init("warn", false);
+    if args.concurrency == 0 || args.duration == 0 {
+        bail!("--concurrency and --duration must be at least 1");
+    }
+    let crypto = AwsLcProvider::new();
+    let dir = tempfile::tempdir()?;
+    let (server, admin_key, store) = match &args.url {
+        Some(url) => {
+            let key = args.admin_key.clone().context(
+                "--url needs the server's admin key (--admin-key or PROVISIO_ADMIN_KEY)",
+            )?;
+            (
+                Target::running(url, args.server_pid),
+                key,
+                "remote".to_owned(),
+            )
+        }
+        None => {
+            let store = args
+                .store
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+            let mut master = [0u8; 32];
+            crypto.fill_random(&mut master)?;
+            let master = hex::encode(master);
+            let admin_key =
+                provisio_server::new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if args.preload > 0 {
+                super::preload::preload(&store, &master, &admin_key, args.preload, args.json)
+                    .await?;
+            }
+            let server = Target::spawn(&store, dir.path(), &master, &admin_key).await?;
+            let kind = if store.starts_with("postgres") {
+                "postgres"
+            } else {
+                "sqlite"
+            };
+            (server, admin_key, kind.to_owned())
+        }
+    };
+
+    // Participants.
+    let admin = ProvisioClient::new(&server.base, &admin_key);
+    let issuer_key = crypto.generate_ec_key()?;
+    let kid = jwk_thumbprint(&crypto, issuer_key.public_key());
+    let mut jwk = Jwk::from_public_key(issuer_key.public_key());
+    jwk.kid = Some(kid.clone());
+    let mut suffix = [0u8; 4];
+    crypto.fill_random(&mut suffix)?;
+    let issuer_id = format!("bench-bank-{}", hex::encode(suffix));
+    admin
+        .register_issuer(&issuer_id, "Bench Bank", &jwk)
+        .await?;
+    let trid = format!("4{:010}", u32::from_be_bytes(suffix) % 1_000_000_000);
+    let wallet_key = admin
+        .register_token_requestor(&trid, "Bench Wallet", "external")
+        .await?;
+    let jwks = admin.jwks().await?;
+    let issuer = IssuerApp::new(&issuer_id, &kid, issuer_key, "provisio");
+
+    let floor = crypto_floor()?;
+    let n = args.requests.unwrap_or(args.duration as usize * 3000);
+    let requests = Arc::new(make_requests(&issuer, &trid, &jwks, n, args.json)?);
+
+    let cpu_before = server.cpu_seconds()?;
+    let load = drive(&admin.with_key(&wallet_key), requests, &args).await?;
+    let cpu = server.cpu_seconds()?.zip(cpu_before).map(|(a, b)| a - b);
+    let rss = server.rss_mib()?;
+    drop(server);
+
+    let Load {
+        mut latencies,
+        errors,
+        seconds,
+    } = load;
+    latencies.sort_unstable();
+    let completed = latencies.len() as u64;
+    let handled = completed + errors.values().sum::<u64>();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let throughput = completed as f64 / seconds;
+    let cpu_us = cpu.map(|cpu| cpu * 1e6 / handled.max(1) as f64);
+    let report = Report {
+        throughput_per_s: throughput,
+        p50_ms: percentile(&latencies, 0.50),
+        p90_ms: percentile(&latencies, 0.90),
+        p99_ms: percentile(&latencies, 0.99),
+        max_ms: latencies.last().copied().unwrap_or_default() as f64 / 1000.0,
+        errors,
+        server_cpu_us_per_request: cpu_us,
+        crypto_floor_us: floor,
+        cores,
+        cpu_ratio: cpu_us.map(|c| c / floor),
+        throughput_ratio: throughput / (cores as f64 * 1e6 / floor),
+        completed,
+        seconds,
+        concurrency: args.concurrency,
+        store,
+        preloaded_tokens: args.preload,
+        server_rss_mib: rss,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the load saw: each approved request's latency in microseconds, the rest by code.
+struct Load {
+    latencies: Vec<u64>,
+    errors: BTreeMap<String, u64>,
+    seconds: f64,
+}
+
+/// Sends the prepared requests with `--concurrency` in flight until `--duration` is up or
+/// they are all sent.
+async fn drive(
+    api: &ProvisioClient,
+    requests: Arc<Vec<PushProvisioningRequest>>,
+    args: &PushArgs,
+) -> anyhow::Result<Load> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(requests.len())));
+    let errors = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
+    let bar = progress(args.duration, "load (seconds)", args.json);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let (api, requests, next, latencies, errors) = (
+                api.clone(),
+                requests.clone(),
+                next.clone(),
+                latencies.clone(),
+                errors.clone(),
+            );
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                let count = |code: String| {
+                    if let Ok(mut e) = errors.lock() {
+                        *e.entry(code).or_default() += 1;
+                    }
+                };
+                while Instant::now() < deadline {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(req) = requests.get(i) else { break };
+                    let t = Instant::now();
+                    let result = api.push_provisioning(req, None).await;
+                    let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    match result {
+                        Ok(r) if r.decision == provisio_tsp::wire::Decision::Approved => {
+                            mine.push(us);
+                        }
+                        Ok(r) => count(format!("decision_{:?}", r.decision).to_lowercase()),
+                        Err(e) => count(e.code().unwrap_or("transport").to_owned()),
+                    }
+                }
+                if let Ok(mut l) = latencies.lock() {
+                    l.extend(mine);
+                }
+            })
+        })
+        .collect();
+    let ticker = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            while Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                bar.inc(1);
+            }
+        })
+    };
+    for w in workers {
+        w.await.context("a load worker failed")?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    ticker.abort();
+    bar.finish_and_clear();
+    Ok(Load {
+        latencies: take(&latencies)?,
+        errors: take(&errors)?,
+        seconds,
+    })
+}
+
+/// Empties a shared collection.
+fn take<T: Default>(m: &Mutex<T>) -> anyhow::Result<T> {
+    Ok(std::mem::take(
+        &mut *m
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a load worker panicked"))?,
+    ))
+}
+
+fn print_report(r: &Report) {
+    println!(
+        "push provisioning on {} ({} cores, concurrency {}, {:.1} s, {} tokens preloaded)",
+        r.store, r.cores, r.concurrency, r.seconds, r.preloaded_tokens
+    );
+    println!(
+        "  completed      {} ({:.0}/s)",
+        r.completed, r.throughput_per_s
+    );
+    println!(
+        "  latency        p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
+    );
+    if r.errors.is_empty() {
+        println!("  errors         none");
+    } else {
+        for (code, n) in &r.errors {
+            println!("  errors         {code}: {n}");
+        }
+    }
+    match (r.server_cpu_us_per_request, r.cpu_ratio) {
+        (Some(cpu), Some(ratio)) => {
+            println!("  server CPU     {cpu:.0} µs per request ({ratio:.2} × the floor)")
+        }
+        _ => println!("  server CPU     unknown (give --server-pid with --url)"),
+    }
+    if let Some(rss) = r.server_rss_mib {
+        println!("  server memory  {rss:.0} MiB resident at the end");
+    }
+    println!(
+        "  crypto floor   {:.0} µs per request on one core (measured in this run)",
+        r.crypto_floor_us
+    );
+    println!("  throughput     {:.2} × cores / floor", r.throughput_ratio);
+}
