@@ -13,7 +13,8 @@ use provisio_tsp::records::NewProvisioning;
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sql::{insert_idempotency, unavailable, write_error};
+use crate::bulk_insert::insert_many;
+use crate::sql::unavailable;
 use crate::{IdempotencyRecord, StoreError};
 
 /// The most requests one transaction carries.
@@ -98,28 +99,51 @@ async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Pending>) {
     }
 }
 
-/// One transaction for the batch; each request's rows in a savepoint of their own.
+/// One transaction for the batch, its rows in multi-row inserts. If a rule is broken, nobody
+/// knows whose request broke it: the batch is then written again with each request's rows in
+/// a savepoint of their own.
 async fn commit_batch(pool: &AnyPool, batch: &[Pending]) -> Vec<Result<(), StoreError>> {
+    let all = |e: &StoreError| batch.iter().map(|_| Err(copy(e))).collect();
+    let rows: Vec<_> = batch
+        .iter()
+        .map(|p| (&p.provisioning, p.idempotency.as_ref()))
+        .collect();
+    match together(pool, &rows).await {
+        Ok(()) => batch.iter().map(|_| Ok(())).collect(),
+        Err(StoreError::Conflict(_) | StoreError::MissingReference) if batch.len() > 1 => {
+            one_by_one(pool, batch).await
+        }
+        Err(e) => all(&e),
+    }
+}
+
+async fn together(
+    pool: &AnyPool,
+    rows: &[(&NewProvisioning, Option<&IdempotencyRecord>)],
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    match insert_many(&mut tx, rows).await {
+        Ok(()) => tx.commit().await.map_err(unavailable),
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// The batch again, each request's rows in a savepoint: the ones that break a rule are rolled
+/// back to it and get their own [`StoreError::Conflict`]; the others are unaffected.
+async fn one_by_one(pool: &AnyPool, batch: &[Pending]) -> Vec<Result<(), StoreError>> {
     let all = |e: &StoreError| batch.iter().map(|_| Err(copy(e))).collect();
     let mut tx = match pool.begin().await {
         Ok(tx) => tx,
         Err(e) => return all(&unavailable(e)),
     };
-    if let [p] = batch {
-        // Alone: no savepoint needed, the transaction is the request's.
-        let result = insert(&mut tx, &p.provisioning, p.idempotency.as_ref()).await;
-        return vec![match result {
-            Ok(()) => tx.commit().await.map_err(unavailable),
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }];
-    }
     let mut results = Vec::with_capacity(batch.len());
     for p in batch {
+        let rows = [(&p.provisioning, p.idempotency.as_ref())];
         let result = match savepoint(&mut tx, "SAVEPOINT item").await {
-            Ok(()) => insert(&mut tx, &p.provisioning, p.idempotency.as_ref()).await,
+            Ok(()) => insert_many(&mut tx, &rows).await,
             Err(e) => Err(e),
         };
         let closed = match &result {
@@ -140,13 +164,10 @@ async fn commit_batch(pool: &AnyPool, batch: &[Pending]) -> Vec<Result<(), Store
     }
 }
 
-/// Many records in one transaction with no savepoints: all or nothing.
+/// Many records in one transaction: all or nothing.
 pub(crate) async fn import(pool: &AnyPool, batch: &[NewProvisioning]) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await.map_err(unavailable)?;
-    for p in batch {
-        insert(&mut tx, p, None).await?;
-    }
-    tx.commit().await.map_err(unavailable)
+    let rows: Vec<_> = batch.iter().map(|p| (p, None)).collect();
+    together(pool, &rows).await
 }
 
 async fn savepoint(tx: &mut AnyConnection, sql: &str) -> Result<(), StoreError> {
@@ -163,74 +184,4 @@ fn copy(e: &StoreError) -> StoreError {
         StoreError::MissingReference => StoreError::MissingReference,
         other => StoreError::Unavailable(other.to_string()),
     }
-}
-
-/// A processed push request's rows: the idempotent answer, the provisioning, its token, its
-/// step-up or script (and the TSM job).
-async fn insert(
-    tx: &mut AnyConnection,
-    p: &NewProvisioning,
-    idempotency: Option<&IdempotencyRecord>,
-) -> Result<(), StoreError> {
-    // The idempotency row goes first: a concurrent duplicate with the same key loses here
-    // and is answered from the winner's row.
-    if let Some(r) = idempotency {
-        insert_idempotency(&mut *tx, r).await?;
-    }
-    let decision = serde_json::to_value(p.decision)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    sqlx::query("INSERT INTO provisionings (provisioning_id, session_id, issuer_id, jti, token_requestor_id, wallet_user_id, device_id, decision, risk, created_at, pan_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-        .bind(&p.provisioning_id)
-        .bind(&p.session_id)
-        .bind(&p.issuer_id)
-        .bind(&p.jti)
-        .bind(&p.token_requestor_id)
-        .bind(&p.wallet_user_id)
-        .bind(&p.device_id)
-        .bind(decision)
-        .bind(&p.risk_json)
-        .bind(p.created_at)
-        .bind(&p.pan_hash[..])
-        .execute(&mut *tx)
-        .await
-        .map_err(write_error)?;
-    if let Some(t) = &p.token {
-        sqlx::query("INSERT INTO tokens (token_ref_id, provisioning_id, token_pan_hash, token_pan, pan_hash, pan, token_last4, exp_month, exp_year, status, token_requestor_id, wallet_user_id, device_id, binding_jwk, cryptogram_key, created_at, secure_element_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)")
-            .bind(&t.token_ref_id)
-            .bind(&p.provisioning_id)
-            .bind(&t.token_pan_hash[..])
-            .bind(t.token_pan.to_bytes())
-            .bind(&t.pan_hash[..])
-            .bind(t.pan.to_bytes())
-            .bind(&t.token_last4)
-            .bind(i64::from(t.exp_month))
-            .bind(i64::from(t.exp_year))
-            .bind(t.status.as_str())
-            .bind(&p.token_requestor_id)
-            .bind(&p.wallet_user_id)
-            .bind(&t.device_id)
-            .bind(&t.binding_jwk)
-            .bind(t.cryptogram_key.to_bytes())
-            .bind(p.created_at)
-            .bind(&t.secure_element_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(write_error)?;
-        if let Some(methods) = &p.step_up {
-            crate::sql_step_up::insert_step_up(&mut *tx, p, &t.token_ref_id, methods).await?;
-        }
-        if let Some(script) = &p.script {
-            crate::sql_step_up::insert_script(
-                &mut *tx,
-                &p.provisioning_id,
-                script,
-                p.handoff.as_ref(),
-                p.created_at,
-            )
-            .await?;
-        }
-    }
-    Ok(())
 }

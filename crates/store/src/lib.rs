@@ -10,6 +10,7 @@
 //! keys arrive hashed.
 
 mod account_records;
+mod bulk_insert;
 mod error;
 mod group_commit;
 mod migrate;

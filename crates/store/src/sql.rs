@@ -77,7 +77,7 @@ impl SqlStore {
     /// connections this instance keeps (default 8).
     ///
     /// SQLite: the file is created if needed; WAL journal with `synchronous=FULL`, foreign keys
-    /// on, a 10 s busy timeout. PostgreSQL: `synchronous_commit` stays on (the server's
+    /// on, a 10 s busy timeout, temporary data in memory. PostgreSQL: `synchronous_commit` stays on (the server's
     /// default), so a commit is durable before the server acknowledges.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
@@ -107,7 +107,9 @@ impl SqlStore {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     let setup = match backend {
-                        Backend::Sqlite => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        // temp_store: the statement journals of multi-row inserts stay in memory
+                        // instead of a temporary file (SQLite's tempfiles.html, section 2.5).
+                        Backend::Sqlite => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;",
                         Backend::Postgres => "SET synchronous_commit = on",
                     };
                     sqlx::Executor::execute(conn, setup).await.map(|_| ())

@@ -75,16 +75,26 @@ pub(crate) async fn insert_script(
     .await
     .map_err(write_error)?;
     if let Some(h) = handoff {
-        sqlx::query("INSERT INTO outbox (message_id, channel, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&h.message_id)
-            .bind(SP_TSM_CHANNEL)
-            .bind(h.payload.to_bytes())
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(write_error)?;
+        insert_handoff(tx, h, now).await?;
     }
+    Ok(())
+}
+
+/// The job for the issuer's TSM, into the outbox.
+pub(crate) async fn insert_handoff(
+    tx: &mut AnyConnection,
+    h: &TsmHandoff,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO outbox (message_id, channel, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&h.message_id)
+        .bind(SP_TSM_CHANNEL)
+        .bind(h.payload.to_bytes())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(write_error)?;
     Ok(())
 }
 

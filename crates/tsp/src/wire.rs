@@ -167,6 +167,17 @@ pub enum Decision {
     Declined,
 }
 
+impl Decision {
+    /// The wire and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "APPROVED",
+            Self::StepUpRequired => "STEP_UP_REQUIRED",
+            Self::Declined => "DECLINED",
+        }
+    }
+}
+
 /// `200` answer of `POST /v1/push-provisioning`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PushProvisioningResponse {
