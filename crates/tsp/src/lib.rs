@@ -40,7 +40,7 @@ pub use handoff::{
     open_sp_tsm_delivery, report_token_hash, token_aids, SeTarget, SpTsmDelivery, SpTsmTarget,
     TsmHandoff, MAX_AID_PREFIX, SP_TSM_CHANNEL,
 };
-pub use ids::random_id;
+pub use ids::{ordered_id, random_id};
 pub use keyring::{jwk_thumbprint, KeyKind, NamedKey, StoredKey, TspKeys};
 pub use mint::{
     mint, release_access_data, MintInput, Minted, Released, StoredToken, CRYPTOGRAM_ALG,

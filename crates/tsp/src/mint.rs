@@ -13,7 +13,7 @@ use crate::wire::{
 };
 use crate::VaultKeys;
 use crate::{
-    offer_methods, random_id, Accepted, PushError, Script, SeTarget, Sealed, TokenBin, TsmHandoff,
+    offer_methods, ordered_id, Accepted, PushError, Script, SeTarget, Sealed, TokenBin, TsmHandoff,
     TspConfig, TspKeys,
 };
 
@@ -91,7 +91,7 @@ pub fn mint(
         now,
     } = *input;
     let vault = keys.vault();
-    let provisioning_id = random_id(crypto, "pv_").map_err(internal)?;
+    let provisioning_id = ordered_id(crypto, "pv_", now).map_err(internal)?;
     let mut risk = risk.clone();
     let methods = match risk.outcome {
         Outcome::StepUp => {
@@ -123,7 +123,7 @@ pub fn mint(
             TokenStatus::Inactive
         };
         let token_pan = token_pan(crypto, &config.token_bin, accepted.pan.expose())?;
-        let token_ref_id = random_id(crypto, "tr_").map_err(internal)?;
+        let token_ref_id = ordered_id(crypto, "tr_", now).map_err(internal)?;
         let expiry = Expiry::months_after(now, config.token_validity_months)
             .map_err(|_| PushError::Config("token validity"))?;
         let mut cryptogram_key = zeroize::Zeroizing::new([0u8; 16]);

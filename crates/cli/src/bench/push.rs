@@ -40,7 +40,8 @@ pub(crate) struct PushArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// The server's database; default: SQLite in a temporary directory.
+    /// The server's database; default: SQLite in a temporary directory. The server's master
+    /// key is `PROVISIO_MASTER_KEY` if set (to run again on a preloaded store), else random.
     #[arg(long, conflicts_with = "url")]
     store: Option<String>,
     /// Requests made before the clock starts; default: 3,000 per second of load. The run ends
@@ -152,9 +153,15 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
                 .store
                 .clone()
                 .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-            let mut master = [0u8; 32];
-            crypto.fill_random(&mut master)?;
-            let master = hex::encode(master);
+            // A given master key lets a preloaded store be loaded again by later runs.
+            let master = match std::env::var("PROVISIO_MASTER_KEY") {
+                Ok(key) => key,
+                Err(_) => {
+                    let mut master = [0u8; 32];
+                    crypto.fill_random(&mut master)?;
+                    hex::encode(master)
+                }
+            };
             let admin_key =
                 provisio_server::new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
             if args.preload > 0 {
