@@ -2,12 +2,14 @@
 //!
 //! Requests' records are written by writer tasks (one on SQLite, which has one writer at a time
 //! anyway; several on PostgreSQL). A writer takes whatever is waiting in its queue (up to
-//! [`MAX_BATCH`]), writes each request's rows inside a savepoint of one transaction, and
-//! commits once: one fsync for the batch instead of one per request. A request whose rows break
-//! a rule (a replayed session id, a used `jti`, a taken token PAN or idempotency key) is rolled
-//! back to its savepoint and gets its own [`StoreError::Conflict`]; the others are unaffected.
-//! Nobody is answered before the commit returns, and if it fails, everybody in the batch gets
-//! the error, so nothing acknowledged is lost and nothing refused is half-written.
+//! [`MAX_BATCH`]), writes the batch's rows in one transaction (multi-row inserts,
+//! `bulk_insert.rs`), and commits once: one fsync for the batch instead of one per request. If
+//! the batch breaks a rule (a replayed session id, a used `jti`, a taken token PAN or
+//! idempotency key), it is written again with each request's rows in a savepoint of their own:
+//! the request that broke the rule is rolled back to its savepoint and gets its own
+//! [`StoreError::Conflict`]; the others are unaffected. Nobody is answered before the commit
+//! returns, and if it fails, everybody in the batch gets the error, so nothing acknowledged is
+//! lost and nothing refused is half-written.
 
 use provisio_tsp::records::NewProvisioning;
 use sqlx::{AnyConnection, AnyPool};
