@@ -152,7 +152,12 @@ impl Script {
             )
         };
         Ok(Self {
-            script_id: random_id(crypto, "sc_")?,
+            // One script per token, so its id is the token's with another prefix: as
+            // unguessable, and ordered like it (`ordered_id`).
+            script_id: format!(
+                "sc_{}",
+                token_ref_id.strip_prefix("tr_").unwrap_or(token_ref_id)
+            ),
             version: SCRIPT_VERSION,
             target,
             steps,

@@ -93,27 +93,36 @@ struct Report {
     server_rss_mib: Option<f64>,
 }
 
-/// One request per phone (its own user, device and card, so no velocity rule fires).
+/// One request per phone (its own user, device and card, so no velocity rule fires). `run`
+/// (random) keeps phones and cards apart from earlier runs' on the same store.
 fn make_requests(
     issuer: &IssuerApp,
     trid: &str,
     jwks: &provisio_jose::JwkSet,
+    run: u32,
     n: usize,
     quiet: bool,
 ) -> anyhow::Result<Vec<PushProvisioningRequest>> {
     let crypto = AwsLcProvider::new();
+    // Test card numbers have 11 free digits: a run's block of a million starts at a random one.
+    let card_offset = (run as usize % 100_000) * 1_000_000;
     let bar = progress(n as u64, "making requests", quiet);
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let wallet = WalletApp::new(
             &crypto,
             trid,
-            &format!("bench-user-{i}"),
-            &format!("bench-device-{i}"),
+            &format!("bench-user-{run}-{i}"),
+            &format!("bench-device-{run}-{i}"),
         )?;
         let start = issuer.start_session(&crypto)?;
         let answer = wallet.answer(&start);
-        let claims = issuer.claims(&crypto, &answer, &test_card(i)?, SystemClock.now())?;
+        let claims = issuer.claims(
+            &crypto,
+            &answer,
+            &test_card(card_offset + i)?,
+            SystemClock.now(),
+        )?;
         let jwe = issuer.request_data(&crypto, &claims, jwks)?;
         out.push(wallet.push_request(&answer, jwe, None));
         bar.inc(1);
@@ -199,7 +208,8 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
 
     let floor = crypto_floor()?;
     let n = args.requests.unwrap_or(args.duration as usize * 3000);
-    let requests = Arc::new(make_requests(&issuer, &trid, &jwks, n, args.json)?);
+    let run = u32::from_be_bytes(suffix);
+    let requests = Arc::new(make_requests(&issuer, &trid, &jwks, run, n, args.json)?);
 
     let cpu_before = server.cpu_seconds()?;
     let load = drive(&admin.with_key(&wallet_key), requests, &args).await?;
