@@ -23,7 +23,10 @@ fn bench(args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn bench_push_reports_the_protocol_keys_and_every_request_approved() {
+    // An admin key in the environment (a server's, say) does not get in the way of a bench
+    // that starts its own server.
     let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .env("PROVISIO_ADMIN_KEY", "pvk_set_for_some_other_server_000000")
         .args([
             "bench",
             "push",

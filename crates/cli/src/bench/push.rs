@@ -52,13 +52,9 @@ pub(crate) struct PushArgs {
     /// (`--admin-key` or `PROVISIO_ADMIN_KEY`) to register the bench's issuer and wallet.
     #[arg(long)]
     url: Option<String>,
-    /// The running server's admin API key (with `--url`).
-    #[arg(
-        long,
-        env = "PROVISIO_ADMIN_KEY",
-        hide_env_values = true,
-        requires = "url"
-    )]
+    /// The running server's admin API key (used with `--url`; the variable may be set for
+    /// other reasons, so it is not an error without `--url`).
+    #[arg(long, env = "PROVISIO_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
     /// The running server's process id (with `--url`), for its CPU time and memory; without
     /// it those are reported as null.
