@@ -100,38 +100,35 @@ fn a_preloaded_vault_holds_real_minted_records_and_the_load_still_passes() {
     assert!(r["server_rss_mib"].as_f64().unwrap() > 0.0, "{r}");
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
-        let preloaded = count("SELECT COUNT(*) FROM provisionings WHERE issuer_id = 'preload-bank'")
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        assert_eq!(preloaded, 3000);
-        // One in 20 is declined (no token); every approved one has a token and a script.
-        let declined = count("SELECT COUNT(*) FROM provisionings WHERE issuer_id = 'preload-bank' AND decision = 'DECLINED'")
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        assert_eq!(declined, 150);
-        let tokens = count("SELECT COUNT(*) FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id JOIN scripts s ON s.provisioning_id = p.provisioning_id WHERE p.issuer_id = 'preload-bank'")
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        assert_eq!(tokens, 2850);
-        // Distinct token PANs, sealed (no PAN in the clear), spread over 30 days.
-        let distinct = count("SELECT COUNT(DISTINCT token_pan_hash) FROM tokens")
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        assert_eq!(distinct, 2850 + 20);
-        let span = count("SELECT MAX(created_at) - MIN(created_at) FROM provisionings WHERE issuer_id = 'preload-bank'")
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        assert!(span > 29 * 86_400, "{span}");
-    });
+    let count = |sql: &str| -> i64 {
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+        })
+    };
+    let preload = "FROM provisionings WHERE issuer_id = 'preload-bank'";
+    assert_eq!(count(&format!("SELECT COUNT(*) {preload}")), 3000);
+    // One in 20 is declined (no token); every approved one has a token and a script.
+    assert_eq!(
+        count(&format!(
+            "SELECT COUNT(*) {preload} AND decision = 'DECLINED'"
+        )),
+        150
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id JOIN scripts s ON s.provisioning_id = p.provisioning_id WHERE p.issuer_id = 'preload-bank'"),
+        2850
+    );
+    // Distinct token PANs, sealed (no PAN in the clear), spread over 30 days.
+    assert_eq!(
+        count("SELECT COUNT(DISTINCT token_pan_hash) FROM tokens"),
+        2850 + 20
+    );
+    let span = count(&format!(
+        "SELECT MAX(created_at) - MIN(created_at) {preload}"
+    ));
+    assert!(span > 29 * 86_400, "{span}");
     let raw = std::fs::read(&db).unwrap();
     assert!(
         !raw.windows(8).any(|w| w == b"49990000"),

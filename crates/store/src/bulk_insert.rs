@@ -7,6 +7,8 @@
 //! fails the statement, and so the whole batch; the caller then finds whose it was
 //! (`group_commit.rs`).
 
+use std::fmt::Write;
+
 use provisio_tsp::records::NewProvisioning;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -61,7 +63,7 @@ fn values_sql(table: &str, columns: &[&str], rows: usize) -> String {
                 sql.push_str(", ");
             }
             n += 1;
-            sql.push_str(&format!("${n}"));
+            let _ = write!(sql, "${n}");
         }
         sql.push(')');
     }
@@ -174,13 +176,7 @@ async fn scripts(tx: &mut AnyConnection, records: &[&NewProvisioning]) -> Result
     let mut rows = Vec::new();
     for p in records {
         if let (Some(_), Some(script)) = (&p.token, &p.script) {
-            let body =
-                serde_json::to_string(script).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let token_ref_id = script
-                .steps
-                .first()
-                .map(|s| s.token_ref_id.as_str())
-                .ok_or_else(|| StoreError::Corrupt("a script without steps".into()))?;
+            let (body, token_ref_id) = crate::sql_step_up::script_row(script)?;
             rows.push((*p, script, token_ref_id, body));
         }
     }

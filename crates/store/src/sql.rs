@@ -77,8 +77,8 @@ impl SqlStore {
     /// connections this instance keeps (default 8).
     ///
     /// SQLite: the file is created if needed; WAL journal with `synchronous=FULL`, foreign keys
-    /// on, a 10 s busy timeout, temporary data in memory. PostgreSQL: `synchronous_commit` stays on (the server's
-    /// default), so a commit is durable before the server acknowledges.
+    /// on, a 10 s busy timeout, temporary data in memory. PostgreSQL: `synchronous_commit`
+    /// stays on (the server's default), so a commit is durable before the server acknowledges.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, pool_size) = take_pool_size(url)?;

@@ -49,6 +49,17 @@ pub(crate) async fn insert_step_up(
     Ok(())
 }
 
+/// A script's stored columns besides its ids: its JSON body, and the token it installs.
+pub(crate) fn script_row(script: &Script) -> Result<(String, &str), StoreError> {
+    let body = serde_json::to_string(script).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let token_ref_id = script
+        .steps
+        .first()
+        .map(|s| s.token_ref_id.as_str())
+        .ok_or_else(|| StoreError::Corrupt("a script without steps".into()))?;
+    Ok((body, token_ref_id))
+}
+
 /// Inserts a script and, for a secure element, the job for the issuer's TSM into the outbox.
 pub(crate) async fn insert_script(
     tx: &mut AnyConnection,
@@ -57,12 +68,7 @@ pub(crate) async fn insert_script(
     handoff: Option<&TsmHandoff>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let body = serde_json::to_string(script).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let token_ref_id = script
-        .steps
-        .first()
-        .map(|s| s.token_ref_id.as_str())
-        .ok_or_else(|| StoreError::Corrupt("a script without steps".into()))?;
+    let (body, token_ref_id) = script_row(script)?;
     sqlx::query(
         "INSERT INTO scripts (script_id, provisioning_id, token_ref_id, body, report_token_hash) VALUES ($1, $2, $3, $4, $5)",
     )

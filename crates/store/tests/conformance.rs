@@ -211,8 +211,8 @@ async fn a_session_id_is_accepted_once_under_concurrency() {
 #[tokio::test]
 async fn an_import_is_all_or_nothing() {
     for (name, store, _url, _dir) in stores().await {
-        let first: Vec<_> = (0..3)
-            .map(|i| {
+        let batch = |ids: std::ops::Range<usize>| -> Vec<NewProvisioning> {
+            ids.map(|i| {
                 provisioning(
                     i,
                     &format!("sid-{i}"),
@@ -221,7 +221,9 @@ async fn an_import_is_all_or_nothing() {
                     false,
                 )
             })
-            .collect();
+            .collect()
+        };
+        let first = batch(0..3);
         store.import_provisionings(&first).await.unwrap();
         for i in 0..3 {
             let token = store.token(&format!("tr_{i}")).await.unwrap();
@@ -232,17 +234,7 @@ async fn an_import_is_all_or_nothing() {
             );
         }
         // The second batch's last record reuses a session id: none of the batch is written.
-        let mut second: Vec<_> = (3..6)
-            .map(|i| {
-                provisioning(
-                    i,
-                    &format!("sid-{i}"),
-                    &format!("jti-{i}"),
-                    &format!("tp-{i}"),
-                    false,
-                )
-            })
-            .collect();
+        let mut second = batch(3..6);
         second[2].session_id = "sid-0".into();
         let refused = store.import_provisionings(&second).await;
         assert!(

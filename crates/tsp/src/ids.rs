@@ -19,12 +19,7 @@ pub fn ordered_id(
     now: i64,
 ) -> Result<String, CryptoError> {
     let second = u32::try_from(now.max(0)).unwrap_or(u32::MAX);
-    let mut bytes = [0u8; 16];
-    crypto.fill_random(&mut bytes)?;
-    Ok(format!(
-        "{prefix}{second:08x}{}",
-        provisio_jose::b64_encode(&bytes)
-    ))
+    random_id(crypto, &format!("{prefix}{second:08x}"))
 }
 
 #[cfg(test)]

@@ -441,3 +441,22 @@ impl fmt::Debug for AccessData {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Decision;
+
+    #[test]
+    fn a_decisions_stored_name_is_its_wire_name() {
+        for d in [
+            Decision::Approved,
+            Decision::StepUpRequired,
+            Decision::Declined,
+        ] {
+            assert_eq!(
+                serde_json::to_value(d).unwrap(),
+                serde_json::json!(d.as_str())
+            );
+        }
+    }
+}
