@@ -41,7 +41,7 @@ pub enum Backend {
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
-    writer: GroupCommit,
+    pub(crate) writer: GroupCommit,
 }
 
 /// Connections per instance unless the URL's `pool_size` says otherwise.
@@ -119,11 +119,14 @@ impl SqlStore {
             .await
             .map_err(unavailable)?;
         migrate(&pool, backend).await?;
-        let writers = match backend {
-            Backend::Sqlite => 1,
-            Backend::Postgres => (pool_size as usize / 2).max(1),
+        // SQLite: one writer (SQLite has one at a time anyway) with a page cache big enough
+        // for the interior pages of every index a provisioning touches at millions of rows
+        // (the default 2 MB is not), so its inserts read only leaves.
+        let (writers, setup) = match backend {
+            Backend::Sqlite => (1, Some("PRAGMA cache_size = -65536")),
+            Backend::Postgres => ((pool_size as usize / 2).max(1), None),
         };
-        let writer = GroupCommit::start(pool.clone(), writers);
+        let writer = GroupCommit::start(pool.clone(), writers, setup);
         Ok(Self {
             pool,
             backend,

@@ -105,64 +105,23 @@ pub(crate) async fn insert_handoff(
 }
 
 impl SqlStore {
+    /// On SQLite the signals are read on the group-commit writer's own connection, whose page
+    /// cache stays warm (a pooled reader's cache is emptied by every commit of another
+    /// connection, and the reads then go to the file again); on PostgreSQL, on the pool.
     pub(crate) async fn risk_signals_impl(&self, q: &SignalQuery) -> Result<Signals, StoreError> {
-        let pan = &q.pan_hash[..];
-        let pan_hex = hex::encode(q.pan_hash);
-        let row = sqlx::query(
-            "SELECT
-              (SELECT COUNT(*) FROM provisionings WHERE pan_hash = $1 AND created_at >= $6 - 3600) AS card_1h,
-              (SELECT COUNT(*) FROM provisionings WHERE pan_hash = $1 AND created_at >= $6 - 86400) AS card_24h,
-              (SELECT COUNT(*) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 3600) AS device_1h,
-              (SELECT COUNT(*) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 86400) AS device_24h,
-              (SELECT COUNT(*) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND created_at >= $6 - 86400) AS user_24h,
-              (SELECT COUNT(*) FROM tokens WHERE device_id = $2) AS device_tokens,
-              (SELECT COUNT(DISTINCT pan_hash) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 86400 AND pan_hash <> $1) AS other_cards,
-              COALESCE((SELECT created_at FROM wallet_accounts WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND state <> 'EXPIRED' AND state = 'ACTIVE'),
-                       (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS first_seen,
-              (SELECT COUNT(*) FROM provisionings WHERE decision = 'DECLINED' AND created_at >= $6 - 2592000
-                 AND (pan_hash = $1 OR device_id = $2 OR (token_requestor_id = $3 AND wallet_user_id = $4))) AS declines,
-              (SELECT CAST(COALESCE(SUM(o.wrong_tries), 0) AS BIGINT) FROM otps o JOIN provisionings p ON p.provisioning_id = o.provisioning_id
-                 WHERE o.created_at >= $6 - 2592000
-                 AND (p.pan_hash = $1 OR p.device_id = $2 OR (p.token_requestor_id = $3 AND p.wallet_user_id = $4))) AS failed_step_ups,
-              CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_blocked,
-              CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_blocked,
-              CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) THEN 1 ELSE 0 END AS bin_blocked,
-              CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_allowed,
-              CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_allowed",
-        )
-        .bind(pan)
-        .bind(&q.device_id)
-        .bind(&q.token_requestor_id)
-        .bind(&q.wallet_user_id)
-        .bind(&pan_hex)
-        .bind(q.now)
-        .bind(&q.bin8)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        let get =
-            |name: &str| -> Result<i64, StoreError> { row.try_get(name).map_err(unavailable) };
-        let first_seen: Option<i64> = row.try_get("first_seen").map_err(unavailable)?;
-        Ok(Signals {
-            card_attempts_1h: count(get("card_1h")?),
-            card_attempts_24h: count(get("card_24h")?),
-            device_attempts_1h: count(get("device_1h")?),
-            device_attempts_24h: count(get("device_24h")?),
-            user_attempts_24h: count(get("user_24h")?),
-            device_tokens: count(get("device_tokens")?),
-            device_distinct_cards_24h: count(get("other_cards")? + 1),
-            account_age_days: count(first_seen.map_or(0, |t| (q.now - t) / DAY)),
-            recent_declines: count(get("declines")?),
-            failed_step_ups: count(get("failed_step_ups")?),
-            device_blocked: get("device_blocked")? != 0,
-            pan_blocked: get("pan_blocked")? != 0,
-            bin_blocked: get("bin_blocked")? != 0,
-            device_allowed: get("device_allowed")? != 0,
-            pan_allowed: get("pan_allowed")? != 0,
-            trusted_push: false,
-        })
+        match self.backend {
+            Backend::Sqlite => {
+                let q = q.clone();
+                self.writer
+                    .read(move |conn| Box::pin(async move { signals(conn, &q).await }))
+                    .await
+            }
+            Backend::Postgres => {
+                let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+                signals(&mut conn, q).await
+            }
+        }
     }
-
     pub(crate) async fn step_up_impl(
         &self,
         provisioning_id: &str,
@@ -453,4 +412,62 @@ impl SqlStore {
             })
             .collect()
     }
+}
+
+/// The risk signals of one request, counted in one statement.
+async fn signals(conn: &mut AnyConnection, q: &SignalQuery) -> Result<Signals, StoreError> {
+    let pan = &q.pan_hash[..];
+    let pan_hex = hex::encode(q.pan_hash);
+    let row = sqlx::query(
+        "SELECT
+          (SELECT COUNT(*) FROM provisionings WHERE pan_hash = $1 AND created_at >= $6 - 3600) AS card_1h,
+          (SELECT COUNT(*) FROM provisionings WHERE pan_hash = $1 AND created_at >= $6 - 86400) AS card_24h,
+          (SELECT COUNT(*) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 3600) AS device_1h,
+          (SELECT COUNT(*) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 86400) AS device_24h,
+          (SELECT COUNT(*) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND created_at >= $6 - 86400) AS user_24h,
+          (SELECT COUNT(*) FROM tokens WHERE device_id = $2) AS device_tokens,
+          (SELECT COUNT(DISTINCT pan_hash) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 86400 AND pan_hash <> $1) AS other_cards,
+          COALESCE((SELECT created_at FROM wallet_accounts WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND state <> 'EXPIRED' AND state = 'ACTIVE'),
+                   (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS first_seen,
+          (SELECT COUNT(*) FROM provisionings WHERE decision = 'DECLINED' AND created_at >= $6 - 2592000
+             AND (pan_hash = $1 OR device_id = $2 OR (token_requestor_id = $3 AND wallet_user_id = $4))) AS declines,
+          (SELECT CAST(COALESCE(SUM(o.wrong_tries), 0) AS BIGINT) FROM otps o JOIN provisionings p ON p.provisioning_id = o.provisioning_id
+             WHERE o.created_at >= $6 - 2592000
+             AND (p.pan_hash = $1 OR p.device_id = $2 OR (p.token_requestor_id = $3 AND p.wallet_user_id = $4))) AS failed_step_ups,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_blocked,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_blocked,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) THEN 1 ELSE 0 END AS bin_blocked,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_allowed,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_allowed",
+    )
+    .bind(pan)
+    .bind(&q.device_id)
+    .bind(&q.token_requestor_id)
+    .bind(&q.wallet_user_id)
+    .bind(&pan_hex)
+    .bind(q.now)
+    .bind(&q.bin8)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(unavailable)?;
+    let get = |name: &str| -> Result<i64, StoreError> { row.try_get(name).map_err(unavailable) };
+    let first_seen: Option<i64> = row.try_get("first_seen").map_err(unavailable)?;
+    Ok(Signals {
+        card_attempts_1h: count(get("card_1h")?),
+        card_attempts_24h: count(get("card_24h")?),
+        device_attempts_1h: count(get("device_1h")?),
+        device_attempts_24h: count(get("device_24h")?),
+        user_attempts_24h: count(get("user_24h")?),
+        device_tokens: count(get("device_tokens")?),
+        device_distinct_cards_24h: count(get("other_cards")? + 1),
+        account_age_days: count(first_seen.map_or(0, |t| (q.now - t) / DAY)),
+        recent_declines: count(get("declines")?),
+        failed_step_ups: count(get("failed_step_ups")?),
+        device_blocked: get("device_blocked")? != 0,
+        pan_blocked: get("pan_blocked")? != 0,
+        bin_blocked: get("bin_blocked")? != 0,
+        device_allowed: get("device_allowed")? != 0,
+        pan_allowed: get("pan_allowed")? != 0,
+        trusted_push: false,
+    })
 }

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_store::{
-    ApduLogRow, Conflict, IdempotencyRecord, IssuerRecord, SqlStore, Store, StoreError,
-    TokenRequestorRecord, TsmStore,
+    ApduLogRow, Conflict, IdempotencyRecord, IssuerRecord, SignalQuery, SqlStore, Store,
+    StoreError, TokenRequestorRecord, TsmStore,
 };
 use provisio_tsp::records::{NewProvisioning, NewToken, TokenStatus};
 use provisio_tsp::wire::Decision;
@@ -205,6 +205,57 @@ async fn a_session_id_is_accepted_once_under_concurrency() {
             .collect();
         let outcomes = race(&store, records).await;
         one_winner(&store, name, &outcomes, Conflict::SessionId).await;
+    }
+}
+
+#[tokio::test]
+async fn risk_signals_count_every_acknowledged_provisioning_under_concurrency() {
+    for (name, store, _url, _dir) in stores().await {
+        let query = |now| SignalQuery {
+            pan_hash: hash("pan"),
+            bin8: "40000000".into(),
+            device_id: "device".into(),
+            token_requestor_id: "40010030273".into(),
+            wallet_user_id: "user".into(),
+            now,
+        };
+        // Clients commit and then read at once, interleaved with each other: a read made
+        // after a commit was acknowledged sees it (on SQLite the reads share the writer's
+        // connection, so they must not be served a stale snapshot or wait behind a batch
+        // forever).
+        let tasks: Vec<_> = (0..24)
+            .map(|i| {
+                let s = store.clone();
+                let q = query(NOW);
+                tokio::spawn(async move {
+                    let p = provisioning(
+                        i,
+                        &format!("sid-{i}"),
+                        &format!("jti-{i}"),
+                        &format!("tp-{i}"),
+                        false,
+                    );
+                    s.commit_provisioning(&p, None).await.unwrap();
+                    s.risk_signals(&q).await.unwrap().card_attempts_1h
+                })
+            })
+            .collect();
+        for t in tasks {
+            let seen = t.await.unwrap();
+            assert!((1..=24).contains(&seen), "{name}: {seen}");
+        }
+        let all = store.risk_signals(&query(NOW)).await.unwrap();
+        assert_eq!(all.card_attempts_1h, 24, "{name}");
+        assert_eq!(all.device_attempts_24h, 24, "{name}");
+        assert_eq!(all.user_attempts_24h, 24, "{name}");
+        assert_eq!(all.device_tokens, 24, "{name}");
+        // An hour and a day later the windows have moved on; the tokens are still there.
+        let later = store.risk_signals(&query(NOW + 3601)).await.unwrap();
+        assert_eq!(later.card_attempts_1h, 0, "{name}");
+        assert_eq!(later.card_attempts_24h, 24, "{name}");
+        let next_day = store.risk_signals(&query(NOW + 86_401)).await.unwrap();
+        assert_eq!(next_day.device_attempts_24h, 0, "{name}");
+        assert_eq!(next_day.device_tokens, 24, "{name}");
     }
 }
 
