@@ -792,13 +792,18 @@ async fn postgres_dump(pool: &sqlx::AnyPool) -> Vec<u8> {
                 .fetch_one(pool)
                 .await
                 .unwrap();
+        // BYTEA prints as \x<hex>: its bytes go in decoded, as they are at rest, so a secret
+        // in the clear shows and random hex (sealed values) cannot pass for a short secret.
         let rows = rows.unwrap_or_default();
-        out.extend_from_slice(rows.as_bytes());
-        // BYTEA prints as \x<hex>: decode it so bytes in the clear show too.
-        for chunk in rows.split("\\x").skip(1) {
-            let hex: String = chunk.chars().take_while(char::is_ascii_hexdigit).collect();
-            out.extend(hex::decode(&hex[..hex.len() / 2 * 2]).unwrap_or_default());
+        let mut rest = rows.as_str();
+        while let Some(i) = rest.find("\\x") {
+            out.extend_from_slice(rest[..i].as_bytes());
+            let after = &rest[i + 2..];
+            let n = after.chars().take_while(char::is_ascii_hexdigit).count() / 2 * 2;
+            out.extend(hex::decode(&after[..n]).unwrap_or_default());
+            rest = &after[n..];
         }
+        out.extend_from_slice(rest.as_bytes());
     }
     out
 }

@@ -110,7 +110,11 @@ impl SqlStore {
                         // temp_store: the statement journals of multi-row inserts stay in memory
                         // instead of a temporary file (SQLite's tempfiles.html, section 2.5).
                         Backend::Sqlite => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;",
-                        Backend::Postgres => "SET synchronous_commit = on",
+                        // plan_cache_mode: every statement here looks rows up by key, so
+                        // one generic plan per prepared statement serves every call; under
+                        // the default (auto) PostgreSQL planned the risk-signal statement
+                        // afresh on each call, 1.9 ms of its CPU every time.
+                        Backend::Postgres => "SET synchronous_commit = on; SET plan_cache_mode = force_generic_plan",
                     };
                     sqlx::Executor::execute(conn, setup).await.map(|_| ())
                 })

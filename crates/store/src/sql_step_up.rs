@@ -429,11 +429,16 @@ async fn signals(conn: &mut AnyConnection, q: &SignalQuery) -> Result<Signals, S
           (SELECT COUNT(DISTINCT pan_hash) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 86400 AND pan_hash <> $1) AS other_cards,
           COALESCE((SELECT created_at FROM wallet_accounts WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND state <> 'EXPIRED' AND state = 'ACTIVE'),
                    (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS first_seen,
-          (SELECT COUNT(*) FROM provisionings WHERE decision = 'DECLINED' AND created_at >= $6 - 2592000
-             AND (pan_hash = $1 OR device_id = $2 OR (token_requestor_id = $3 AND wallet_user_id = $4))) AS declines,
-          (SELECT CAST(COALESCE(SUM(o.wrong_tries), 0) AS BIGINT) FROM otps o JOIN provisionings p ON p.provisioning_id = o.provisioning_id
-             WHERE o.created_at >= $6 - 2592000
-             AND (p.pan_hash = $1 OR p.device_id = $2 OR (p.token_requestor_id = $3 AND p.wallet_user_id = $4))) AS failed_step_ups,
+          (SELECT COUNT(*) FROM (
+             SELECT provisioning_id FROM provisionings WHERE pan_hash = $1 AND created_at >= $6 - 2592000 AND decision = 'DECLINED'
+             UNION SELECT provisioning_id FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 2592000 AND decision = 'DECLINED'
+             UNION SELECT provisioning_id FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND created_at >= $6 - 2592000 AND decision = 'DECLINED'
+           ) d) AS declines,
+          (SELECT CAST(COALESCE(SUM(o.wrong_tries), 0) AS BIGINT) FROM otps o
+             WHERE o.created_at >= $6 - 2592000 AND o.provisioning_id IN (
+               SELECT provisioning_id FROM provisionings WHERE pan_hash = $1
+               UNION SELECT provisioning_id FROM provisionings WHERE device_id = $2
+               UNION SELECT provisioning_id FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS failed_step_ups,
           CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_blocked,
           CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_blocked,
           CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) THEN 1 ELSE 0 END AS bin_blocked,
