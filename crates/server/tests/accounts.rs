@@ -797,7 +797,7 @@ async fn postgres_dump(pool: &sqlx::AnyPool) -> Vec<u8> {
         let rows = rows.unwrap_or_default();
         let mut rest = rows.as_str();
         while let Some(i) = rest.find("\\x") {
-            out.extend_from_slice(rest[..i].as_bytes());
+            out.extend_from_slice(&rest.as_bytes()[..i]);
             let after = &rest[i + 2..];
             let n = after.chars().take_while(char::is_ascii_hexdigit).count() / 2 * 2;
             out.extend(hex::decode(&after[..n]).unwrap_or_default());
