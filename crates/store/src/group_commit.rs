@@ -21,8 +21,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use provisio_tsp::records::NewProvisioning;
-use sqlx::any::Any;
-use sqlx::pool::PoolConnection;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
@@ -152,7 +150,7 @@ fn stopped() -> StoreError {
 async fn writer(pool: AnyPool, setup: Option<&'static str>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut conn: Option<PoolConnection<Any>> = None;
+    let mut conn: Option<AnyConnection> = None;
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         // Reads first, in the order they came; then the commits, as one batch.
         for job in jobs.drain(..) {
@@ -185,22 +183,24 @@ async fn writer(pool: AnyPool, setup: Option<&'static str>, mut rx: mpsc::Receiv
     }
 }
 
-/// The writer's connection, taken from the pool the first time and after an error.
+/// The writer's connection, opened through the pool (same options, same set-up) the first
+/// time and after an error, then detached from it: the pool's `pool_size` connections stay
+/// for everything else, and a writer's broken connection is closed, not handed back.
 async fn connection<'c>(
     pool: &AnyPool,
     setup: Option<&'static str>,
-    conn: &'c mut Option<PoolConnection<Any>>,
+    conn: &'c mut Option<AnyConnection>,
 ) -> Result<&'c mut AnyConnection, StoreError> {
     if conn.is_none() {
-        let mut fresh = pool.acquire().await.map_err(unavailable)?;
+        let mut fresh = pool.acquire().await.map_err(unavailable)?.detach();
         if let Some(setup) = setup {
-            sqlx::Executor::execute(&mut *fresh, setup)
+            sqlx::Executor::execute(&mut fresh, setup)
                 .await
                 .map_err(unavailable)?;
         }
         *conn = Some(fresh);
     }
-    conn.as_deref_mut()
+    conn.as_mut()
         .ok_or_else(|| StoreError::Unavailable("no store connection".into()))
 }
 

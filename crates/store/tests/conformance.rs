@@ -260,6 +260,34 @@ async fn risk_signals_count_every_acknowledged_provisioning_under_concurrency() 
 }
 
 #[tokio::test]
+async fn a_pool_of_one_still_serves_reads_beside_the_writer() {
+    // The writer's connection is its own, on top of the pool: with `pool_size=1` the one
+    // pooled connection stays free for everything else (a writer holding it would starve
+    // every other query until the pool's acquire timeout).
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![format!(
+        "sqlite://{}?pool_size=1",
+        dir.path().join("one.db").display()
+    )];
+    if let Some(url) = provisio_store::testing::fresh_postgres_url().await {
+        urls.push(format!("{url}?pool_size=1"));
+    }
+    for url in urls {
+        let store = open(&url).await;
+        let p = provisioning(0, "sid-0", "jti-0", "tp-0", false);
+        store.commit_provisioning(&p, None).await.unwrap();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            (
+                store.token("tr_0").await.unwrap().is_some(),
+                store.script("pv_0").await.unwrap().is_some(),
+            )
+        })
+        .await;
+        assert_eq!(read.ok(), Some((true, true)), "{url}");
+    }
+}
+
+#[tokio::test]
 async fn an_import_is_all_or_nothing() {
     for (name, store, _url, _dir) in stores().await {
         let batch = |ids: std::ops::Range<usize>| -> Vec<NewProvisioning> {
