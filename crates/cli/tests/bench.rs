@@ -168,37 +168,19 @@ fn bench_push_loads_a_running_server_by_url() {
         std::thread::sleep(Duration::from_millis(25));
     }
     let pid = server.id().to_string();
-    let with_pid = Command::new(env!("CARGO_BIN_EXE_provisio"))
-        .args([
-            "bench",
-            "push",
-            "--json",
-            "--concurrency",
-            "2",
-            "--requests",
-            "300",
-            "--url",
-            &url,
-        ])
-        .args(["--server-pid", &pid])
-        .env("PROVISIO_ADMIN_KEY", admin)
-        .output()
-        .unwrap();
-    let without_pid = Command::new(env!("CARGO_BIN_EXE_provisio"))
-        .args([
-            "bench",
-            "push",
-            "--json",
-            "--concurrency",
-            "2",
-            "--requests",
-            "10",
-            "--url",
-            &url,
-        ])
-        .env("PROVISIO_ADMIN_KEY", admin)
-        .output()
-        .unwrap();
+    let load = |requests: &str, pid: Option<&str>| {
+        let mut bench = Command::new(env!("CARGO_BIN_EXE_provisio"));
+        bench
+            .args(["bench", "push", "--json", "--concurrency", "2"])
+            .args(["--requests", requests, "--url", &url])
+            .env("PROVISIO_ADMIN_KEY", admin);
+        if let Some(pid) = pid {
+            bench.args(["--server-pid", pid]);
+        }
+        bench.output().unwrap()
+    };
+    let with_pid = load("300", Some(&pid));
+    let without_pid = load("10", None);
     let wrong_key = Command::new(env!("CARGO_BIN_EXE_provisio"))
         .args(["bench", "push", "--json", "--requests", "1", "--url", &url])
         .args(["--admin-key", "pvk_not_the_admin_key_0000000000000"])
