@@ -144,9 +144,8 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the store's writer stopped".into())
 }
 
-/// A writer keeps one connection for as long as it works (a new one after an error): on
-/// SQLite its page cache then stays warm across batches, where a pooled connection's cache is
-/// emptied whenever another connection commits.
+/// One writer: its queue's reads, then its commits as one batch, on its own connection (a new
+/// one after the store was unavailable).
 async fn writer(pool: AnyPool, setup: Option<&'static str>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);

@@ -138,6 +138,17 @@ fn provisioning(
     }
 }
 
+/// Provisioning `n` with a session id, `jti` and token PAN of its own.
+fn unique(n: usize, handoff: bool) -> NewProvisioning {
+    provisioning(
+        n,
+        &format!("sid-{n}"),
+        &format!("jti-{n}"),
+        &format!("tp-{n}"),
+        handoff,
+    )
+}
+
 /// Commits `records` concurrently; returns each outcome in order.
 async fn race(store: &Arc<SqlStore>, records: Vec<NewProvisioning>) -> Vec<Result<(), StoreError>> {
     let tasks: Vec<_> = records
@@ -228,13 +239,7 @@ async fn risk_signals_count_every_acknowledged_provisioning_under_concurrency() 
                 let s = store.clone();
                 let q = query(NOW);
                 tokio::spawn(async move {
-                    let p = provisioning(
-                        i,
-                        &format!("sid-{i}"),
-                        &format!("jti-{i}"),
-                        &format!("tp-{i}"),
-                        false,
-                    );
+                    let p = unique(i, false);
                     s.commit_provisioning(&p, None).await.unwrap();
                     s.risk_signals(&q).await.unwrap().card_attempts_1h
                 })
@@ -274,7 +279,7 @@ async fn a_pool_of_one_still_serves_reads_beside_the_writer() {
     }
     for url in urls {
         let store = open(&url).await;
-        let p = provisioning(0, "sid-0", "jti-0", "tp-0", false);
+        let p = unique(0, false);
         store.commit_provisioning(&p, None).await.unwrap();
         let read = tokio::time::timeout(std::time::Duration::from_secs(5), async {
             (
@@ -291,16 +296,7 @@ async fn a_pool_of_one_still_serves_reads_beside_the_writer() {
 async fn an_import_is_all_or_nothing() {
     for (name, store, _url, _dir) in stores().await {
         let batch = |ids: std::ops::Range<usize>| -> Vec<NewProvisioning> {
-            ids.map(|i| {
-                provisioning(
-                    i,
-                    &format!("sid-{i}"),
-                    &format!("jti-{i}"),
-                    &format!("tp-{i}"),
-                    false,
-                )
-            })
-            .collect()
+            ids.map(|i| unique(i, false)).collect()
         };
         let first = batch(0..3);
         store.import_provisionings(&first).await.unwrap();
@@ -378,13 +374,7 @@ async fn an_idempotency_key_is_taken_once_under_concurrency() {
         let tasks: Vec<_> = (0..8)
             .map(|i| {
                 let s = store.clone();
-                let p = provisioning(
-                    i,
-                    &format!("sid-{i}"),
-                    &format!("jti-{i}"),
-                    &format!("tp-{i}"),
-                    false,
-                );
+                let p = unique(i, false);
                 let idem = IdempotencyRecord {
                     principal: "40010030273".into(),
                     key: "same-key".into(),
@@ -537,13 +527,7 @@ async fn a_script_completes_once_under_concurrency() {
 async fn concurrent_deliverers_never_claim_the_same_message() {
     for (name, store, _url, _dir) in stores().await {
         for i in 0..40 {
-            let p = provisioning(
-                i,
-                &format!("sid-{i}"),
-                &format!("jti-{i}"),
-                &format!("tp-{i}"),
-                true,
-            );
+            let p = unique(i, true);
             store.commit_provisioning(&p, None).await.unwrap();
         }
         let tasks: Vec<_> = (0..6)
