@@ -6,6 +6,7 @@ mod micro;
 mod preload;
 mod process;
 mod push;
+mod reference;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -29,6 +30,9 @@ pub(crate) enum BenchCommand {
     Scp03(micro::MicroArgs),
     /// Minting one approved token, beside the access data encryption it cannot avoid.
     Mint(micro::MicroArgs),
+    /// The reference server `bench push --reference` loads (internal).
+    #[command(hide = true)]
+    ReferenceServer(reference::ReferenceArgs),
 }
 
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -37,6 +41,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Risk(args) => micro::risk(&args),
         BenchCommand::Scp03(args) => micro::scp03(&args),
         BenchCommand::Mint(args) => micro::mint(&args),
+        BenchCommand::ReferenceServer(args) => reference::serve(args).await,
     }
 }
 

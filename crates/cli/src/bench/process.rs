@@ -7,6 +7,12 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use provisio_client::ProvisioClient;
 
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// The server the load goes to. A child process is killed when this is dropped.
 pub(super) struct Target {
     child: Option<Child>,
@@ -41,9 +47,7 @@ impl Target {
         master: &str,
         admin: &str,
     ) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = free_port()?;
         let child = Command::new(std::env::current_exe()?)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--database-url")
@@ -57,6 +61,24 @@ impl Target {
             .stderr(Stdio::inherit())
             .spawn()
             .context("starting provisio serve")?;
+        Self::started(child, port, admin).await
+    }
+
+    /// Starts the reference server (`reference.rs`) on a free loopback port.
+    pub(super) async fn spawn_reference() -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let child = Command::new(std::env::current_exe()?)
+            .args(["bench", "reference-server", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the reference server")?;
+        Self::started(child, port, "reference").await
+    }
+
+    /// Waits until the child on `port` answers.
+    async fn started(child: Child, port: u16, admin: &str) -> anyhow::Result<Self> {
         let target = Self {
             pid: Some(child.id()),
             child: Some(child),

@@ -64,6 +64,10 @@ pub(crate) struct PushArgs {
     /// bulk transactions); not with `--url`.
     #[arg(long, default_value_t = 0, conflicts_with = "url")]
     preload: u64,
+    /// Load the reference server instead (`reference.rs`): HTTP, JSON and the crypto floor
+    /// only, no store. What it reaches is the most this machine gives any server.
+    #[arg(long, conflicts_with_all = ["url", "store", "preload"])]
+    reference: bool,
 }
 
 /// The report; the first keys are PROTOCOL.md section 5's. Server readings are null when
@@ -143,6 +147,11 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     let crypto = AwsLcProvider::new();
     let dir = tempfile::tempdir()?;
     let (server, admin_key, store) = match &args.url {
+        None if args.reference => (
+            Target::spawn_reference().await?,
+            "reference".to_owned(),
+            "reference".to_owned(),
+        ),
         Some(url) => {
             let key = args.admin_key.clone().context(
                 "--url needs the server's admin key (--admin-key or PROVISIO_ADMIN_KEY)",
