@@ -237,3 +237,105 @@ fn the_one_core_benches_report_each_baseline_and_its_ratio() {
         }
     }
 }
+
+#[test]
+fn bench_push_loads_the_reference_server_with_every_request_approved() {
+    let r = bench(&[
+        "push",
+        "--reference",
+        "--json",
+        "--concurrency",
+        "3",
+        "--requests",
+        "300",
+    ]);
+    assert_eq!(r["store"], "reference", "{r}");
+    assert_eq!(r["completed"], 300, "{r}");
+    assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+    assert!(
+        r["server_cpu_us_per_request"].as_f64().unwrap() > 0.0,
+        "{r}"
+    );
+}
+
+/// The reference server does the floor's work for real: it opens the request, verifies the
+/// issuer's signature and encrypts to the device's key; a flipped bit or another signer is
+/// refused.
+#[test]
+fn the_reference_server_opens_verifies_and_encrypts_for_real() {
+    use provisio_apps::{IssuerApp, WalletApp};
+    use provisio_client::ProvisioClient;
+    use provisio_crypto::{AwsLcProvider, CryptoProvider};
+    use provisio_jose::{Jwk, KeyManagement};
+    use provisio_server::{Clock, SystemClock};
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .args(["bench", "reference-server", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let outcome = runtime.block_on(async {
+        let crypto = AwsLcProvider::new();
+        let api = ProvisioClient::new(&format!("http://127.0.0.1:{port}"), "any");
+        for _ in 0..400 {
+            if api.jwks().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let signer = crypto.generate_ec_key().unwrap();
+        let mut jwk = Jwk::from_public_key(signer.public_key());
+        jwk.kid = Some("k".into());
+        api.register_issuer("bank", "Bank", &jwk).await.unwrap();
+        let jwks = api.jwks().await.unwrap();
+        let request = |issuer: &IssuerApp| {
+            let wallet = WalletApp::new(&crypto, "40010030273", "u", "d").unwrap();
+            let start = issuer.start_session(&crypto).unwrap();
+            let answer = wallet.answer(&start);
+            let card = provisio_apps::CardDetails {
+                pan: provisio_types::Pan::parse("4000000000000002").unwrap(),
+                exp_month: 12,
+                exp_year: 2031,
+                name: "Holder".into(),
+                contact: None,
+            };
+            let claims = issuer
+                .claims(&crypto, &answer, &card, SystemClock.now())
+                .unwrap();
+            let jwe = issuer.request_data(&crypto, &claims, &jwks).unwrap();
+            wallet.push_request(&answer, jwe, None)
+        };
+        let issuer = IssuerApp::new("bank", "k", signer, "provisio");
+        let device = crypto.generate_ec_key().unwrap();
+        let mut good = request(&issuer);
+        good.device.binding_jwk = Jwk::from_public_key(device.public_key());
+        let approved = api.push_provisioning(&good, None).await.unwrap();
+        let access = approved.access_data.unwrap();
+        let opened = provisio_jose::decrypt(&crypto, &access, &[KeyManagement::EcdhEs], |_| {
+            Some(&device)
+        })
+        .unwrap();
+
+        let mut flipped = request(&issuer);
+        let mut bytes = flipped.encrypted_payload.into_bytes();
+        let last = bytes.len() - 3;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        flipped.encrypted_payload = String::from_utf8(bytes).unwrap();
+        let other = IssuerApp::new("bank", "k", crypto.generate_ec_key().unwrap(), "provisio");
+        (
+            opened.plaintext.expose().len(),
+            api.push_provisioning(&flipped, None).await.is_err(),
+            api.push_provisioning(&request(&other), None).await.is_err(),
+        )
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(outcome, (180, true, true));
+}
