@@ -52,6 +52,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_audit_index.sql"),
         include_str!("../migrations/postgres/0008_audit_index.sql"),
     ),
+    (
+        "drop_repeated_token_indexes",
+        include_str!("../migrations/sqlite/0009_drop_repeated_token_indexes.sql"),
+        include_str!("../migrations/postgres/0009_drop_repeated_token_indexes.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

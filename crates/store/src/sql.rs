@@ -466,7 +466,7 @@ impl Store for SqlStore {
     }
 
     async fn count_tokens_by_pan_hash(&self, pan_hash: &[u8; 32]) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE pan_hash = $1")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provisionings p JOIN tokens t ON t.provisioning_id = p.provisioning_id WHERE p.pan_hash = $1")
             .bind(&pan_hash[..])
             .fetch_one(&self.pool)
             .await

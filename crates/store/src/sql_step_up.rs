@@ -425,7 +425,7 @@ async fn signals(conn: &mut AnyConnection, q: &SignalQuery) -> Result<Signals, S
           (SELECT COUNT(*) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 3600) AS device_1h,
           (SELECT COUNT(*) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 86400) AS device_24h,
           (SELECT COUNT(*) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND created_at >= $6 - 86400) AS user_24h,
-          (SELECT COUNT(*) FROM tokens WHERE device_id = $2) AS device_tokens,
+          (SELECT COUNT(*) FROM provisionings p JOIN tokens t ON t.provisioning_id = p.provisioning_id WHERE p.device_id = $2) AS device_tokens,
           (SELECT COUNT(DISTINCT pan_hash) FROM provisionings WHERE device_id = $2 AND created_at >= $6 - 86400 AND pan_hash <> $1) AS other_cards,
           COALESCE((SELECT created_at FROM wallet_accounts WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND state <> 'EXPIRED' AND state = 'ACTIVE'),
                    (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS first_seen,
