@@ -42,6 +42,8 @@ pub struct SqlStore {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
     pub(crate) writer: GroupCommit,
+    /// SQLite: the connection the risk signals are read on (`sql_step_up.rs`).
+    pub(crate) hot_reads: Option<GroupCommit>,
 }
 
 /// Connections per instance unless the URL's `pool_size` says otherwise.
@@ -131,10 +133,15 @@ impl SqlStore {
             Backend::Postgres => ((pool_size as usize / 2).max(1), None),
         };
         let writer = GroupCommit::start(pool.clone(), writers, setup);
+        // SQLite: one more connection of its own for the risk signals; 16 MB holds the interior
+        // pages of the indexes they read at millions of rows.
+        let hot_reads = (backend == Backend::Sqlite)
+            .then(|| GroupCommit::reader(pool.clone(), "PRAGMA cache_size = -16384"));
         Ok(Self {
             pool,
             backend,
             writer,
+            hot_reads,
         })
     }
 }

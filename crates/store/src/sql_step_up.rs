@@ -105,18 +105,17 @@ pub(crate) async fn insert_handoff(
 }
 
 impl SqlStore {
-    /// On SQLite the signals are read on the group-commit writer's own connection, whose page
-    /// cache stays warm (a pooled reader's cache is emptied by every commit of another
-    /// connection, and the reads then go to the file again); on PostgreSQL, on the pool.
+    /// On SQLite the signals are read on a connection kept for them (`group_commit.rs`), on
+    /// PostgreSQL on the pool.
     pub(crate) async fn risk_signals_impl(&self, q: &SignalQuery) -> Result<Signals, StoreError> {
-        match self.backend {
-            Backend::Sqlite => {
+        match &self.hot_reads {
+            Some(reads) => {
                 let q = q.clone();
-                self.writer
+                reads
                     .read(move |conn| Box::pin(async move { signals(conn, &q).await }))
                     .await
             }
-            Backend::Postgres => {
+            None => {
                 let mut conn = self.pool.acquire().await.map_err(unavailable)?;
                 signals(&mut conn, q).await
             }
