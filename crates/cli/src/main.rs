@@ -70,5 +70,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// mimalloc instead of the system allocator: under load glibc's malloc and free took about 11 %
+/// of the server's CPU, and with mimalloc the server spends about 12 % less CPU per push
+/// provisioning (README, Performance).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -28,7 +28,7 @@ use provisio_tsp::wire::{
 /// `provisio bench reference-server` options (started by `bench push --reference`).
 #[derive(Debug, Args)]
 pub(crate) struct ReferenceArgs {
-    /// Loopback address to listen on.
+    /// Address to listen on (the bench uses a free loopback port).
     #[arg(long)]
     listen: std::net::SocketAddr,
 }
