@@ -317,6 +317,22 @@ async fn expiry_tries_resends_and_lockout() {
         .unwrap()
         .unwrap();
     assert_eq!(token.status.as_str(), "INACTIVE");
+    // The wrong codes (three on the first step-up, ten on this one) count once each, although
+    // their provisionings are found by card, by device and by user alike.
+    let signals = h
+        .state
+        .store
+        .risk_signals(&provisio_store::SignalQuery {
+            pan_hash: h.state.keys.vault().lookup_hash(&h.crypto, "pan", PAN),
+            bin8: PAN[..8].to_owned(),
+            device_id: "device-1".into(),
+            token_requestor_id: TRID.into(),
+            wallet_user_id: "user-1".into(),
+            now: provisio_server::Clock::now(h.clock.as_ref()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(signals.failed_step_ups, 13);
     // The failed step-ups now raise the service's level for this card and device.
     let mut req = h.request_with(|_| {});
     req.wallet_risk = Some(WalletRiskInfo::level(5, false));

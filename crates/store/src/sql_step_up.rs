@@ -413,7 +413,11 @@ impl SqlStore {
     }
 }
 
-/// The risk signals of one request, counted in one statement.
+/// The risk signals of one request, counted in one statement. Lookups by card, device or user
+/// are `UNION`s of index lookups, not `OR`s (PostgreSQL planned the `OR`s as a scan of the
+/// table); the declines' `UNION` counts a provisioning found by two keys once, and under `IN`
+/// a `UNION ALL` does the same for less (on SQLite, 3 to 4 µs of about 40 per statement with
+/// 1M tokens).
 async fn signals(conn: &mut AnyConnection, q: &SignalQuery) -> Result<Signals, StoreError> {
     let pan = &q.pan_hash[..];
     let pan_hex = hex::encode(q.pan_hash);
@@ -436,8 +440,8 @@ async fn signals(conn: &mut AnyConnection, q: &SignalQuery) -> Result<Signals, S
           (SELECT CAST(COALESCE(SUM(o.wrong_tries), 0) AS BIGINT) FROM otps o
              WHERE o.created_at >= $6 - 2592000 AND o.provisioning_id IN (
                SELECT provisioning_id FROM provisionings WHERE pan_hash = $1
-               UNION SELECT provisioning_id FROM provisionings WHERE device_id = $2
-               UNION SELECT provisioning_id FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS failed_step_ups,
+               UNION ALL SELECT provisioning_id FROM provisionings WHERE device_id = $2
+               UNION ALL SELECT provisioning_id FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS failed_step_ups,
           CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_blocked,
           CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_blocked,
           CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) THEN 1 ELSE 0 END AS bin_blocked,
