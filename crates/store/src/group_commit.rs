@@ -11,19 +11,8 @@
 //! returns, and if it fails, everybody in the batch gets the error, so nothing acknowledged is
 //! lost and nothing refused is half-written.
 //!
-//! A writer keeps its connection across batches, and so does a reader ([`GroupCommit::reader`],
-//! which is sent only reads). On SQLite the risk signals are read on such a reader. A pooled
-//! connection's page cache is emptied whenever another connection has committed (SQLite's
-//! wal.html), and with eight of them nearly every read found its cache emptied and went back to
-//! the file for every index page: 46 read system calls per push provisioning with 1M tokens.
-//! One long-lived reader loses its cache at most once per commit, shared by the reads in
-//! between: 14.4 read system calls per push. Reading on the writer's connection did better
-//! still (9.9), but then every read waited behind the writer's commits, fsync and
-//! checkpoints, and with 1M tokens a quarter of the CPU stood idle: the reader gave 18 % more
-//! throughput there, at the same CPU per request.
-
-use std::future::Future;
-use std::pin::Pin;
+//! A writer keeps its connection across batches ([`own_connection`]), so on SQLite its page
+//! cache stays warm between them.
 
 use provisio_tsp::records::NewProvisioning;
 use sqlx::{AnyConnection, AnyPool, Connection};
@@ -44,26 +33,10 @@ struct Pending {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// A read run on a writer's connection (or told why there is none); it answers through its
-/// own channel, and tells the writer whether the store was unavailable (the connection is then
-/// replaced).
-type Read = Box<
-    dyn for<'c> FnOnce(Result<&'c mut AnyConnection, StoreError>) -> BoxFuture<'c, bool> + Send,
->;
-
-/// A future borrowing the writer's connection.
-pub(crate) type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
-
-/// What a writer is asked to do.
-enum Job {
-    Commit(Box<Pending>),
-    Read(Read),
-}
-
 /// The handle requests commit through: one queue per writer, taken in turn.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupCommit {
-    queues: std::sync::Arc<[mpsc::Sender<Job>]>,
+    queues: std::sync::Arc<[mpsc::Sender<Pending>]>,
     next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -93,12 +66,6 @@ impl GroupCommit {
         }
     }
 
-    /// A task with its own connection for reads only: it is never sent a commit. `setup` runs
-    /// on its connection when it is taken.
-    pub(crate) fn reader(pool: AnyPool, setup: &'static str) -> Self {
-        Self::start(pool, 1, Some(setup))
-    }
-
     /// Commits one provisioning (and its idempotent answer) with whatever else is waiting;
     /// returns once it is durable, or with the rule it broke.
     pub(crate) async fn commit(
@@ -112,42 +79,13 @@ impl GroupCommit {
             idempotency,
             done,
         };
-        self.send(Job::Commit(Box::new(pending))).await?;
-        answer.await.map_err(|_| stopped())?
-    }
-
-    /// Runs `read` on a writer's connection, between its batches.
-    pub(crate) async fn read<T: Send + 'static>(
-        &self,
-        read: impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
-            + Send
-            + 'static,
-    ) -> Result<T, StoreError> {
-        let (done, answer) = oneshot::channel();
-        let job: Read = Box::new(move |conn| {
-            Box::pin(async move {
-                let result = match conn {
-                    Ok(conn) => read(conn).await,
-                    Err(e) => Err(e),
-                };
-                let unavailable = matches!(result, Err(StoreError::Unavailable(_)));
-                // A caller that went away needs no answer.
-                let _ = done.send(result);
-                unavailable
-            })
-        });
-        self.send(Job::Read(job)).await?;
-        answer.await.map_err(|_| stopped())?
-    }
-
-    /// Queues a job for the writers, taken in turn.
-    async fn send(&self, job: Job) -> Result<(), StoreError> {
         let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let queue = self
             .queues
             .get(i % self.queues.len())
             .ok_or_else(|| StoreError::Unavailable("no store writer".into()))?;
-        queue.send(job).await.map_err(|_| stopped())
+        queue.send(pending).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
@@ -155,28 +93,13 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the store's writer stopped".into())
 }
 
-/// One writer: its queue's reads, then its commits as one batch, on its own connection (a new
-/// one after the store was unavailable).
-async fn writer(pool: AnyPool, setup: Option<&'static str>, mut rx: mpsc::Receiver<Job>) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
+/// One writer: whatever is waiting, as one batch, on its own connection (a new one after the
+/// store was unavailable).
+async fn writer(pool: AnyPool, setup: Option<&'static str>, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut conn: Option<AnyConnection> = None;
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        // Reads first, in the order they came; then the commits, as one batch.
-        for job in jobs.drain(..) {
-            match job {
-                Job::Commit(pending) => batch.push(*pending),
-                Job::Read(read) => {
-                    if read(connection(&pool, setup, &mut conn).await).await {
-                        conn = None;
-                    }
-                }
-            }
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let results = match connection(&pool, setup, &mut conn).await {
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let results = match own_connection(&pool, setup, &mut conn).await {
             Ok(c) => commit_batch(c, &batch).await,
             Err(e) => batch.iter().map(|_| Err(copy(&e))).collect(),
         };
@@ -193,10 +116,11 @@ async fn writer(pool: AnyPool, setup: Option<&'static str>, mut rx: mpsc::Receiv
     }
 }
 
-/// The writer's connection, opened through the pool (same options, same set-up) the first
-/// time and after an error, then detached from it: the pool's `pool_size` connections stay
-/// for everything else, and a writer's broken connection is closed, not handed back.
-async fn connection<'c>(
+/// A task's own connection (a writer's, or `hot_reads.rs`'s), opened through the pool (same
+/// options, same set-up) the first time and after an error, then detached from it with `setup`
+/// run on it: the pool's `pool_size` connections stay for everything else, and a broken one is
+/// closed, not handed back.
+pub(crate) async fn own_connection<'c>(
     pool: &AnyPool,
     setup: Option<&'static str>,
     conn: &'c mut Option<AnyConnection>,

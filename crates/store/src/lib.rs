@@ -13,6 +13,7 @@ mod account_records;
 mod bulk_insert;
 mod error;
 mod group_commit;
+mod hot_reads;
 mod migrate;
 mod records;
 mod sql;

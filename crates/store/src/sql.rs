@@ -18,6 +18,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use crate::group_commit::GroupCommit;
+use crate::hot_reads::HotReads;
 use crate::migrate::migrate;
 use crate::{
     AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, Conflict, EnrolmentRecord,
@@ -41,9 +42,9 @@ pub enum Backend {
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
-    pub(crate) writer: GroupCommit,
-    /// SQLite: the connection the risk signals are read on (`sql_step_up.rs`).
-    pub(crate) hot_reads: Option<GroupCommit>,
+    writer: GroupCommit,
+    /// SQLite: the connection the risk signals are read on (`hot_reads.rs`).
+    pub(crate) hot_reads: Option<HotReads>,
 }
 
 /// Connections per instance unless the URL's `pool_size` says otherwise.
@@ -136,7 +137,7 @@ impl SqlStore {
         // SQLite: one more connection of its own for the risk signals; 16 MB holds the interior
         // pages of the indexes they read at millions of rows.
         let hot_reads = (backend == Backend::Sqlite)
-            .then(|| GroupCommit::reader(pool.clone(), "PRAGMA cache_size = -16384"));
+            .then(|| HotReads::start(pool.clone(), "PRAGMA cache_size = -16384"));
         Ok(Self {
             pool,
             backend,

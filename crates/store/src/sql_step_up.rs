@@ -105,7 +105,7 @@ pub(crate) async fn insert_handoff(
 }
 
 impl SqlStore {
-    /// On SQLite the signals are read on a connection kept for them (`group_commit.rs`), on
+    /// On SQLite the signals are read on a connection kept for them (`hot_reads.rs`), on
     /// PostgreSQL on the pool.
     pub(crate) async fn risk_signals_impl(&self, q: &SignalQuery) -> Result<Signals, StoreError> {
         match &self.hot_reads {

@@ -231,9 +231,8 @@ async fn risk_signals_count_every_acknowledged_provisioning_under_concurrency() 
             now,
         };
         // Clients commit and then read at once, interleaved with each other: a read made
-        // after a commit was acknowledged sees it (on SQLite the reads share the writer's
-        // connection, so they must not be served a stale snapshot or wait behind a batch
-        // forever).
+        // after a commit was acknowledged sees it (on SQLite the reads go to a long-lived
+        // connection of their own, which must not serve a snapshot older than the commit).
         let tasks: Vec<_> = (0..24)
             .map(|i| {
                 let s = store.clone();
@@ -266,9 +265,9 @@ async fn risk_signals_count_every_acknowledged_provisioning_under_concurrency() 
 
 #[tokio::test]
 async fn a_pool_of_one_still_serves_reads_beside_the_writer() {
-    // The writer's connection is its own, on top of the pool: with `pool_size=1` the one
-    // pooled connection stays free for everything else (a writer holding it would starve
-    // every other query until the pool's acquire timeout).
+    // The writer's connection (and on SQLite the risk signals' reader) is its own, on top of
+    // the pool: with `pool_size=1` the one pooled connection stays free for everything else
+    // (a writer holding it would starve every other query until the pool's acquire timeout).
     let dir = tempfile::tempdir().unwrap();
     let mut urls = vec![format!(
         "sqlite://{}?pool_size=1",
