@@ -138,6 +138,67 @@ fn a_preloaded_vault_holds_real_minted_records_and_the_load_still_passes() {
 }
 
 #[test]
+fn bench_store_commits_every_minted_record_and_weighs_its_cpu_against_the_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    // Two runs on one store (the master key opens it again): each run's ids are its own.
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+            .env("PROVISIO_MASTER_KEY", "22".repeat(32))
+            .args(["bench", "store", "--json", "--requests", "300"])
+            .args(["--concurrency", "4", "--store", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    for r in [run(), run()] {
+        assert_eq!(r["completed"], 300, "{r}");
+        assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+        let cpu = r["store_cpu_us_per_push"].as_f64().unwrap();
+        let floor = r["crypto_floor_us"].as_f64().unwrap();
+        assert!(cpu > 0.0 && floor > 0.0, "{r}");
+        assert!(
+            (r["store_floor_ratio"].as_f64().unwrap() - cpu / floor).abs() < 1e-9,
+            "{r}"
+        );
+        assert!(r["p99_ms"].as_f64().unwrap() >= r["p50_ms"].as_f64().unwrap());
+        assert_eq!(r["store"], "sqlite", "{r}");
+    }
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let count = |sql: &str| -> i64 {
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+        })
+    };
+    // Every record was committed, in two runs of their own; one in 20 is a decline, and every
+    // other one has its token and its script.
+    let mine = "FROM provisionings p WHERE p.session_id LIKE 'store-%'";
+    assert_eq!(count(&format!("SELECT COUNT(*) {mine}")), 600);
+    assert_eq!(
+        count(&format!(
+            "SELECT COUNT(DISTINCT substr(p.session_id, 1, 14)) {mine}"
+        )),
+        2
+    );
+    assert_eq!(
+        count(&format!("SELECT COUNT(*) {mine} AND decision = 'DECLINED'")),
+        30
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM tokens t JOIN scripts s ON s.token_ref_id = t.token_ref_id JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE p.session_id LIKE 'store-%'"),
+        570
+    );
+}
+
+#[test]
 fn bench_push_loads_a_running_server_by_url() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")

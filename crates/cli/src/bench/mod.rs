@@ -7,6 +7,7 @@ mod preload;
 mod process;
 mod push;
 mod reference;
+mod store;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -23,6 +24,9 @@ use provisio_types::Pan;
 pub(crate) enum BenchCommand {
     /// Push provisioning over HTTP against a server process.
     Push(push::PushArgs),
+    /// The store's share of a push provisioning: risk-signal reads and group commits of
+    /// minted records, no HTTP and no request cryptography, beside the crypto floor.
+    Store(store::StoreArgs),
     /// One risk evaluation with the built-in policy, beside cloning its inputs.
     Risk(micro::MicroArgs),
     /// An SCP03 level-33 exchange (wrap and unwrap, command and response), beside the same
@@ -38,6 +42,7 @@ pub(crate) enum BenchCommand {
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Push(args) => push::run(args).await,
+        BenchCommand::Store(args) => store::run(args).await,
         BenchCommand::Risk(args) => micro::risk(&args),
         BenchCommand::Scp03(args) => micro::scp03(&args),
         BenchCommand::Mint(args) => micro::mint(&args),
@@ -57,6 +62,15 @@ fn per_call_us(iters: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyho
     }
     rounds.sort_by(f64::total_cmp);
     Ok(rounds.get(3).copied().unwrap_or_default())
+}
+
+/// The `p` quantile of sorted microseconds, in milliseconds.
+fn percentile(sorted_us: &[u64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_us.len() as f64 - 1.0) * p).round() as usize;
+    sorted_us.get(i).copied().unwrap_or_default() as f64 / 1000.0
 }
 
 /// A progress bar on standard error, or a hidden one when the output is JSON.

@@ -55,35 +55,13 @@ pub(super) async fn preload(
     register(store.as_ref(), &crypto, now).await?;
 
     let bar = progress(n, "preloading", quiet);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Vec<NewProvisioning>>>(4);
-    let next = Arc::new(AtomicU64::new(0));
-    let taken = Arc::new(Mutex::new(HashSet::new()));
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let minters: Vec<_> = (0..threads)
-        .map(|_| {
-            let (tx, next, taken, keys, config) = (
-                tx.clone(),
-                next.clone(),
-                taken.clone(),
-                state.keys.clone(),
-                state.config.clone(),
-            );
-            std::thread::spawn(move || loop {
-                let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                if start >= n {
-                    return;
-                }
-                let batch = (start..n.min(start + BATCH))
-                    .map(|i| unique(&taken, || record(&keys, &config, i, n, now)))
-                    .collect();
-                if tx.blocking_send(batch).is_err() {
-                    return;
-                }
-            })
-        })
-        .collect();
-    drop(tx);
-    while let Some(batch) = rx.recv().await {
+    let (mut batches, minters) =
+        mint_on_every_core(&state.keys, &state.config, n, move |keys, config, i| {
+            let age =
+                i64::try_from(i).unwrap_or(0) * SPREAD_S / i64::try_from(n).unwrap_or(1).max(1);
+            record(keys, config, "preload", i, now - age)
+        });
+    while let Some(batch) = batches.recv().await {
         let batch = batch?;
         store.import_provisionings(&batch).await?;
         bar.inc(batch.len() as u64);
@@ -96,8 +74,60 @@ pub(super) async fn preload(
     Ok(())
 }
 
-/// The issuer and wallet the preloaded records belong to (API keys nobody holds).
-async fn register(store: &dyn Store, crypto: &AwsLcProvider, now: i64) -> anyhow::Result<()> {
+/// Batches of minted records `0..n` (`make(keys, config, i)`, each with a token PAN no other
+/// has), made on every core and sent as they are done, in no particular order. The threads
+/// end when all are sent or the receiver is dropped.
+pub(super) fn mint_on_every_core(
+    keys: &Arc<TspKeys>,
+    config: &Arc<TspConfig>,
+    n: u64,
+    make: impl Fn(&TspKeys, &TspConfig, u64) -> anyhow::Result<NewProvisioning> + Send + Sync + 'static,
+) -> (
+    tokio::sync::mpsc::Receiver<anyhow::Result<Vec<NewProvisioning>>>,
+    Vec<std::thread::JoinHandle<()>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let next = Arc::new(AtomicU64::new(0));
+    let taken = Arc::new(Mutex::new(HashSet::new()));
+    let make = Arc::new(make);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let minters = (0..threads)
+        .map(|_| {
+            let (tx, next, taken, keys, config, make) = (
+                tx.clone(),
+                next.clone(),
+                taken.clone(),
+                keys.clone(),
+                config.clone(),
+                make.clone(),
+            );
+            std::thread::spawn(move || loop {
+                let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                if start >= n {
+                    return;
+                }
+                let batch = (start..n.min(start + BATCH))
+                    .map(|i| unique(&taken, || make(&keys, &config, i)))
+                    .collect();
+                if tx.blocking_send(batch).is_err() {
+                    return;
+                }
+            })
+        })
+        .collect();
+    (rx, minters)
+}
+
+/// The issuer and wallet the preloaded records belong to (API keys nobody holds), unless an
+/// earlier preload or `bench store` run registered them.
+pub(super) async fn register(
+    store: &dyn Store,
+    crypto: &AwsLcProvider,
+    now: i64,
+) -> anyhow::Result<()> {
+    if store.issuer(ISSUER).await?.is_some() {
+        return Ok(());
+    }
     let unheld = |crypto: &AwsLcProvider| -> anyhow::Result<[u8; 32]> {
         let mut k = [0u8; 32];
         crypto.fill_random(&mut k)?;
@@ -147,26 +177,24 @@ fn unique(
     }
 }
 
-/// Preloaded record `i` of `n`: its own card, user and device, `i / n` of the way back
-/// through the last 30 days.
-fn record(
+/// Record `i` of a run whose ids begin with `prefix`: its own card, user and device, created
+/// at `created_at`. One in 20 is a decline (a blocked device), as real traffic has.
+pub(super) fn record(
     keys: &TspKeys,
     config: &TspConfig,
+    prefix: &str,
     i: u64,
-    n: u64,
-    now: i64,
+    created_at: i64,
 ) -> anyhow::Result<NewProvisioning> {
     let crypto = AwsLcProvider::new();
-    let body = format!("4999{i:011}");
-    let check = provisio_types::luhn_check_digit(&body).context("luhn")?;
-    let pan = Pan::parse(&format!("{body}{check}"))?;
+    let pan = card(i)?;
     let pan_hash = keys.vault().lookup_hash(&crypto, "pan", pan.expose());
     let accepted = Accepted {
         issuer_id: ISSUER.into(),
-        jti: format!("preload-jti-{i}"),
-        session_id: format!("preload-sid-{i}"),
-        wallet_user_id: format!("preload-user-{i}"),
-        device_id: format!("preload-device-{i}"),
+        jti: format!("{prefix}-jti-{i}"),
+        session_id: format!("{prefix}-sid-{i}"),
+        wallet_user_id: format!("{prefix}-user-{i}"),
+        device_id: format!("{prefix}-device-{i}"),
         token_requestor_id: REQUESTOR.into(),
         pan,
         expiry: Expiry::new(12, 2031)?,
@@ -182,14 +210,20 @@ fn record(
     };
     let risk = evaluate(&config.risk_policy, ISSUER, &WalletInput::Missing, &signals);
     let device: EcKeyPair = crypto.generate_ec_key()?;
-    let age = i64::try_from(i).unwrap_or(0) * SPREAD_S / i64::try_from(n).unwrap_or(1).max(1);
     let input = MintInput {
         accepted: &accepted,
         device_key: device.public_key(),
         secure_element: None,
         risk: &risk,
         pan_hash,
-        now: now - age,
+        now: created_at,
     };
     Ok(provisio_tsp::mint(&crypto, keys, config, &input)?.record)
+}
+
+/// Record `i`'s card number (not unique: the card is not what makes a record one).
+pub(super) fn card(i: u64) -> anyhow::Result<Pan> {
+    let body = format!("4999{:011}", i % 100_000_000_000);
+    let check = provisio_types::luhn_check_digit(&body).context("luhn")?;
+    Ok(Pan::parse(&format!("{body}{check}"))?)
 }

@@ -94,23 +94,10 @@ impl Target {
         bail!("the server did not come up")
     }
 
-    /// The process's CPU time so far in seconds (user + system, all threads), from
-    /// `/proc/PID/stat`; `None` for a server whose process is not known.
+    /// The process's CPU time so far in seconds; `None` for a server whose process is not
+    /// known.
     pub(super) fn cpu_seconds(&self) -> anyhow::Result<Option<f64>> {
-        let Some(pid) = self.pid else { return Ok(None) };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .context("reading the server's CPU time from /proc (Linux only)")?;
-        // proc(5): utime and stime are fields 14 and 15, counted after the parenthesised
-        // command name, in clock ticks of USER_HZ (100 on Linux, fixed by its ABI).
-        let rest = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r)
-            .context("malformed /proc stat")?;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let tick = |i: usize| -> anyhow::Result<f64> {
-            Ok(fields.get(i).context("short /proc stat")?.parse::<f64>()?)
-        };
-        Ok(Some((tick(11)? + tick(12)?) / 100.0))
+        self.pid.map(cpu_seconds).transpose()
     }
 
     /// The process's resident memory in MiB (`VmRSS` in `/proc/PID/status`).
@@ -125,4 +112,22 @@ impl Target {
             .context("no VmRSS in /proc status")?;
         Ok(Some(kib / 1024.0))
     }
+}
+
+/// Process `pid`'s CPU time so far in seconds (user + system, all threads), from
+/// `/proc/PID/stat`.
+pub(super) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .context("reading a process's CPU time from /proc (Linux only)")?;
+    // proc(5): utime and stime are fields 14 and 15, counted after the parenthesised command
+    // name, in clock ticks of USER_HZ (100 on Linux, fixed by its ABI).
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("malformed /proc stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields.get(i).context("short /proc stat")?.parse::<f64>()?)
+    };
+    Ok((tick(11)? + tick(12)?) / 100.0)
 }

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use super::floor::crypto_floor;
 use super::process::Target;
-use super::{progress, test_card};
+use super::{percentile, progress, test_card};
 
 /// `provisio bench push` options.
 #[derive(Debug, Args)]
@@ -129,14 +129,6 @@ fn make_requests(
     }
     bar.finish_and_clear();
     Ok(out)
-}
-
-fn percentile(sorted_us: &[u64], p: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted_us.len() as f64 - 1.0) * p).round() as usize;
-    sorted_us.get(i).copied().unwrap_or_default() as f64 / 1000.0
 }
 
 pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
