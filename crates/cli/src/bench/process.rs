@@ -117,17 +117,103 @@ impl Target {
 /// Process `pid`'s CPU time so far in seconds (user + system, all threads), from
 /// `/proc/PID/stat`.
 pub(super) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .context("reading a process's CPU time from /proc (Linux only)")?;
-    // proc(5): utime and stime are fields 14 and 15, counted after the parenthesised command
-    // name, in clock ticks of USER_HZ (100 on Linux, fixed by its ABI).
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("malformed /proc stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| -> anyhow::Result<f64> {
-        Ok(fields.get(i).context("short /proc stat")?.parse::<f64>()?)
-    };
-    Ok((tick(11)? + tick(12)?) / 100.0)
+    let stat = Stat::read(pid)?.context("the process is gone")?;
+    Ok(stat.own)
+}
+
+/// The CPU time so far of process `pid` and all its children, the ones it has reaped
+/// (`cutime`, `cstime`) and the ones still running: a database server whose connections are
+/// processes of their own, as PostgreSQL's are. A child that ends between two readings is
+/// counted in the second by its parent, so the difference holds.
+pub(super) fn tree_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let root = Stat::read(pid)?.context("the database process is gone")?;
+    let mut total = root.own + root.reaped;
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(child) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A process may end while the list is read; it is then counted by its parent.
+        if let Ok(Some(stat)) = Stat::read(child) {
+            if stat.parent == pid {
+                total += stat.own + stat.reaped;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// The fields of `/proc/PID/stat` read here, in seconds.
+struct Stat {
+    parent: u32,
+    own: f64,
+    reaped: f64,
+}
+
+impl Stat {
+    /// `None` when the process has ended.
+    fn read(pid: u32) -> anyhow::Result<Option<Self>> {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return Ok(None);
+        };
+        // proc(5): after the parenthesised command name, ppid is field 4, utime, stime,
+        // cutime and cstime are fields 14 to 17, in clock ticks of USER_HZ (100 on Linux,
+        // fixed by its ABI).
+        let rest = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .context("malformed /proc stat")?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).context("short /proc stat");
+        let ticks = |n: usize| -> anyhow::Result<f64> { Ok(field(n)?.parse::<f64>()?) };
+        Ok(Some(Self {
+            parent: field(4)?.parse()?,
+            own: (ticks(14)? + ticks(15)?) / 100.0,
+            reaped: (ticks(16)? + ticks(17)?) / 100.0,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::{cpu_seconds, tree_cpu_seconds};
+
+    #[test]
+    fn a_process_tree_counts_its_children_running_and_reaped() {
+        let me = std::process::id();
+        let (tree_before, own_before) = (tree_cpu_seconds(me).unwrap(), cpu_seconds(me).unwrap());
+        // A child that keeps a core busy until it is stopped.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let children = || tree_cpu_seconds(me).unwrap() - cpu_seconds(me).unwrap();
+        let children_before = tree_before - own_before;
+        // However busy the machine, the child gets its 0.1 s of CPU within 20 s.
+        let mut running = children();
+        for _ in 0..400 {
+            if running - children_before >= 0.1 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            running = children();
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let reaped = children();
+        // Running, the child is read from its own /proc entry; reaped, from this process's
+        // cutime and cstime. Either way the tree holds at least its 0.1 s; the process's own
+        // time does not. (The two readings of one child may differ by a clock tick: the kernel
+        // rounds a running task's times afresh at each reading.)
+        assert!(
+            running - children_before >= 0.1,
+            "{running} {children_before}"
+        );
+        assert!(reaped >= running - 0.02, "{reaped} {running}");
+    }
 }

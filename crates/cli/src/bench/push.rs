@@ -25,7 +25,7 @@ use provisio_tsp::wire::PushProvisioningRequest;
 use serde::Serialize;
 
 use super::floor::crypto_floor;
-use super::process::Target;
+use super::process::{tree_cpu_seconds, Target};
 use super::{percentile, progress, test_card};
 
 /// `provisio bench push` options.
@@ -68,6 +68,10 @@ pub(crate) struct PushArgs {
     /// only, no store. What it reaches is the most this machine gives any server.
     #[arg(long, conflicts_with_all = ["url", "store", "preload"])]
     reference: bool,
+    /// The database server's process id (PostgreSQL's postmaster, from `postmaster.pid`), to
+    /// report its CPU time per request too: its connections are processes of their own.
+    #[arg(long, conflicts_with = "reference")]
+    database_pid: Option<u32>,
 }
 
 /// The report; the first keys are PROTOCOL.md section 5's. Server readings are null when
@@ -91,6 +95,7 @@ struct Report {
     store: String,
     preloaded_tokens: u64,
     server_rss_mib: Option<f64>,
+    database_cpu_us_per_request: Option<f64>,
 }
 
 /// One request per phone (its own user, device and card, so no velocity rule fires). `run`
@@ -210,9 +215,11 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     let run = u32::from_be_bytes(suffix);
     let requests = Arc::new(make_requests(&issuer, &trid, &jwks, run, n, args.json)?);
 
-    let cpu_before = server.cpu_seconds()?;
+    let database_cpu = || args.database_pid.map(tree_cpu_seconds).transpose();
+    let (cpu_before, database_before) = (server.cpu_seconds()?, database_cpu()?);
     let load = drive(&admin.with_key(&wallet_key), requests, &args).await?;
     let cpu = server.cpu_seconds()?.zip(cpu_before).map(|(a, b)| a - b);
+    let database = database_cpu()?.zip(database_before).map(|(a, b)| a - b);
     let rss = server.rss_mib()?;
     drop(server);
     let floor = (floor_before + crypto_floor()?) / 2.0;
@@ -227,7 +234,8 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     let handled = completed + errors.values().sum::<u64>();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let throughput = completed as f64 / seconds;
-    let cpu_us = cpu.map(|cpu| cpu * 1e6 / handled.max(1) as f64);
+    let per_request = |seconds: f64| seconds * 1e6 / handled.max(1) as f64;
+    let cpu_us = cpu.map(per_request);
     let report = Report {
         throughput_per_s: throughput,
         p50_ms: percentile(&latencies, 0.50),
@@ -246,6 +254,7 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
         store,
         preloaded_tokens: args.preload,
         server_rss_mib: rss,
+        database_cpu_us_per_request: database.map(per_request),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -367,6 +376,9 @@ fn print_report(r: &Report) {
             println!("  server CPU     {cpu:.0} µs per request ({ratio:.2} × the floor)")
         }
         _ => println!("  server CPU     unknown (give --server-pid with --url)"),
+    }
+    if let Some(db) = r.database_cpu_us_per_request {
+        println!("  database CPU   {db:.0} µs per request (its server's processes)");
     }
     if let Some(rss) = r.server_rss_mib {
         println!("  server memory  {rss:.0} MiB resident at the end");

@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use super::floor::crypto_floor;
 use super::preload::{card, mint_on_every_core, record, register};
-use super::process::cpu_seconds;
+use super::process::{cpu_seconds, tree_cpu_seconds};
 use super::{percentile, progress};
 
 /// `provisio bench store` options.
@@ -47,6 +47,10 @@ pub(crate) struct StoreArgs {
     /// Pushes in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// The database server's process id (PostgreSQL's postmaster, from `postmaster.pid`), to
+    /// count its CPU time too: its connections are processes of their own, on the same cores.
+    #[arg(long)]
+    database_pid: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,6 +65,8 @@ struct Report {
     crypto_floor_us: f64,
     /// `store_cpu_us_per_push / crypto_floor_us`.
     store_floor_ratio: f64,
+    /// The database server's CPU time (with `--database-pid`) per committed push.
+    database_cpu_us_per_push: Option<f64>,
     completed: u64,
     /// Refusals by code: a token PAN that an earlier run's record already has is the only
     /// expected one (the server mints another number then).
@@ -111,9 +117,11 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
 
     let floor_before = crypto_floor()?;
     let pid = std::process::id();
-    let cpu_before = cpu_seconds(pid)?;
+    let database_cpu = || args.database_pid.map(tree_cpu_seconds).transpose();
+    let (cpu_before, database_before) = (cpu_seconds(pid)?, database_cpu()?);
     let load = drive(store, records, &args).await?;
     let cpu = cpu_seconds(pid)? - cpu_before;
+    let database = database_cpu()?.zip(database_before).map(|(a, b)| a - b);
     let floor = (floor_before + crypto_floor()?) / 2.0;
 
     let Load {
@@ -123,7 +131,9 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
     } = load;
     latencies.sort_unstable();
     let completed = latencies.len() as u64;
-    let store_cpu = cpu * 1e6 / (completed + errors.values().sum::<u64>()).max(1) as f64;
+    let per_push =
+        |seconds: f64| seconds * 1e6 / (completed + errors.values().sum::<u64>()).max(1) as f64;
+    let store_cpu = per_push(cpu);
     let kind = if url.starts_with("postgres") {
         "postgres"
     } else {
@@ -137,6 +147,7 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
         store_cpu_us_per_push: store_cpu,
         crypto_floor_us: floor,
         store_floor_ratio: store_cpu / floor,
+        database_cpu_us_per_push: database.map(per_push),
         completed,
         errors,
         seconds,
@@ -297,6 +308,9 @@ fn print_report(r: &Report) {
         "  CPU            {:.0} µs per push, all threads ({:.2} × the floor)",
         r.store_cpu_us_per_push, r.store_floor_ratio
     );
+    if let Some(db) = r.database_cpu_us_per_push {
+        println!("  database       {db:.0} µs per push (its server's processes)");
+    }
     println!(
         "  crypto floor   {:.0} µs per request on one core (measured in this run)",
         r.crypto_floor_us
