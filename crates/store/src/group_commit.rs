@@ -116,7 +116,7 @@ async fn writer(pool: AnyPool, setup: Option<&'static str>, mut rx: mpsc::Receiv
     }
 }
 
-/// A task's own connection (a writer's, or `hot_reads.rs`'s), opened through the pool (same
+/// A connection of its own (a writer's, or `hot_reads.rs`'s), opened through the pool (same
 /// options, same set-up) the first time and after an error, then detached from it with `setup`
 /// run on it: the pool's `pool_size` connections stay for everything else, and a broken one is
 /// closed, not handed back.

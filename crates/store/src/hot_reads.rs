@@ -1,5 +1,5 @@
 //! SQLite's hot reads (the risk signals of every push provisioning) on a connection of their
-//! own, kept by one task for as long as it works.
+//! own, kept for as long as it works.
 //!
 //! A pooled connection's page cache is emptied whenever another connection has committed
 //! (SQLite's wal.html): with eight of them nearly every read found its cache emptied and went
@@ -9,79 +9,45 @@
 //! connection did better still (9.9), but then every read waited behind the writer's commits,
 //! fsync and checkpoints, and with 1M tokens a quarter of the CPU stood idle; this reader gave
 //! 18 % more throughput there, at the same CPU per request.
-
-use std::future::Future;
-use std::pin::Pin;
+//!
+//! The connection is behind a fair (first come, first served) lock and each read runs in its
+//! caller's task: a read is one hand-off to the database driver's thread and back, not two
+//! more through a task of its own.
 
 use sqlx::{AnyConnection, AnyPool};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::Mutex;
 
 use crate::group_commit::own_connection;
 use crate::StoreError;
 
-/// A future borrowing the reader's connection.
-pub(crate) type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
-
-/// A read run on the connection (or told why there is none); it answers through its own
-/// channel, and tells the task whether the store was unavailable (the connection is then
-/// replaced).
-type Read = Box<
-    dyn for<'c> FnOnce(Result<&'c mut AnyConnection, StoreError>) -> BoxFuture<'c, bool> + Send,
->;
-
-/// Reads waiting for the connection before callers wait to enqueue.
-const QUEUE: usize = 4096;
-
-/// The handle reads go through.
-#[derive(Debug, Clone)]
+/// The connection the reads share, opened on first use and again after an error.
+#[derive(Debug)]
 pub(crate) struct HotReads {
-    queue: mpsc::Sender<Read>,
+    pool: AnyPool,
+    setup: &'static str,
+    conn: Mutex<Option<AnyConnection>>,
 }
 
 impl HotReads {
-    /// Starts the task on the current runtime; `setup` runs on its connection when it is taken.
-    pub(crate) fn start(pool: AnyPool, setup: &'static str) -> Self {
-        let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(reader(pool, setup, rx));
-        Self { queue }
-    }
-
-    /// Runs `read` on the connection, after the reads queued before it.
-    pub(crate) async fn read<T: Send + 'static>(
-        &self,
-        read: impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
-            + Send
-            + 'static,
-    ) -> Result<T, StoreError> {
-        let (done, answer) = oneshot::channel();
-        let job: Read = Box::new(move |conn| {
-            Box::pin(async move {
-                let result = match conn {
-                    Ok(conn) => read(conn).await,
-                    Err(e) => Err(e),
-                };
-                let unavailable = matches!(result, Err(StoreError::Unavailable(_)));
-                // A caller that went away needs no answer.
-                let _ = done.send(result);
-                unavailable
-            })
-        });
-        self.queue.send(job).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-fn stopped() -> StoreError {
-    StoreError::Unavailable("the store's reader stopped".into())
-}
-
-/// The task: each read in turn, on its own connection (a new one after the store was
-/// unavailable).
-async fn reader(pool: AnyPool, setup: &'static str, mut rx: mpsc::Receiver<Read>) {
-    let mut conn: Option<AnyConnection> = None;
-    while let Some(read) = rx.recv().await {
-        if read(own_connection(&pool, Some(setup), &mut conn).await).await {
-            conn = None;
+    /// `setup` runs on the connection when it is opened.
+    pub(crate) fn new(pool: AnyPool, setup: &'static str) -> Self {
+        Self {
+            pool,
+            setup,
+            conn: Mutex::new(None),
         }
+    }
+
+    /// Runs `read` on the connection, after the reads that asked for it before.
+    pub(crate) async fn read<T>(
+        &self,
+        read: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn.lock().await;
+        let result = read(own_connection(&self.pool, Some(self.setup), &mut conn).await?).await;
+        if matches!(result, Err(StoreError::Unavailable(_))) {
+            *conn = None;
+        }
+        result
     }
 }

@@ -44,7 +44,7 @@ pub struct SqlStore {
     pub(crate) backend: Backend,
     writer: GroupCommit,
     /// SQLite: the connection the risk signals are read on (`hot_reads.rs`).
-    pub(crate) hot_reads: Option<HotReads>,
+    pub(crate) hot_reads: Option<std::sync::Arc<HotReads>>,
 }
 
 /// Connections per instance unless the URL's `pool_size` says otherwise.
@@ -136,8 +136,9 @@ impl SqlStore {
         let writer = GroupCommit::start(pool.clone(), writers, setup);
         // SQLite: one more connection of its own for the risk signals; 16 MB holds the interior
         // pages of the indexes they read at millions of rows.
-        let hot_reads = (backend == Backend::Sqlite)
-            .then(|| HotReads::start(pool.clone(), "PRAGMA cache_size = -16384"));
+        let hot_reads = (backend == Backend::Sqlite).then(|| {
+            std::sync::Arc::new(HotReads::new(pool.clone(), "PRAGMA cache_size = -16384"))
+        });
         Ok(Self {
             pool,
             backend,
