@@ -17,7 +17,6 @@ use provisio_tsp::{
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-use crate::checkpoints::Checkpoints;
 use crate::group_commit::GroupCommit;
 use crate::hot_reads::HotReads;
 use crate::migrate::migrate;
@@ -46,8 +45,6 @@ pub struct SqlStore {
     writer: GroupCommit,
     /// SQLite: the connection the risk signals are read on (`hot_reads.rs`).
     pub(crate) hot_reads: Option<std::sync::Arc<HotReads>>,
-    /// SQLite: the background checkpoints (`checkpoints.rs`), for as long as the store lives.
-    _checkpoints: Option<Checkpoints>,
 }
 
 /// Connections per instance unless the URL's `pool_size` says otherwise.
@@ -142,13 +139,11 @@ impl SqlStore {
         let hot_reads = (backend == Backend::Sqlite).then(|| {
             std::sync::Arc::new(HotReads::new(pool.clone(), "PRAGMA cache_size = -16384"))
         });
-        let checkpoints = (backend == Backend::Sqlite).then(|| Checkpoints::start(pool.clone()));
         Ok(Self {
             pool,
             backend,
             writer,
             hot_reads,
-            _checkpoints: checkpoints,
         })
     }
 }

@@ -590,34 +590,3 @@ async fn a_database_with_a_newer_schema_is_refused() {
         }
     }
 }
-
-#[tokio::test]
-async fn sqlite_checkpoints_the_log_beside_the_writer() {
-    // A few commits leave far fewer than the 1,000 pages at which the writer would checkpoint
-    // itself: only the background checkpoints (`checkpoints.rs`) copy them into the database
-    // file. The WAL index (`-shm`) says how far: its header's `mxFrame` (byte 16) and, after
-    // the header's two copies, `nBackfill` (byte 96), in the machine's byte order (SQLite's
-    // `walformat.html`, sections 2.1 and 2.2).
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ck.db");
-    let store = open(&format!("sqlite://{}", db.display())).await;
-    let records: Vec<_> = (0..40).map(|n| unique(n, false)).collect();
-    assert!(race(&store, records).await.iter().all(Result::is_ok));
-    let shm = db.with_extension("db-shm");
-    let word = |at: usize| {
-        let bytes = std::fs::read(&shm).unwrap();
-        u32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap())
-    };
-    let mut backfilled = (0, 0);
-    for _ in 0..200 {
-        backfilled = (word(96), word(16));
-        if backfilled.0 == backfilled.1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    let (copied, logged) = backfilled;
-    assert!(logged > 0 && logged < 1000, "{logged} pages in the log");
-    assert_eq!(copied, logged, "pages checkpointed, pages in the log");
-    drop(store);
-}
