@@ -230,11 +230,8 @@ async fn drive(
                     let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
                     match result {
                         Ok(()) => mine.push(us),
-                        Err(StoreError::Conflict(Conflict::TokenPan)) => {
-                            count(&errors, "token_pan_taken")
-                        }
                         Err(StoreError::Unavailable(e)) => return Err(e),
-                        Err(e) => count(&errors, &format!("{e:?}")),
+                        Err(e) => count(&errors, refusal(&e)),
                     }
                     bar.inc(1);
                 }
@@ -280,6 +277,16 @@ async fn push(store: &dyn Store, record: &NewProvisioning, i: u64) -> Result<(),
         })
         .await?;
     store.commit_provisioning(record, None).await
+}
+
+/// A refusal's code in the report.
+fn refusal(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::Conflict(Conflict::TokenPan) => "token_pan_taken",
+        StoreError::Conflict(_) => "conflict",
+        StoreError::MissingReference => "missing_reference",
+        _ => "corrupt",
+    }
 }
 
 fn count(errors: &Mutex<BTreeMap<String, u64>>, code: &str) {
