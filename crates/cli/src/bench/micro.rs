@@ -16,7 +16,7 @@ use provisio_tsp::{Accepted, Contact, MintInput, TspConfig, TspKeys};
 use provisio_types::Expiry;
 use serde::Serialize;
 
-use super::{per_call_us, test_card};
+use super::{emit, per_call_us, test_card};
 
 /// Options of the one-core benchmarks.
 #[derive(Debug, Args)]
@@ -63,9 +63,7 @@ fn report(
             })
             .collect(),
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
+    emit(args.json, &r, |r: &MicroReport| {
         println!("{:<58} {:>9.3} µs", r.operation, r.operation_us);
         for b in &r.baselines {
             println!(
@@ -73,8 +71,7 @@ fn report(
                 b.name, b.us, b.ratio
             );
         }
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The built-in policy on a wallet-assessed request where three rules fire.

@@ -2,6 +2,7 @@
 //! paths each beside its raw primitive, measured in the same run.
 
 mod floor;
+mod load;
 mod micro;
 mod preload;
 mod process;
@@ -62,6 +63,16 @@ fn per_call_us(iters: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyho
     }
     rounds.sort_by(f64::total_cmp);
     Ok(rounds.get(3).copied().unwrap_or_default())
+}
+
+/// Prints `report`: one JSON object with `json`, else as `print` lays it out.
+fn emit<R: serde::Serialize>(json: bool, report: &R, print: fn(&R)) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print(report);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The `p` quantile of sorted microseconds, in milliseconds.

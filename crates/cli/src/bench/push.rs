@@ -9,8 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -25,8 +24,9 @@ use provisio_tsp::wire::PushProvisioningRequest;
 use serde::Serialize;
 
 use super::floor::crypto_floor;
+use super::load::{self, Load};
 use super::process::{tree_cpu_seconds, Target};
-use super::{percentile, progress, test_card};
+use super::{emit, percentile, progress, test_card};
 
 /// `provisio bench push` options.
 #[derive(Debug, Args)]
@@ -256,70 +256,18 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
         server_rss_mib: rss,
         database_cpu_us_per_request: database.map(per_request),
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_report(&report);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// What the load saw: each approved request's latency in microseconds, the rest by code.
-struct Load {
-    latencies: Vec<u64>,
-    errors: BTreeMap<String, u64>,
-    seconds: f64,
+    emit(args.json, &report, print_report)
 }
 
 /// Sends the prepared requests with `--concurrency` in flight until `--duration` is up or
-/// they are all sent.
+/// they are all sent; an approval counts as a success, anything else by its code.
 async fn drive(
     api: &ProvisioClient,
     requests: Arc<Vec<PushProvisioningRequest>>,
     args: &PushArgs,
 ) -> anyhow::Result<Load> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let latencies = Arc::new(Mutex::new(Vec::with_capacity(requests.len())));
-    let errors = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let bar = progress(args.duration, "load (seconds)", args.json);
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.duration);
-    let workers: Vec<_> = (0..args.concurrency)
-        .map(|_| {
-            let (api, requests, next, latencies, errors) = (
-                api.clone(),
-                requests.clone(),
-                next.clone(),
-                latencies.clone(),
-                errors.clone(),
-            );
-            tokio::spawn(async move {
-                let mut mine = Vec::new();
-                let count = |code: String| {
-                    if let Ok(mut e) = errors.lock() {
-                        *e.entry(code).or_default() += 1;
-                    }
-                };
-                while Instant::now() < deadline {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(req) = requests.get(i) else { break };
-                    let t = Instant::now();
-                    let result = api.push_provisioning(req, None).await;
-                    let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    match result {
-                        Ok(r) if r.decision == provisio_tsp::wire::Decision::Approved => {
-                            mine.push(us);
-                        }
-                        Ok(r) => count(format!("decision_{:?}", r.decision).to_lowercase()),
-                        Err(e) => count(e.code().unwrap_or("transport").to_owned()),
-                    }
-                }
-                if let Ok(mut l) = latencies.lock() {
-                    l.extend(mine);
-                }
-            })
-        })
-        .collect();
+    let deadline = Instant::now() + Duration::from_secs(args.duration);
     let ticker = {
         let bar = bar.clone();
         tokio::spawn(async move {
@@ -329,26 +277,30 @@ async fn drive(
             }
         })
     };
-    for w in workers {
-        w.await.context("a load worker failed")?;
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let api = api.clone();
+    let load = load::drive(
+        requests,
+        args.concurrency,
+        Some(deadline),
+        || {},
+        move |requests, i| {
+            let api = api.clone();
+            async move {
+                let Some(req) = requests.get(i) else {
+                    return Ok(Err("no_request".into()));
+                };
+                Ok(match api.push_provisioning(req, None).await {
+                    Ok(r) if r.decision == provisio_tsp::wire::Decision::Approved => Ok(()),
+                    Ok(r) => Err(format!("decision_{:?}", r.decision).to_lowercase()),
+                    Err(e) => Err(e.code().unwrap_or("transport").to_owned()),
+                })
+            }
+        },
+    )
+    .await;
     ticker.abort();
     bar.finish_and_clear();
-    Ok(Load {
-        latencies: take(&latencies)?,
-        errors: take(&errors)?,
-        seconds,
-    })
-}
-
-/// Empties a shared collection.
-fn take<T: Default>(m: &Mutex<T>) -> anyhow::Result<T> {
-    Ok(std::mem::take(
-        &mut *m
-            .lock()
-            .map_err(|_| anyhow::anyhow!("a load worker panicked"))?,
-    ))
+    load
 }
 
 fn print_report(r: &Report) {

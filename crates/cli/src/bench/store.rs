@@ -13,9 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -27,9 +25,10 @@ use provisio_tsp::TspConfig;
 use serde::Serialize;
 
 use super::floor::crypto_floor;
+use super::load::{self, Load};
 use super::preload::{card, mint_on_every_core, record, register};
 use super::process::{cpu_seconds, tree_cpu_seconds};
-use super::{percentile, progress};
+use super::{emit, percentile, progress};
 
 /// `provisio bench store` options.
 #[derive(Debug, Args)]
@@ -155,12 +154,7 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
         store: kind.into(),
         cores: std::thread::available_parallelism().map_or(1, usize::from),
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_report(&report);
-    }
-    Ok(ExitCode::SUCCESS)
+    emit(args.json, &report, print_report)
 }
 
 /// `n` records of this run, created now, minted on every core.
@@ -191,74 +185,42 @@ async fn mint(
     Ok(records)
 }
 
-/// Each committed push's latency in microseconds (signals read and commit), the refusals by
-/// code, and the seconds it all took.
-struct Load {
-    latencies: Vec<u64>,
-    errors: BTreeMap<String, u64>,
-    seconds: f64,
-}
-
 /// What the push handler asks of the store for each record: its risk signals, then its
-/// commit, with `--concurrency` records in flight.
+/// commit, with `--concurrency` records in flight. A store that is unavailable stops the load.
 async fn drive(
     store: Arc<dyn Store>,
     records: Vec<NewProvisioning>,
     args: &StoreArgs,
 ) -> anyhow::Result<Load> {
-    let records = Arc::new(records);
-    let next = Arc::new(AtomicUsize::new(0));
-    let errors = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let bar = progress(records.len() as u64, "committing", args.json);
-    let started = Instant::now();
-    let workers: Vec<_> = (0..args.concurrency)
-        .map(|_| {
-            let (store, records, next, errors, bar) = (
-                store.clone(),
-                records.clone(),
-                next.clone(),
-                errors.clone(),
-                bar.clone(),
-            );
-            tokio::spawn(async move {
-                let mut mine = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(record) = records.get(i) else { break };
-                    let t = Instant::now();
-                    let result = push(store.as_ref(), record, i as u64).await;
-                    let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    match result {
-                        Ok(()) => mine.push(us),
-                        Err(StoreError::Unavailable(e)) => return Err(e),
-                        Err(e) => count(&errors, refusal(&e)),
+    let each = {
+        let bar = bar.clone();
+        move || bar.inc(1)
+    };
+    let load = load::drive(
+        Arc::new(records),
+        args.concurrency,
+        None,
+        each,
+        move |records, i| {
+            let store = store.clone();
+            async move {
+                let Some(record) = records.get(i) else {
+                    return Ok(Err("no_record".into()));
+                };
+                match push(store.as_ref(), record, i as u64).await {
+                    Ok(()) => Ok(Ok(())),
+                    Err(StoreError::Unavailable(e)) => {
+                        Err(anyhow::anyhow!("the store is unavailable: {e}"))
                     }
-                    bar.inc(1);
+                    Err(e) => Ok(Err(refusal(&e).into())),
                 }
-                Ok(mine)
-            })
-        })
-        .collect();
-    let mut latencies = Vec::with_capacity(records.len());
-    for w in workers {
-        let mine = w
-            .await
-            .context("a store worker failed")?
-            .map_err(|e| anyhow::anyhow!("the store is unavailable: {e}"))?;
-        latencies.extend(mine);
-    }
-    let seconds = started.elapsed().as_secs_f64();
+            }
+        },
+    )
+    .await;
     bar.finish_and_clear();
-    let errors = std::mem::take(
-        &mut *errors
-            .lock()
-            .map_err(|_| anyhow::anyhow!("a store worker panicked"))?,
-    );
-    Ok(Load {
-        latencies,
-        errors,
-        seconds,
-    })
+    load
 }
 
 /// The push handler's store calls for record `i`.
@@ -286,12 +248,6 @@ fn refusal(e: &StoreError) -> &'static str {
         StoreError::Conflict(_) => "conflict",
         StoreError::MissingReference => "missing_reference",
         _ => "corrupt",
-    }
-}
-
-fn count(errors: &Mutex<BTreeMap<String, u64>>, code: &str) {
-    if let Ok(mut e) = errors.lock() {
-        *e.entry(code.to_owned()).or_default() += 1;
     }
 }
 
