@@ -21,6 +21,15 @@ fn bench(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// One `SELECT COUNT(...)` on the SQLite store at `url`.
+fn count_rows(url: &str, sql: &str) -> i64 {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    })
+}
+
 #[test]
 fn bench_push_reports_the_protocol_keys_and_every_request_approved() {
     // An admin key in the environment (a server's, say) does not get in the way of a bench
@@ -100,14 +109,7 @@ fn a_preloaded_vault_holds_real_minted_records_and_the_load_still_passes() {
     assert_eq!(r["preloaded_tokens"], 3000, "{r}");
     assert!(r["server_rss_mib"].as_f64().unwrap() > 0.0, "{r}");
 
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let count = |sql: &str| -> i64 {
-        rt.block_on(async {
-            use sqlx::Connection;
-            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-        })
-    };
+    let count = |sql: &str| count_rows(&url, sql);
     let preload = "FROM provisionings WHERE issuer_id = 'preload-bank'";
     assert_eq!(count(&format!("SELECT COUNT(*) {preload}")), 3000);
     // One in 20 is declined (no token); every approved one has a token and a script.
@@ -170,14 +172,7 @@ fn bench_store_commits_every_minted_record_and_weighs_its_cpu_against_the_floor(
         assert_eq!(r["store"], "sqlite", "{r}");
     }
 
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let count = |sql: &str| -> i64 {
-        rt.block_on(async {
-            use sqlx::Connection;
-            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-        })
-    };
+    let count = |sql: &str| count_rows(&url, sql);
     // Every record was committed, in two runs of their own; one in 20 is a decline, and every
     // other one has its token and its script.
     let mine = "FROM provisionings p WHERE p.session_id LIKE 'store-%'";

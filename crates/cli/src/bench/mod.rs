@@ -17,6 +17,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use provisio_apps::CardDetails;
+use provisio_crypto::CryptoProvider;
 use provisio_tsp::Contact;
 use provisio_types::Pan;
 
@@ -63,6 +64,26 @@ fn per_call_us(iters: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyho
     }
     rounds.sort_by(f64::total_cmp);
     Ok(rounds.get(3).copied().unwrap_or_default())
+}
+
+/// The server's master key in hex: `PROVISIO_MASTER_KEY` if set (so that a preloaded store can
+/// be loaded again by later runs), else a random one.
+fn master_key_hex(crypto: &dyn CryptoProvider) -> anyhow::Result<String> {
+    if let Ok(key) = std::env::var("PROVISIO_MASTER_KEY") {
+        return Ok(key);
+    }
+    let mut master = [0u8; 32];
+    crypto.fill_random(&mut master)?;
+    Ok(hex::encode(master))
+}
+
+/// The database a store URL names, as the reports call it.
+fn store_kind(url: &str) -> &'static str {
+    if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    }
 }
 
 /// Prints `report`: one JSON object with `json`, else as `print` lays it out.

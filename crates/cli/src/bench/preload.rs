@@ -40,20 +40,8 @@ pub(super) async fn preload(
     n: u64,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let crypto = AwsLcProvider::new();
-    let store: Arc<dyn Store> = Arc::new(SqlStore::open(url).await?);
-    let master = SecretBytes::new(hex::decode(master_hex).context("master key")?);
-    let state = provisio_server::bootstrap(
-        store.clone(),
-        &master,
-        admin_key,
-        TspConfig::default(),
-        Arc::new(SystemClock),
-    )
-    .await?;
+    let (store, state) = open_store(url, master_hex, admin_key).await?;
     let now = state.clock.now();
-    register(store.as_ref(), &crypto, now).await?;
-
     let bar = progress(n, "preloading", quiet);
     let (mut batches, minters) =
         mint_on_every_core(&state.keys, &state.config, n, move |keys, config, i| {
@@ -72,6 +60,28 @@ pub(super) async fn preload(
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// The store at `url` opened as the server opens it (its key set under the master key), with
+/// the issuer and wallet the bench's records belong to registered.
+pub(super) async fn open_store(
+    url: &str,
+    master_hex: &str,
+    admin_key: &str,
+) -> anyhow::Result<(Arc<dyn Store>, provisio_server::AppState)> {
+    let crypto = AwsLcProvider::new();
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(url).await?);
+    let master = SecretBytes::new(hex::decode(master_hex).context("master key")?);
+    let state = provisio_server::bootstrap(
+        store.clone(),
+        &master,
+        admin_key,
+        TspConfig::default(),
+        Arc::new(SystemClock),
+    )
+    .await?;
+    register(store.as_ref(), &crypto, state.clock.now()).await?;
+    Ok((store, state))
 }
 
 /// Batches of minted records `0..n` (`make(keys, config, i)`, each with a token PAN no other
@@ -120,11 +130,7 @@ pub(super) fn mint_on_every_core(
 
 /// The issuer and wallet the preloaded records belong to (API keys nobody holds), unless an
 /// earlier preload or `bench store` run registered them.
-pub(super) async fn register(
-    store: &dyn Store,
-    crypto: &AwsLcProvider,
-    now: i64,
-) -> anyhow::Result<()> {
+async fn register(store: &dyn Store, crypto: &AwsLcProvider, now: i64) -> anyhow::Result<()> {
     if store.issuer(ISSUER).await?.is_some() {
         return Ok(());
     }

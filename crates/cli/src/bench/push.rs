@@ -26,7 +26,7 @@ use serde::Serialize;
 use super::floor::crypto_floor;
 use super::load::{self, Load};
 use super::process::{tree_cpu_seconds, Target};
-use super::{emit, percentile, progress, test_card};
+use super::{emit, master_key_hex, percentile, progress, store_kind, test_card};
 
 /// `provisio bench push` options.
 #[derive(Debug, Args)]
@@ -164,15 +164,7 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
                 .store
                 .clone()
                 .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-            // A given master key lets a preloaded store be loaded again by later runs.
-            let master = match std::env::var("PROVISIO_MASTER_KEY") {
-                Ok(key) => key,
-                Err(_) => {
-                    let mut master = [0u8; 32];
-                    crypto.fill_random(&mut master)?;
-                    hex::encode(master)
-                }
-            };
+            let master = master_key_hex(&crypto)?;
             let admin_key =
                 provisio_server::new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
             if args.preload > 0 {
@@ -180,12 +172,7 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
                     .await?;
             }
             let server = Target::spawn(&store, dir.path(), &master, &admin_key).await?;
-            let kind = if store.starts_with("postgres") {
-                "postgres"
-            } else {
-                "sqlite"
-            };
-            (server, admin_key, kind.to_owned())
+            (server, admin_key, store_kind(&store).to_owned())
         }
     };
 

@@ -15,20 +15,18 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
-use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
-use provisio_server::SystemClock;
-use provisio_store::{Conflict, SignalQuery, SqlStore, Store, StoreError};
+use provisio_crypto::{AwsLcProvider, CryptoProvider};
+use provisio_store::{Conflict, SignalQuery, Store, StoreError};
 use provisio_tsp::records::NewProvisioning;
-use provisio_tsp::TspConfig;
 use serde::Serialize;
 
 use super::floor::crypto_floor;
 use super::load::{self, Load};
-use super::preload::{card, mint_on_every_core, record, register};
+use super::preload::{card, mint_on_every_core, open_store, record};
 use super::process::{cpu_seconds, tree_cpu_seconds};
-use super::{emit, percentile, progress};
+use super::{emit, master_key_hex, percentile, progress, store_kind};
 
 /// `provisio bench store` options.
 #[derive(Debug, Args)]
@@ -87,26 +85,9 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
         .store
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let master = match std::env::var("PROVISIO_MASTER_KEY") {
-        Ok(key) => hex::decode(key).context("PROVISIO_MASTER_KEY is not hex")?,
-        Err(_) => {
-            let mut master = vec![0u8; 32];
-            crypto.fill_random(&mut master)?;
-            master
-        }
-    };
-    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await?);
     let admin_key = provisio_server::new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let state = provisio_server::bootstrap(
-        store.clone(),
-        &SecretBytes::new(master),
-        &admin_key,
-        TspConfig::default(),
-        Arc::new(SystemClock),
-    )
-    .await?;
+    let (store, state) = open_store(&url, &master_key_hex(&crypto)?, &admin_key).await?;
     let now = state.clock.now();
-    register(store.as_ref(), &crypto, now).await?;
 
     // Ids of this run's own, so that runs on one store do not collide.
     let mut run = [0u8; 4];
@@ -133,11 +114,6 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
     let per_push =
         |seconds: f64| seconds * 1e6 / (completed + errors.values().sum::<u64>()).max(1) as f64;
     let store_cpu = per_push(cpu);
-    let kind = if url.starts_with("postgres") {
-        "postgres"
-    } else {
-        "sqlite"
-    };
     let report = Report {
         throughput_per_s: completed as f64 / seconds,
         p50_ms: percentile(&latencies, 0.50),
@@ -151,7 +127,7 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
         errors,
         seconds,
         concurrency: args.concurrency,
-        store: kind.into(),
+        store: store_kind(&url).into(),
         cores: std::thread::available_parallelism().map_or(1, usize::from),
     };
     emit(args.json, &report, print_report)
