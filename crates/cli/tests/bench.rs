@@ -82,6 +82,21 @@ fn bench_push_reports_the_protocol_keys_and_every_request_approved() {
         (r["throughput_ratio"].as_f64().unwrap() - expected).abs() < 1e-9,
         "{r}"
     );
+    // The cores' time is accounted for: the server, the load generator and the idle time
+    // together cannot exceed it (with a clock tick of slack for each of the six readings,
+    // taken a moment apart), and the load generator (this bench process) is not the server.
+    let load_generator = r["load_generator_cpu_us_per_request"].as_f64().unwrap();
+    let idle = r["idle_cores"].as_f64().unwrap();
+    let seconds = r["seconds"].as_f64().unwrap();
+    assert!(
+        load_generator >= 0.0 && (0.0..=cores).contains(&idle),
+        "{r}"
+    );
+    let busy = (cpu + load_generator) * 200.0 / 1e6;
+    assert!(
+        busy + idle * seconds <= cores * (seconds + 0.02) + 0.06,
+        "{r}"
+    );
 }
 
 #[test]
@@ -170,6 +185,17 @@ fn bench_store_commits_every_minted_record_and_weighs_its_cpu_against_the_floor(
         );
         assert!(r["p99_ms"].as_f64().unwrap() >= r["p50_ms"].as_f64().unwrap());
         assert_eq!(r["store"], "sqlite", "{r}");
+        // This process's time and the idle time fit in the cores' time.
+        let (idle, seconds) = (
+            r["idle_cores"].as_f64().unwrap(),
+            r["seconds"].as_f64().unwrap(),
+        );
+        let cores = r["cores"].as_f64().unwrap();
+        assert!((0.0..=cores).contains(&idle), "{r}");
+        assert!(
+            cpu * 300.0 / 1e6 + idle * seconds <= cores * (seconds + 0.02) + 0.04,
+            "{r}"
+        );
     }
 
     let count = |sql: &str| count_rows(&url, sql);

@@ -94,10 +94,9 @@ impl Target {
         bail!("the server did not come up")
     }
 
-    /// The process's CPU time so far in seconds; `None` for a server whose process is not
-    /// known.
-    pub(super) fn cpu_seconds(&self) -> anyhow::Result<Option<f64>> {
-        self.pid.map(cpu_seconds).transpose()
+    /// The server's process id; `None` for a server whose process is not known.
+    pub(super) fn pid(&self) -> Option<u32> {
+        self.pid
     }
 
     /// The process's resident memory in MiB (`VmRSS` in `/proc/PID/status`).
@@ -111,6 +110,41 @@ impl Target {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
             .context("no VmRSS in /proc status")?;
         Ok(Some(kib / 1024.0))
+    }
+}
+
+/// CPU clocks read on each side of a load, in seconds: this process's own (the load
+/// generator, or the store bench's whole work), the server's and the database server's (when
+/// their processes are known), and the machine's idle time over all cores. With them a run
+/// accounts for every core: what each party spent, and what nobody did.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Clocks {
+    pub(super) own: f64,
+    pub(super) server: Option<f64>,
+    pub(super) database: Option<f64>,
+    pub(super) idle: f64,
+}
+
+impl Clocks {
+    /// Reads them now; `database` is a process tree (`tree_cpu_seconds`).
+    pub(super) fn read(server: Option<u32>, database: Option<u32>) -> anyhow::Result<Self> {
+        Ok(Self {
+            own: cpu_seconds(std::process::id())?,
+            server: server.map(cpu_seconds).transpose()?,
+            database: database.map(tree_cpu_seconds).transpose()?,
+            idle: idle_core_seconds()?,
+        })
+    }
+
+    /// What was spent between `before` and these readings.
+    pub(super) fn since(self, before: Self) -> Self {
+        let minus = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a - b);
+        Self {
+            own: self.own - before.own,
+            server: minus(self.server, before.server),
+            database: minus(self.database, before.database),
+            idle: self.idle - before.idle,
+        }
     }
 }
 
@@ -144,6 +178,31 @@ pub(super) fn tree_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
         }
     }
     Ok(total)
+}
+
+/// The machine's idle time so far, in core-seconds: `idle` plus `iowait` of the `cpu` line of
+/// `/proc/stat` (proc(5)), summed over every core.
+pub(super) fn idle_core_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat")
+        .context("reading the machine's idle time from /proc (Linux only)")?;
+    idle_of(&stat)
+}
+
+fn idle_of(stat: &str) -> anyhow::Result<f64> {
+    let cpu = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu "))
+        .context("no cpu line in /proc/stat")?;
+    // user nice system idle iowait ...: clock ticks of USER_HZ (100).
+    let ticks: Vec<f64> = cpu
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .context("malformed /proc/stat")?;
+    match ticks.get(3..5) {
+        Some([idle, iowait]) => Ok((idle + iowait) / 100.0),
+        _ => bail!("short cpu line in /proc/stat"),
+    }
 }
 
 /// The fields of `/proc/PID/stat` read here, in seconds.
@@ -181,7 +240,17 @@ impl Stat {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use super::{cpu_seconds, tree_cpu_seconds};
+    use super::{cpu_seconds, idle_of, tree_cpu_seconds};
+
+    #[test]
+    fn idle_time_is_idle_plus_iowait_of_all_cores() {
+        let stat =
+            "cpu  4705 150 1120 16250 520 0 25 0 0 0\ncpu0 2000 75 560 8000 260 0 10 0 0 0\n";
+        assert!((idle_of(stat).unwrap() - 167.7).abs() < 1e-9);
+        assert!(idle_of("cpu0 1 2 3 4 5\n").is_err());
+        assert!(idle_of("cpu  1 2 3\n").is_err());
+        assert!(idle_of("cpu  1 2 x 4 5\n").is_err());
+    }
 
     #[test]
     fn a_process_tree_counts_its_children_running_and_reaped() {

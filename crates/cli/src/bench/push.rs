@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::floor::crypto_floor;
 use super::load::{self, Load};
-use super::process::{tree_cpu_seconds, Target};
+use super::process::{Clocks, Target};
 use super::{emit, master_key_hex, percentile, progress, store_kind, test_card};
 
 /// `provisio bench push` options.
@@ -96,6 +96,11 @@ struct Report {
     preloaded_tokens: u64,
     server_rss_mib: Option<f64>,
     database_cpu_us_per_request: Option<f64>,
+    /// This process's CPU time per request: the load generator's HTTP client and tasks, on
+    /// the same cores as the server.
+    load_generator_cpu_us_per_request: f64,
+    /// The machine's idle time during the load, in cores (0 when every core was busy).
+    idle_cores: f64,
 }
 
 /// One request per phone (its own user, device and card, so no velocity rule fires). `run`
@@ -202,11 +207,10 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     let run = u32::from_be_bytes(suffix);
     let requests = Arc::new(make_requests(&issuer, &trid, &jwks, run, n, args.json)?);
 
-    let database_cpu = || args.database_pid.map(tree_cpu_seconds).transpose();
-    let (cpu_before, database_before) = (server.cpu_seconds()?, database_cpu()?);
+    let clocks = || Clocks::read(server.pid(), args.database_pid);
+    let before = clocks()?;
     let load = drive(&admin.with_key(&wallet_key), requests, &args).await?;
-    let cpu = server.cpu_seconds()?.zip(cpu_before).map(|(a, b)| a - b);
-    let database = database_cpu()?.zip(database_before).map(|(a, b)| a - b);
+    let spent = clocks()?.since(before);
     let rss = server.rss_mib()?;
     drop(server);
     let floor = (floor_before + crypto_floor()?) / 2.0;
@@ -222,7 +226,7 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let throughput = completed as f64 / seconds;
     let per_request = |seconds: f64| seconds * 1e6 / handled.max(1) as f64;
-    let cpu_us = cpu.map(per_request);
+    let cpu_us = spent.server.map(per_request);
     let report = Report {
         throughput_per_s: throughput,
         p50_ms: percentile(&latencies, 0.50),
@@ -241,7 +245,9 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
         store,
         preloaded_tokens: args.preload,
         server_rss_mib: rss,
-        database_cpu_us_per_request: database.map(per_request),
+        database_cpu_us_per_request: spent.database.map(per_request),
+        load_generator_cpu_us_per_request: per_request(spent.own),
+        idle_cores: spent.idle / seconds,
     };
     emit(args.json, &report, print_report)
 }
@@ -319,6 +325,10 @@ fn print_report(r: &Report) {
     if let Some(db) = r.database_cpu_us_per_request {
         println!("  database CPU   {db:.0} µs per request (its server's processes)");
     }
+    println!(
+        "  load generator {:.0} µs per request (this process); {:.2} of {} cores idle",
+        r.load_generator_cpu_us_per_request, r.idle_cores, r.cores
+    );
     if let Some(rss) = r.server_rss_mib {
         println!("  server memory  {rss:.0} MiB resident at the end");
     }

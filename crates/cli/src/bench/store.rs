@@ -25,7 +25,7 @@ use serde::Serialize;
 use super::floor::crypto_floor;
 use super::load::{self, Load};
 use super::preload::{card, mint_on_every_core, open_store, record};
-use super::process::{cpu_seconds, tree_cpu_seconds};
+use super::process::Clocks;
 use super::{emit, master_key_hex, percentile, progress, store_kind};
 
 /// `provisio bench store` options.
@@ -64,6 +64,8 @@ struct Report {
     store_floor_ratio: f64,
     /// The database server's CPU time (with `--database-pid`) per committed push.
     database_cpu_us_per_push: Option<f64>,
+    /// The machine's idle time during the load, in cores (0 when every core was busy).
+    idle_cores: f64,
     completed: u64,
     /// Refusals by code: a token PAN that an earlier run's record already has is the only
     /// expected one (the server mints another number then).
@@ -96,12 +98,9 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
     let records = mint(&state, &prefix, args.requests as u64, now, args.json).await?;
 
     let floor_before = crypto_floor()?;
-    let pid = std::process::id();
-    let database_cpu = || args.database_pid.map(tree_cpu_seconds).transpose();
-    let (cpu_before, database_before) = (cpu_seconds(pid)?, database_cpu()?);
+    let before = Clocks::read(None, args.database_pid)?;
     let load = drive(store, records, &args).await?;
-    let cpu = cpu_seconds(pid)? - cpu_before;
-    let database = database_cpu()?.zip(database_before).map(|(a, b)| a - b);
+    let spent = Clocks::read(None, args.database_pid)?.since(before);
     let floor = (floor_before + crypto_floor()?) / 2.0;
 
     let Load {
@@ -113,7 +112,7 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
     let completed = latencies.len() as u64;
     let per_push =
         |seconds: f64| seconds * 1e6 / (completed + errors.values().sum::<u64>()).max(1) as f64;
-    let store_cpu = per_push(cpu);
+    let store_cpu = per_push(spent.own);
     let report = Report {
         throughput_per_s: completed as f64 / seconds,
         p50_ms: percentile(&latencies, 0.50),
@@ -122,7 +121,8 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
         store_cpu_us_per_push: store_cpu,
         crypto_floor_us: floor,
         store_floor_ratio: store_cpu / floor,
-        database_cpu_us_per_push: database.map(per_push),
+        database_cpu_us_per_push: spent.database.map(per_push),
+        idle_cores: spent.idle / seconds,
         completed,
         errors,
         seconds,
@@ -250,6 +250,7 @@ fn print_report(r: &Report) {
     if let Some(db) = r.database_cpu_us_per_push {
         println!("  database       {db:.0} µs per push (its server's processes)");
     }
+    println!("  idle           {:.2} of {} cores", r.idle_cores, r.cores);
     println!(
         "  crypto floor   {:.0} µs per request on one core (measured in this run)",
         r.crypto_floor_us
