@@ -150,7 +150,7 @@ impl Clocks {
 
 /// Process `pid`'s CPU time so far in seconds (user + system, all threads), from
 /// `/proc/PID/stat`.
-pub(super) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let stat = Stat::read(pid)?.context("the process is gone")?;
     Ok(stat.own)
 }
@@ -159,7 +159,7 @@ pub(super) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
 /// (`cutime`, `cstime`) and the ones still running: a database server whose connections are
 /// processes of their own, as PostgreSQL's are. A child that ends between two readings is
 /// counted in the second by its parent, so the difference holds.
-pub(super) fn tree_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+fn tree_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let root = Stat::read(pid)?.context("the database process is gone")?;
     let mut total = root.own + root.reaped;
     for entry in std::fs::read_dir("/proc")? {
@@ -182,7 +182,7 @@ pub(super) fn tree_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
 
 /// The machine's idle time so far, in core-seconds: `idle` plus `iowait` of the `cpu` line of
 /// `/proc/stat` (proc(5)), summed over every core.
-pub(super) fn idle_core_seconds() -> anyhow::Result<f64> {
+fn idle_core_seconds() -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string("/proc/stat")
         .context("reading the machine's idle time from /proc (Linux only)")?;
     idle_of(&stat)
