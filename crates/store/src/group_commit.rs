@@ -66,6 +66,12 @@ impl GroupCommit {
         }
     }
 
+    /// How many writers commit through this handle.
+    #[cfg(test)]
+    pub(crate) fn writers(&self) -> usize {
+        self.queues.len()
+    }
+
     /// Commits one provisioning (and its idempotent answer) with whatever else is waiting;
     /// returns once it is durable, or with the rule it broke.
     pub(crate) async fn commit(
