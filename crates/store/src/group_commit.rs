@@ -18,7 +18,7 @@ use provisio_tsp::records::NewProvisioning;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::bulk_insert::insert_many;
+use crate::bulk_insert::{fits_one_statement, insert_in_one_statement, insert_many};
 use crate::sql::unavailable;
 use crate::{IdempotencyRecord, StoreError};
 
@@ -166,6 +166,9 @@ async fn together(
     conn: &mut AnyConnection,
     rows: &[(&NewProvisioning, Option<&IdempotencyRecord>)],
 ) -> Result<(), StoreError> {
+    if fits_one_statement(conn, rows) {
+        return insert_in_one_statement(conn, rows).await;
+    }
     let mut tx = conn.begin().await.map_err(unavailable)?;
     match insert_many(&mut tx, rows).await {
         Ok(()) => tx.commit().await.map_err(unavailable),
