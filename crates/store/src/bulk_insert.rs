@@ -75,7 +75,7 @@ pub(crate) fn fits_one_statement(
 }
 
 /// The batch's provisionings, tokens and scripts in one PostgreSQL statement, committed on its
-/// own: `WITH p AS (INSERT ..), t AS (INSERT ..) INSERT ..` (data-modifying `WITH`,
+/// own: `WITH w0 AS (INSERT ..), w1 AS (INSERT ..) INSERT ..` (data-modifying `WITH`,
 /// PostgreSQL's queries-with section 7.8.4). The foreign keys hold: PostgreSQL checks them
 /// when the statement ends, with every row of it in place. One round trip instead of five
 /// (`BEGIN`, three inserts, `COMMIT`), and one executor start-up instead of three: on a busy
