@@ -61,14 +61,10 @@ pub(crate) async fn insert_many(
     Ok(())
 }
 
-/// Whether [`insert_in_one_statement`] can write this batch: PostgreSQL, one chunk, and only
-/// the common rows (no idempotent answer, step-up or TSM hand-off).
-pub(crate) fn fits_one_statement(
-    conn: &AnyConnection,
-    batch: &[(&NewProvisioning, Option<&IdempotencyRecord>)],
-) -> bool {
-    conn.backend_name() == "PostgreSQL"
-        && batch.len() <= ROWS_PER_STATEMENT
+/// Whether [`insert_in_one_statement`] can write this batch: one chunk, and only the common
+/// rows (no idempotent answer, step-up or TSM hand-off).
+pub(crate) fn fits_one_statement(batch: &[(&NewProvisioning, Option<&IdempotencyRecord>)]) -> bool {
+    batch.len() <= ROWS_PER_STATEMENT
         && batch
             .iter()
             .all(|(p, r)| r.is_none() && p.step_up.is_none() && p.handoff.is_none())

@@ -51,12 +51,18 @@ impl std::fmt::Debug for Pending {
 impl GroupCommit {
     /// Starts `writers` writers on the current runtime. SQLite takes one writer at a time
     /// anyway, so one is right there; PostgreSQL commits several transactions in parallel.
-    /// `setup` runs on each writer's connection when it is taken.
-    pub(crate) fn start(pool: AnyPool, writers: usize, setup: Option<&'static str>) -> Self {
+    /// `setup` runs on each writer's connection when it is taken; `one_statement` (PostgreSQL)
+    /// writes a common batch as one statement (`bulk_insert.rs`).
+    pub(crate) fn start(
+        pool: AnyPool,
+        writers: usize,
+        setup: Option<&'static str>,
+        one_statement: bool,
+    ) -> Self {
         let queues: Vec<_> = (0..writers.max(1))
             .map(|_| {
                 let (queue, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(writer(pool.clone(), setup, rx));
+                tokio::spawn(writer(pool.clone(), setup, one_statement, rx));
                 queue
             })
             .collect();
@@ -101,12 +107,17 @@ fn stopped() -> StoreError {
 
 /// One writer: whatever is waiting, as one batch, on its own connection (a new one after the
 /// store was unavailable).
-async fn writer(pool: AnyPool, setup: Option<&'static str>, mut rx: mpsc::Receiver<Pending>) {
+async fn writer(
+    pool: AnyPool,
+    setup: Option<&'static str>,
+    one_statement: bool,
+    mut rx: mpsc::Receiver<Pending>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut conn: Option<AnyConnection> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let results = match own_connection(&pool, setup, &mut conn).await {
-            Ok(c) => commit_batch(c, &batch).await,
+            Ok(c) => commit_batch(c, &batch, one_statement).await,
             Err(e) => batch.iter().map(|_| Err(copy(&e))).collect(),
         };
         if results
@@ -144,16 +155,20 @@ pub(crate) async fn own_connection<'c>(
         .ok_or_else(|| StoreError::Unavailable("no store connection".into()))
 }
 
-/// One transaction for the batch, its rows in multi-row inserts. If a rule is broken, nobody
-/// knows whose request broke it: the batch is then written again with each request's rows in
-/// a savepoint of their own.
-async fn commit_batch(conn: &mut AnyConnection, batch: &[Pending]) -> Vec<Result<(), StoreError>> {
+/// One transaction for the batch, its rows in multi-row inserts (or one statement). If a rule
+/// is broken, nobody knows whose request broke it: the batch is then written again with each
+/// request's rows in a savepoint of their own.
+async fn commit_batch(
+    conn: &mut AnyConnection,
+    batch: &[Pending],
+    one_statement: bool,
+) -> Vec<Result<(), StoreError>> {
     let all = |e: &StoreError| batch.iter().map(|_| Err(copy(e))).collect();
     let rows: Vec<_> = batch
         .iter()
         .map(|p| (&p.provisioning, p.idempotency.as_ref()))
         .collect();
-    match together(conn, &rows).await {
+    match together(conn, &rows, one_statement).await {
         Ok(()) => batch.iter().map(|_| Ok(())).collect(),
         Err(StoreError::Conflict(_) | StoreError::MissingReference) if batch.len() > 1 => {
             one_by_one(conn, batch).await
@@ -165,8 +180,9 @@ async fn commit_batch(conn: &mut AnyConnection, batch: &[Pending]) -> Vec<Result
 async fn together(
     conn: &mut AnyConnection,
     rows: &[(&NewProvisioning, Option<&IdempotencyRecord>)],
+    one_statement: bool,
 ) -> Result<(), StoreError> {
-    if fits_one_statement(conn, rows) {
+    if one_statement && fits_one_statement(rows) {
         return insert_in_one_statement(conn, rows).await;
     }
     let mut tx = conn.begin().await.map_err(unavailable)?;
@@ -213,10 +229,14 @@ async fn one_by_one(conn: &mut AnyConnection, batch: &[Pending]) -> Vec<Result<(
 }
 
 /// Many records in one transaction: all or nothing.
-pub(crate) async fn import(pool: &AnyPool, batch: &[NewProvisioning]) -> Result<(), StoreError> {
+pub(crate) async fn import(
+    pool: &AnyPool,
+    batch: &[NewProvisioning],
+    one_statement: bool,
+) -> Result<(), StoreError> {
     let rows: Vec<_> = batch.iter().map(|p| (p, None)).collect();
     let mut conn = pool.acquire().await.map_err(unavailable)?;
-    together(&mut conn, &rows).await
+    together(&mut conn, &rows, one_statement).await
 }
 
 async fn savepoint(tx: &mut AnyConnection, sql: &str) -> Result<(), StoreError> {

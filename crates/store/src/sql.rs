@@ -112,7 +112,6 @@ impl SqlStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, params) = take_params(url)?;
-        let pool_size = params.pool_size;
         let url = url.as_str();
         let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
@@ -138,7 +137,7 @@ impl SqlStore {
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
         let pool = AnyPoolOptions::new()
-            .max_connections(pool_size)
+            .max_connections(params.pool_size)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -166,7 +165,7 @@ impl SqlStore {
             Backend::Sqlite => (1, Some("PRAGMA cache_size = -65536")),
             Backend::Postgres => (params.writers.unwrap_or(DEFAULT_POSTGRES_WRITERS), None),
         };
-        let writer = GroupCommit::start(pool.clone(), writers, setup);
+        let writer = GroupCommit::start(pool.clone(), writers, setup, backend == Backend::Postgres);
         // SQLite: one more connection of its own for the risk signals; 16 MB holds the interior
         // pages of the indexes they read at millions of rows.
         let hot_reads = (backend == Backend::Sqlite).then(|| {
@@ -475,7 +474,7 @@ impl Store for SqlStore {
     }
 
     async fn import_provisionings(&self, batch: &[NewProvisioning]) -> Result<(), StoreError> {
-        crate::group_commit::import(&self.pool, batch).await
+        crate::group_commit::import(&self.pool, batch, self.backend == Backend::Postgres).await
     }
 
     async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {
