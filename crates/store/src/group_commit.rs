@@ -19,7 +19,6 @@ use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bulk_insert::{fits_one_statement, insert_in_one_statement, insert_many};
-use crate::checkpoint::Checkpoints;
 use crate::sql::unavailable;
 use crate::{IdempotencyRecord, StoreError};
 
@@ -53,20 +52,17 @@ impl GroupCommit {
     /// Starts `writers` writers on the current runtime. SQLite takes one writer at a time
     /// anyway, so one is right there; PostgreSQL commits several transactions in parallel.
     /// `setup` runs on each writer's connection when it is taken; `one_statement` (PostgreSQL)
-    /// writes a common batch as one statement (`bulk_insert.rs`); `checkpoints` (SQLite) are
-    /// told of every commit and given the log's tail to copy (`checkpoint.rs`).
+    /// writes a common batch as one statement (`bulk_insert.rs`).
     pub(crate) fn start(
         pool: AnyPool,
         writers: usize,
         setup: Option<&'static str>,
         one_statement: bool,
-        checkpoints: Option<Checkpoints>,
     ) -> Self {
         let queues: Vec<_> = (0..writers.max(1))
             .map(|_| {
                 let (queue, rx) = mpsc::channel(QUEUE);
-                let checkpoints = checkpoints.clone();
-                tokio::spawn(writer(pool.clone(), setup, one_statement, checkpoints, rx));
+                tokio::spawn(writer(pool.clone(), setup, one_statement, rx));
                 queue
             })
             .collect();
@@ -115,7 +111,6 @@ async fn writer(
     pool: AnyPool,
     setup: Option<&'static str>,
     one_statement: bool,
-    checkpoints: Option<Checkpoints>,
     mut rx: mpsc::Receiver<Pending>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -134,10 +129,6 @@ async fn writer(
         for (pending, result) in batch.drain(..).zip(results) {
             // A caller that went away (its request was cancelled) needs no answer.
             let _ = pending.done.send(result);
-        }
-        if let (Some(checkpoints), Some(conn)) = (&checkpoints, conn.as_mut()) {
-            checkpoints.committed();
-            checkpoints.copy_tail(conn).await;
         }
     }
 }

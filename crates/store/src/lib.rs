@@ -11,7 +11,6 @@
 
 mod account_records;
 mod bulk_insert;
-mod checkpoint;
 mod error;
 mod group_commit;
 mod hot_reads;

@@ -17,7 +17,6 @@ use provisio_tsp::{
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-use crate::checkpoint::Checkpoints;
 use crate::group_commit::GroupCommit;
 use crate::hot_reads::HotReads;
 use crate::migrate::migrate;
@@ -114,8 +113,7 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let (url, params) = take_params(url)?;
         let url = url.as_str();
-        // `file`: SQLite's database file, unless the database is in memory.
-        let (backend, url, file) = if let Some(rest) = url.strip_prefix("sqlite:") {
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
             let sep = if path.contains('?') { '&' } else { '?' };
             let url = if path.contains("mode=") {
@@ -123,12 +121,9 @@ impl SqlStore {
             } else {
                 format!("sqlite://{path}{sep}mode=rwc")
             };
-            let (name, query) = path.split_once('?').unwrap_or((path, ""));
-            let in_memory = name.is_empty() || name == ":memory:" || query.contains("mode=memory");
-            let file = (!in_memory).then(|| std::path::PathBuf::from(name));
-            (Backend::Sqlite, url, file)
+            (Backend::Sqlite, url)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Backend::Postgres, url.to_owned(), None)
+            (Backend::Postgres, url.to_owned())
         } else {
             return Err(StoreError::Unavailable(
                 "unsupported database URL: use sqlite:// or postgres://".into(),
@@ -149,9 +144,7 @@ impl SqlStore {
                     let setup = match backend {
                         // temp_store: the statement journals of multi-row inserts stay in memory
                         // instead of a temporary file (SQLite's tempfiles.html, section 2.5).
-                        // wal_autocheckpoint: only a safety net, 8 times SQLite's default;
-                        // checkpoints run beside the writer (`checkpoint.rs`).
-                        Backend::Sqlite => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8000;",
+                        Backend::Sqlite => "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;",
                         // plan_cache_mode: every statement here looks rows up by key, so
                         // one generic plan per prepared statement serves every call; under
                         // the default (auto) PostgreSQL planned the risk-signal statement
@@ -172,15 +165,7 @@ impl SqlStore {
             Backend::Sqlite => (1, Some("PRAGMA cache_size = -65536")),
             Backend::Postgres => (params.writers.unwrap_or(DEFAULT_POSTGRES_WRITERS), None),
         };
-        // SQLite: checkpoints beside the writer, not on its path (`checkpoint.rs`).
-        let checkpoints = file.map(|file| Checkpoints::start(pool.clone(), file));
-        let writer = GroupCommit::start(
-            pool.clone(),
-            writers,
-            setup,
-            backend == Backend::Postgres,
-            checkpoints,
-        );
+        let writer = GroupCommit::start(pool.clone(), writers, setup, backend == Backend::Postgres);
         // SQLite: one more connection of its own for the risk signals; 16 MB holds the interior
         // pages of the indexes they read at millions of rows.
         let hot_reads = (backend == Backend::Sqlite).then(|| {

@@ -263,49 +263,6 @@ async fn risk_signals_count_every_acknowledged_provisioning_under_concurrency() 
     }
 }
 
-/// The wal-index header of a SQLite database's `-shm` file: the log's last frame (`mxFrame`,
-/// byte 16) and the frames copied into the database file (`nBackfill`, byte 96), in the
-/// machine's byte order (SQLite's walformat.html, section 2.2.1).
-fn wal_index(shm: &std::path::Path) -> (u32, u32) {
-    let head = std::fs::read(shm).unwrap();
-    let word = |at: usize| u32::from_ne_bytes(head[at..at + 4].try_into().unwrap());
-    (word(16), word(96))
-}
-
-#[tokio::test]
-async fn sqlite_checkpoints_run_beside_the_writer_and_the_log_restarts() {
-    // The connections' own automatic checkpoint is set at 8,000 pages (a safety net): before
-    // the log reached that, a checkpoint that copied frames while the writer kept committing
-    // can only be `checkpoint.rs`'s, and a log that starts again from its first frame means
-    // the writer copied the tail and SQLite restarted it.
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ckpt.db");
-    let store = open(&format!("sqlite://{}", db.display())).await;
-    let shm = dir.path().join("ckpt.db-shm");
-    let (mut longest, mut copied_while_writing, mut restarted) = (0, false, false);
-    for n in 0..3_000 {
-        store
-            .commit_provisioning(&unique(n, false), None)
-            .await
-            .unwrap();
-        let (last, copied) = wal_index(&shm);
-        copied_while_writing |= copied > 0 && copied < last;
-        if last < longest {
-            restarted = true;
-            break;
-        }
-        longest = last;
-    }
-    assert!(copied_while_writing, "no checkpoint beside the writer");
-    assert!(restarted, "the log never restarted ({longest} frames)");
-    assert!(
-        longest < 8_000,
-        "the safety net checkpointed: {longest} frames"
-    );
-    // Nothing was lost on the way.
-    assert!(store.token("tr_0").await.unwrap().is_some());
-}
-
 #[tokio::test]
 async fn a_pool_of_one_still_serves_reads_beside_the_writer() {
     // The writer's connection (and on SQLite the risk signals' reader) is its own, on top of
