@@ -122,6 +122,8 @@ fn a_preloaded_vault_holds_real_minted_records_and_the_load_still_passes() {
     assert_eq!(r["completed"], 20, "{r}");
     assert_eq!(r["errors"], serde_json::json!({}), "{r}");
     assert_eq!(r["preloaded_tokens"], 3000, "{r}");
+    // The vault's size when the load started: the 2,850 approved preloaded records' tokens.
+    assert_eq!(r["vault_tokens"], 2850, "{r}");
     assert!(r["server_rss_mib"].as_f64().unwrap() > 0.0, "{r}");
 
     let count = |sql: &str| count_rows(&url, sql);
@@ -173,7 +175,11 @@ fn bench_store_commits_every_minted_record_and_weighs_its_cpu_against_the_floor(
         );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
-    for r in [run(), run()] {
+    let (first, second) = (run(), run());
+    // The vault's size before each run: empty, then the first run's 285 tokens (15 declines).
+    assert_eq!(first["vault_tokens"], 0, "{first}");
+    assert_eq!(second["vault_tokens"], 285, "{second}");
+    for r in [first, second] {
         assert_eq!(r["completed"], 300, "{r}");
         assert_eq!(r["errors"], serde_json::json!({}), "{r}");
         let cpu = r["store_cpu_us_per_push"].as_f64().unwrap();
@@ -332,6 +338,8 @@ fn bench_push_loads_the_reference_server_with_every_request_approved() {
         "300",
     ]);
     assert_eq!(r["store"], "reference", "{r}");
+    // No vault behind the reference server.
+    assert_eq!(r["vault_tokens"], serde_json::Value::Null, "{r}");
     assert_eq!(r["completed"], 300, "{r}");
     assert_eq!(r["errors"], serde_json::json!({}), "{r}");
     assert!(

@@ -111,6 +111,9 @@ pub trait Store: Send + Sync + 'static {
     /// A token by reference id.
     async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError>;
 
+    /// How many tokens the vault holds.
+    async fn count_tokens(&self) -> Result<u64, StoreError>;
+
     /// How many tokens exist for a funding PAN (by its lookup hash).
     async fn count_tokens_by_pan_hash(&self, pan_hash: &[u8; 32]) -> Result<u64, StoreError>;
 

@@ -326,6 +326,7 @@ async fn an_import_is_all_or_nothing() {
             3,
             "{name}"
         );
+        assert_eq!(store.count_tokens().await.unwrap(), 3, "{name}");
     }
 }
 

@@ -19,6 +19,7 @@ use provisio_client::ProvisioClient;
 use provisio_crypto::{AwsLcProvider, CryptoProvider};
 use provisio_jose::Jwk;
 use provisio_server::{Clock, SystemClock};
+use provisio_store::{SqlStore, Store};
 use provisio_tsp::jwk_thumbprint;
 use provisio_tsp::wire::PushProvisioningRequest;
 use serde::Serialize;
@@ -94,6 +95,9 @@ struct Report {
     concurrency: usize,
     store: String,
     preloaded_tokens: u64,
+    /// The tokens in the vault when the load started, preloaded or left by earlier runs on the
+    /// same store (`null` with `--url` and `--reference`).
+    vault_tokens: Option<u64>,
     server_rss_mib: Option<f64>,
     database_cpu_us_per_request: Option<f64>,
     /// This process's CPU time per request: the load generator's HTTP client and tasks, on
@@ -148,11 +152,12 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     }
     let crypto = AwsLcProvider::new();
     let dir = tempfile::tempdir()?;
-    let (server, admin_key, store) = match &args.url {
+    let (server, admin_key, store, vault_tokens) = match &args.url {
         None if args.reference => (
             Target::spawn_reference().await?,
             "reference".to_owned(),
             "reference".to_owned(),
+            None,
         ),
         Some(url) => {
             let key = args.admin_key.clone().context(
@@ -162,6 +167,7 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
                 Target::running(url, args.server_pid),
                 key,
                 "remote".to_owned(),
+                None,
             )
         }
         None => {
@@ -176,8 +182,14 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
                 super::preload::preload(&store, &master, &admin_key, args.preload, args.json)
                     .await?;
             }
+            let tokens = SqlStore::open(&store).await?.count_tokens().await?;
             let server = Target::spawn(&store, dir.path(), &master, &admin_key).await?;
-            (server, admin_key, store_kind(&store).to_owned())
+            (
+                server,
+                admin_key,
+                store_kind(&store).to_owned(),
+                Some(tokens),
+            )
         }
     };
 
@@ -244,6 +256,7 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency,
         store,
         preloaded_tokens: args.preload,
+        vault_tokens,
         server_rss_mib: rss,
         database_cpu_us_per_request: spent.database.map(per_request),
         load_generator_cpu_us_per_request: per_request(spent.own),
@@ -301,6 +314,9 @@ fn print_report(r: &Report) {
         "push provisioning on {} ({} cores, concurrency {}, {:.1} s, {} tokens preloaded)",
         r.store, r.cores, r.concurrency, r.seconds, r.preloaded_tokens
     );
+    if let Some(n) = r.vault_tokens {
+        println!("  vault          {n} tokens when the load started");
+    }
     println!(
         "  completed      {} ({:.0}/s)",
         r.completed, r.throughput_per_s

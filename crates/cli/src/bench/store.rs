@@ -74,6 +74,9 @@ struct Report {
     concurrency: usize,
     store: String,
     cores: usize,
+    /// The tokens in the vault before this run's records were made: preloaded, or left by
+    /// earlier runs on the same store.
+    vault_tokens: u64,
 }
 
 pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
@@ -89,6 +92,7 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let admin_key = provisio_server::new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (store, state) = open_store(&url, &master_key_hex(&crypto)?, &admin_key).await?;
+    let vault_tokens = store.count_tokens().await?;
     let now = state.clock.now();
 
     // Ids of this run's own, so that runs on one store do not collide.
@@ -129,6 +133,7 @@ pub(super) async fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency,
         store: store_kind(&url).into(),
         cores: std::thread::available_parallelism().map_or(1, usize::from),
+        vault_tokens,
     };
     emit(args.json, &report, print_report)
 }
@@ -229,8 +234,8 @@ fn refusal(e: &StoreError) -> &'static str {
 
 fn print_report(r: &Report) {
     println!(
-        "store work of push provisioning on {} ({} cores, concurrency {}, {:.1} s)",
-        r.store, r.cores, r.concurrency, r.seconds
+        "store work of push provisioning on {} ({} cores, concurrency {}, {:.1} s, {} tokens in the vault)",
+        r.store, r.cores, r.concurrency, r.seconds, r.vault_tokens
     );
     println!(
         "  committed      {} ({:.0}/s)",
