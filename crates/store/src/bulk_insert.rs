@@ -5,9 +5,8 @@
 //! thread), so a batch of `n` requests costs three round trips here instead of `3n`; on
 //! PostgreSQL the common batch is one statement, committed on its own
 //! ([`insert_in_one_statement`]). The rare rows (idempotent answers, step-ups, TSM jobs) keep
-//! their one-row inserts. A broken rule
-//! fails the statement, and so the whole batch; the caller then finds whose it was
-//! (`group_commit.rs`).
+//! their one-row inserts. A broken rule fails the statement, and so the whole batch; the
+//! caller then finds whose it was (`group_commit.rs`).
 
 use std::fmt::Write;
 

@@ -37,6 +37,14 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// Whether a common group-commit batch goes in as one statement (`bulk_insert.rs`):
+    /// PostgreSQL's data-modifying `WITH`.
+    fn one_statement(self) -> bool {
+        self == Backend::Postgres
+    }
+}
+
 /// The SQL store, opened from a `sqlite://` or `postgres://` URL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -165,7 +173,7 @@ impl SqlStore {
             Backend::Sqlite => (1, Some("PRAGMA cache_size = -65536")),
             Backend::Postgres => (params.writers.unwrap_or(DEFAULT_POSTGRES_WRITERS), None),
         };
-        let writer = GroupCommit::start(pool.clone(), writers, setup, backend == Backend::Postgres);
+        let writer = GroupCommit::start(pool.clone(), writers, setup, backend.one_statement());
         // SQLite: one more connection of its own for the risk signals; 16 MB holds the interior
         // pages of the indexes they read at millions of rows.
         let hot_reads = (backend == Backend::Sqlite).then(|| {
@@ -474,7 +482,7 @@ impl Store for SqlStore {
     }
 
     async fn import_provisionings(&self, batch: &[NewProvisioning]) -> Result<(), StoreError> {
-        crate::group_commit::import(&self.pool, batch, self.backend == Backend::Postgres).await
+        crate::group_commit::import(&self.pool, batch, self.backend.one_statement()).await
     }
 
     async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {
