@@ -25,7 +25,7 @@ mod question;
 mod state;
 pub mod wire;
 
-pub use bank::{shuffle, BankQuestion, Fact, FactError};
+pub use bank::{BankQuestion, Fact, FactError, shuffle};
 pub use config::AccountsConfig;
 pub use kba::{
     AccountProgress, AnswerCheck, AttemptOutcome, KbaChange, KbaError, KbaStatus, Next,
@@ -33,7 +33,7 @@ pub use kba::{
 };
 pub use level::{LevelDecision, LevelFacts, LevelRules, SecurityLevel};
 pub use manifest::{
-    sign_manifest, verify_manifest, Manifest, ManifestError, ModuleEndpoints, MANIFEST_TYP,
+    MANIFEST_TYP, Manifest, ManifestError, ModuleEndpoints, sign_manifest, verify_manifest,
 };
-pub use question::{check_source_questions, AnswerOption, BadQuestion, Question};
+pub use question::{AnswerOption, BadQuestion, Question, check_source_questions};
 pub use state::{AccountEvent, AccountState, Channel, IllegalTransition, Transition};

@@ -116,13 +116,13 @@ pub fn verify_manifest(
         .map_err(|_| ManifestError::Malformed("payload is not a manifest"))?;
     let version = |v: &str| Version::parse(v).map_err(|_| ManifestError::Malformed("version"));
     let offered = version(&manifest.module_version)?;
-    if let Some(installed) = installed {
-        if offered < version(installed)? {
-            return Err(ManifestError::Downgrade {
-                installed: installed.to_owned(),
-                offered: manifest.module_version.clone(),
-            });
-        }
+    if let Some(installed) = installed
+        && offered < version(installed)?
+    {
+        return Err(ManifestError::Downgrade {
+            installed: installed.to_owned(),
+            offered: manifest.module_version.clone(),
+        });
     }
     if version(sdk)? < version(&manifest.min_sdk_version)? {
         return Err(ManifestError::SdkTooOld {
@@ -136,7 +136,7 @@ pub fn verify_manifest(
 #[cfg(test)]
 mod tests {
     use provisio_crypto::AwsLcProvider;
-    use provisio_jose::{b64_decode, b64_encode, Jwk};
+    use provisio_jose::{Jwk, b64_decode, b64_encode};
 
     use super::*;
 

@@ -3,7 +3,7 @@
 use provisio_crypto::{CryptoProvider, EcKeyPair};
 use provisio_jose::{EncryptOptions, JwkSet, KeyManagement, KeyUse};
 use provisio_tsp::wire::{AccountData, RequestClaims};
-use provisio_tsp::{random_id, Contact};
+use provisio_tsp::{Contact, random_id};
 use provisio_types::{Pan, UnixSeconds};
 
 use crate::{AppError, WalletAnswer};

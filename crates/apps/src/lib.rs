@@ -20,6 +20,6 @@ mod ota;
 mod wallet_app;
 
 pub use error::AppError;
-pub use issuer_app::{seal_request_data, CardDetails, IssuerApp, SessionStart};
+pub use issuer_app::{CardDetails, IssuerApp, SessionStart, seal_request_data};
 pub use ota::{OtaClient, Relayed};
-pub use wallet_app::{InstalledCard, WalletAnswer, WalletApp, SDK_VERSION};
+pub use wallet_app::{InstalledCard, SDK_VERSION, WalletAnswer, WalletApp};

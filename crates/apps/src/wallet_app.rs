@@ -2,11 +2,11 @@
 //! data and opens the access data.
 
 use provisio_accounts::wire::{AccountDevice, AccountUser, CreateWalletAccount};
-use provisio_accounts::{verify_manifest, Manifest};
+use provisio_accounts::{Manifest, verify_manifest};
 use provisio_crypto::{CryptoProvider, EcKeyPair, SecretBytes};
 use provisio_jose::{Jwk, JwkSet, KeyManagement};
 use provisio_tsp::wire::{AccessData, DeviceInfo, PushProvisioningRequest, WalletRiskInfo};
-use provisio_tsp::{Script, ScriptTarget, StepOp, StepReport, StepResult, SCRIPT_VERSION};
+use provisio_tsp::{SCRIPT_VERSION, Script, ScriptTarget, StepOp, StepReport, StepResult};
 use provisio_types::TokenPan;
 
 use crate::{AppError, SessionStart};

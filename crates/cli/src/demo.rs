@@ -12,13 +12,13 @@ use provisio_apps::{CardDetails, IssuerApp, WalletApp};
 use provisio_client::{ClientError, ProvisioClient};
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_jose::{Jwk, JwkSet};
-use provisio_server::{bootstrap, new_api_key, spawn_delivery, Clock, MemorySink, SystemClock};
+use provisio_server::{Clock, MemorySink, SystemClock, bootstrap, new_api_key, spawn_delivery};
 use provisio_tsp::wire::{
     Decision, OtpSendRequest, OtpVerifyRequest, PushProvisioningRequest, PushProvisioningResponse,
     RequestClaims, ScriptReportRequest, StepUpPassed, WalletRiskInfo,
 };
-use provisio_tsp::{jwk_thumbprint, Contact, Script, TspConfig};
-use provisio_types::{luhn_check_digit, Pan};
+use provisio_tsp::{Contact, Script, TspConfig, jwk_thumbprint};
+use provisio_types::{Pan, luhn_check_digit};
 use serde::Serialize;
 
 use crate::serve::open_store;

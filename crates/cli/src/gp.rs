@@ -5,10 +5,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use provisio_gp::scp03::{HostHandshake, InitUpdateResponse, SecurityLevel, StaticKeys};
 use provisio_gp::Command;
+use provisio_gp::scp03::{HostHandshake, InitUpdateResponse, SecurityLevel, StaticKeys};
 use serde_json::json;
 
 /// `provisio gp` commands.
@@ -112,7 +112,9 @@ pub(crate) fn run(command: GpCommand) -> anyhow::Result<ExitCode> {
     let mut wrapped = Vec::new();
     if let Some(apdus) = &apdus {
         if !d.card_cryptogram_ok {
-            bail!("the card cryptogram does not verify under these keys: nothing to wrap (run `derive` to see both values)");
+            bail!(
+                "the card cryptogram does not verify under these keys: nothing to wrap (run `derive` to see both values)"
+            );
         }
         for (i, a) in apdus.iter().enumerate() {
             let plain = Command::parse(&hex_arg("apdu", a)?)

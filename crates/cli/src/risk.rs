@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use provisio_risk::{evaluate, Policy, RiskDecision, Signals};
+use provisio_risk::{Policy, RiskDecision, Signals, evaluate};
 use provisio_tsp::wire::WalletRiskInfo;
 use serde::{Deserialize, Serialize};
 

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use provisio_crypto::{AwsLcProvider, CryptoProvider};
 use provisio_gp::command::select;
@@ -183,7 +183,9 @@ pub(crate) fn run(command: SeCommand) -> anyhow::Result<ExitCode> {
                 args.keys.kvn
             );
             if args.keys.enc == GP_TEST_KEY {
-                eprintln!("note: the ISD uses the public GlobalPlatform test key; pass --enc/--mac/--dek for real keys");
+                eprintln!(
+                    "note: the ISD uses the public GlobalPlatform test key; pass --enc/--mac/--dek for real keys"
+                );
             }
         }
         SeCommand::Inspect(args) => {

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Args;
 use provisio_crypto::{AwsLcProvider, SecretBytes};
 use provisio_server::{
-    bootstrap, new_api_key, sei_router, sp_router, spawn_delivery, spawn_sp_driver, NoGateway,
-    NotificationSink, SeiLink, SeiState, SpState, SystemClock, WebhookSink,
+    NoGateway, NotificationSink, SeiLink, SeiState, SpState, SystemClock, WebhookSink, bootstrap,
+    new_api_key, sei_router, sp_router, spawn_delivery, spawn_sp_driver,
 };
 use provisio_store::{SqlStore, Store};
 use tokio::net::TcpListener;
@@ -192,7 +192,9 @@ async fn serve_sp(
         api_key: sp.sei_key.clone().unwrap_or_default(),
     };
     if sei.api_key.is_empty() {
-        tracing::warn!("no PROVISIO_SEI_KEY: register this TSM's key (GET /v1/sp/keys/handover) with the carrier, then restart with it");
+        tracing::warn!(
+            "no PROVISIO_SEI_KEY: register this TSM's key (GET /v1/sp/keys/handover) with the carrier, then restart with it"
+        );
     }
     let store = Arc::new(SqlStore::open(url).await?);
     let state = SpState::open(

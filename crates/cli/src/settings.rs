@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use provisio_accounts::AccountsConfig;
 use provisio_crypto::{CryptoProvider, SecretBytes};
 use provisio_risk::Policy;

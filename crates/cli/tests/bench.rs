@@ -137,7 +137,9 @@ fn a_preloaded_vault_holds_real_minted_records_and_the_load_still_passes() {
         150
     );
     assert_eq!(
-        count("SELECT COUNT(*) FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id JOIN scripts s ON s.provisioning_id = p.provisioning_id WHERE p.issuer_id = 'preload-bank'"),
+        count(
+            "SELECT COUNT(*) FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id JOIN scripts s ON s.provisioning_id = p.provisioning_id WHERE p.issuer_id = 'preload-bank'"
+        ),
         2850
     );
     // Distinct token PANs, sealed (no PAN in the clear), spread over 30 days.
@@ -220,7 +222,9 @@ fn bench_store_commits_every_minted_record_and_weighs_its_cpu_against_the_floor(
         30
     );
     assert_eq!(
-        count("SELECT COUNT(*) FROM tokens t JOIN scripts s ON s.token_ref_id = t.token_ref_id JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE p.session_id LIKE 'store-%'"),
+        count(
+            "SELECT COUNT(*) FROM tokens t JOIN scripts s ON s.token_ref_id = t.token_ref_id JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE p.session_id LIKE 'store-%'"
+        ),
         570
     );
 }

@@ -146,9 +146,10 @@ fn se_create_exec_inspect_across_invocations() {
 
     let v = json(&provisio(&["se", "inspect", "--file", f, "--json"]));
     let apps = v["applications"].as_array().unwrap();
-    assert!(apps
-        .iter()
-        .any(|a| a["aid"] == "A000000151535041AB01" && a["kind"] == "security_domain"));
+    assert!(
+        apps.iter()
+            .any(|a| a["aid"] == "A000000151535041AB01" && a["kind"] == "security_domain")
+    );
     let isd = apps
         .iter()
         .find(|a| a["aid"] == "A000000151000000")
@@ -185,12 +186,14 @@ fn se_create_exec_inspect_across_invocations() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(!provisio(&[
-        "se",
-        "inspect",
-        "--file",
-        dir.path().join("none").to_str().unwrap()
-    ])
-    .status
-    .success());
+    assert!(
+        !provisio(&[
+            "se",
+            "inspect",
+            "--file",
+            dir.path().join("none").to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
 }

@@ -23,7 +23,7 @@ use provisio_server::{Clock, SystemClock};
 use provisio_tsp::wire::{
     Decision, OtpSendRequest, OtpVerifyRequest, PushProvisioningRequest, WalletRiskInfo,
 };
-use provisio_tsp::{jwk_thumbprint, Contact};
+use provisio_tsp::{Contact, jwk_thumbprint};
 use provisio_types::Pan;
 use serde_json::Value;
 
@@ -149,7 +149,7 @@ fn pan(n: u32) -> String {
 
 #[tokio::test]
 async fn two_instances_share_one_database_and_lose_nothing_acknowledged() {
-    let Some(url) = provisio_store::testing::fresh_postgres_url().await else {
+    let Some(url) = provisio_testkit::postgres::fresh_postgres_url().await else {
         return;
     };
     let crypto = AwsLcProvider::new();

@@ -6,7 +6,7 @@ mod ota;
 mod sei;
 mod sp;
 
-pub use ota::{ota_pass, ImageSink, LastImage, OtaRun};
+pub use ota::{ImageSink, LastImage, OtaRun, ota_pass};
 
 use provisio_accounts::wire::{
     CreateWalletAccount, Enrolment, EnrolmentLoaded, IssuerVerification, KbaAnswer,
@@ -17,8 +17,8 @@ use provisio_tsp::wire::{
     Installation, OtpSendRequest, OtpSent, OtpVerifyRequest, PushProvisioningRequest,
     PushProvisioningResponse, ScriptReportRequest, ScriptReportResponse, SpTsmConfig, StepUpPassed,
 };
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 /// An RFC 9457 problem document as Provisio sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

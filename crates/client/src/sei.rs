@@ -1,13 +1,13 @@
 //! Calls to a carrier's TSM (SEI-TSM): the operator's registrations, an SP-TSM's service
 //! requests, and a phone's OTA client (messages and admin sessions).
 
+use provisio_tsm::ServiceRequest;
 use provisio_tsm::wire::{
     AddElement, AddProvider, ElementAdded, Messages, OpenSession, ProviderAdded, Relayed,
     RequestStatus, SessionStep,
 };
-use provisio_tsm::ServiceRequest;
 
-use crate::{answer, answer_empty, ClientError, ProvisioClient};
+use crate::{ClientError, ProvisioClient, answer, answer_empty};
 
 impl ProvisioClient {
     /// `POST /v1/sei/admin/elements` (operator).

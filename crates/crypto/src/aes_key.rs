@@ -100,7 +100,7 @@ impl AesKey {
 
     /// AES-CBC encryption in place, without padding: `data` must be whole blocks.
     pub fn cbc_encrypt(&self, iv: &[u8; AES_BLOCK], data: &mut [u8]) -> Result<(), CryptoError> {
-        if data.len() % AES_BLOCK != 0 {
+        if !data.len().is_multiple_of(AES_BLOCK) {
             return Err(CryptoError::InvalidLength);
         }
         let mut chain = *iv;
@@ -116,7 +116,7 @@ impl AesKey {
 
     /// AES-CBC decryption in place, without padding: `data` must be whole blocks.
     pub fn cbc_decrypt(&self, iv: &[u8; AES_BLOCK], data: &mut [u8]) -> Result<(), CryptoError> {
-        if data.len() % AES_BLOCK != 0 {
+        if !data.len().is_multiple_of(AES_BLOCK) {
             return Err(CryptoError::InvalidLength);
         }
         let mut chain = *iv;

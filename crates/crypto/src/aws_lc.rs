@@ -5,7 +5,7 @@ use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::agreement;
 use aws_lc_rs::digest;
 use aws_lc_rs::hmac;
-use aws_lc_rs::key_wrap::{AesKek, KeyWrap, AES_256};
+use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrap};
 use aws_lc_rs::rand::{self, SecureRandom};
 
 use crate::{CryptoError, CryptoProvider, EcKeyPair, EcPublicKey, SecretBytes};
@@ -167,7 +167,7 @@ fn gcm_key(key: &[u8]) -> Result<LessSafeKey, CryptoError> {
 
 pub(crate) fn kw_wrap(kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CryptoError> {
     // RFC 3394 section 2: the key is at least two 64-bit blocks, a multiple of 64 bits.
-    if kek.len() != 32 || key.len() < 16 || key.len() % 8 != 0 {
+    if kek.len() != 32 || key.len() < 16 || !key.len().is_multiple_of(8) {
         return Err(CryptoError::InvalidLength);
     }
     let kek = AesKek::new(&AES_256, kek).map_err(|_| CryptoError::InvalidLength)?;
@@ -184,7 +184,7 @@ pub(crate) fn kw_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<SecretBytes, Crypt
     if kek.len() != 32 {
         return Err(CryptoError::InvalidLength);
     }
-    if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+    if wrapped.len() < 24 || !wrapped.len().is_multiple_of(8) {
         return Err(CryptoError::AuthenticationFailed);
     }
     let kek = AesKek::new(&AES_256, kek).map_err(|_| CryptoError::InvalidLength)?;
@@ -243,10 +243,17 @@ mod tests {
         let p = AwsLcProvider::new();
         let key = h("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
         let iv: [u8; 12] = h("cafebabefacedbaddecaf888").try_into().unwrap();
-        let pt = h("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
+        let pt = h(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+        );
         let aad = h("feedfacedeadbeeffeedfacedeadbeefabaddad2");
         let (ct, tag) = p.aes256_gcm_seal(&key, &iv, &aad, &pt).unwrap();
-        assert_eq!(ct, h("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"));
+        assert_eq!(
+            ct,
+            h(
+                "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"
+            )
+        );
         assert_eq!(tag.to_vec(), h("76fc6ece0f4e1768cddf8853bb2d551b"));
         assert_eq!(
             p.aes256_gcm_open(&key, &iv, &aad, &ct, &tag)

@@ -17,7 +17,7 @@ mod error;
 mod provider;
 mod secret;
 
-pub use aes_key::{AesKey, AES_BLOCK};
+pub use aes_key::{AES_BLOCK, AesKey};
 pub use aws_lc::AwsLcProvider;
 pub use ct::ct_eq;
 pub use ec::{EcKeyPair, EcPublicKey, P256_COORDINATE_LEN};

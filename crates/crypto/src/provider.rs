@@ -19,7 +19,7 @@ pub trait CryptoProvider: Send + Sync {
 
     /// ECDH with a fresh ephemeral key: returns the ephemeral public key and `Z`.
     fn ecdh_ephemeral(&self, peer: &EcPublicKey)
-        -> Result<(EcPublicKey, SecretBytes), CryptoError>;
+    -> Result<(EcPublicKey, SecretBytes), CryptoError>;
 
     /// ES256: an ECDSA P-256 SHA-256 signature as `r || s`, 64 bytes (RFC 7518 section 3.4).
     fn sign_es256(&self, key: &EcKeyPair, message: &[u8]) -> Result<[u8; 64], CryptoError>;

@@ -9,7 +9,7 @@
 //! ratio to it is the cost of the protocol code itself.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 use provisio_crypto::AesKey;
 use provisio_gp::scp03::{CardHandshake, HostHandshake, SecurityLevel, StaticKeys};
 use provisio_gp::{Command, Response, StatusWord};

@@ -20,6 +20,6 @@ mod sw;
 pub mod tlv;
 
 pub use aid::Aid;
-pub use apdu::{Command, Response, EXTENDED_MAX_DATA, SHORT_MAX_DATA};
+pub use apdu::{Command, EXTENDED_MAX_DATA, Response, SHORT_MAX_DATA};
 pub use error::GpError;
 pub use sw::StatusWord;

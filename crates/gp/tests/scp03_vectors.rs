@@ -127,7 +127,7 @@ fn a_flipped_bit_in_a_recorded_response_is_refused() {
 /// commands, and produces the recorded response.
 #[test]
 fn card_half_reproduces_the_recorded_card() {
-    use provisio_gp::scp03::{parse_initialize_update, CardHandshake};
+    use provisio_gp::scp03::{CardHandshake, parse_initialize_update};
     let isd_r = hex::decode("A0000005591010FFFFFFFF8900000100").unwrap();
     let v = vectors();
     let plain = &v["plain"];

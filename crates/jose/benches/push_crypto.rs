@@ -5,7 +5,7 @@
 //! itself: base64url, JSON headers, key wrap and GCM.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use provisio_crypto::{AwsLcProvider, CryptoProvider};
 use provisio_jose::{EncryptOptions, KeyManagement};
 

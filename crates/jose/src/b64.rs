@@ -1,7 +1,7 @@
 //! base64url without padding (RFC 7515 section 2, "Base64url Encoding").
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::JoseError;
 

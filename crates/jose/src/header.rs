@@ -3,7 +3,7 @@
 use provisio_crypto::EcPublicKey;
 use serde::Deserialize;
 
-use crate::{b64_decode, JoseError, Jwk};
+use crate::{JoseError, Jwk, b64_decode};
 
 /// The key management algorithms we accept for JWE (RFC 7518 section 4.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

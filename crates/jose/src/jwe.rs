@@ -4,7 +4,7 @@
 use provisio_crypto::{CryptoProvider, EcKeyPair, EcPublicKey, SecretBytes};
 
 use crate::header::Expect;
-use crate::{b64_decode, b64_encode, concat_kdf, Header, JoseError, Jwk, KeyManagement};
+use crate::{Header, JoseError, Jwk, KeyManagement, b64_decode, b64_encode, concat_kdf};
 
 /// The A256GCM key length in bytes.
 const CEK_LEN: usize = 32;

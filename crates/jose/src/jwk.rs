@@ -3,7 +3,7 @@
 use provisio_crypto::{EcPublicKey, P256_COORDINATE_LEN};
 use serde::{Deserialize, Serialize};
 
-use crate::{b64_decode, b64_encode, JoseError};
+use crate::{JoseError, b64_decode, b64_encode};
 
 /// What a published key is for (RFC 7517 section 4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

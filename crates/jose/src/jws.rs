@@ -3,7 +3,7 @@
 use provisio_crypto::{CryptoProvider, EcKeyPair, EcPublicKey};
 
 use crate::header::Expect;
-use crate::{b64_decode, b64_encode, Header, JoseError};
+use crate::{Header, JoseError, b64_decode, b64_encode};
 
 /// A JWS whose signature verified.
 #[derive(Debug)]
@@ -98,9 +98,11 @@ mod tests {
     fn rfc7515_a3_verifies() {
         let p = AwsLcProvider::new();
         let v = verify_with_key(&p, A3_JWS, &a3_public()).unwrap();
-        assert!(String::from_utf8(v.payload)
-            .unwrap()
-            .contains("\"iss\":\"joe\""));
+        assert!(
+            String::from_utf8(v.payload)
+                .unwrap()
+                .contains("\"iss\":\"joe\"")
+        );
         // The private key of A.3 derives the published public key.
         let kp = EcKeyPair::from_test_vector_scalar(&b64_decode(A3_D).unwrap()).unwrap();
         assert_eq!(kp.public_key(), &a3_public());

@@ -28,6 +28,6 @@ pub use b64::{b64_decode, b64_encode};
 pub use concat_kdf::concat_kdf;
 pub use error::JoseError;
 pub use header::{Header, KeyManagement};
-pub use jwe::{decrypt, encrypt, Decrypted, EncryptOptions};
+pub use jwe::{Decrypted, EncryptOptions, decrypt, encrypt};
 pub use jwk::{Jwk, JwkSet, KeyUse};
-pub use jws::{sign, verify, verify_with_key, Verified};
+pub use jws::{Verified, sign, verify, verify_with_key};

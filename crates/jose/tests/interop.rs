@@ -1,9 +1,11 @@
 //! Interoperability with an independent JOSE implementation (Python jwcrypto), both ways:
 //! jwcrypto opens what we make, and we open what jwcrypto makes.
 //!
-//! Needs `python3` with the packages of `tests/interop/requirements.txt` (`.ci/run` installs
-//! them). Keys are the published ones of RFC 7518 appendix C (Bob, recipient) and RFC 7515
-//! appendix A.3 (signer), so both sides can hold the private halves.
+//! Needs only `python3`: the packages of `tests/interop/requirements.txt` are installed on
+//! first use into a virtual environment under `target/` (`provisio_testkit::python`).
+//!
+//! Keys are the published ones of RFC 7518 appendix C (Bob, recipient) and RFC 7515 appendix
+//! A.3 (signer), so both sides can hold the private halves.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,30 +15,27 @@
 )]
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use provisio_crypto::{AwsLcProvider, EcKeyPair};
 use provisio_jose::{
-    b64_decode, decrypt, encrypt, sign, verify, EncryptOptions, Jwk, KeyManagement,
+    EncryptOptions, Jwk, KeyManagement, b64_decode, decrypt, encrypt, sign, verify,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const BOB_D: &str = "VEmDZpDXXK8p8N0Cndsxs924q6nS1RXFASRl6BfUqdw";
 const A3_D: &str = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
 
 fn python(command: &str, input: &Value) -> Value {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/interop/jose_interop.py"
-    );
-    let mut child = Command::new("python3")
-        .arg(script)
+    let mut child = provisio_testkit::python::python()
+        .command()
+        .arg(provisio_testkit::python::interop_script("jose_interop.py"))
         .arg(command)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 is needed for the interop tests");
+        .expect("the interop interpreter starts");
     child
         .stdin
         .take()
@@ -46,7 +45,7 @@ fn python(command: &str, input: &Value) -> Value {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "jwcrypto failed (install with: pip install -r tests/interop/requirements.txt):\n{}",
+        "jwcrypto failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()

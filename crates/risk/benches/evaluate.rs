@@ -2,8 +2,8 @@
 //! measured in the same run: cloning the inputs, which any caller pays anyway.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use provisio_risk::{evaluate, Policy, Signals, WalletInput, WalletRisk};
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use provisio_risk::{Policy, Signals, WalletInput, WalletRisk, evaluate};
 
 fn bench(c: &mut Criterion) {
     let policy = Policy::builtin();

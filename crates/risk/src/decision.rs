@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::assess::{assess, FiredRule, ServiceAssessment};
+use crate::assess::{FiredRule, ServiceAssessment, assess};
 use crate::policy::{MergeSettings, Policy};
 use crate::signals::{Signals, WalletInput};
 

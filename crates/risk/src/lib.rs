@@ -21,7 +21,7 @@ mod decision;
 mod policy;
 mod signals;
 
-pub use assess::{assess, FiredRule, ServiceAssessment};
-pub use decision::{decide, evaluate, MergeRule, Outcome, Reason, RiskDecision, Thresholds};
-pub use policy::{Effect, MergeSettings, Policy, PolicyError, Profile, Rule, DEFAULT_POLICY};
+pub use assess::{FiredRule, ServiceAssessment, assess};
+pub use decision::{MergeRule, Outcome, Reason, RiskDecision, Thresholds, decide, evaluate};
+pub use policy::{DEFAULT_POLICY, Effect, MergeSettings, Policy, PolicyError, Profile, Rule};
 pub use signals::{Signal, SignalKind, Signals, WalletInput, WalletRisk};

@@ -33,8 +33,8 @@ use std::fmt;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::signals::{Signal, SignalKind};
 use crate::Thresholds;
+use crate::signals::{Signal, SignalKind};
 
 /// The policy compiled in, used when no policy file is configured.
 pub const DEFAULT_POLICY: &str = include_str!("default_policy.toml");
@@ -375,21 +375,21 @@ fn compile_rule(r: &RawRule) -> Result<Rule, String> {
                 "rule {}: {} takes at_least, not below (more is riskier)",
                 r.code,
                 signal.name()
-            ))
+            ));
         }
         SignalKind::RiskAge => {
             return Err(format!(
                 "rule {}: {} takes below, not at_least (younger is riskier)",
                 r.code,
                 signal.name()
-            ))
+            ));
         }
         _ => {
             return Err(format!(
                 "rule {}: {} is a flag and takes no at_least or below",
                 r.code,
                 signal.name()
-            ))
+            ));
         }
     };
     let effect = match (r.weight, r.floor) {
@@ -400,7 +400,7 @@ fn compile_rule(r: &RawRule) -> Result<Rule, String> {
             return Err(format!(
                 "rule {}: an allow-list signal cannot set a floor",
                 r.code
-            ))
+            ));
         }
         (None, Some(f)) => match u8::try_from(f) {
             Ok(f) if f <= 99 => Effect::Floor(f),
@@ -410,7 +410,7 @@ fn compile_rule(r: &RawRule) -> Result<Rule, String> {
             return Err(format!(
                 "rule {}: give exactly one of weight or floor",
                 r.code
-            ))
+            ));
         }
     };
     Ok(Rule {
@@ -476,11 +476,15 @@ mod tests {
 
     #[test]
     fn errors_name_the_line_and_the_problem() {
-        let e = refused("version = \"1\"\n\n[[rule]]\ncode = \"x\"\ntext = \"t\"\nsignal = \"card_attempts_1h\"\nat_least = 2\nweight = -5\n");
+        let e = refused(
+            "version = \"1\"\n\n[[rule]]\ncode = \"x\"\ntext = \"t\"\nsignal = \"card_attempts_1h\"\nat_least = 2\nweight = -5\n",
+        );
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("negative weight"), "{e}");
 
-        let e = refused("version = \"1\"\n[[rule]]\ncode = \"x\"\ntext = \"t\"\nsignal = \"moon_phase\"\nweight = 5\n");
+        let e = refused(
+            "version = \"1\"\n[[rule]]\ncode = \"x\"\ntext = \"t\"\nsignal = \"moon_phase\"\nweight = 5\n",
+        );
         assert_eq!(e.line, 2);
         assert!(e.message.contains("unknown signal"), "{e}");
 
@@ -491,13 +495,19 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("bogus"), "{e}");
 
-        let e = refused("version = \"1\"\n[[rule]]\ncode = \"a\"\n  text = \"t\"\nsignal = \"device_allowed\"\nweight = 10\n");
+        let e = refused(
+            "version = \"1\"\n[[rule]]\ncode = \"a\"\n  text = \"t\"\nsignal = \"device_allowed\"\nweight = 10\n",
+        );
         assert!(e.message.contains("must be 0 or negative"), "{e}");
 
-        let e = refused("version = \"1\"\n[[rule]]\ncode = \"a\"\ntext = \"t\"\nsignal = \"account_age_days\"\nat_least = 3\nweight = 10\n");
+        let e = refused(
+            "version = \"1\"\n[[rule]]\ncode = \"a\"\ntext = \"t\"\nsignal = \"account_age_days\"\nat_least = 3\nweight = 10\n",
+        );
         assert!(e.message.contains("takes below"), "{e}");
 
-        let e = refused("version = \"1\"\n[[rule]]\ncode = \"a\"\ntext = \"t\"\nsignal = \"pan_blocked\"\nweight = 10\nfloor = 90\n");
+        let e = refused(
+            "version = \"1\"\n[[rule]]\ncode = \"a\"\ntext = \"t\"\nsignal = \"pan_blocked\"\nweight = 10\nfloor = 90\n",
+        );
         assert!(e.message.contains("exactly one"), "{e}");
 
         let e = refused("version = \"1\"\n[issuers.bank]\ndisabled = [\"nope\"]\n");
@@ -507,7 +517,9 @@ mod tests {
         let e = refused("version = \"\"\n");
         assert!(e.message.contains("version"), "{e}");
 
-        let e = refused("version = \"1\"\n[[rule]]\ncode = \"a\"\ntext = \"t\"\nsignal = \"pan_blocked\"\nfloor = 9\n[[rule]]\ncode = \"a\"\ntext = \"t\"\nsignal = \"bin_blocked\"\nfloor = 9\n");
+        let e = refused(
+            "version = \"1\"\n[[rule]]\ncode = \"a\"\ntext = \"t\"\nsignal = \"pan_blocked\"\nfloor = 9\n[[rule]]\ncode = \"a\"\ntext = \"t\"\nsignal = \"bin_blocked\"\nfloor = 9\n",
+        );
         assert_eq!(e.line, 7);
         assert!(e.message.contains("twice"), "{e}");
 

@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use provisio_risk::{
-    decide, evaluate, MergeRule, MergeSettings, Outcome, Policy, ServiceAssessment, Signal,
-    SignalKind, Signals, Thresholds, WalletInput, WalletRisk,
+    MergeRule, MergeSettings, Outcome, Policy, ServiceAssessment, Signal, SignalKind, Signals,
+    Thresholds, WalletInput, WalletRisk, decide, evaluate,
 };
 
 const MERGE: MergeSettings = MergeSettings {

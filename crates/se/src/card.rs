@@ -13,12 +13,12 @@
 //! must store the image before it passes a response on.
 
 use provisio_gp::command::{
-    fci, key_information, parse_select, KeyInfo, Privileges, INS_GET_DATA, INS_SELECT,
-    KEY_TYPE_AES, TAG_CARD_DATA, TAG_KEY_INFORMATION, TAG_SEQUENCE_COUNTER,
+    INS_GET_DATA, INS_SELECT, KEY_TYPE_AES, KeyInfo, Privileges, TAG_CARD_DATA,
+    TAG_KEY_INFORMATION, TAG_SEQUENCE_COUNTER, fci, key_information, parse_select,
 };
 use provisio_gp::scp03::{
-    parse_initialize_update, CardChannel, CardHandshake, SecurityLevel, StaticKeys,
-    INS_EXTERNAL_AUTHENTICATE, INS_INITIALIZE_UPDATE, MAX_COUNTER,
+    CardChannel, CardHandshake, INS_EXTERNAL_AUTHENTICATE, INS_INITIALIZE_UPDATE, MAX_COUNTER,
+    SecurityLevel, StaticKeys, parse_initialize_update,
 };
 use provisio_gp::tlv::Tlv;
 use provisio_gp::{Aid, Command, GpError, Response, StatusWord};
@@ -26,9 +26,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::payment_module;
 use crate::registry::{
-    payment_load_file, sd_load_file, sd_module, AppKind, Application, Domain, LoadFile,
+    AppKind, Application, Domain, LoadFile, payment_load_file, sd_load_file, sd_module,
 };
-use crate::{app_state, CardLifeCycle, SeError};
+use crate::{CardLifeCycle, SeError, app_state};
 
 /// The memory image format version.
 pub const IMAGE_VERSION: u32 = 1;

@@ -24,12 +24,12 @@ pub mod payment;
 mod registry;
 mod view;
 
-pub use card::{VirtualSe, IMAGE_VERSION, ISD_PRIVILEGES};
+pub use card::{IMAGE_VERSION, ISD_PRIVILEGES, VirtualSe};
 pub use error::SeError;
-pub use lifecycle::{app_state, CardLifeCycle};
-pub use manage::{delegation_token, STATUS_PAGE};
+pub use lifecycle::{CardLifeCycle, app_state};
+pub use manage::{STATUS_PAGE, delegation_token};
 pub use registry::{
-    payment_load_file, payment_module, sd_load_file, sd_module, AppKind, Application, Domain,
-    LoadFile,
+    AppKind, Application, Domain, LoadFile, payment_load_file, payment_module, sd_load_file,
+    sd_module,
 };
 pub use view::{AppView, SeView};

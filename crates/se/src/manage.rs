@@ -12,9 +12,9 @@
 
 use provisio_crypto::AesKey;
 use provisio_gp::command::{
+    INS_DELETE, INS_GET_DATA, INS_GET_STATUS, INS_INSTALL, INS_LOAD, INS_PUT_KEY, INS_SET_STATUS,
+    INS_STORE_DATA, Install, Privileges, StatusEntry, StatusTarget, StoreData, Subset,
     parse_delete, parse_get_status, parse_load, parse_put_key, parse_set_status, put_key_response,
-    Install, Privileges, StatusEntry, StatusTarget, StoreData, Subset, INS_DELETE, INS_GET_DATA,
-    INS_GET_STATUS, INS_INSTALL, INS_LOAD, INS_PUT_KEY, INS_SET_STATUS, INS_STORE_DATA,
 };
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
@@ -22,8 +22,8 @@ use provisio_gp::{Aid, Command, Response, StatusWord};
 use subtle::ConstantTimeEq;
 
 use crate::card::VirtualSe;
-use crate::registry::{payment_module, sd_module, AppKind, Application, Domain, LoadFile};
-use crate::{app_state, CardLifeCycle};
+use crate::registry::{AppKind, Application, Domain, LoadFile, payment_module, sd_module};
+use crate::{CardLifeCycle, app_state};
 
 /// GET STATUS entries per response before `6310`.
 pub const STATUS_PAGE: usize = 4;
@@ -458,15 +458,17 @@ impl VirtualSe {
             let global = *sd == self.isd || self.privileges(sd).has(Privileges::GLOBAL_REGISTRY);
             let visible = |domain: &Aid, aid: &Aid| global || domain == sd || aid == sd;
             let list: Vec<Vec<u8>> = match subset {
-                Subset::IssuerSecurityDomain if global => vec![StatusEntry {
-                    aid: self.isd.clone(),
-                    life_cycle: self.life_cycle.byte(),
-                    privileges: Some(self.privileges(&self.isd).0),
-                    load_file: None,
-                    domain: None,
-                    modules: vec![],
-                }
-                .encode()],
+                Subset::IssuerSecurityDomain if global => vec![
+                    StatusEntry {
+                        aid: self.isd.clone(),
+                        life_cycle: self.life_cycle.byte(),
+                        privileges: Some(self.privileges(&self.isd).0),
+                        load_file: None,
+                        domain: None,
+                        modules: vec![],
+                    }
+                    .encode(),
+                ],
                 Subset::IssuerSecurityDomain => vec![],
                 Subset::Applications => self
                     .apps

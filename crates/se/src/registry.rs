@@ -1,9 +1,9 @@
 //! The GlobalPlatform registry (GPC 2.3 section 5.4 and chapter 9): executable load files and
 //! the application instances made from them, each associated with a security domain.
 
+use provisio_gp::Aid;
 use provisio_gp::command::Privileges;
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
-use provisio_gp::Aid;
 use serde::{Deserialize, Serialize};
 
 use crate::payment::PaymentApplet;

@@ -10,16 +10,16 @@
 use proptest::prelude::*;
 use provisio_crypto::AesKey;
 use provisio_gp::command::{
-    delete, get_status, load_blocks, put_key, select, set_status, Encryption, Install, Privileges,
-    StatusEntry, StatusTarget, StoreData, Structure, Subset,
+    Encryption, Install, Privileges, StatusEntry, StatusTarget, StoreData, Structure, Subset,
+    delete, get_status, load_blocks, put_key, select, set_status,
 };
 use provisio_gp::scp03::{HostChannel, HostHandshake, SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
 use provisio_gp::{Aid, Command, Response, StatusWord};
 use provisio_se::payment::{generate_ac, personalization_data, transaction_cryptogram};
 use provisio_se::{
-    delegation_token, payment_load_file, payment_module, sd_load_file, sd_module, CardLifeCycle,
-    VirtualSe,
+    CardLifeCycle, VirtualSe, delegation_token, payment_load_file, payment_module, sd_load_file,
+    sd_module,
 };
 
 fn keys(kvn: u8, seed: u8) -> StaticKeys {

@@ -2,8 +2,8 @@
 //! associated data naming their row, the right option and the enrolment data only as keyed
 //! hashes (DESIGN.md section 3: "KBA answers stored hashed").
 
-use provisio_accounts::wire::AccountUser;
 use provisio_accounts::Question;
+use provisio_accounts::wire::AccountUser;
 use provisio_tsp::Sealed;
 
 use crate::{ApiError, AppState};

@@ -4,7 +4,7 @@
 use axum::http::HeaderMap;
 use provisio_store::{Principal, Role};
 
-use crate::{hash_api_key, ApiError, AppState};
+use crate::{ApiError, AppState, hash_api_key};
 
 /// The bearer credential of a request, or 401.
 pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {

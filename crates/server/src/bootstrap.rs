@@ -17,7 +17,9 @@ pub enum BootstrapError {
     #[error("store: {0}")]
     Store(#[from] StoreError),
     /// The stored keys do not open under this master key.
-    #[error("the stored keys cannot be unsealed with this master key (PROVISIO_MASTER_KEY differs from the one that sealed them)")]
+    #[error(
+        "the stored keys cannot be unsealed with this master key (PROVISIO_MASTER_KEY differs from the one that sealed them)"
+    )]
     WrongMasterKey,
     /// The crypto provider failed.
     #[error("key generation failed")]

@@ -1,7 +1,7 @@
 //! The one place where errors become HTTP answers: RFC 9457 problem documents with the stable
 //! codes of PROTOCOL.md section 4. Internal detail is logged, never sent.
 
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use provisio_accounts::KbaError;
 use provisio_store::{Conflict, StoreError};

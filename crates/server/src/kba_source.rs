@@ -8,11 +8,11 @@ use provisio_accounts::wire::{
     SourceAnswerRequest, SourceKind, SourceQuestions, SourceQuestionsRequest, SourceVerdict,
     Subject,
 };
-use provisio_accounts::{check_source_questions, PreparedQuestion, Question};
+use provisio_accounts::{PreparedQuestion, Question, check_source_questions};
 use provisio_crypto::ct_eq;
 use provisio_store::{AccountRecord, QuestionRecord};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::account_crypto::{answer_mac, open_user, seal_question};
 use crate::{ApiError, AppState};
@@ -216,7 +216,9 @@ fn unavailable(have: usize, need: u32) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "kba_unavailable",
-        format!("the question bank has {have} unused questions for this customer and an attempt needs {need}; opt out to have the card issuer verify the user"),
+        format!(
+            "the question bank has {have} unused questions for this customer and an attempt needs {need}; opt out to have the card issuer verify the user"
+        ),
     )
 }
 

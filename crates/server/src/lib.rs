@@ -31,17 +31,17 @@ pub use routes::admin::{
 };
 pub use routes::risk_lists::RiskListEntry;
 
-pub use bootstrap::{bootstrap, hash_api_key, new_api_key, BootstrapError};
+pub use bootstrap::{BootstrapError, bootstrap, hash_api_key, new_api_key};
 pub use clock::{Clock, SystemClock};
 pub use error::ApiError;
 pub use openapi::ApiDoc;
-pub use outbox::{spawn_delivery, MemorySink, NoGateway, NotificationSink, WebhookSink};
-pub use sei::{sei_router, SeiState};
-pub use sp::{sp_router, spawn_sp_driver, SeiLink, SpState};
+pub use outbox::{MemorySink, NoGateway, NotificationSink, WebhookSink, spawn_delivery};
+pub use sei::{SeiState, sei_router};
+pub use sp::{SeiLink, SpState, sp_router, spawn_sp_driver};
 pub use state::AppState;
 
-use axum::routing::{get, post, put};
 use axum::Router;
+use axum::routing::{get, post, put};
 
 /// The application's routes, with request ids, logging and metrics.
 pub fn router(state: AppState) -> Router {

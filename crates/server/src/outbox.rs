@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use provisio_tsp::{open_notification, Notification, OutboxMessage, SP_TSM_CHANNEL};
+use provisio_tsp::{Notification, OutboxMessage, SP_TSM_CHANNEL, open_notification};
 
-use crate::sp_tsm_link::{deliver_job, Undelivered};
 use crate::AppState;
+use crate::sp_tsm_link::{Undelivered, deliver_job};
 
 /// How long a claimed message is reserved for one deliverer.
 const LEASE_S: i64 = 60;

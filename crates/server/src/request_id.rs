@@ -7,8 +7,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use crate::error::ErrorCode;
 use crate::AppState;
+use crate::error::ErrorCode;
 
 pub(crate) async fn trace_request(
     State(state): State<AppState>,

@@ -5,7 +5,7 @@
 
 use provisio_jose::Jwk;
 use provisio_store::SpTsmRecord;
-use provisio_tsp::{open_sp_tsm_delivery, OutboxMessage, SpTsmTarget};
+use provisio_tsp::{OutboxMessage, SpTsmTarget, open_sp_tsm_delivery};
 use reqwest::StatusCode;
 
 use crate::{ApiError, AppState};

@@ -7,9 +7,9 @@ use provisio_crypto::{AwsLcProvider, EcPublicKey};
 use provisio_store::{Principal, Store};
 use provisio_tsp::{TspConfig, TspKeys};
 
+use crate::Clock;
 use crate::metrics::Metrics;
 use crate::read_cache::ReadCache;
-use crate::Clock;
 
 /// Shared, immutable server state. Everything mutable lives in the store, so any number of
 /// instances can serve the same database.

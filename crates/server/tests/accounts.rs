@@ -19,12 +19,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use common::*;
-use provisio_accounts::wire::AccountUser;
 use provisio_accounts::ManifestError;
+use provisio_accounts::wire::AccountUser;
 use provisio_apps::{AppError, WalletApp};
 use provisio_server::Clock;
 use provisio_tsp::wire::PushProvisioningRequest;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const HOSTED: &str = "40010099999";
 

@@ -15,13 +15,13 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
-use provisio_apps::{seal_request_data, IssuerApp, WalletApp};
+use provisio_apps::{IssuerApp, WalletApp, seal_request_data};
 use provisio_crypto::{CryptoProvider, SecretBytes};
 use provisio_jose::{Jwk, JwkSet};
-use provisio_server::{bootstrap, hash_api_key, Clock, SystemClock};
+use provisio_server::{Clock, SystemClock, bootstrap, hash_api_key};
 use provisio_store::SqlStore;
-use provisio_tsp::wire::{RequestClaims, WalletRiskInfo};
 use provisio_tsp::TspConfig;
+use provisio_tsp::wire::{RequestClaims, WalletRiskInfo};
 use provisio_types::luhn_valid;
 use tower::ServiceExt;
 
@@ -44,14 +44,18 @@ async fn approves_and_binds_the_token_to_the_device() {
         access.token_ref_id,
         v["token"]["token_ref_id"].as_str().unwrap()
     );
-    assert!(access
-        .token_pan
-        .ends_with(v["token"]["last4"].as_str().unwrap()));
+    assert!(
+        access
+            .token_pan
+            .ends_with(v["token"]["last4"].as_str().unwrap())
+    );
     // Another device's key cannot open it.
     let other = WalletApp::new(&h.crypto, TRID, "user-1", "device-1").unwrap();
-    assert!(other
-        .open_access_data(&h.crypto, v["access_data"].as_str().unwrap())
-        .is_err());
+    assert!(
+        other
+            .open_access_data(&h.crypto, v["access_data"].as_str().unwrap())
+            .is_err()
+    );
     // The stored token holds the PAN only sealed.
     let token = h
         .state
@@ -329,13 +333,14 @@ async fn malformed_requests_and_authentication() {
         (StatusCode::CONFLICT, "token_requestor_exists")
     );
     // API keys are stored hashed: the key itself is nowhere in the store's answer for its hash.
-    assert!(h
-        .state
-        .store
-        .principal(&hash_api_key(&h.crypto, &h.wallet_key))
-        .await
-        .unwrap()
-        .is_some());
+    assert!(
+        h.state
+            .store
+            .principal(&hash_api_key(&h.crypto, &h.wallet_key))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -537,7 +542,7 @@ async fn operations_endpoints() {
 #[tokio::test]
 async fn keys_survive_restart_and_refuse_a_wrong_master_key() {
     let dir = tempfile::tempdir().unwrap();
-    let url = provisio_store::testing::store_url(dir.path(), "k.db").await;
+    let url = provisio_testkit::postgres::store_url(dir.path(), "k.db").await;
     let master = SecretBytes::new(vec![1; 32]);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let a = bootstrap(

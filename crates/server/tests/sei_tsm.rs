@@ -13,15 +13,15 @@
 use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider, EcKeyPair, SecretBytes};
-use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::Aid;
+use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_jose::Jwk;
 use provisio_se::VirtualSe;
-use provisio_server::{sei_router, SeiState, SystemClock};
+use provisio_server::{SeiState, SystemClock, sei_router};
 use provisio_store::{SqlStore, TsmStore};
-use provisio_tsm::{open_initial_keys, AdminSession, Next, TakeOverKeys};
+use provisio_tsm::{AdminSession, Next, TakeOverKeys, open_initial_keys};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const ADMIN: &str = "sei-admin-key";
 const SSD: &str = "A000000003535041AB01";
@@ -55,7 +55,7 @@ async fn serve(store: Arc<SqlStore>, master: &[u8]) -> String {
 
 async fn sei() -> Sei {
     let dir = tempfile::tempdir().unwrap();
-    let db = provisio_store::testing::store_url(dir.path(), "sei.db").await;
+    let db = provisio_testkit::postgres::store_url(dir.path(), "sei.db").await;
     let store = Arc::new(SqlStore::open(&db).await.unwrap());
     let master = vec![7u8; 32];
     let base = serve(store.clone(), &master).await;
@@ -288,9 +288,10 @@ async fn the_phone_drops_off_mid_script_and_the_next_session_finishes_without_re
     // At level 33 the relay (and the log) never saw the domain's AID in the clear after
     // EXTERNAL AUTHENTICATE.
     let ssd = hex::decode(SSD).unwrap();
-    assert!(!log
-        .iter()
-        .any(|r| r.apdu.windows(ssd.len()).any(|w| w == ssd)));
+    assert!(
+        !log.iter()
+            .any(|r| r.apdu.windows(ssd.len()).any(|w| w == ssd))
+    );
 
     // The provider receives the initial keys, takes the domain over, and the carrier is out.
     let (_, v) = s.get("/v1/sei/service-requests/r1", &sp).await;

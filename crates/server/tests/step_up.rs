@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::{code as problem, *};
-use provisio_server::{spawn_delivery, MemorySink};
+use provisio_server::{MemorySink, spawn_delivery};
 use provisio_tsp::wire::WalletRiskInfo;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 impl Harness {
     async fn token(&self, token_ref_id: &str) -> provisio_store::TokenRecord {
@@ -397,11 +397,13 @@ async fn approval_carries_a_script_and_lists_decide() {
     claims_req.wallet_risk = Some(WalletRiskInfo::level(5, true));
     let (_, v) = h.push(&claims_req).await;
     assert_eq!(v["decision"], "DECLINED");
-    assert!(v["risk"]["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["code"] == "no_step_up_method"));
+    assert!(
+        v["risk"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "no_step_up_method")
+    );
 
     // Block lists: a BIN, then the card.
     let admin = |body: Value| {
@@ -422,11 +424,13 @@ async fn approval_carries_a_script_and_lists_decide() {
         (v["decision"].as_str(), v["risk"]["final_level"].as_u64()),
         (Some("DECLINED"), Some(99))
     );
-    assert!(v["risk"]["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["code"] == "card_blocked"));
+    assert!(
+        v["risk"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "card_blocked")
+    );
     let (s, v) = admin(json!({"list": "block", "kind": "bin", "value": "4000"})).await;
     assert_eq!(
         (s, problem(&v)),

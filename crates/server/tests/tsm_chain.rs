@@ -13,22 +13,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use provisio_apps::OtaClient;
-use provisio_client::{ota_pass, LastImage, ProvisioClient};
+use provisio_client::{LastImage, ProvisioClient, ota_pass};
 use provisio_crypto::{AesKey, AwsLcProvider, SecretBytes};
 use provisio_gp::command::select;
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
 use provisio_gp::{Response, StatusWord};
-use provisio_se::payment::{generate_ac, transaction_cryptogram};
 use provisio_se::VirtualSe;
+use provisio_se::payment::{generate_ac, transaction_cryptogram};
 use provisio_server::{
-    sei_router, sp_router, spawn_delivery, spawn_sp_driver, MemorySink, SeiLink, SeiState, SpState,
-    SystemClock,
+    MemorySink, SeiLink, SeiState, SpState, SystemClock, sei_router, sp_router, spawn_delivery,
+    spawn_sp_driver,
 };
 use provisio_store::SqlStore;
 use provisio_tsm::wire::{AddElement, AddProvider, HexKeys};
-use provisio_tsm::{seal_credential, Credential};
-use serde_json::{json, Value};
+use provisio_tsm::{Credential, seal_credential};
+use serde_json::{Value, json};
 
 mod common;
 
@@ -52,7 +52,7 @@ fn isd_keys() -> StaticKeys {
 
 async fn store(dirs: &mut Vec<tempfile::TempDir>, name: &str) -> Arc<SqlStore> {
     let dir = tempfile::tempdir().unwrap();
-    let url = provisio_store::testing::store_url(dir.path(), name).await;
+    let url = provisio_testkit::postgres::store_url(dir.path(), name).await;
     dirs.push(dir);
     Arc::new(SqlStore::open(&url).await.unwrap())
 }

@@ -12,15 +12,15 @@
 
 mod common;
 
-use axum::http::StatusCode;
 use axum::Router;
-use common::{call, code, harness, Harness, ADMIN};
+use axum::http::StatusCode;
+use common::{ADMIN, Harness, call, code, harness};
 use provisio_crypto::{CryptoProvider, EcKeyPair};
 use provisio_jose::Jwk;
 use provisio_tsm::open_credential;
 use provisio_tsp::wire::WalletRiskInfo;
-use provisio_tsp::{open_notification, open_sp_tsm_delivery, SpTsmDelivery};
-use serde_json::{json, Value};
+use provisio_tsp::{SpTsmDelivery, open_notification, open_sp_tsm_delivery};
+use serde_json::{Value, json};
 
 const PUBLIC: &str = "https://tsp.example";
 

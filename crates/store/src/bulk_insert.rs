@@ -10,8 +10,8 @@
 
 use std::fmt::Write;
 
-use provisio_tsp::records::{NewProvisioning, NewToken};
 use provisio_tsp::Script;
+use provisio_tsp::records::{NewProvisioning, NewToken};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection};

@@ -45,7 +45,9 @@ pub enum StoreError {
     Unavailable(String),
     /// The database's schema is newer than this binary: an old binary must not write into a
     /// schema it does not understand.
-    #[error("the database schema is version {found}, newer than this binary's {known}; upgrade provisio")]
+    #[error(
+        "the database schema is version {found}, newer than this binary's {known}; upgrade provisio"
+    )]
     SchemaTooNew {
         /// The database's version.
         found: i64,

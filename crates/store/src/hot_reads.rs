@@ -17,8 +17,8 @@
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::Mutex;
 
-use crate::group_commit::own_connection;
 use crate::StoreError;
+use crate::group_commit::own_connection;
 
 /// The connection the reads share, opened on first use and again after an error.
 #[derive(Debug)]

@@ -22,7 +22,6 @@ mod sql_handoff;
 mod sql_sp;
 mod sql_step_up;
 mod sql_tsm;
-pub mod testing;
 mod tsm_records;
 
 use async_trait::async_trait;

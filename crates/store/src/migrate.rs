@@ -6,8 +6,8 @@
 
 use sqlx::{AnyConnection, AnyPool};
 
-use crate::sql::Backend;
 use crate::StoreError;
+use crate::sql::Backend;
 
 /// The migrations, in order: a name and the same change in each dialect. Version `n` is
 /// `MIGRATIONS[n - 1]`.

@@ -1,7 +1,7 @@
 //! Rows the store reads and writes besides the token service core's records.
 
-use provisio_tsp::records::TokenStatus;
 use provisio_tsp::Sealed;
+use provisio_tsp::records::TokenStatus;
 
 /// The role an API key grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

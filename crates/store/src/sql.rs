@@ -762,7 +762,7 @@ mod tests {
 
     #[tokio::test]
     async fn postgres_takes_its_writers_from_the_url() {
-        let Some(url) = crate::testing::fresh_postgres_url().await else {
+        let Some(url) = provisio_testkit::postgres::fresh_postgres_url().await else {
             return;
         };
         let store = SqlStore::open(&url).await.unwrap();

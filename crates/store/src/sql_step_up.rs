@@ -3,8 +3,8 @@
 use provisio_risk::Signals;
 use provisio_tsp::records::NewProvisioning;
 use provisio_tsp::{
-    IssuedOtp, MethodRecord, MethodType, OtpRecord, OutboxMessage, Script, StepUpChange,
-    StepUpState, StepUpStatus, TsmHandoff, SP_TSM_CHANNEL,
+    IssuedOtp, MethodRecord, MethodType, OtpRecord, OutboxMessage, SP_TSM_CHANNEL, Script,
+    StepUpChange, StepUpState, StepUpStatus, TsmHandoff,
 };
 use sqlx::{AnyConnection, Row};
 

@@ -146,7 +146,9 @@ impl TsmStore for SqlStore {
         sp_id: &str,
         se_id: &str,
     ) -> Result<Vec<TsmRequestRow>, StoreError> {
-        let sql = format!("SELECT {REQUEST_COLUMNS} FROM tsm_requests WHERE sp_id = $1 AND se_id = $2 ORDER BY created_at");
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM tsm_requests WHERE sp_id = $1 AND se_id = $2 ORDER BY created_at"
+        );
         let rows = sqlx::query(&sql)
             .bind(sp_id)
             .bind(se_id)

@@ -137,7 +137,7 @@ pub trait TsmStore: Send + Sync {
     async fn tsm_log_apdus(&self, rows: &[ApduLogRow], now: i64) -> Result<(), StoreError>;
     /// The audit log of a request, in order.
     async fn tsm_apdus(&self, sp_id: &str, request_id: &str)
-        -> Result<Vec<ApduLogRow>, StoreError>;
+    -> Result<Vec<ApduLogRow>, StoreError>;
 }
 
 /// An SP-TSM provisioning job.

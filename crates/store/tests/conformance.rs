@@ -1,5 +1,5 @@
 //! The store's rules, run unchanged against every backend: SQLite always, PostgreSQL when
-//! `PROVISIO_TEST_POSTGRES_URL` is set (see `provisio_store::testing`). Each rule is checked
+//! `PROVISIO_TEST_POSTGRES_URL` is set (see `provisio_testkit::postgres`). Each rule is checked
 //! the way production breaks it: by concurrent writers, where the loser must get the
 //! documented error and leave nothing half-written.
 
@@ -30,7 +30,7 @@ async fn stores() -> Vec<(&'static str, Arc<SqlStore>, String, tempfile::TempDir
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("c.db").display());
     let mut out = vec![("sqlite", open(&url).await, url, dir)];
-    if let Some(url) = provisio_store::testing::fresh_postgres_url().await {
+    if let Some(url) = provisio_testkit::postgres::fresh_postgres_url().await {
         out.push((
             "postgres",
             open(&url).await,
@@ -273,7 +273,7 @@ async fn a_pool_of_one_still_serves_reads_beside_the_writer() {
         "sqlite://{}?pool_size=1",
         dir.path().join("one.db").display()
     )];
-    if let Some(url) = provisio_store::testing::fresh_postgres_url().await {
+    if let Some(url) = provisio_testkit::postgres::fresh_postgres_url().await {
         urls.push(format!("{url}?pool_size=1"));
     }
     for url in urls {

@@ -5,8 +5,8 @@
 //! first session ([`crate::TakeOverKeys`]), and the carrier's copy opens nothing.
 
 use provisio_crypto::{CryptoProvider, EcKeyPair, EcPublicKey};
-use provisio_gp::scp03::StaticKeys;
 use provisio_gp::Aid;
+use provisio_gp::scp03::StaticKeys;
 use provisio_jose::{EncryptOptions, KeyManagement};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;

@@ -25,11 +25,11 @@ mod request;
 mod session;
 pub mod wire;
 
-pub use credential::{open_credential, seal_credential, Credential, CREDENTIAL_CTY};
+pub use credential::{CREDENTIAL_CTY, Credential, open_credential, seal_credential};
 pub use error::TsmError;
-pub use handover::{open_initial_keys, seal_initial_keys, HANDOVER_CTY};
-pub use intake::{intake, Intake, RequestKind, ServiceProvider, ServiceRecord, ServiceRequest};
+pub use handover::{HANDOVER_CTY, open_initial_keys, seal_initial_keys};
+pub use intake::{Intake, RequestKind, ServiceProvider, ServiceRecord, ServiceRequest, intake};
 pub use job::{JobEvent, JobState, SessionKind};
 pub use plan::{CreateDomain, Personalize, Plan, Step, Survey, TakeOverKeys};
-pub use request::{RequestEvent, RequestState, MAX_SESSIONS};
+pub use request::{MAX_SESSIONS, RequestEvent, RequestState};
 pub use session::{AdminSession, Next, Report};

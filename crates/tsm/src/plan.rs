@@ -10,7 +10,7 @@
 
 use provisio_crypto::AesKey;
 use provisio_gp::command::{
-    put_key, Encryption, Install, KeyInfo, Privileges, StatusEntry, StoreData, Structure,
+    Encryption, Install, KeyInfo, Privileges, StatusEntry, StoreData, Structure, put_key,
 };
 use provisio_gp::scp03::StaticKeys;
 use provisio_gp::tlv::Tlv;

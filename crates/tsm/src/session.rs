@@ -13,13 +13,13 @@
 //! after EXTERNAL AUTHENTICATE is ciphertext to the relay.
 
 use provisio_gp::command::{
-    get_data, get_status, parse_key_information, select, StatusEntry, Subset, TAG_KEY_INFORMATION,
+    StatusEntry, Subset, TAG_KEY_INFORMATION, get_data, get_status, parse_key_information, select,
 };
 use provisio_gp::scp03::{HostChannel, HostHandshake, SecurityLevel, StaticKeys};
 use provisio_gp::{Aid, Command, Response, StatusWord};
 
-use crate::plan::{Plan, Step, Survey};
 use crate::TsmError;
+use crate::plan::{Plan, Step, Survey};
 
 /// What to send next, or how the session ended.
 #[derive(Debug)]
@@ -164,7 +164,7 @@ impl AdminSession {
                         return Err(TsmError::Refused {
                             step: "GET STATUS".into(),
                             sw,
-                        })
+                        });
                     }
                 }
                 if resp.sw == StatusWord::MORE_DATA {

@@ -12,8 +12,8 @@ use provisio_crypto::AesKey;
 use provisio_gp::command::Install;
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::{Aid, StatusWord};
-use provisio_se::payment::personalization_data;
 use provisio_se::VirtualSe;
+use provisio_se::payment::personalization_data;
 use provisio_tsm::{
     AdminSession, CreateDomain, Next, Personalize, Plan, Report, Step, Survey, TakeOverKeys,
     TsmError,
@@ -71,16 +71,16 @@ fn run(
         .collect();
     let (mut session, mut apdu) = AdminSession::start(sd, key_sets, SecurityLevel::FULL, plan);
     for n in 1.. {
-        if let Relay::Tamper(t) = relay {
-            if n == t {
-                apdu[5] ^= 0x01;
-            }
+        if let Relay::Tamper(t) = relay
+            && n == t
+        {
+            apdu[5] ^= 0x01;
         }
         let response = se.transmit(&apdu);
-        if let Relay::DropAfter(d) = relay {
-            if n == d {
-                return Ok(None);
-            }
+        if let Relay::DropAfter(d) = relay
+            && n == d
+        {
+            return Ok(None);
         }
         match session.on_response(&response)? {
             Next::Send(next) => apdu = next,

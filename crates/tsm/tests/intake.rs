@@ -2,11 +2,11 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider};
-use provisio_gp::scp03::StaticKeys;
 use provisio_gp::Aid;
+use provisio_gp::scp03::StaticKeys;
 use provisio_tsm::{
-    intake, open_initial_keys, seal_initial_keys, Intake, RequestKind, RequestState,
-    ServiceProvider, ServiceRequest, TsmError,
+    Intake, RequestKind, RequestState, ServiceProvider, ServiceRequest, TsmError, intake,
+    open_initial_keys, seal_initial_keys,
 };
 
 fn sp() -> ServiceProvider {
@@ -55,14 +55,16 @@ fn a_provider_acts_only_inside_its_own_aid_range() {
         sp_id: "x".into(),
         aid_prefix: vec![0xA0],
     };
-    assert!(intake(
-        &c,
-        &greedy,
-        create("r3", "A000000003535041AB01", "A0000000031010AB01"),
-        None,
-        false
-    )
-    .is_err());
+    assert!(
+        intake(
+            &c,
+            &greedy,
+            create("r3", "A000000003535041AB01", "A0000000031010AB01"),
+            None,
+            false
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -132,13 +134,15 @@ fn the_handover_package_opens_only_for_its_provider_element_domain_and_request()
     let mut tampered = jwe.into_bytes();
     let i = tampered.len() - 30;
     tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
-    assert!(open_initial_keys(
-        &c,
-        &sp_key,
-        std::str::from_utf8(&tampered).unwrap(),
-        "se-1",
-        &ssd,
-        "r1"
-    )
-    .is_err());
+    assert!(
+        open_initial_keys(
+            &c,
+            &sp_key,
+            std::str::from_utf8(&tampered).unwrap(),
+            "se-1",
+            &ssd,
+            "r1"
+        )
+        .is_err()
+    );
 }

@@ -2,11 +2,11 @@
 //! the script) beside the access data encryption it cannot avoid, measured in the same run.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_jose::{EncryptOptions, KeyManagement};
-use provisio_risk::{evaluate, Signals, WalletInput};
-use provisio_tsp::{mint, Accepted, Contact, MintInput, TspConfig, TspKeys};
+use provisio_risk::{Signals, WalletInput, evaluate};
+use provisio_tsp::{Accepted, Contact, MintInput, TspConfig, TspKeys, mint};
 use provisio_types::{Expiry, Pan};
 
 fn bench(c: &mut Criterion) {

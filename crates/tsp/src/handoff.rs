@@ -11,11 +11,11 @@ use provisio_crypto::{CryptoProvider, EcPublicKey};
 use provisio_gp::Aid;
 use provisio_jose::b64_encode;
 use provisio_tsm::wire::SpJob;
-use provisio_tsm::{seal_credential, Credential};
+use provisio_tsm::{Credential, seal_credential};
 use provisio_types::{Expiry, TokenPan};
 use serde::{Deserialize, Serialize};
 
-use crate::{random_id, PushError, Sealed, VaultKeys};
+use crate::{PushError, Sealed, VaultKeys, random_id};
 
 /// The outbox channel of SP-TSM jobs.
 pub const SP_TSM_CHANNEL: &str = "sp_tsm";

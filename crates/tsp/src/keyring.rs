@@ -2,9 +2,9 @@
 //! the vault keys, all stored sealed under the master key.
 
 use provisio_crypto::{CryptoError, CryptoProvider, EcKeyPair, EcPublicKey, SecretBytes};
-use provisio_jose::{b64_encode, Jwk, JwkSet, KeyUse};
+use provisio_jose::{Jwk, JwkSet, KeyUse, b64_encode};
 
-use crate::{random_id, VaultKeys};
+use crate::{VaultKeys, random_id};
 
 /// What a stored key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,21 +37,21 @@ pub use config::{TokenBin, TspConfig};
 pub use contact::Contact;
 pub use error::PushError;
 pub use handoff::{
-    open_sp_tsm_delivery, report_token_hash, token_aids, SeTarget, SpTsmDelivery, SpTsmTarget,
-    TsmHandoff, MAX_AID_PREFIX, SP_TSM_CHANNEL,
+    MAX_AID_PREFIX, SP_TSM_CHANNEL, SeTarget, SpTsmDelivery, SpTsmTarget, TsmHandoff,
+    open_sp_tsm_delivery, report_token_hash, token_aids,
 };
 pub use ids::{ordered_id, random_id};
-pub use keyring::{jwk_thumbprint, KeyKind, NamedKey, StoredKey, TspKeys};
+pub use keyring::{KeyKind, NamedKey, StoredKey, TspKeys, jwk_thumbprint};
 pub use mint::{
-    mint, release_access_data, MintInput, Minted, Released, StoredToken, CRYPTOGRAM_ALG,
+    CRYPTOGRAM_ALG, MintInput, Minted, Released, StoredToken, mint, release_access_data,
 };
-pub use push::{open, AcceptContext, Accepted, Opened, Verified};
+pub use push::{AcceptContext, Accepted, Opened, Verified, open};
 pub use script::{
-    Script, ScriptError, ScriptStep, ScriptTarget, StepOp, StepReport, StepResult, SCRIPT_VERSION,
+    SCRIPT_VERSION, Script, ScriptError, ScriptStep, ScriptTarget, StepOp, StepReport, StepResult,
 };
 pub use stepup::{
-    offer_methods, open_notification, IssuedOtp, MethodRecord, MethodType, Notification, OtpRecord,
-    OutboxMessage, StepUpCaller, StepUpChange, StepUpConfig, StepUpError, StepUpState,
-    StepUpStatus, Verification,
+    IssuedOtp, MethodRecord, MethodType, Notification, OtpRecord, OutboxMessage, StepUpCaller,
+    StepUpChange, StepUpConfig, StepUpError, StepUpState, StepUpStatus, Verification,
+    offer_methods, open_notification,
 };
 pub use vault::{Sealed, VaultKeys};

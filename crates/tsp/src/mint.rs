@@ -1,20 +1,20 @@
 //! Minting a token and the access data only the device can open.
 
 use provisio_crypto::{CryptoProvider, EcPublicKey};
-use provisio_jose::{b64_encode, EncryptOptions, Jwk, KeyManagement};
+use provisio_jose::{EncryptOptions, Jwk, KeyManagement, b64_encode};
 use provisio_risk::{Outcome, Reason, RiskDecision};
-use provisio_types::{luhn_check_digit, Expiry, TokenPan, UnixSeconds};
+use provisio_types::{Expiry, TokenPan, UnixSeconds, luhn_check_digit};
 
-use crate::handoff::{hand_off, TokenSecrets};
+use crate::VaultKeys;
+use crate::handoff::{TokenSecrets, hand_off};
 use crate::records::{NewProvisioning, NewToken, TokenStatus};
 use crate::wire::{
     AccessData, Decision, PushProvisioningResponse, ReasonInfo, RiskInfo, StepUp, StepUpMethod,
     TokenInfo,
 };
-use crate::VaultKeys;
 use crate::{
-    offer_methods, ordered_id, Accepted, PushError, Script, SeTarget, Sealed, TokenBin, TsmHandoff,
-    TspConfig, TspKeys,
+    Accepted, PushError, Script, SeTarget, Sealed, TokenBin, TsmHandoff, TspConfig, TspKeys,
+    offer_methods, ordered_id,
 };
 
 /// The algorithm the device-bound key is for: AES-CMAC over the transaction data.

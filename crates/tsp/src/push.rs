@@ -1,12 +1,12 @@
 //! The checks of PROTOCOL.md section 3, one state per stage.
 
 use provisio_crypto::{CryptoProvider, EcPublicKey, SecretBytes};
-use provisio_jose::{b64_decode, KeyManagement};
+use provisio_jose::{KeyManagement, b64_decode};
 use provisio_types::{Expiry, Pan, PanError, UnixSeconds};
 use serde::Deserialize;
 
-use crate::wire::RequestClaims;
 use crate::Contact;
+use crate::wire::RequestClaims;
 use crate::{PushError, TspKeys};
 
 /// The request data decrypted: a JWS whose claims are not yet trusted.

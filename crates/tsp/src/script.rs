@@ -230,9 +230,10 @@ mod tests {
             s.check_report(&s.script_id, &failed),
             Err(ScriptError::Incomplete(2))
         );
-        assert!(s
-            .check_report(&s.script_id, &[ok(1), ok(2), ok(3), ok(4)])
-            .is_err());
+        assert!(
+            s.check_report(&s.script_id, &[ok(1), ok(2), ok(3), ok(4)])
+                .is_err()
+        );
 
         let se = Script::for_token(&AwsLcProvider::new(), "tr_x", true).unwrap();
         assert_eq!(se.target, ScriptTarget::SecureElement);

@@ -16,12 +16,12 @@
 
 use std::fmt;
 
-use provisio_crypto::{ct_eq, CryptoProvider};
+use provisio_crypto::{CryptoProvider, ct_eq};
 use provisio_types::UnixSeconds;
 use serde::{Deserialize, Serialize};
 
-use crate::contact::{mask_email, mask_phone, Contact};
-use crate::{random_id, Sealed, VaultKeys};
+use crate::contact::{Contact, mask_email, mask_phone};
+use crate::{Sealed, VaultKeys, random_id};
 
 /// The step-up limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -190,8 +190,10 @@ mod tests {
             v.open(&p, &back, b"token:t2:pan").is_err(),
             "moved to another row"
         );
-        assert!(Sealed::from_bytes(&stored[..stored.len() - 3])
-            .is_some_and(|s| v.open(&p, &s, b"token:t1:pan").is_err()));
+        assert!(
+            Sealed::from_bytes(&stored[..stored.len() - 3])
+                .is_some_and(|s| v.open(&p, &s, b"token:t1:pan").is_err())
+        );
         assert!(Sealed::from_bytes(&[1, 200]).is_none());
         assert_ne!(
             v.lookup_hash(&p, "pan", "4111111111111111"),

@@ -27,11 +27,7 @@ pub fn luhn_check_digit(partial: &str) -> Option<u8> {
         let d = u32::from(b - b'0');
         sum += if i % 2 == 0 {
             let x = d * 2;
-            if x > 9 {
-                x - 9
-            } else {
-                x
-            }
+            if x > 9 { x - 9 } else { x }
         } else {
             d
         };

@@ -10,7 +10,7 @@ use provisio_crypto::{AesKey, AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_gp::scp03::{CardHandshake, HostHandshake, SecurityLevel, StaticKeys};
 use provisio_gp::{Command, Response, StatusWord};
 use provisio_jose::{EncryptOptions, KeyManagement};
-use provisio_risk::{evaluate, Policy, Signals, WalletInput, WalletRisk};
+use provisio_risk::{Policy, Signals, WalletInput, WalletRisk, evaluate};
 use provisio_server::{Clock, SystemClock};
 use provisio_tsp::{Accepted, Contact, MintInput, TspConfig, TspKeys};
 use provisio_types::Expiry;

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use provisio_crypto::{AwsLcProvider, CryptoProvider, EcKeyPair, SecretBytes};
-use provisio_risk::{evaluate, Signals, WalletInput};
+use provisio_risk::{Signals, WalletInput, evaluate};
 use provisio_server::SystemClock;
 use provisio_store::{IssuerRecord, SqlStore, Store, TokenRequestorRecord};
 use provisio_tsp::records::NewProvisioning;
@@ -111,16 +111,18 @@ pub(super) fn mint_on_every_core(
                 config.clone(),
                 make.clone(),
             );
-            std::thread::spawn(move || loop {
-                let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                if start >= n {
-                    return;
-                }
-                let batch = (start..n.min(start + BATCH))
-                    .map(|i| unique(&taken, || make(&keys, &config, i)))
-                    .collect();
-                if tx.blocking_send(batch).is_err() {
-                    return;
+            std::thread::spawn(move || {
+                loop {
+                    let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                    if start >= n {
+                        return;
+                    }
+                    let batch = (start..n.min(start + BATCH))
+                        .map(|i| unique(&taken, || make(&keys, &config, i)))
+                        .collect();
+                    if tx.blocking_send(batch).is_err() {
+                        return;
+                    }
                 }
             })
         })

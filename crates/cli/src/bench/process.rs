@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use provisio_client::ProvisioClient;
 
 fn free_port() -> anyhow::Result<u16> {
@@ -171,10 +171,10 @@ fn tree_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
             continue;
         };
         // A process may end while the list is read; it is then counted by its parent.
-        if let Ok(Some(stat)) = Stat::read(child) {
-            if stat.parent == pid {
-                total += stat.own + stat.reaped;
-            }
+        if let Ok(Some(stat)) = Stat::read(child)
+            && stat.parent == pid
+        {
+            total += stat.own + stat.reaped;
         }
     }
     Ok(total)

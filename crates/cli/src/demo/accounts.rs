@@ -3,11 +3,11 @@
 //! a card; a user who fails every attempt is locked and refused.
 
 use anyhow::Context;
-use provisio_accounts::wire::{AccountUser, Enrolment, KbaAnswer, KbaResult, KbaStep};
 use provisio_accounts::Fact;
+use provisio_accounts::wire::{AccountUser, Enrolment, KbaAnswer, KbaResult, KbaStep};
 use provisio_tsp::wire::{Decision, WalletRiskInfo};
 
-use super::{Demo, Phone, DEMO_HOSTED_TRID, DEMO_ISSUER};
+use super::{DEMO_HOSTED_TRID, DEMO_ISSUER, Demo, Phone};
 
 /// What the issuer knows about customer `n`, and so does the user.
 fn enrolment(n: u32) -> Enrolment {

@@ -4,19 +4,19 @@
 //! sessions to a virtual element. The token service hands the job to the bank's TSM through
 //! its outbox, and the token becomes payment-ready only on that TSM's report.
 
-use anyhow::{ensure, Context};
+use anyhow::{Context, ensure};
 use provisio_apps::OtaClient;
-use provisio_client::{ota_pass, LastImage, ProvisioClient};
+use provisio_client::{LastImage, ProvisioClient, ota_pass};
 use provisio_crypto::{AesKey, CryptoProvider};
 use provisio_gp::command::select;
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
 use provisio_gp::{Response, StatusWord};
-use provisio_se::payment::{generate_ac, transaction_cryptogram};
 use provisio_se::VirtualSe;
+use provisio_se::payment::{generate_ac, transaction_cryptogram};
 use provisio_tsm::wire::{AddElement, HexKeys};
-use provisio_tsp::wire::{Decision, InstallationState, ScriptReportRequest, WalletRiskInfo};
 use provisio_tsp::ScriptTarget;
+use provisio_tsp::wire::{Decision, InstallationState, ScriptReportRequest, WalletRiskInfo};
 
 use super::Demo;
 

@@ -7,7 +7,7 @@
 //!                      ‖ LV install parameters (C9 …) ‖ LV token
 //! ```
 
-use super::lv::{push_lv, LvReader};
+use super::lv::{LvReader, push_lv};
 use crate::tlv::Tlv;
 use crate::{Aid, Command, GpError};
 
@@ -145,11 +145,7 @@ impl Install {
                 push_lv(&mut d, &privileges.0);
                 push_lv(&mut d, &Tlv::new(0xC9, params.clone()).encode());
                 push_lv(&mut d, token);
-                if *make_selectable {
-                    0x0C
-                } else {
-                    0x04
-                }
+                if *make_selectable { 0x0C } else { 0x04 }
             }
             Self::MakeSelectable { app, privileges } => {
                 d.extend_from_slice(&[0, 0]);

@@ -11,16 +11,16 @@ mod select;
 mod status;
 mod store_data;
 
-pub use delete::{delete, parse_delete, INS_DELETE};
+pub use delete::{INS_DELETE, delete, parse_delete};
 pub use get_data::{
-    get_data, key_information, parse_key_information, KeyInfo, INS_GET_DATA, TAG_CARD_DATA,
-    TAG_CPLC, TAG_KEY_INFORMATION, TAG_SEQUENCE_COUNTER,
+    INS_GET_DATA, KeyInfo, TAG_CARD_DATA, TAG_CPLC, TAG_KEY_INFORMATION, TAG_SEQUENCE_COUNTER,
+    get_data, key_information, parse_key_information,
 };
-pub use install::{load_blocks, parse_load, Install, Privileges, INS_INSTALL, INS_LOAD};
-pub use put_key::{parse_put_key, put_key, put_key_response, INS_PUT_KEY, KEY_TYPE_AES};
-pub use select::{fci, parse_select, select, INS_SELECT};
+pub use install::{INS_INSTALL, INS_LOAD, Install, Privileges, load_blocks, parse_load};
+pub use put_key::{INS_PUT_KEY, KEY_TYPE_AES, parse_put_key, put_key, put_key_response};
+pub use select::{INS_SELECT, fci, parse_select, select};
 pub use status::{
-    get_status, parse_get_status, parse_set_status, set_status, StatusEntry, StatusTarget, Subset,
-    INS_GET_STATUS, INS_SET_STATUS,
+    INS_GET_STATUS, INS_SET_STATUS, StatusEntry, StatusTarget, Subset, get_status,
+    parse_get_status, parse_set_status, set_status,
 };
-pub use store_data::{Dgi, Encryption, StoreData, Structure, INS_STORE_DATA};
+pub use store_data::{Dgi, Encryption, INS_STORE_DATA, StoreData, Structure};

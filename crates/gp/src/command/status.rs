@@ -71,7 +71,7 @@ pub fn parse_get_status(cmd: &Command) -> Result<(Subset, bool, Vec<u8>), GpErro
         _ => {
             return Err(GpError::Malformed(
                 "GET STATUS P2: only the TLV format (02, 03)",
-            ))
+            ));
         }
     };
     let criteria = Tlv::parse_all(&cmd.data)?;

@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::channel::Channel;
 use super::host::INS_EXTERNAL_AUTHENTICATE;
-use super::init_update::{i_param, InitUpdateResponse};
+use super::init_update::{InitUpdateResponse, i_param};
 use super::{SecurityLevel, SessionKeys, StaticKeys};
 use crate::{Command, GpError, Response};
 

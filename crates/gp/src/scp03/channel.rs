@@ -132,7 +132,7 @@ impl Channel {
         if self.level.c_dec() {
             self.counter = self.counter.wrapping_add(1);
             if !cmd.data.is_empty() {
-                if cmd.data.len() % AES_BLOCK != 0 {
+                if !cmd.data.len().is_multiple_of(AES_BLOCK) {
                     return Err(GpError::Padding);
                 }
                 self.keys
@@ -188,7 +188,7 @@ impl Channel {
             resp.data.truncate(body);
         }
         if self.level.r_enc() && !resp.data.is_empty() {
-            if resp.data.len() % AES_BLOCK != 0 {
+            if !resp.data.len().is_multiple_of(AES_BLOCK) {
                 return Err(GpError::Padding);
             }
             self.keys

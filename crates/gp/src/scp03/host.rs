@@ -15,7 +15,7 @@
 use subtle::ConstantTimeEq;
 
 use super::channel::Channel;
-use super::init_update::{self, i_param, InitUpdateResponse};
+use super::init_update::{self, InitUpdateResponse, i_param};
 use super::{SecurityLevel, SessionKeys, StaticKeys};
 use crate::{Command, GpError, Response};
 
@@ -117,10 +117,10 @@ impl HostHandshake {
                 "card does not support R-ENCRYPTION",
             ));
         }
-        if let (Some(last), Some(got)) = (self.last_counter, d.response.sequence_counter) {
-            if got <= last {
-                return Err(GpError::CounterNotIncreasing { got, last });
-            }
+        if let (Some(last), Some(got)) = (self.last_counter, d.response.sequence_counter)
+            && got <= last
+        {
+            return Err(GpError::CounterNotIncreasing { got, last });
         }
         if !d.card_cryptogram_ok {
             return Err(GpError::CardCryptogram);

@@ -3,7 +3,7 @@
 
 use provisio_crypto::AesKey;
 
-use super::kdf::{derive, derive8, Constant};
+use super::kdf::{Constant, derive, derive8};
 use crate::GpError;
 
 /// A security domain's static SCP03 key set: K-ENC, K-MAC and K-DEK under one key version

@@ -22,11 +22,11 @@ pub mod kdf;
 mod keys;
 mod level;
 
-pub use card::{CardChannel, CardHandshake, CARD_I, MAX_COUNTER};
-pub use channel::{pad, unpad, CLA_SECURE_MESSAGING, MAC_LEN};
+pub use card::{CARD_I, CardChannel, CardHandshake, MAX_COUNTER};
+pub use channel::{CLA_SECURE_MESSAGING, MAC_LEN, pad, unpad};
 pub use host::{Derivation, HostChannel, HostHandshake, INS_EXTERNAL_AUTHENTICATE};
 pub use init_update::{
-    i_param, parse_command as parse_initialize_update, InitUpdateResponse, INS_INITIALIZE_UPDATE,
+    INS_INITIALIZE_UPDATE, InitUpdateResponse, i_param, parse_command as parse_initialize_update,
 };
 pub use keys::{SessionKeys, StaticKeys};
 pub use level::SecurityLevel;

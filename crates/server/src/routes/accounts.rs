@@ -1,11 +1,11 @@
 //! Hosted wallet accounts, as the wallet calls them: creation in `PENDING_ACTIVATION`, and
 //! knowledge-based verification question by question (US 10,699,267; NIST SP 800-63A 5.3.2).
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use provisio_accounts::wire::{
     AccountUser, CreateWalletAccount, KbaAnswer, KbaResult, KbaStep, KbaView, OptedOut,
     PresentedQuestion, WalletAccountView,
@@ -383,10 +383,10 @@ pub(crate) async fn commit(state: &AppState, change: &KbaChange) -> Result<(), A
 pub(crate) async fn expire(state: &AppState, account: &AccountRecord, now: i64) -> ApiError {
     if let Ok(change) = account.progress.expire(now) {
         // A concurrent request may have recorded it first; the answer is the same.
-        if let Err(e) = commit(state, &change).await {
-            if e.code() != "account_conflict" {
-                return e;
-            }
+        if let Err(e) = commit(state, &change).await
+            && e.code() != "account_conflict"
+        {
+            return e;
         }
         tracing::info!(account_id = %account.progress.account_id, "wallet account expired");
     }

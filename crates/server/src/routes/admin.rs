@@ -14,7 +14,7 @@ use super::parse_json;
 use crate::auth::require;
 use crate::error::Problem;
 use crate::idempotency::{self, IdempotencyKey};
-use crate::{hash_api_key, new_api_key, ApiError, AppState};
+use crate::{ApiError, AppState, hash_api_key, new_api_key};
 
 /// `POST /v1/admin/issuers` body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -1,9 +1,9 @@
 //! Health, metrics, the OpenAPI document, and the 404 answer.
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 
 use crate::{ApiDoc, ApiError, AppState};

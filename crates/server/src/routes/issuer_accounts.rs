@@ -1,10 +1,10 @@
 //! What a card issuer does for hosted wallet accounts: load enrolment facts for the question
 //! bank, and verify a user another way (after an opt-out) to activate their account.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::Json;
 use provisio_accounts::wire::{
     Enrolment, EnrolmentLoaded, IssuerVerification, VerificationMethod, WalletAccountView,
 };

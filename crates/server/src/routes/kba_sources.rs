@@ -1,10 +1,10 @@
 //! `PUT /v1/admin/issuers/{issuer_id}/kba-source`: where an issuer's knowledge-based
 //! questions come from.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::Json;
 use provisio_accounts::wire::{KbaSourceConfig, SourceKind};
 use provisio_store::{KbaSourceRecord, Role};
 

@@ -1,7 +1,7 @@
 //! The token service's public keys.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use provisio_jose::JwkSet;
 
 use crate::AppState;

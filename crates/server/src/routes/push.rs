@@ -147,7 +147,7 @@ pub(crate) async fn push_provisioning(
             }
             Err(StoreError::Conflict(Conflict::TokenPan)) => continue,
             Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
-                return replay_after_race(&state, idem.as_ref()).await
+                return replay_after_race(&state, idem.as_ref()).await;
             }
             Err(e) => return Err(e.into()),
         }

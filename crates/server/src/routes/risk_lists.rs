@@ -1,10 +1,10 @@
 //! `POST /v1/admin/risk-lists`: allow and block list entries the risk policy's list rules test.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use provisio_store::{ListKind, ListName, Role};
 use provisio_types::{DeviceId, Pan};
 use serde::{Deserialize, Serialize};

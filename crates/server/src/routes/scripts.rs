@@ -4,18 +4,18 @@
 //! token made for that job); the wallet asks where it stands
 //! (`GET /v1/provisionings/{id}/installation`).
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use provisio_store::{Conflict, Role, ScriptRecord, StoreError};
-use provisio_tsm::wire::JobStatus;
 use provisio_tsm::JobState;
+use provisio_tsm::wire::JobStatus;
 use provisio_tsp::wire::{
     Installation, InstallationState, ScriptReportRequest, ScriptReportResponse,
 };
-use provisio_tsp::{report_token_hash, Script};
+use provisio_tsp::{Script, report_token_hash};
 
 use super::parse_json;
 use crate::account_gate::require_active_account;

@@ -1,13 +1,13 @@
 //! `PUT /v1/admin/issuers/{issuer_id}/sp-tsm`: the issuer's TSM, to which the token service
 //! hands every approved provisioning for a phone with a secure element.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::Json;
 use provisio_store::{Role, SpTsmRecord};
-use provisio_tsp::wire::SpTsmConfig;
 use provisio_tsp::MAX_AID_PREFIX;
+use provisio_tsp::wire::SpTsmConfig;
 
 use super::{parse_json, tls_or_loopback};
 use crate::auth::require;

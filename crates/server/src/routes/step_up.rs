@@ -2,17 +2,17 @@
 //! `POST /v1/provisionings/{id}/step-up/verify` checks it and, when right, activates the token
 //! and releases the access data and the installation script.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use provisio_store::{Conflict, Role, StoreError};
 use provisio_tsp::records::TokenStatus;
 use provisio_tsp::wire::{OtpSendRequest, OtpSent, OtpVerifyRequest, StepUpPassed, TokenInfo};
 use provisio_tsp::{
-    release_access_data, PushError, SeTarget, StepUpCaller, StepUpError, StepUpState, StoredToken,
-    TsmHandoff, Verification,
+    PushError, SeTarget, StepUpCaller, StepUpError, StepUpState, StoredToken, TsmHandoff,
+    Verification, release_access_data,
 };
 
 use super::parse_json;

@@ -1,9 +1,9 @@
 //! `GET /v1/wallet-module`: the signed wallet module manifest ("pre-install").
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use provisio_accounts::wire::WalletModule;
-use provisio_accounts::{sign_manifest, Manifest, ModuleEndpoints};
+use provisio_accounts::{Manifest, ModuleEndpoints, sign_manifest};
 
 use crate::{ApiError, AppState};
 

@@ -21,8 +21,8 @@ mod state;
 
 pub use state::SeiState;
 
-use axum::routing::{get, post};
 use axum::Router;
+use axum::routing::{get, post};
 
 /// The SEI-TSM's routes.
 pub fn sei_router(state: SeiState) -> Router {

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
-use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::Aid;
+use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_jose::Jwk;
 use provisio_store::{
     ApduLogRow, OtaMessageRow, ProviderRecord, StoreError, TsmPrincipal, TsmRequestRow,
@@ -16,8 +16,8 @@ use provisio_tsm::wire::{
     RequestStatus, SessionStep, WakeUp,
 };
 use provisio_tsm::{
-    intake, seal_initial_keys, AdminSession, CreateDomain, Intake, Next, RequestEvent, RequestKind,
-    RequestState, ServiceProvider, ServiceRecord, ServiceRequest,
+    AdminSession, CreateDomain, Intake, Next, RequestEvent, RequestKind, RequestState,
+    ServiceProvider, ServiceRecord, ServiceRequest, intake, seal_initial_keys,
 };
 use serde::Deserialize;
 
@@ -25,7 +25,7 @@ use super::state::{LiveSession, SeiState};
 use crate::auth::bearer;
 use crate::error::Problem;
 use crate::tsm_sessions::random_id;
-use crate::{hash_api_key, new_api_key, ApiError};
+use crate::{ApiError, hash_api_key, new_api_key};
 
 /// The longest long-poll.
 const MAX_WAIT_S: u64 = 30;

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use provisio_gp::scp03::StaticKeys;
 use provisio_gp::Aid;
+use provisio_gp::scp03::StaticKeys;
 use provisio_store::{SpJobChange, SpJobRow};
 use provisio_tsm::wire::{JobStatus, RequestStatus};
 use provisio_tsm::{
-    open_initial_keys, JobEvent, JobState, RequestKind, RequestState, ServiceRequest,
+    JobEvent, JobState, RequestKind, RequestState, ServiceRequest, open_initial_keys,
 };
 
 use super::routes::{report_aad, state_of};

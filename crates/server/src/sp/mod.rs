@@ -19,8 +19,8 @@ mod state;
 pub use driver::spawn_sp_driver;
 pub use state::{SeiLink, SpState};
 
-use axum::routing::{get, post};
 use axum::Router;
+use axum::routing::{get, post};
 
 /// The SP-TSM's routes.
 pub fn sp_router(state: SpState) -> Router {

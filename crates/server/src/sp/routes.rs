@@ -1,24 +1,24 @@
 //! The SP-TSM's handlers.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
-use provisio_gp::scp03::SecurityLevel;
 use provisio_gp::Aid;
+use provisio_gp::scp03::SecurityLevel;
 use provisio_jose::Jwk;
 use provisio_se::payment::personalization_data;
 use provisio_store::{ApduLogRow, SpJobChange, SpJobRow, StoreError};
 use provisio_tsm::wire::{AddCaller, CallerAdded, JobStatus, Relayed, SessionStep, SpJob};
 use provisio_tsm::{
-    open_credential, AdminSession, JobEvent, JobState, Next, Personalize, Plan, SessionKind,
-    TakeOverKeys, TsmError,
+    AdminSession, JobEvent, JobState, Next, Personalize, Plan, SessionKind, TakeOverKeys, TsmError,
+    open_credential,
 };
 
 use super::state::{LiveSpSession, SpState};
 use crate::auth::bearer;
 use crate::error::Problem;
 use crate::tsm_sessions::random_id;
-use crate::{hash_api_key, new_api_key, ApiError};
+use crate::{ApiError, hash_api_key, new_api_key};
 
 async fn caller(s: &SpState, headers: &HeaderMap) -> Result<String, ApiError> {
     let hash = hash_api_key(s.crypto.as_ref(), bearer(headers)?);

@@ -2,19 +2,19 @@
 //! registered issuer and wallet, and the SDK cores.
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
 use provisio_apps::{CardDetails, IssuerApp, WalletApp};
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_jose::{Jwk, JwkSet};
-use provisio_server::{bootstrap, AppState, Clock, SystemClock};
+use provisio_server::{AppState, Clock, SystemClock, bootstrap};
 use provisio_store::{SqlStore, Store};
 use provisio_tsp::wire::{PushProvisioningRequest, RequestClaims};
-use provisio_tsp::{jwk_thumbprint, Contact, TspConfig};
+use provisio_tsp::{Contact, TspConfig, jwk_thumbprint};
 use provisio_types::Pan;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -96,7 +96,7 @@ pub async fn call(
 
 pub async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let url = provisio_store::testing::store_url(dir.path(), "t.db").await;
+    let url = provisio_testkit::postgres::store_url(dir.path(), "t.db").await;
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
     let master = SecretBytes::new(vec![7; 32]);
     let clock = Arc::new(TestClock(AtomicI64::new(SystemClock.now())));

@@ -1,11 +1,8 @@
-//! Test support: the database a test runs on.
+//! The database a test runs on.
 //!
 //! Tests run on SQLite. With `PROVISIO_TEST_POSTGRES_URL` set (a PostgreSQL server and a
 //! database the user may create databases from), they run on a fresh PostgreSQL database each
 //! instead; an unreachable server is then a failure, not a skip.
-
-// Test support fails the test run loudly; no server path calls it.
-#![allow(clippy::panic)]
 
 use std::path::Path;
 

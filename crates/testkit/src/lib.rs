@@ -1,0 +1,14 @@
+//! Test support shared by Provisio's test suites. Only ever a dev-dependency: nothing here is
+//! part of a production crate's API.
+//!
+//! - [`postgres`]: the database a test runs on (SQLite by default, a fresh PostgreSQL
+//!   database when `PROVISIO_TEST_POSTGRES_URL` is set).
+//! - [`python`]: the independent implementations the interop tests check against (Python
+//!   `jwcrypto` and `cryptography`), installed on first use into a virtual environment under
+//!   `target/`, so `cargo test --workspace` needs only `python3` on the machine.
+
+// Test support fails the test run loudly.
+#![allow(clippy::panic, clippy::expect_used)]
+
+pub mod postgres;
+pub mod python;
