@@ -16,6 +16,8 @@
 //! Every function returns a [`KbaChange`] for the store to commit under the account's
 //! version, so two concurrent answers cannot both count.
 
+use provisio_types::{Code, Fault, Refusal};
+
 use crate::state::{AccountEvent, AccountState, IllegalTransition, Transition};
 use crate::{AccountsConfig, SecurityLevel};
 
@@ -229,26 +231,20 @@ impl KbaStatus {
     }
 }
 
-impl KbaError {
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
+impl Refusal for KbaError {
+    fn code(&self) -> Code {
         match self {
-            Self::NotPending(_) => "account_not_pending",
-            Self::Expired => "account_expired",
-            Self::OptedOut => "kba_opted_out",
-            Self::NoOpenQuestion => "kba_no_open_question",
-            Self::WrongQuestion => "kba_question_mismatch",
-            Self::Illegal(_) => "illegal_transition",
+            Self::NotPending(_) => Code::AccountNotPending,
+            Self::Expired => Code::AccountExpired,
+            Self::OptedOut => Code::KbaOptedOut,
+            Self::NoOpenQuestion => Code::KbaNoOpenQuestion,
+            Self::WrongQuestion => Code::KbaQuestionMismatch,
+            Self::Illegal(_) => Code::IllegalTransition,
         }
     }
 
-    /// The HTTP status: 410 for an expired account, 409 for the rest (the account's state
-    /// does not allow the step).
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::Expired => 410,
-            _ => 409,
-        }
+    fn fault(&self) -> Fault {
+        Fault::Peer
     }
 }
 

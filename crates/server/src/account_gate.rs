@@ -3,9 +3,9 @@
 //! user need that user's account ACTIVE and on the same device; otherwise 403
 //! `account_not_active`. Wallets that manage their own accounts (`external`) pass.
 
-use axum::http::StatusCode;
 use provisio_accounts::AccountState;
 use provisio_store::Principal;
+use provisio_types::Code;
 
 use crate::{ApiError, AppState};
 
@@ -22,8 +22,7 @@ pub(crate) async fn require_active_account(
     }
     let refuse = |why: String| {
         ApiError::new(
-            StatusCode::FORBIDDEN,
-            "account_not_active",
+            Code::AccountNotActive,
             format!("the wallet user's account {why}; activate it before provisioning"),
         )
     };

@@ -5,6 +5,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use provisio_store::IdempotencyRecord;
+use provisio_types::Code;
 
 use crate::{ApiError, AppState};
 
@@ -67,8 +68,7 @@ impl IdempotencyKey {
             None => Ok(None),
             Some(r) if r.request_hash == self.request_hash => Ok(Some(stored_response(&r))),
             Some(_) => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_conflict",
+                Code::IdempotencyConflict,
                 "this Idempotency-Key was used with a different request",
             )),
         }

@@ -3,7 +3,6 @@
 //! protocol is the service's: `POST {url}/questions` and `POST {url}/answers`, JSON bodies
 //! from `provisio_accounts::wire`, `Authorization: Bearer <credential>`.
 
-use axum::http::StatusCode;
 use provisio_accounts::wire::{
     SourceAnswerRequest, SourceKind, SourceQuestions, SourceQuestionsRequest, SourceVerdict,
     Subject,
@@ -11,6 +10,7 @@ use provisio_accounts::wire::{
 use provisio_accounts::{PreparedQuestion, Question, check_source_questions};
 use provisio_crypto::ct_eq;
 use provisio_store::{AccountRecord, QuestionRecord};
+use provisio_types::Code;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -214,8 +214,7 @@ fn prepared(r: QuestionRecord) -> PreparedQuestion {
 
 fn unavailable(have: usize, need: u32) -> ApiError {
     ApiError::new(
-        StatusCode::CONFLICT,
-        "kba_unavailable",
+        Code::KbaUnavailable,
         format!(
             "the question bank has {have} unused questions for this customer and an attempt needs {need}; opt out to have the card issuer verify the user"
         ),
@@ -223,9 +222,5 @@ fn unavailable(have: usize, need: u32) -> ApiError {
 }
 
 fn source_error(detail: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "kba_source_error",
-        detail.to_owned(),
-    )
+    ApiError::new(Code::KbaSourceError, detail.to_owned())
 }

@@ -33,11 +33,11 @@ pub use routes::risk_lists::RiskListEntry;
 
 pub use bootstrap::{BootstrapError, bootstrap, hash_api_key, new_api_key};
 pub use clock::{Clock, SystemClock};
-pub use error::ApiError;
+pub use error::{ApiError, Meaning, meaning};
 pub use openapi::ApiDoc;
 pub use outbox::{MemorySink, NoGateway, NotificationSink, WebhookSink, spawn_delivery};
-pub use sei::{SeiState, sei_router};
-pub use sp::{SeiLink, SpState, sp_router, spawn_sp_driver};
+pub use sei::{SeiApiDoc, SeiState, sei_router};
+pub use sp::{SeiLink, SpApiDoc, SpState, sp_router, spawn_sp_driver};
 pub use state::AppState;
 
 use axum::Router;
@@ -124,6 +124,8 @@ pub fn router(state: AppState) -> Router {
             put(routes::sp_tsms::set_sp_tsm),
         )
         .fallback(routes::health::not_found)
+        .method_not_allowed_fallback(routes::health::method_not_allowed)
+        .layer(axum::middleware::map_response(error::framework_problems))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_id::trace_request,

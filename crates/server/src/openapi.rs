@@ -1,9 +1,12 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+use provisio_types::Code;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::Problem;
+use crate::error::{Problem, meaning};
 use crate::routes;
 
 /// The document served at `/openapi.json`.
@@ -85,7 +88,7 @@ use crate::routes;
         provisio_accounts::AccountState,
         provisio_accounts::SecurityLevel,
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ProblemCodes)
 )]
 pub struct ApiDoc;
 
@@ -104,5 +107,34 @@ impl Modify for BearerAuth {
                 ),
             );
         }
+    }
+}
+
+/// Lists every stable code (docs/protocol.md §4) in the problem schema: `code` is an enum of
+/// them, and its description gives each one's status and meaning.
+pub(crate) struct ProblemCodes;
+
+impl Modify for ProblemCodes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let Some(RefOr::T(Schema::Object(problem))) = components.schemas.get_mut("Problem") else {
+            return;
+        };
+        let table: String = Code::ALL
+            .iter()
+            .map(|&code| {
+                let m = meaning(code);
+                format!("- `{code}` ({}): {}\n", m.status.as_u16(), m.description)
+            })
+            .collect();
+        let code = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Code::ALL.iter().map(|c| c.as_str())))
+            .description(Some(format!(
+                "Stable machine-readable code (docs/protocol.md §4):\n\n{table}"
+            )));
+        problem.properties.insert("code".into(), code.into());
     }
 }

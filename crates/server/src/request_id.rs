@@ -5,6 +5,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use provisio_types::Code;
 use tracing::Instrument;
 
 use crate::AppState;
@@ -29,12 +30,12 @@ pub(crate) async fn trace_request(
     span.in_scope(|| {
         tracing::info!(
             status,
-            code = code.unwrap_or(""),
+            code = code.map_or("", Code::as_str),
             elapsed_us = started.elapsed().as_micros() as u64,
             "answered"
         );
     });
-    state.metrics.record(&route, status, code);
+    state.metrics.record(&route, status, code.map(Code::as_str));
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", v);
     }

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use axum::http::StatusCode;
 use provisio_crypto::CryptoProvider;
+use provisio_types::Code;
 
 use crate::ApiError;
 
@@ -54,8 +54,7 @@ impl<T> Sessions<T> {
 
 fn session_gone() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "session_gone",
+        Code::SessionGone,
         "no such session (it ended, or the server restarted): open a new one",
     )
 }

@@ -20,6 +20,7 @@ use provisio_se::VirtualSe;
 use provisio_server::{SeiState, SystemClock, sei_router};
 use provisio_store::{SqlStore, TsmStore};
 use provisio_tsm::{AdminSession, Next, TakeOverKeys, open_initial_keys};
+use provisio_types::Refusal;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -348,7 +349,7 @@ async fn the_phone_drops_off_mid_script_and_the_next_session_finishes_without_re
             Next::Done(_) => panic!("the carrier's keys opened the issuer's domain"),
         }
     };
-    assert_eq!(err.code(), "no_session");
+    assert_eq!(err.code(), provisio_types::Code::NoSession);
     // A repeated CREATE_DOMAIN request is the same, DONE, request.
     let (st, v) = s.post("/v1/sei/service-requests", &sp, create("r1")).await;
     assert_eq!((st, v["state"].as_str()), (StatusCode::OK, Some("DONE")));

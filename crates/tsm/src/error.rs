@@ -1,9 +1,10 @@
 //! The crate's error type.
 
 use provisio_gp::{GpError, StatusWord};
+use provisio_types::{Code, Fault, Refusal};
 
-/// Why a TSM session or service request did not complete. [`TsmError::code`] gives the
-/// stable code the HTTP edge answers with.
+/// Why a TSM session or service request did not complete. Its [`Refusal`] impl gives
+/// the stable code the HTTP edge answers with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TsmError {
@@ -58,19 +59,25 @@ pub enum TsmError {
     },
 }
 
-impl TsmError {
-    /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+impl Refusal for TsmError {
+    fn code(&self) -> Code {
         match self {
-            Self::Channel(_) => "secure_channel_error",
-            Self::Refused { .. } => "element_refused",
-            Self::NoSession { .. } => "no_session",
-            Self::OutsideOwnDomain(_) => "outside_own_domain",
-            Self::RequestConflict => "request_conflict",
-            Self::DomainNotReady => "domain_not_ready",
-            Self::Handover => "handover_refused",
-            Self::Finished => "session_finished",
-            Self::IllegalTransition { .. } => "illegal_transition",
+            Self::Channel(_) => Code::SecureChannelError,
+            Self::Refused { .. } => Code::ElementRefused,
+            Self::NoSession { .. } => Code::NoSession,
+            Self::OutsideOwnDomain(_) => Code::OutsideOwnDomain,
+            Self::RequestConflict => Code::RequestConflict,
+            Self::DomainNotReady => Code::DomainNotReady,
+            Self::Handover => Code::HandoverRefused,
+            Self::Finished => Code::SessionFinished,
+            Self::IllegalTransition { .. } => Code::IllegalTransition,
         }
+    }
+
+    /// The element, the relay or the requesting TSM misbehaved; a misused session (a
+    /// response after the end, an event its state does not allow) is still the peer's, since
+    /// the peer's messages drive it.
+    fn fault(&self) -> Fault {
+        Fault::Peer
     }
 }

@@ -8,6 +8,7 @@ use provisio_tsm::{
     Intake, RequestKind, RequestState, ServiceProvider, ServiceRequest, TsmError, intake,
     open_initial_keys, seal_initial_keys,
 };
+use provisio_types::Refusal;
 
 fn sp() -> ServiceProvider {
     ServiceProvider {
@@ -48,7 +49,7 @@ fn a_provider_acts_only_inside_its_own_aid_range() {
     ] {
         let err = intake(&c, &sp(), create("r2", ssd, applet), None, false).unwrap_err();
         assert!(matches!(err, TsmError::OutsideOwnDomain(_)), "{err}");
-        assert_eq!(err.code(), "outside_own_domain");
+        assert_eq!(err.code(), provisio_types::Code::OutsideOwnDomain);
     }
     // A provider registered with less than a RID owns nothing.
     let greedy = ServiceProvider {

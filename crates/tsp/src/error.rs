@@ -1,6 +1,8 @@
 //! Why a push provisioning request was refused.
 
-/// A refusal, with the stable code of PROTOCOL.md section 4.
+use provisio_types::{Code, Fault, Refusal};
+
+/// A refusal, with the stable code of docs/protocol.md §4.
 ///
 /// Grouped by whose fault it is. `detail` strings never contain PAN, keys or payload data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,29 +45,27 @@ pub enum PushError {
     Internal,
 }
 
-impl PushError {
-    /// The stable machine-readable code (PROTOCOL.md section 4).
-    pub fn code(&self) -> &'static str {
+impl Refusal for PushError {
+    fn code(&self) -> Code {
         match self {
-            Self::PayloadUndecryptable => "payload_undecryptable",
-            Self::SignatureInvalid => "signature_invalid",
-            Self::UnknownIssuer => "unknown_issuer",
-            Self::AudienceMismatch => "audience_mismatch",
-            Self::BindingMismatch(_) => "binding_mismatch",
-            Self::StaleTimestamp => "stale_timestamp",
-            Self::Replayed(_) => "replayed_request",
-            Self::InvalidAccount(_) => "invalid_account",
-            Self::Malformed(_) => "malformed_request",
-            Self::Config(_) | Self::Internal => "internal_error",
+            Self::PayloadUndecryptable => Code::PayloadUndecryptable,
+            Self::SignatureInvalid => Code::SignatureInvalid,
+            Self::UnknownIssuer => Code::UnknownIssuer,
+            Self::AudienceMismatch => Code::AudienceMismatch,
+            Self::BindingMismatch(_) => Code::BindingMismatch,
+            Self::StaleTimestamp => Code::StaleTimestamp,
+            Self::Replayed(_) => Code::ReplayedRequest,
+            Self::InvalidAccount(_) => Code::InvalidAccount,
+            Self::Malformed(_) => Code::MalformedRequest,
+            Self::Config(_) | Self::Internal => Code::InternalError,
         }
     }
 
-    /// The HTTP status PROTOCOL.md section 4 assigns.
-    pub fn status(&self) -> u16 {
+    fn fault(&self) -> Fault {
         match self {
-            Self::Replayed(_) => 409,
-            Self::Config(_) | Self::Internal => 500,
-            _ => 400,
+            Self::Config(_) => Fault::Caller,
+            Self::Internal => Fault::Internal,
+            _ => Fault::Peer,
         }
     }
 }

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use crate::random_id;
 use provisio_crypto::CryptoProvider;
+use provisio_types::{Code, Fault, Refusal};
 
 /// The script format version this service writes and the SDK cores execute.
 pub const SCRIPT_VERSION: u32 = 1;
@@ -105,13 +106,16 @@ pub enum ScriptError {
     Incomplete(u32),
 }
 
-impl ScriptError {
-    /// The stable machine code.
-    pub fn code(&self) -> &'static str {
+impl Refusal for ScriptError {
+    fn code(&self) -> Code {
         match self {
-            Self::WrongScript => "script_mismatch",
-            Self::Incomplete(_) => "script_incomplete",
+            Self::WrongScript => Code::ScriptMismatch,
+            Self::Incomplete(_) => Code::ScriptIncomplete,
         }
+    }
+
+    fn fault(&self) -> Fault {
+        Fault::Peer
     }
 }
 

@@ -17,7 +17,7 @@
 use std::fmt;
 
 use provisio_crypto::{CryptoProvider, ct_eq};
-use provisio_types::UnixSeconds;
+use provisio_types::{Code, Fault, Refusal, UnixSeconds};
 use serde::{Deserialize, Serialize};
 
 use crate::contact::{Contact, mask_email, mask_phone};
@@ -300,34 +300,28 @@ pub enum StepUpError {
     Internal,
 }
 
-impl StepUpError {
-    /// The stable machine code.
-    pub fn code(&self) -> &'static str {
+impl Refusal for StepUpError {
+    fn code(&self) -> Code {
         match self {
-            Self::NotYours => "forbidden",
-            Self::NotPending => "step_up_not_pending",
-            Self::UnknownMethod => "unknown_method",
-            Self::UnknownOtp => "not_found",
-            Self::OtpInvalid { .. } => "otp_invalid",
-            Self::OtpExpired => "otp_expired",
-            Self::OtpUsed => "otp_used",
-            Self::OtpTriesExhausted => "otp_tries_exhausted",
-            Self::ResendLimit => "otp_resend_limit",
-            Self::Locked => "step_up_locked",
-            Self::Conflict => "step_up_conflict",
-            Self::Internal => "internal_error",
+            Self::NotYours => Code::Forbidden,
+            Self::NotPending => Code::StepUpNotPending,
+            Self::UnknownMethod => Code::UnknownMethod,
+            Self::UnknownOtp => Code::NotFound,
+            Self::OtpInvalid { .. } => Code::OtpInvalid,
+            Self::OtpExpired => Code::OtpExpired,
+            Self::OtpUsed => Code::OtpUsed,
+            Self::OtpTriesExhausted => Code::OtpTriesExhausted,
+            Self::ResendLimit => Code::OtpResendLimit,
+            Self::Locked => Code::StepUpLocked,
+            Self::Conflict => Code::StepUpConflict,
+            Self::Internal => Code::InternalError,
         }
     }
 
-    /// The HTTP status.
-    pub fn status(&self) -> u16 {
+    fn fault(&self) -> Fault {
         match self {
-            Self::NotYours | Self::Locked => 403,
-            Self::UnknownOtp => 404,
-            Self::NotPending | Self::OtpUsed | Self::Conflict => 409,
-            Self::ResendLimit => 429,
-            Self::Internal => 500,
-            _ => 400,
+            Self::Internal => Fault::Internal,
+            _ => Fault::Peer,
         }
     }
 }

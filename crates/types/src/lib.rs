@@ -5,15 +5,17 @@
 //! `TokenPan`) mask themselves in `Debug`, have no `Display`, and zeroize on drop, so they cannot
 //! reach a log line by accident (PCI DSS 4.0 requirements 3.4 and 10).
 
+mod code;
 mod expiry;
 mod ids;
 mod luhn;
 mod pan;
 
+pub use code::{Code, Fault, Refusal};
 pub use expiry::{Expiry, ExpiryError};
 pub use ids::{DeviceId, IdError, IssuerId, SessionId, TokenRefId, TokenRequestorId, WalletUserId};
 pub use luhn::{luhn_check_digit, luhn_valid};
 pub use pan::{Pan, PanError, TokenPan};
 
-/// A point in time as whole seconds since the Unix epoch (PROTOCOL.md section 1).
+/// A point in time as whole seconds since the Unix epoch (docs/protocol.md §1).
 pub type UnixSeconds = i64;

@@ -16,7 +16,7 @@ use provisio_accounts::{
 };
 use provisio_store::{AccountFactsQuery, AccountRecord, Conflict, NewAccount, Role, StoreError};
 use provisio_tsp::random_id;
-use provisio_types::{DeviceId, WalletUserId};
+use provisio_types::{Code, DeviceId, WalletUserId};
 
 use super::admin::replay_after_race;
 use super::parse_json;
@@ -62,8 +62,7 @@ pub(crate) async fn create_account(
     check_request(&req)?;
     if state.store.issuer(&req.issuer_id).await?.is_none() {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unknown_issuer",
+            Code::UnknownIssuer,
             "issuer_id names no registered issuer",
         ));
     }
@@ -170,8 +169,7 @@ pub(crate) async fn create_account(
                 .into_response())
         }
         Err(StoreError::Conflict(Conflict::WalletAccount)) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "account_exists",
+            Code::AccountExists,
             "this wallet user already has an account that is not expired",
         )),
         Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
@@ -295,8 +293,7 @@ pub(crate) async fn answer(
             let question = open_question(&state, &drawn.question_id, &drawn.sealed)?;
             if !question.has_option(&req.option_id) {
                 return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "kba_unknown_option",
+                    Code::KbaUnknownOption,
                     "option_id is not an option of the open question",
                 ));
             }
@@ -370,8 +367,7 @@ pub(crate) async fn commit(state: &AppState, change: &KbaChange) -> Result<(), A
         Ok(()) => Ok(()),
         Err(StoreError::Conflict(Conflict::AccountVersion | Conflict::QuestionRepeated)) => {
             Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "account_conflict",
+                Code::AccountConflict,
                 "the account changed concurrently; read it again and retry",
             ))
         }
@@ -384,7 +380,7 @@ pub(crate) async fn expire(state: &AppState, account: &AccountRecord, now: i64) 
     if let Ok(change) = account.progress.expire(now) {
         // A concurrent request may have recorded it first; the answer is the same.
         if let Err(e) = commit(state, &change).await
-            && e.code() != "account_conflict"
+            && e.code() != Code::AccountConflict
         {
             return e;
         }

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use provisio_jose::Jwk;
 use provisio_store::{Conflict, IssuerRecord, Role, StoreError, TokenRequestorRecord};
-use provisio_types::{IssuerId, TokenRequestorId};
+use provisio_types::{Code, IssuerId, TokenRequestorId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -137,7 +137,7 @@ pub(crate) async fn create_issuer(
         idem.as_ref(),
         (
             Conflict::IssuerId,
-            "issuer_exists",
+            Code::IssuerExists,
             "an issuer with this issuer_id is registered",
         ),
     )
@@ -209,7 +209,7 @@ pub(crate) async fn create_token_requestor(
         idem.as_ref(),
         (
             Conflict::TokenRequestorId,
-            "token_requestor_exists",
+            Code::TokenRequestorExists,
             "a token requestor with this id is registered",
         ),
     )
@@ -224,13 +224,11 @@ async fn registration_answer(
     committed: Result<(), StoreError>,
     body: String,
     idem: Option<&IdempotencyKey>,
-    exists: (Conflict, &'static str, &'static str),
+    exists: (Conflict, Code, &'static str),
 ) -> Result<Response, ApiError> {
     match committed {
         Ok(()) => Ok(created(body)),
-        Err(StoreError::Conflict(c)) if c == exists.0 => {
-            Err(ApiError::new(StatusCode::CONFLICT, exists.1, exists.2))
-        }
+        Err(StoreError::Conflict(c)) if c == exists.0 => Err(ApiError::new(exists.1, exists.2)),
         Err(StoreError::Conflict(Conflict::IdempotencyKey)) => replay_after_race(state, idem).await,
         Err(e) => Err(e.into()),
     }

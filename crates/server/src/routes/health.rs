@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use provisio_types::Code;
 use utoipa::OpenApi;
 
 use crate::{ApiDoc, ApiError, AppState};
@@ -36,10 +37,15 @@ pub(crate) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
+/// Every role's answer for a path it does not serve.
 pub(crate) async fn not_found() -> ApiError {
+    ApiError::new(Code::NotFound, "no such endpoint; see /openapi.json")
+}
+
+/// Every role's answer for a method a path does not take.
+pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no such endpoint; see /openapi.json",
+        Code::MethodNotAllowed,
+        "this endpoint does not take this method; see /openapi.json",
     )
 }

@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use provisio_store::{Conflict, Role, ScriptRecord, StoreError};
 use provisio_tsm::JobState;
@@ -16,6 +16,7 @@ use provisio_tsp::wire::{
     Installation, InstallationState, ScriptReportRequest, ScriptReportResponse,
 };
 use provisio_tsp::{Script, report_token_hash};
+use provisio_types::Code;
 
 use super::parse_json;
 use crate::account_gate::require_active_account;
@@ -67,8 +68,7 @@ pub(crate) async fn report(
     .await?;
     if record.report_token_hash.is_some() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "reported_by_tsm",
+            Code::ReportedByTsm,
             "this credential goes to the secure element: the issuer's TSM reports its installation",
         ));
     }
@@ -205,8 +205,7 @@ pub(crate) async fn tsm_report(
     };
     if !agrees {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "report_conflict",
+            Code::ReportConflict,
             format!("the job is already recorded as {}", view.state.as_str()),
         ));
     }

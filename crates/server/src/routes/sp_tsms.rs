@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use provisio_store::{Role, SpTsmRecord};
 use provisio_tsp::MAX_AID_PREFIX;
 use provisio_tsp::wire::SpTsmConfig;
+use provisio_types::Code;
 
 use super::{parse_json, tls_or_loopback};
 use crate::auth::require;
@@ -65,8 +66,7 @@ pub(crate) async fn set_sp_tsm(
         })?;
     if state.public_base.is_empty() {
         return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "no_public_url",
+            Code::NoPublicUrl,
             "start the service with --public-url so the TSM can report back",
         ));
     }

@@ -14,6 +14,7 @@ use provisio_tsp::{
     PushError, SeTarget, StepUpCaller, StepUpError, StepUpState, StoredToken, TsmHandoff,
     Verification, release_access_data,
 };
+use provisio_types::Refusal;
 
 use super::parse_json;
 use crate::account_gate::require_active_account;
@@ -169,7 +170,7 @@ pub(crate) async fn verify_otp(
         }
         return match outcome {
             Err(e) => {
-                tracing::info!(%provisioning_id, code = e.code(), "step-up code refused");
+                tracing::info!(%provisioning_id, code = %e.code(), "step-up code refused");
                 Err(e.into())
             }
             Ok((passed, _)) => {

@@ -19,6 +19,7 @@ mod openapi;
 mod routes;
 mod state;
 
+pub use openapi::SeiApiDoc;
 pub use state::SeiState;
 
 use axum::Router;
@@ -49,5 +50,10 @@ pub fn sei_router(state: SeiState) -> Router {
             "/v1/sei/ota/sessions/{session_id}",
             post(routes::session_step),
         )
+        .fallback(crate::routes::health::not_found)
+        .method_not_allowed_fallback(crate::routes::health::method_not_allowed)
+        .layer(axum::middleware::map_response(
+            crate::error::framework_problems,
+        ))
         .with_state(state)
 }

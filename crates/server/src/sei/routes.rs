@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use provisio_gp::Aid;
@@ -19,11 +20,13 @@ use provisio_tsm::{
     AdminSession, CreateDomain, Intake, Next, RequestEvent, RequestKind, RequestState,
     ServiceProvider, ServiceRecord, ServiceRequest, intake, seal_initial_keys,
 };
+use provisio_types::Code;
 use serde::Deserialize;
 
 use super::state::{LiveSession, SeiState};
 use crate::auth::bearer;
 use crate::error::Problem;
+use crate::routes::parse_json;
 use crate::tsm_sessions::random_id;
 use crate::{ApiError, hash_api_key, new_api_key};
 
@@ -71,9 +74,7 @@ async fn ota_client(s: &SeiState, headers: &HeaderMap) -> Result<String, ApiErro
 
 fn conflict_or(e: StoreError) -> ApiError {
     match e {
-        StoreError::Conflict(_) => {
-            ApiError::new(StatusCode::CONFLICT, "already_exists", "already registered")
-        }
+        StoreError::Conflict(_) => ApiError::new(Code::AlreadyExists, "already registered"),
         other => other.into(),
     }
 }
@@ -86,9 +87,10 @@ fn conflict_or(e: StoreError) -> ApiError {
 pub(crate) async fn add_element(
     State(s): State<SeiState>,
     headers: HeaderMap,
-    Json(req): Json<AddElement>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<ElementAdded>), ApiError> {
     require_admin(&s, &headers)?;
+    let req: AddElement = parse_json(&body)?;
     let h = |v: &str| hex::decode(v).map_err(|_| ApiError::malformed("keys must be hex"));
     let kvn = *h(&req.isd_keys.kvn)?
         .first()
@@ -127,9 +129,10 @@ pub(crate) async fn add_element(
 pub(crate) async fn add_provider(
     State(s): State<SeiState>,
     headers: HeaderMap,
-    Json(req): Json<AddProvider>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<ProviderAdded>), ApiError> {
     require_admin(&s, &headers)?;
+    let req: AddProvider = parse_json(&body)?;
     let aid_prefix =
         hex::decode(&req.aid_prefix).map_err(|_| ApiError::malformed("aid_prefix must be hex"))?;
     if !(5..=16).contains(&aid_prefix.len()) {
@@ -194,13 +197,13 @@ fn status_of(row: &TsmRequestRow) -> Result<RequestStatus, ApiError> {
 pub(crate) async fn create_request(
     State(s): State<SeiState>,
     headers: HeaderMap,
-    Json(req): Json<ServiceRequest>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<RequestStatus>), ApiError> {
     let sp = provider(&s, &headers).await?;
+    let req: ServiceRequest = parse_json(&body)?;
     if s.store.tsm_element(&req.se_id).await?.is_none() {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_element",
+            Code::UnknownElement,
             "this carrier manages no such secure element",
         ));
     }
@@ -381,9 +384,10 @@ pub(crate) async fn ack(
 pub(crate) async fn open_session(
     State(s): State<SeiState>,
     headers: HeaderMap,
-    Json(req): Json<OpenSession>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<SessionStep>), ApiError> {
     let se_id = ota_client(&s, &headers).await?;
+    let req: OpenSession = parse_json(&body)?;
     let row = s
         .store
         .tsm_request(&req.sp_id, &req.request_id)
@@ -395,17 +399,12 @@ pub(crate) async fn open_session(
     let record = record_of(&row)?;
     let RequestKind::CreateDomain { ssd, applet } = &record.request.kind else {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "wrong_tsm",
+            Code::WrongTsm,
             "this request's session is with the service provider's TSM",
         ));
     };
     if record.state.is_final() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "nothing_to_do",
-            "this request is finished",
-        ));
+        return Err(ApiError::new(Code::NothingToDo, "this request is finished"));
     }
     let state = record.state.clone().apply(RequestEvent::SessionOpened)?;
     let state_json = serde_json::to_string(&state).map_err(|e| ApiError::internal(&e))?;
@@ -420,17 +419,14 @@ pub(crate) async fn open_session(
         )
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "request_busy",
-                "the request changed; retry",
-            ),
+            StoreError::Conflict(_) => {
+                ApiError::new(Code::RequestBusy, "the request changed; retry")
+            }
             other => other.into(),
         })?;
     if let RequestState::Failed { reason } = &state {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "request_failed",
+            Code::RequestFailed,
             format!("the request failed: {reason}"),
         ));
     }
@@ -506,9 +502,10 @@ pub(crate) async fn session_step(
     State(s): State<SeiState>,
     headers: HeaderMap,
     Path(session_id): Path<String>,
-    Json(req): Json<Relayed>,
+    body: Bytes,
 ) -> Result<Json<SessionStep>, ApiError> {
     let se_id = ota_client(&s, &headers).await?;
+    let req: Relayed = parse_json(&body)?;
     let response = hex::decode(&req.apdu).map_err(|_| ApiError::malformed("apdu must be hex"))?;
     let mut live = s.sessions.take(&session_id, |l| l.se_id == se_id)?;
     log(

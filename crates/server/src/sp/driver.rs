@@ -27,7 +27,7 @@ pub fn spawn_sp_driver(state: SpState, poll: Duration) -> tokio::task::JoinHandl
                 Ok(jobs) => {
                     for job in jobs {
                         if let Err(e) = advance(&state, &job).await {
-                            tracing::warn!(job_id = %job.job_id, code = e.code(), "job step failed; will retry");
+                            tracing::warn!(job_id = %job.job_id, code = %e.code(), "job step failed; will retry");
                         }
                     }
                 }

@@ -17,6 +17,7 @@ mod routes;
 mod state;
 
 pub use driver::spawn_sp_driver;
+pub use openapi::SpApiDoc;
 pub use state::{SeiLink, SpState};
 
 use axum::Router;
@@ -39,5 +40,10 @@ pub fn sp_router(state: SpState) -> Router {
             "/v1/sp/ota/sessions/{session_id}",
             post(routes::session_step),
         )
+        .fallback(crate::routes::health::not_found)
+        .method_not_allowed_fallback(crate::routes::health::method_not_allowed)
+        .layer(axum::middleware::map_response(
+            crate::error::framework_problems,
+        ))
         .with_state(state)
 }

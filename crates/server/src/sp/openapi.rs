@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 
 use super::routes;
 use crate::error::Problem;
-use crate::openapi::BearerAuth;
+use crate::openapi::{BearerAuth, ProblemCodes};
 
 /// The issuer TSM's document.
 #[derive(OpenApi)]
@@ -21,6 +21,6 @@ use crate::openapi::BearerAuth;
         provisio_tsm::wire::SessionStep,
         provisio_tsm::wire::Relayed,
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ProblemCodes)
 )]
-pub(crate) struct SpApiDoc;
+pub struct SpApiDoc;

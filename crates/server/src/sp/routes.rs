@@ -1,6 +1,7 @@
 //! The SP-TSM's handlers.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use provisio_gp::Aid;
@@ -13,10 +14,12 @@ use provisio_tsm::{
     AdminSession, JobEvent, JobState, Next, Personalize, Plan, SessionKind, TakeOverKeys, TsmError,
     open_credential,
 };
+use provisio_types::Code;
 
 use super::state::{LiveSpSession, SpState};
 use crate::auth::bearer;
 use crate::error::Problem;
+use crate::routes::parse_json;
 use crate::tsm_sessions::random_id;
 use crate::{ApiError, hash_api_key, new_api_key};
 
@@ -59,12 +62,13 @@ pub(crate) async fn handover_key(State(s): State<SpState>) -> Json<Jwk> {
 pub(crate) async fn add_caller(
     State(s): State<SpState>,
     headers: HeaderMap,
-    Json(req): Json<AddCaller>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<CallerAdded>), ApiError> {
     let hash = hash_api_key(s.crypto.as_ref(), bearer(&headers)?);
     if !provisio_crypto::ct_eq(&hash, &s.admin_hash) {
         return Err(ApiError::unauthorized());
     }
+    let req: AddCaller = parse_json(&body)?;
     let api_key = new_api_key(s.crypto.as_ref()).map_err(|e| ApiError::internal(&e))?;
     s.store
         .sp_add_caller(
@@ -92,9 +96,10 @@ pub(crate) async fn add_caller(
 pub(crate) async fn create_job(
     State(s): State<SpState>,
     headers: HeaderMap,
-    Json(job): Json<SpJob>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<JobStatus>), ApiError> {
     let who = caller(&s, &headers).await?;
+    let job: SpJob = parse_json(&body)?;
     let fingerprint = provisio_crypto::CryptoProvider::sha256(
         s.crypto.as_ref(),
         &[&serde_json::to_vec(&job).map_err(|e| ApiError::internal(&e))?],
@@ -129,8 +134,7 @@ pub(crate) async fn create_job(
     // Refuse now what could never be personalised.
     open_credential(s.crypto.as_ref(), &s.key, &job.credential).map_err(|_| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "credential_unreadable",
+            Code::CredentialUnreadable,
             "the credential does not open with this TSM's key",
         )
     })?;
@@ -231,16 +235,11 @@ pub(crate) async fn open_session(
     let kind = match state.next_session() {
         Some(kind) => kind,
         None if matches!(state, JobState::Done | JobState::Failed { .. }) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "nothing_to_do",
-                "this job is finished",
-            ));
+            return Err(ApiError::new(Code::NothingToDo, "this job is finished"));
         }
         None => {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_ready",
+                Code::NotReady,
                 "this job is not ready for a session yet; try again",
             ));
         }
@@ -330,9 +329,10 @@ pub(crate) async fn session_step(
     State(s): State<SpState>,
     headers: HeaderMap,
     Path(session_id): Path<String>,
-    Json(req): Json<Relayed>,
+    body: Bytes,
 ) -> Result<Json<SessionStep>, ApiError> {
     let row = ticket_job(&s, &headers).await?;
+    let req: Relayed = parse_json(&body)?;
     let response = hex::decode(&req.apdu).map_err(|_| ApiError::malformed("apdu must be hex"))?;
     let mut live = s.sessions.take(&session_id, |l| l.job_id == row.job_id)?;
     log(&s, &session_id, &row.job_id, 'R', &response).await?;

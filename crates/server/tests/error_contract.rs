@@ -1,0 +1,233 @@
+//! One error contract (docs/protocol.md §1.3 and §4): every stable code is documented with
+//! its status, listed in each role's OpenAPI document, and every endpoint of every role's
+//! document is described in docs/protocol.md; and the framework's own refusals (unknown path,
+//! wrong method, a body over the limit) are problem documents with a code too.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use provisio_server::{ApiDoc, SeiApiDoc, SpApiDoc};
+use provisio_types::Code;
+use serde_json::Value;
+use tower::ServiceExt;
+use utoipa::OpenApi;
+
+fn protocol() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md");
+    std::fs::read_to_string(path).expect("docs/protocol.md exists")
+}
+
+/// The `| `code` | status |` rows of §4, by code.
+fn documented_codes() -> BTreeMap<String, u16> {
+    let doc = protocol();
+    let start = doc.find("\n## 4. ").expect("docs/protocol.md has §4");
+    let section = &doc[start + 1..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let mut codes = BTreeMap::new();
+    for line in section.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if let [_, code, status, ..] = cells.as_slice() {
+            if let (Some(code), Ok(status)) = (
+                code.strip_prefix('`').and_then(|c| c.strip_suffix('`')),
+                status.parse::<u16>(),
+            ) {
+                let before = codes.insert(code.to_owned(), status);
+                assert!(
+                    before.is_none() || before == Some(status),
+                    "{code} documented with two statuses"
+                );
+            }
+        }
+    }
+    codes
+}
+
+fn documents() -> [(&'static str, Value); 3] {
+    [
+        (
+            "token service",
+            serde_json::to_value(ApiDoc::openapi()).unwrap(),
+        ),
+        (
+            "SEI-TSM",
+            serde_json::to_value(SeiApiDoc::openapi()).unwrap(),
+        ),
+        ("SP-TSM", serde_json::to_value(SpApiDoc::openapi()).unwrap()),
+    ]
+}
+
+#[test]
+fn every_code_is_documented_in_protocol_section_4_with_its_status() {
+    let documented = documented_codes();
+    for &code in Code::ALL {
+        let status = provisio_server::meaning(code).status.as_u16();
+        assert_eq!(
+            documented.get(code.as_str()),
+            Some(&status),
+            "{code} ({status}) is not in docs/protocol.md §4 with its status"
+        );
+    }
+    for code in documented.keys() {
+        assert!(
+            Code::parse(code).is_some(),
+            "docs/protocol.md §4 lists {code}, which the server does not have"
+        );
+    }
+}
+
+#[test]
+fn every_code_is_in_every_openapi_document() {
+    let all: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+    for (role, doc) in documents() {
+        let code = &doc["components"]["schemas"]["Problem"]["properties"]["code"];
+        let listed: Vec<&str> = code["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{role}: Problem.code has no enum"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(listed, all, "{role}");
+        let description = code["description"].as_str().unwrap();
+        for c in &all {
+            assert!(description.contains(&format!("`{c}`")), "{role}: {c}");
+        }
+    }
+}
+
+#[test]
+fn every_endpoint_of_every_role_is_described_in_the_protocol() {
+    let doc = protocol();
+    let mut seen = 0;
+    for (role, openapi) in documents() {
+        for (path, item) in openapi["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                let line = format!("{} {path}", method.to_uppercase());
+                assert!(doc.contains(&line), "{role}: docs/protocol.md lacks {line}");
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 30, "only {seen} operations found");
+}
+
+async fn answer(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value, String) {
+    let response = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method(method)
+                .uri(path)
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap(),
+        content_type,
+    )
+}
+
+#[tokio::test]
+async fn the_frameworks_refusals_are_problem_documents_with_codes() {
+    let h = common::harness().await;
+    let cases = [
+        (
+            "GET",
+            "/v1/no-such-thing",
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "DELETE",
+            "/v1/push-provisioning",
+            vec![],
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "POST",
+            "/v1/push-provisioning",
+            vec![b'x'; 3 << 20],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (s, v, content_type) = answer(&h.app, method, path, body).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path}: {v}"
+        );
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(v["status"], status.as_u16());
+        assert_ne!(v["title"], "Internal error");
+    }
+}
+
+#[tokio::test]
+async fn a_tsm_body_that_is_not_json_is_a_problem_document_after_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        provisio_store::SqlStore::open(&format!(
+            "sqlite://{}",
+            dir.path().join("sei.db").display()
+        ))
+        .await
+        .unwrap(),
+    );
+    let app = provisio_server::sei_router(provisio_server::SeiState::new(
+        store,
+        provisio_crypto::SecretBytes::new(vec![1; 32]),
+        common::ADMIN,
+        std::sync::Arc::new(provisio_server::SystemClock),
+    ));
+    // Without a key: 401 before the body is looked at.
+    let (s, v, _) = answer(&app, "POST", "/v1/sei/admin/elements", b"{".to_vec()).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let response = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/v1/sei/admin/elements")
+                .header("authorization", format!("Bearer {}", common::ADMIN))
+                .body(Body::from("{"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let (s, v, _) = answer(&app, "GET", "/v1/sei/nothing", vec![]).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}
