@@ -1,6 +1,6 @@
 //! The issuer-app and wallet-app cores of push provisioning (US 10,243,958), sans-IO.
 //!
-//! These are what the mobile SDKs wrap. Steps 1 to 4 of PROTOCOL.md section 3 happen between
+//! These are what the mobile SDKs wrap. Steps 1 to 4 of docs/protocol.md §3.1 happen between
 //! the two apps on the phone; step 5 is the wallet's call to the token service, which the
 //! `provisio-client` crate makes over HTTP.
 //!

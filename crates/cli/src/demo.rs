@@ -271,7 +271,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_transcript(&report, &base);
+        print_transcript(&report, &base, &url);
     }
     Ok(if report.ok {
         ExitCode::SUCCESS
@@ -863,8 +863,13 @@ async fn unknown_issuer(d: &Demo) -> anyhow::Result<Vec<String>> {
     Ok(steps)
 }
 
-fn print_transcript(report: &Report, base: &str) {
-    println!("Provisio demo: token service on {base}, SQLite store\n");
+fn print_transcript(report: &Report, base: &str, store_url: &str) {
+    let store = if store_url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!("Provisio demo: token service on {base}, {store} store\n");
     for flow in &report.flows {
         println!(
             "{} {} ({:.1} ms)",

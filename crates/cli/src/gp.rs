@@ -1,4 +1,4 @@
-//! `provisio gp scp03 derive` and `wrap` (PROTOCOL.md section 5): SCP03 by hand, for people
+//! `provisio gp scp03 derive` and `wrap` (docs/cli.md): SCP03 by hand, for people
 //! who debug secure elements. Given the static keys, the host challenge and the card's
 //! INITIALIZE UPDATE response, show the session keys, the cryptograms and the APDUs a host
 //! sends.

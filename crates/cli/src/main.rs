@@ -1,4 +1,4 @@
-//! `provisio`: the Provisio command line (PROTOCOL.md section 5).
+//! `provisio`: the Provisio command line (docs/cli.md).
 
 mod bench;
 mod demo;
@@ -72,6 +72,6 @@ fn main() -> std::process::ExitCode {
 
 /// mimalloc instead of the system allocator: under load glibc's malloc and free took about 11 %
 /// of the server's CPU, and with mimalloc the server spends about 12 % less CPU per push
-/// provisioning (README, Performance).
+/// provisioning (docs/benchmarking.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

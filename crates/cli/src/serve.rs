@@ -30,8 +30,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "PROVISIO_DATABASE_URL")]
     database_url: Option<String>,
     /// TOML file: tsp_id, freshness_window_s, token_bin_prefix, token_bin_length,
-    /// token_validity_months, risk_policy, notification_webhook, [step_up], [accounts] (see the
-    /// README).
+    /// token_validity_months, risk_policy, notification_webhook, [step_up], [accounts]
+    /// (docs/operations.md §2).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Log one JSON object per line.

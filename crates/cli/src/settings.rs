@@ -1,4 +1,4 @@
-//! Server settings from flags, environment (PROTOCOL.md section 5) and an optional TOML file.
+//! Server settings from flags, environment (docs/operations.md §1) and an optional TOML file.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,7 @@ use provisio_risk::Policy;
 use provisio_tsp::{TokenBin, TspConfig};
 use serde::Deserialize;
 
-/// The optional `--config` file. Every member is optional; defaults are PROTOCOL.md's.
+/// The optional `--config` file. Every member is optional; docs/operations.md §2 lists them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConfigFile {

@@ -1,4 +1,4 @@
-//! `provisio bench` (PROTOCOL.md section 5): short runs report every key, with every request
+//! `provisio bench` (docs/benchmarking.md): short runs report every key, with every request
 //! approved; the preload writes real records; the one-core benches report consistent ratios.
 //! No timing is asserted.
 

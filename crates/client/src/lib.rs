@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 pub struct Problem {
     /// HTTP status.
     pub status: u16,
-    /// Stable code (PROTOCOL.md section 4).
+    /// Stable code (docs/protocol.md §4).
     pub code: String,
     /// What happened.
     pub detail: String,

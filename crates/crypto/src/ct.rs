@@ -4,7 +4,7 @@ use subtle::ConstantTimeEq;
 
 /// Compares two byte strings in time that depends only on their lengths.
 ///
-/// Use for MACs, cryptograms, OTPs and key hashes (DESIGN.md section 3).
+/// Use for MACs, cryptograms, OTPs and key hashes (docs/architecture.md §3).
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }

@@ -4,7 +4,7 @@ use crate::{CryptoError, EcKeyPair, EcPublicKey, SecretBytes};
 
 /// Every cryptographic operation a Provisio core needs, and nothing else.
 ///
-/// Algorithms are fixed by the protocol (PROTOCOL.md sections 2 and 3): EC P-256 for ECDH and
+/// Algorithms are fixed by the protocol (docs/protocol.md §13.1): EC P-256 for ECDH and
 /// ECDSA (ES256, RFC 7518 section 3.4), AES-256-GCM, AES key wrap (RFC 3394), SHA-256 and
 /// HMAC-SHA-256. Implementations must be usable from many threads at once.
 pub trait CryptoProvider: Send + Sync {

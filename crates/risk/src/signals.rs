@@ -20,7 +20,7 @@ pub enum WalletInput {
     Assessed(WalletRisk),
 }
 
-/// The wallet's risk assessment (PROTOCOL.md section 3, `wallet_risk`).
+/// The wallet's risk assessment (docs/protocol.md §5.1, `wallet_risk`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WalletRisk {
     /// 0 to 99, higher is riskier.

@@ -1,6 +1,6 @@
 //! How account data is kept at rest: user data and questions sealed in the vault with
 //! associated data naming their row, the right option and the enrolment data only as keyed
-//! hashes (DESIGN.md section 3: "KBA answers stored hashed").
+//! hashes (docs/architecture.md §3: "KBA answers stored hashed").
 
 use provisio_accounts::Question;
 use provisio_accounts::wire::AccountUser;

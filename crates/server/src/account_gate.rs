@@ -1,4 +1,4 @@
-//! The join of activation and provisioning (PROTOCOL.md section 2): for a wallet registered
+//! The join of activation and provisioning (docs/protocol.md §8.10): for a wallet registered
 //! with `wallet_accounts: "hosted"`, push provisioning and every token operation for a wallet
 //! user need that user's account ACTIVE and on the same device; otherwise 403
 //! `account_not_active`. Wallets that manage their own accounts (`external`) pass.

@@ -1,4 +1,4 @@
-//! API-key authentication (PROTOCOL.md section 1): `Authorization: Bearer <api_key>`, looked
+//! API-key authentication (docs/protocol.md §1.2): `Authorization: Bearer <api_key>`, looked
 //! up by its SHA-256 hash. Keys carry at least 256 random bits, so a plain hash is enough.
 
 use axum::http::HeaderMap;

@@ -1,4 +1,4 @@
-//! Time as an input (DESIGN.md section 3): handlers ask the state's clock, tests set it.
+//! Time as an input (docs/architecture.md §3): handlers ask the state's clock, tests set it.
 
 /// A source of the current time in Unix seconds.
 pub trait Clock: Send + Sync {

@@ -1,4 +1,4 @@
-//! `Idempotency-Key` (PROTOCOL.md section 1): the same key with the same body returns the
+//! `Idempotency-Key` (docs/protocol.md §1.4): the same key with the same body returns the
 //! first answer; with another body, 422 `idempotency_conflict`. The first answer is committed
 //! in the same transaction as the records it describes, so it exists exactly when they do.
 

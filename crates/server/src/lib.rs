@@ -1,6 +1,6 @@
 //! The Provisio HTTP server (axum).
 //!
-//! Handlers follow one shape (STYLE.md rule 1): authenticate, load what the core needs, call
+//! Handlers follow one shape (CONTRIBUTING.md §1): authenticate, load what the core needs, call
 //! the sans-IO core, commit what it returned in one transaction, answer. Errors become RFC 9457
 //! problem documents in one place ([`ApiError`]).
 

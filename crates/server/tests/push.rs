@@ -1,4 +1,4 @@
-//! PROTOCOL.md sections 1 to 4 over the real router and a real SQLite store: every acceptance
+//! docs/protocol.md §1 to §4 over the real router and a real SQLite store: every acceptance
 //! condition and every error code of push provisioning.
 
 #![allow(

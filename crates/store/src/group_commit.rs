@@ -1,4 +1,4 @@
-//! Group commit of push provisionings (DESIGN.md section 3, "durable before acknowledged").
+//! Group commit of push provisionings (docs/architecture.md §3, "durable before acknowledged").
 //!
 //! Requests' records are written by writer tasks (one on SQLite, which has one writer at a time
 //! anyway; several on PostgreSQL). A writer takes whatever is waiting in its queue (up to

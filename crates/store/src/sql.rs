@@ -1,7 +1,7 @@
 //! The SQL store: SQLite (the embedded default) or PostgreSQL, through one implementation.
 //!
 //! Both are configured so that a committed transaction survives power loss before the server
-//! acknowledges it (DESIGN.md section 3, "durable before acknowledged").
+//! acknowledges it (docs/architecture.md §3, "durable before acknowledged").
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -62,7 +62,7 @@ const DEFAULT_POOL: u32 = 8;
 /// Fewer writers make larger batches, and so fewer statements and commits per request. On a
 /// 2-core machine with PostgreSQL beside the server, 2 writers against 4 (the default before),
 /// 3 alternated pairs of `bench push`: 10 to 35 % more pushes per second at 15 to 30 % less
-/// PostgreSQL CPU per push; 1 writer against 2 was mixed (README, "Performance"). More
+/// PostgreSQL CPU per push; 1 writer against 2 was mixed (docs/perf-journal.md). More
 /// writers let an instance overlap more commits when the database has cores and slow syncs to
 /// spare.
 const DEFAULT_POSTGRES_WRITERS: usize = 2;

@@ -1,4 +1,4 @@
-//! The SEI-TSM's HTTP messages (documented in the README): what the server, the SP-TSM's
+//! The SEI-TSM's HTTP messages (docs/protocol.md §11 and §12): what the server, the SP-TSM's
 //! client and the phone's OTA client share.
 
 use provisio_jose::Jwk;

@@ -188,7 +188,7 @@ impl TspKeys {
         &self.vault
     }
 
-    /// The public JWKS of PROTOCOL.md section 2: every encryption and signing key.
+    /// The public JWKS of docs/protocol.md §2.2: every encryption and signing key.
     pub fn jwks(&self) -> JwkSet {
         let enc = self.enc.iter().map(|k| {
             Jwk::from_public_key(k.key.public_key()).with_metadata(

@@ -17,7 +17,7 @@
 //!
 //! One-time use of the session id and `jti` is not checked here but by the store's unique
 //! constraints when the [`records::NewProvisioning`] is committed, so it holds across
-//! concurrent requests and server instances (DESIGN.md section 3).
+//! concurrent requests and server instances (docs/architecture.md §3).
 
 mod config;
 mod contact;

@@ -1,4 +1,4 @@
-//! The checks of PROTOCOL.md section 3, one state per stage.
+//! The checks of docs/protocol.md §3.4, one state per stage.
 
 use provisio_crypto::{CryptoProvider, EcPublicKey, SecretBytes};
 use provisio_jose::{KeyManagement, b64_decode};
@@ -66,7 +66,7 @@ pub struct Accepted {
 
 /// Decrypts the request data under one of our encryption keys, chosen by `kid`.
 ///
-/// Only `ECDH-ES+A256KW` with `A256GCM` and `cty: JWT` is accepted (PROTOCOL.md section 3).
+/// Only `ECDH-ES+A256KW` with `A256GCM` and `cty: JWT` is accepted (docs/protocol.md §13.1).
 pub fn open(
     crypto: &dyn CryptoProvider,
     keys: &TspKeys,
@@ -147,7 +147,7 @@ impl Opened {
 
 impl Verified {
     /// Checks audience, the four bindings, freshness and the account, in the order of
-    /// PROTOCOL.md section 3.
+    /// docs/protocol.md §3.4.
     pub fn accept(self, ctx: &AcceptContext<'_>) -> Result<Accepted, PushError> {
         let c = self.claims;
         if c.aud != ctx.tsp_id {

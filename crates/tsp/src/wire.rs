@@ -1,4 +1,4 @@
-//! The JSON of PROTOCOL.md section 3, as it travels. Parsing into these types checks shape
+//! The JSON of docs/protocol.md §3, as it travels. Parsing into these types checks shape
 //! only; meaning is checked by the push flow.
 
 use std::fmt;
@@ -10,7 +10,7 @@ use crate::script::{Script, StepReport};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// `POST /v1/push-provisioning` body (PROTOCOL.md section 3, step 5).
+/// `POST /v1/push-provisioning` body (docs/protocol.md §3.3).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushProvisioningRequest {
@@ -100,7 +100,7 @@ impl WalletRiskInfo {
     }
 }
 
-/// The claims of the issuer app's signed request data (PROTOCOL.md section 3, step 3).
+/// The claims of the issuer app's signed request data (docs/protocol.md §3.2).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct RequestClaims {
     /// issuer_id.

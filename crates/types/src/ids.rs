@@ -79,7 +79,7 @@ opaque_id!(
 );
 
 /// A push provisioning session id: at least 128 random bits, base64url without padding
-/// (PROTOCOL.md section 3, step 1). 22 to 128 characters.
+/// (docs/protocol.md §3.1). 22 to 128 characters.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SessionId(String);
 
@@ -107,7 +107,7 @@ impl fmt::Debug for SessionId {
     }
 }
 
-/// An EMVCo token requestor id: exactly 11 digits (PROTOCOL.md section 2).
+/// An EMVCo token requestor id: exactly 11 digits (docs/protocol.md §2.4).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TokenRequestorId(String);
 

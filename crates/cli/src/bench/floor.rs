@@ -1,4 +1,4 @@
-//! The crypto floor of push provisioning (PROTOCOL.md section 5): one request's unavoidable
+//! The crypto floor of push provisioning (docs/benchmarking.md): one request's unavoidable
 //! cryptography on one core, measured in the same run as the load.
 
 use provisio_apps::{IssuerApp, WalletApp};

@@ -1,4 +1,4 @@
-//! `provisio bench` (PROTOCOL.md section 5): push provisioning under load, and the other hot
+//! `provisio bench` (docs/benchmarking.md): push provisioning under load, and the other hot
 //! paths each beside its raw primitive, measured in the same run.
 
 mod floor;

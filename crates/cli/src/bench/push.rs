@@ -1,4 +1,4 @@
-//! `provisio bench push` (PROTOCOL.md section 5): push provisioning under load.
+//! `provisio bench push` (docs/benchmarking.md): push provisioning under load.
 //!
 //! By default the server runs as its own process (`provisio serve` on loopback, on a fresh
 //! store), so its CPU time and memory can be read from `/proc` apart from the load
@@ -32,7 +32,7 @@ use super::{emit, master_key_hex, percentile, progress, store_kind, test_card};
 /// `provisio bench push` options.
 #[derive(Debug, Args)]
 pub(crate) struct PushArgs {
-    /// Print one JSON object (PROTOCOL.md section 5 keys).
+    /// Print one JSON object (the keys of docs/benchmarking.md).
     #[arg(long)]
     json: bool,
     /// Seconds of load.
@@ -75,7 +75,7 @@ pub(crate) struct PushArgs {
     database_pid: Option<u32>,
 }
 
-/// The report; the first keys are PROTOCOL.md section 5's. Server readings are null when
+/// The report; docs/benchmarking.md explains every key. Server readings are null when
 /// the server's process is unknown (`--url` without `--server-pid`).
 #[derive(Debug, Serialize)]
 struct Report {

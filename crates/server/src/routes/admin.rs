@@ -1,4 +1,4 @@
-//! Registration of participants (PROTOCOL.md section 2). Admin key required.
+//! Registration of participants (docs/protocol.md §2). Admin key required.
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! `POST /v1/push-provisioning` (PROTOCOL.md section 3, step 5).
+//! `POST /v1/push-provisioning` (docs/protocol.md §3.3).
 
 use axum::body::Bytes;
 use axum::extract::State;
