@@ -6,7 +6,7 @@ use crate::{LevelRules, SecurityLevel};
 
 /// Limits of activation and knowledge-based verification. The defaults follow NIST SP
 /// 800-63A section 5.3.2 (at most three attempts, two minutes per question, at least four
-/// options per multiple-choice question) and the issue's question counts.
+/// options per multiple-choice question, at least four questions at every level).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountsConfig {
@@ -16,11 +16,11 @@ pub struct AccountsConfig {
     pub question_time_limit_s: i64,
     /// Attempts before the account is locked (default 3, the most 800-63A allows).
     pub max_attempts: u32,
-    /// Questions per attempt at `LOW` (default 3).
+    /// Questions per attempt at `LOW` (default 4, at least [`MIN_QUESTIONS`]).
     pub questions_low: u32,
-    /// Questions per attempt at `MEDIUM` (default 4).
+    /// Questions per attempt at `MEDIUM` (default 5).
     pub questions_medium: u32,
-    /// Questions per attempt at `HIGH` (default 5).
+    /// Questions per attempt at `HIGH` (default 6).
     pub questions_high: u32,
     /// Options per question the bank builds (default 4, at least 4).
     pub options_per_question: u32,
@@ -31,6 +31,12 @@ pub struct AccountsConfig {
     /// The security level rules.
     pub level: LevelRules,
 }
+
+/// The fewest questions an attempt may ask, at any level: NIST SP 800-63A section 5.3.2 asks
+/// knowledge-based verification for a minimum of four questions.
+pub const MIN_QUESTIONS: u32 = 4;
+/// The most questions an attempt may ask.
+pub const MAX_QUESTIONS: u32 = 10;
 
 /// Longest question or option text a source may send, in bytes.
 pub(crate) const MAX_TEXT: usize = 300;
@@ -43,9 +49,9 @@ impl Default for AccountsConfig {
             pending_ttl_s: 30 * 86_400,
             question_time_limit_s: 120,
             max_attempts: 3,
-            questions_low: 3,
-            questions_medium: 4,
-            questions_high: 5,
+            questions_low: 4,
+            questions_medium: 5,
+            questions_high: 6,
             options_per_question: 4,
             module_version: "1.0.0".into(),
             min_sdk_version: env!("CARGO_PKG_VERSION").into(),
@@ -77,11 +83,15 @@ impl AccountsConfig {
             self.questions_medium,
             self.questions_high,
         ];
-        if counts.iter().any(|c| !(1..=10).contains(c)) || !counts.is_sorted() {
-            return Err(
-                "accounts: questions_low <= questions_medium <= questions_high, each 1 to 10"
-                    .into(),
-            );
+        if counts
+            .iter()
+            .any(|c| !(MIN_QUESTIONS..=MAX_QUESTIONS).contains(c))
+            || !counts.is_sorted()
+        {
+            return Err(format!(
+                "accounts: questions_low <= questions_medium <= questions_high, each \
+                 {MIN_QUESTIONS} to {MAX_QUESTIONS} (NIST SP 800-63A 5.3.2: at least four questions)"
+            ));
         }
         if !(4..=MAX_OPTIONS as u32).contains(&self.options_per_question) {
             return Err(format!(
@@ -111,8 +121,29 @@ mod tests {
                 SecurityLevel::High
             ]
             .map(|l| c.questions_for(l)),
-            [3, 4, 5]
+            [4, 5, 6]
         );
+    }
+
+    #[test]
+    fn fewer_than_four_questions_are_refused_at_every_level() {
+        for (low, medium, high) in [(3, 5, 6), (1, 4, 4), (3, 3, 3)] {
+            let c = AccountsConfig {
+                questions_low: low,
+                questions_medium: medium,
+                questions_high: high,
+                ..AccountsConfig::default()
+            };
+            let e = c.check().unwrap_err();
+            assert!(e.contains("at least four questions"), "{e}");
+        }
+        let four_everywhere = AccountsConfig {
+            questions_low: 4,
+            questions_medium: 4,
+            questions_high: 4,
+            ..AccountsConfig::default()
+        };
+        four_everywhere.check().unwrap();
     }
 
     #[test]
@@ -127,7 +158,7 @@ mod tests {
                 ..AccountsConfig::default()
             },
             AccountsConfig {
-                questions_low: 6,
+                questions_low: 7,
                 ..AccountsConfig::default()
             },
             AccountsConfig {

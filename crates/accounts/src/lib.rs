@@ -26,7 +26,7 @@ mod state;
 pub mod wire;
 
 pub use bank::{BankQuestion, Fact, FactError, shuffle};
-pub use config::AccountsConfig;
+pub use config::{AccountsConfig, MAX_QUESTIONS, MIN_QUESTIONS};
 pub use kba::{
     AccountProgress, AnswerCheck, AttemptOutcome, KbaChange, KbaError, KbaStatus, Next,
     OpenAttempt, Outcome, PreparedQuestion, ServedQuestion,

@@ -186,13 +186,13 @@ mod tests {
     #[test]
     fn the_accounts_table_sets_limits_and_level_rules() {
         let file = parse(
-            "[accounts]\nquestions_low = 4\npending_ttl_s = 86400\n[accounts.level]\nphone_mismatch = 50\n",
+            "[accounts]\nquestions_low = 5\npending_ttl_s = 86400\n[accounts.level]\nphone_mismatch = 50\n",
         )
         .unwrap();
         let c = file.accounts_config().unwrap();
         assert_eq!(
             (c.questions_low, c.questions_medium, c.pending_ttl_s),
-            (4, 4, 86_400)
+            (5, 5, 86_400)
         );
         assert_eq!(c.level.phone_mismatch, 50);
         assert_eq!(c.max_attempts, 3);
@@ -204,6 +204,8 @@ mod tests {
             "[accounts]\nmax_attempts = 5\n",
             "[accounts]\noptions_per_question = 3\n",
             "[accounts]\nquestions_high = 2\n",
+            // NIST SP 800-63A 5.3.2: at least four questions at every level.
+            "[accounts]\nquestions_low = 3\n",
         ] {
             assert!(parse(bad).unwrap().accounts_config().is_err(), "{bad}");
         }

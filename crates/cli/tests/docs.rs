@@ -147,7 +147,10 @@ fn citations(text: &str) -> Vec<(String, Option<String>)> {
 fn the_readme_is_a_front_door_with_the_two_commands_first() {
     let readme = read("README.md");
     let lines = readme.lines().count();
-    assert!(lines <= 200, "README.md has {lines} lines; details go to docs/");
+    assert!(
+        lines <= 200,
+        "README.md has {lines} lines; details go to docs/"
+    );
     let block: Vec<&str> = readme
         .lines()
         .skip_while(|l| !l.starts_with("```"))
@@ -159,7 +162,10 @@ fn the_readme_is_a_front_door_with_the_two_commands_first() {
         .map(|l| l.split('#').next().unwrap().trim())
         .collect();
     assert_eq!(commands, [DEMO, TESTS], "the README's first block");
-    let before: Vec<&str> = readme.lines().take_while(|l| !l.starts_with("```")).collect();
+    let before: Vec<&str> = readme
+        .lines()
+        .take_while(|l| !l.starts_with("```"))
+        .collect();
     assert!(before.len() <= 3, "the commands come first: {before:?}");
 }
 
@@ -194,7 +200,10 @@ fn every_cited_document_and_section_exists() {
             checked += 1;
         }
     }
-    assert!(checked > 40, "only {checked} citations found: is the scan broken?");
+    assert!(
+        checked > 40,
+        "only {checked} citations found: is the scan broken?"
+    );
 }
 
 #[test]
@@ -234,7 +243,10 @@ fn the_repository_does_not_point_outside_itself_for_its_contract() {
         for outside in ["PROTOCOL", "DESIGN", "STYLE"].map(|d| format!("{d}.md")) {
             assert!(!text.contains(&outside), "{file} refers to {outside}");
         }
-        assert!(!text.contains(&["..", "/shared"].concat()), "{file} refers to the lead's notes");
+        assert!(
+            !text.contains(&["..", "/shared"].concat()),
+            "{file} refers to the lead's notes"
+        );
     }
 }
 

@@ -291,11 +291,11 @@ async fn the_manifest_verifies_and_a_tampered_or_downgraded_one_is_refused() {
 async fn the_question_count_follows_the_security_level() {
     let t = hosted().await;
     for c in ["c-low", "c-med", "c-high"] {
-        t.enrol(c, "+44 7700 900123", 5).await;
+        t.enrol(c, "+44 7700 900123", 6).await;
     }
     // Medium: the phone on file differs (25) and so does the e-mail (15).
     let body = json!({"customer_ref": "c-med", "name": "Ada Lovelace", "phone": "+44 7700 900999",
-                      "email": "other@example.org", "customer_since": 0, "facts": facts(5)});
+                      "email": "other@example.org", "customer_since": 0, "facts": facts(6)});
     call(
         &t.h.app,
         "POST",
@@ -319,9 +319,9 @@ async fn the_question_count_follows_the_security_level() {
     assert_eq!(s, StatusCode::CREATED);
 
     for (user_id, device, customer, level, count) in [
-        ("u-low", "device-l", "c-low", "LOW", 3),
-        ("u-med", "device-m", "c-med", "MEDIUM", 4),
-        ("u-high", "device-h", "c-high", "HIGH", 5),
+        ("u-low", "device-l", "c-low", "LOW", 4),
+        ("u-med", "device-m", "c-med", "MEDIUM", 5),
+        ("u-high", "device-h", "c-high", "HIGH", 6),
     ] {
         let wallet = t.phone(user_id, device).await;
         let (s, v) = t.create(&wallet, customer, None).await;
@@ -349,7 +349,7 @@ async fn push_waits_for_activation_one_failed_attempt_then_success() {
     );
     assert!(v["detail"].as_str().unwrap().contains("PENDING_ACTIVATION"));
 
-    let (failed, first) = t.attempt(&id, &[false, true, false]).await;
+    let (failed, first) = t.attempt(&id, &[false, true, false, false]).await;
     assert_eq!(failed["result"], "ATTEMPT_FAILED");
     assert_eq!(failed["reason"], "wrong_answers");
     assert_eq!(failed["attempts_used"], 1);
@@ -357,7 +357,7 @@ async fn push_waits_for_activation_one_failed_attempt_then_success() {
         failed["question"].is_null(),
         "the answer says nothing about which was wrong"
     );
-    let (passed, second) = t.attempt(&id, &[false, false, false]).await;
+    let (passed, second) = t.attempt(&id, &[false, false, false, false]).await;
     assert_eq!(passed["result"], "ACTIVATED", "{passed}");
     assert_eq!(passed["state"], "ACTIVE");
     assert!(
@@ -404,11 +404,40 @@ async fn push_waits_for_activation_one_failed_attempt_then_success() {
 }
 
 #[tokio::test]
+async fn a_push_with_another_binding_key_than_the_accounts_device_is_refused() {
+    let t = hosted().await;
+    t.enrol("cust-1", "+44 7700 900123", 4).await;
+    let (wallet, id) = t.new_account("user-1", "device-1", "cust-1").await;
+    let (step, _) = t.attempt(&id, &[false, false, false, false]).await;
+    assert_eq!(step["result"], "ACTIVATED", "{step}");
+
+    // The same user and device id, but the request names a key the account never saw: the
+    // access data would be sealed to a key that is not the device's.
+    let mut req = t.push_request(&wallet);
+    let stranger = provisio_crypto::CryptoProvider::generate_ec_key(&t.h.crypto).unwrap();
+    req.device.binding_jwk = provisio_jose::Jwk::from_public_key(stranger.public_key());
+    let (s, v) = t
+        .post("/v1/push-provisioning", serde_json::to_value(&req).unwrap())
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "device_key_mismatch"),
+        "{v}"
+    );
+    assert_eq!(t.h.token_count().await, 0, "nothing was minted");
+
+    // The account's own key passes.
+    let (s, v) = t.push(&wallet).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["decision"], "APPROVED");
+}
+
+#[tokio::test]
 async fn a_hosted_accounts_age_counts_from_its_creation_for_risk() {
     let t = hosted().await;
-    t.enrol("cust-1", "+44 7700 900123", 3).await;
+    t.enrol("cust-1", "+44 7700 900123", 4).await;
     let (wallet, id) = t.new_account("user-1", "device-1", "cust-1").await;
-    let (step, _) = t.attempt(&id, &[false, false, false]).await;
+    let (step, _) = t.attempt(&id, &[false, false, false, false]).await;
     assert_eq!(step["result"], "ACTIVATED");
     t.h.clock.advance(40 * 86_400);
     let (s, v) = t.push(&wallet).await;
@@ -425,10 +454,10 @@ async fn a_hosted_accounts_age_counts_from_its_creation_for_risk() {
 #[tokio::test]
 async fn step_up_for_a_hosted_wallet_is_gated_by_the_account_too() {
     let t = hosted().await;
-    t.enrol("cust-1", "+44 7700 900123", 3).await;
+    t.enrol("cust-1", "+44 7700 900123", 4).await;
     let (wallet, id) = t.new_account("user-1", "device-1", "cust-1").await;
     assert_eq!(
-        t.attempt(&id, &[false, false, false]).await.0["result"],
+        t.attempt(&id, &[false, false, false, false]).await.0["result"],
         "ACTIVATED"
     );
     let mut req = t.push_request(&wallet);
@@ -504,17 +533,17 @@ async fn a_slow_answer_or_a_late_return_fails_the_attempt() {
 #[tokio::test]
 async fn three_failures_lock_the_account_for_good() {
     let t = hosted().await;
-    t.enrol("cust-1", "+44 7700 900123", 9).await;
+    t.enrol("cust-1", "+44 7700 900123", 12).await;
     let (wallet, id) = t.new_account("user-1", "device-1", "cust-1").await;
     let mut asked = Vec::new();
     for n in 1..=3 {
-        let (step, ids) = t.attempt(&id, &[true, false, false]).await;
+        let (step, ids) = t.attempt(&id, &[true, false, false, false]).await;
         asked.extend(ids);
         let expected = if n < 3 { "ATTEMPT_FAILED" } else { "LOCKED" };
         assert_eq!(step["result"], expected, "{step}");
     }
     let unique: std::collections::HashSet<_> = asked.iter().collect();
-    assert_eq!(unique.len(), 9, "no question repeated across attempts");
+    assert_eq!(unique.len(), 12, "no question repeated across attempts");
 
     let (s, v) = t.push(&wallet).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "account_not_active"));
@@ -581,9 +610,9 @@ async fn concurrent_answers_to_one_question_count_once() {
 #[tokio::test]
 async fn the_bank_never_serves_a_question_twice_and_says_when_it_runs_out() {
     let t = hosted().await;
-    t.enrol("cust-1", "+44 7700 900123", 4).await;
+    t.enrol("cust-1", "+44 7700 900123", 5).await;
     let (_, id) = t.new_account("user-1", "device-1", "cust-1").await;
-    let (step, _) = t.attempt(&id, &[true, true, true]).await;
+    let (step, _) = t.attempt(&id, &[true, true, true, true]).await;
     assert_eq!(step["result"], "ATTEMPT_FAILED");
     let (s, v) = t.ask(&id).await;
     assert_eq!(
@@ -898,9 +927,9 @@ async fn the_issuers_source_is_asked_by_customer_reference_for_the_levels_count(
     )
     .await;
     for (user_id, device, risk, level, count) in [
-        ("u-low", "device-l", None, "LOW", 3),
-        ("u-med", "device-m", Some(80), "MEDIUM", 4),
-        ("u-high", "device-h", None, "HIGH", 5),
+        ("u-low", "device-l", None, "LOW", 4),
+        ("u-med", "device-m", Some(80), "MEDIUM", 5),
+        ("u-high", "device-h", None, "HIGH", 6),
     ] {
         let wallet = t.phone(user_id, device).await;
         let (s, v) = t.create(&wallet, "cust-7", risk).await;
@@ -947,7 +976,7 @@ async fn a_third_party_gets_identity_data_and_a_repeating_source_is_refused() {
             .iter()
             .filter(|r| r.get("option_id").is_some())
             .count(),
-        3
+        4
     );
 
     let (url, _) = start_source(true).await;
@@ -965,7 +994,7 @@ async fn a_third_party_gets_identity_data_and_a_repeating_source_is_refused() {
     );
     // Nothing of the refused draw was written: only the first attempt's questions are stored.
     let asked = t.h.state.store.asked_questions(&id).await.unwrap();
-    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert_eq!(asked.len(), 4, "{asked:?}");
     let (_, v) = t.account(&id).await;
     assert_eq!(
         (v["kba"]["attempts_used"].as_u64(), v["state"].as_str()),

@@ -77,6 +77,8 @@ pub struct AccountGate {
     pub device_id: String,
     /// When it expires if still pending.
     pub expires_at: i64,
+    /// The binding key registered with the account's device, public JWK JSON.
+    pub binding_jwk: String,
 }
 
 /// Who a new account is for, to look up the security level's facts.

@@ -226,7 +226,7 @@ impl SqlStore {
         token_requestor_id: &str,
         wallet_user_id: &str,
     ) -> Result<Option<AccountGate>, StoreError> {
-        let row = sqlx::query("SELECT state, device_id, expires_at FROM wallet_accounts WHERE token_requestor_id = $1 AND wallet_user_id = $2 AND state <> 'EXPIRED'")
+        let row = sqlx::query("SELECT state, device_id, expires_at, binding_jwk FROM wallet_accounts WHERE token_requestor_id = $1 AND wallet_user_id = $2 AND state <> 'EXPIRED'")
             .bind(token_requestor_id)
             .bind(wallet_user_id)
             .fetch_optional(&self.pool)
@@ -238,6 +238,7 @@ impl SqlStore {
                 state: AccountState::parse(&state).ok_or_else(|| corrupt("state"))?,
                 device_id: r.try_get("device_id").map_err(unavailable)?,
                 expires_at: r.try_get("expires_at").map_err(unavailable)?,
+                binding_jwk: r.try_get("binding_jwk").map_err(unavailable)?,
             })
         })
         .transpose()

@@ -116,9 +116,9 @@ fn answer(p: &mut AccountProgress, right: bool, now: i64) -> Outcome {
 #[test]
 fn the_count_follows_the_level() {
     for (level, count) in [
-        (SecurityLevel::Low, 3),
-        (SecurityLevel::Medium, 4),
-        (SecurityLevel::High, 5),
+        (SecurityLevel::Low, 4),
+        (SecurityLevel::Medium, 5),
+        (SecurityLevel::High, 6),
     ] {
         assert_eq!(
             pending(level).question(&config(), T0).unwrap(),
@@ -130,9 +130,9 @@ fn the_count_follows_the_level() {
 #[test]
 fn all_right_activates_and_records_the_transition() {
     let mut p = pending(SecurityLevel::Low);
-    let first = start(&mut p, &["q1", "q2", "q3"], T0);
+    let first = start(&mut p, &["q1", "q2", "q3", "q4"], T0);
     assert!(
-        matches!(first, Outcome::Question { position: 1, count: 3, deadline, .. } if deadline == T0 + 120)
+        matches!(first, Outcome::Question { position: 1, count: 4, deadline, .. } if deadline == T0 + 120)
     );
     assert!(matches!(
         answer(&mut p, true, T0 + 10),
@@ -141,6 +141,10 @@ fn all_right_activates_and_records_the_transition() {
     assert!(matches!(
         answer(&mut p, true, T0 + 20),
         Outcome::Question { position: 3, .. }
+    ));
+    assert!(matches!(
+        answer(&mut p, true, T0 + 25),
+        Outcome::Question { position: 4, .. }
     ));
     assert_eq!(answer(&mut p, true, T0 + 30), Outcome::Activated);
     assert_eq!(p.state, AccountState::Active);
@@ -154,7 +158,7 @@ fn all_right_activates_and_records_the_transition() {
 #[test]
 fn asking_again_shows_the_same_question_with_the_same_deadline() {
     let mut p = pending(SecurityLevel::Low);
-    start(&mut p, &["q1", "q2", "q3"], T0);
+    start(&mut p, &["q1", "q2", "q3", "q4"], T0);
     let Next::Answer(
         None,
         Outcome::Question {
@@ -172,7 +176,7 @@ fn asking_again_shows_the_same_question_with_the_same_deadline() {
 #[test]
 fn one_wrong_answer_fails_the_attempt_only_at_its_end() {
     let mut p = pending(SecurityLevel::Low);
-    start(&mut p, &["q1", "q2", "q3"], T0);
+    start(&mut p, &["q1", "q2", "q3", "q4"], T0);
     assert!(matches!(
         answer(&mut p, false, T0 + 1),
         Outcome::Question { position: 2, .. }
@@ -180,6 +184,10 @@ fn one_wrong_answer_fails_the_attempt_only_at_its_end() {
     assert!(matches!(
         answer(&mut p, true, T0 + 2),
         Outcome::Question { position: 3, .. }
+    ));
+    assert!(matches!(
+        answer(&mut p, true, T0 + 3),
+        Outcome::Question { position: 4, .. }
     ));
     assert_eq!(
         answer(&mut p, true, T0 + 3),
@@ -198,7 +206,7 @@ fn one_wrong_answer_fails_the_attempt_only_at_its_end() {
 #[test]
 fn a_late_answer_or_a_late_return_fails_the_attempt_as_a_time_out() {
     let mut p = pending(SecurityLevel::Low);
-    start(&mut p, &["q1", "q2", "q3"], T0);
+    start(&mut p, &["q1", "q2", "q3", "q4"], T0);
     let AnswerCheck::Late(change, outcome) = p.answer(&config(), "q1", T0 + 121).unwrap() else {
         panic!("expected late");
     };
@@ -209,7 +217,7 @@ fn a_late_answer_or_a_late_return_fails_the_attempt_as_a_time_out() {
     );
     apply(&mut p, &change);
 
-    start(&mut p, &["q4", "q5", "q6"], T0 + 200);
+    start(&mut p, &["q5", "q6", "q7", "q8"], T0 + 200);
     let Next::Answer(Some(change), outcome) = p.question(&config(), T0 + 321).unwrap() else {
         panic!("expected the time-out to be committed");
     };
@@ -221,17 +229,21 @@ fn a_late_answer_or_a_late_return_fails_the_attempt_as_a_time_out() {
 #[test]
 fn the_third_failed_attempt_locks_with_its_reason() {
     let mut p = pending(SecurityLevel::Low);
-    for (n, ids) in [["a1", "a2", "a3"], ["b1", "b2", "b3"]].iter().enumerate() {
+    for (n, ids) in [["a1", "a2", "a3", "a4"], ["b1", "b2", "b3", "b4"]]
+        .iter()
+        .enumerate()
+    {
         start(&mut p, ids, T0 + n as i64 * 10);
-        for _ in 0..3 {
+        for _ in 0..4 {
             answer(&mut p, false, T0 + n as i64 * 10 + 1);
         }
     }
-    start(&mut p, &["c1", "c2", "c3"], T0 + 100);
+    start(&mut p, &["c1", "c2", "c3", "c4"], T0 + 100);
     answer(&mut p, true, T0 + 101);
     answer(&mut p, true, T0 + 102);
+    answer(&mut p, true, T0 + 103);
     assert_eq!(
-        answer(&mut p, false, T0 + 103),
+        answer(&mut p, false, T0 + 104),
         Outcome::Locked {
             reason: "kba_wrong_answers"
         }
@@ -243,14 +255,14 @@ fn the_third_failed_attempt_locks_with_its_reason() {
 fn answers_must_be_for_the_open_question() {
     let mut p = pending(SecurityLevel::Low);
     assert_eq!(p.answer(&config(), "q1", T0), Err(KbaError::NoOpenQuestion));
-    start(&mut p, &["q1", "q2", "q3"], T0);
+    start(&mut p, &["q1", "q2", "q3", "q4"], T0);
     assert_eq!(p.answer(&config(), "q2", T0), Err(KbaError::WrongQuestion));
 }
 
 #[test]
 fn opting_out_ends_verification_and_leaves_the_issuer() {
     let mut p = pending(SecurityLevel::Low);
-    start(&mut p, &["q1", "q2", "q3"], T0);
+    start(&mut p, &["q1", "q2", "q3", "q4"], T0);
     let change = p.opt_out(T0 + 5).unwrap();
     assert_eq!(
         change.finish_attempt,

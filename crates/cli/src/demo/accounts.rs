@@ -53,6 +53,21 @@ fn enrolment(n: u32) -> Enrolment {
                 answer: v("15th"),
                 distractors: vec![v("1st"), v("5th"), v("20th"), v("28th")],
             },
+            Fact::Custom {
+                question: v("What overdraft limit did you choose?"),
+                answer: v("500"),
+                distractors: vec![v("0"), v("250"), v("750"), v("1000")],
+            },
+            Fact::Custom {
+                question: v("What did you name your savings pot?"),
+                answer: v("Holiday fund"),
+                distractors: vec![v("Rainy day"), v("New car"), v("House"), v("Wedding")],
+            },
+            Fact::Custom {
+                question: v("Which paper statements do you receive?"),
+                answer: v("Quarterly"),
+                distractors: vec![v("None"), v("Monthly"), v("Yearly"), v("Weekly")],
+            },
         ],
     }
 }
@@ -68,6 +83,9 @@ const KNOWN: &[&str] = &[
     "2",
     "SMS",
     "15th",
+    "500",
+    "Holiday fund",
+    "Quarterly",
 ];
 
 impl Demo {

@@ -52,12 +52,19 @@ pub(crate) async fn push_provisioning(
     SessionId::parse(&req.session_id).map_err(|e| ApiError::malformed(e.to_string()))?;
     WalletUserId::parse(&req.wallet_user_id).map_err(|e| ApiError::malformed(e.to_string()))?;
     DeviceId::parse(&req.device_id).map_err(|e| ApiError::malformed(e.to_string()))?;
-    require_active_account(&state, &caller, &req.wallet_user_id, &req.device_id).await?;
     let device_key = req
         .device
         .binding_jwk
         .public_key()
         .map_err(|e| ApiError::malformed(format!("device.binding_jwk: {e}")))?;
+    require_active_account(
+        &state,
+        &caller,
+        &req.wallet_user_id,
+        &req.device_id,
+        Some(&device_key),
+    )
+    .await?;
     let wallet = WalletRiskInfo::to_input(req.wallet_risk.as_ref()).map_err(ApiError::malformed)?;
 
     let crypto = state.crypto.as_ref();

@@ -64,6 +64,7 @@ pub(crate) async fn report(
         &principal,
         &record.wallet_user_id,
         &record.device_id,
+        None,
     )
     .await?;
     if record.report_token_hash.is_some() {

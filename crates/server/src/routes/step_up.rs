@@ -70,7 +70,14 @@ pub(crate) async fn send_otp(
         wallet_user_id: &req.wallet_user_id,
         device_id: &req.device_id,
     };
-    require_active_account(&state, &principal, &req.wallet_user_id, &req.device_id).await?;
+    require_active_account(
+        &state,
+        &principal,
+        &req.wallet_user_id,
+        &req.device_id,
+        None,
+    )
+    .await?;
     for _ in 0..RACE_RETRIES {
         let step = load(&state, &provisioning_id, &caller).await?;
         let now = state.clock.now();
@@ -128,7 +135,14 @@ pub(crate) async fn verify_otp(
         wallet_user_id: &req.wallet_user_id,
         device_id: &req.device_id,
     };
-    require_active_account(&state, &principal, &req.wallet_user_id, &req.device_id).await?;
+    require_active_account(
+        &state,
+        &principal,
+        &req.wallet_user_id,
+        &req.device_id,
+        None,
+    )
+    .await?;
     let crypto = state.crypto.as_ref();
     for _ in 0..RACE_RETRIES {
         let step = load(&state, &provisioning_id, &caller).await?;
