@@ -144,10 +144,11 @@ impl EcKeyPair {
         Self::from_scalar(scalar.expose())
     }
 
-    /// A key pair from a raw private scalar. For published test vectors only (RFC 7518
-    /// appendix C, RFC 7515 appendix A.3): production keys come from
-    /// [`crate::CryptoProvider::generate_ec_key`] or [`EcKeyPair::unseal`].
-    pub fn from_test_vector_scalar(scalar: &[u8]) -> Result<Self, CryptoError> {
+    /// Imports a key pair from its 32-byte private scalar (SEC 1 section 2.3.7), e.g. a key
+    /// exported from another system or a published vector (RFC 7518 appendix C). The service
+    /// makes its own keys with [`crate::CryptoProvider::generate_ec_key`] and stores them with
+    /// [`EcKeyPair::seal`].
+    pub fn from_private_scalar(scalar: &[u8]) -> Result<Self, CryptoError> {
         Self::from_scalar(scalar)
     }
 }

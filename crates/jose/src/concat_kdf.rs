@@ -52,7 +52,7 @@ mod tests {
     #[test]
     fn rfc7518_appendix_c() {
         let p = AwsLcProvider::new();
-        let bob = EcKeyPair::from_test_vector_scalar(
+        let bob = EcKeyPair::from_private_scalar(
             &b64_decode("VEmDZpDXXK8p8N0Cndsxs924q6nS1RXFASRl6BfUqdw").unwrap(),
         )
         .unwrap();

@@ -104,7 +104,7 @@ mod tests {
                 .contains("\"iss\":\"joe\"")
         );
         // The private key of A.3 derives the published public key.
-        let kp = EcKeyPair::from_test_vector_scalar(&b64_decode(A3_D).unwrap()).unwrap();
+        let kp = EcKeyPair::from_private_scalar(&b64_decode(A3_D).unwrap()).unwrap();
         assert_eq!(kp.public_key(), &a3_public());
     }
 

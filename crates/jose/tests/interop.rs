@@ -52,7 +52,7 @@ fn python(command: &str, input: &Value) -> Value {
 }
 
 fn key(d: &str) -> EcKeyPair {
-    EcKeyPair::from_test_vector_scalar(&b64_decode(d).unwrap()).unwrap()
+    EcKeyPair::from_private_scalar(&b64_decode(d).unwrap()).unwrap()
 }
 
 fn private_jwk(k: &EcKeyPair, d: &str, kid: &str) -> Value {
