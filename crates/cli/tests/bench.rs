@@ -23,11 +23,7 @@ fn bench(args: &[&str]) -> serde_json::Value {
 
 /// One `SELECT COUNT(...)` on the SQLite store at `url`.
 fn count_rows(url: &str, sql: &str) -> i64 {
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
-    })
+    provisio_testkit::raw::scalar(url, sql)
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub(crate) async fn begin(
 
 impl IdempotencyKey {
     /// Reads the header; `None` without one. Keys are 1 to 255 visible ASCII characters.
-    fn from_request(
+    pub(crate) fn from_request(
         state: &AppState,
         headers: &HeaderMap,
         principal: &str,
@@ -64,14 +64,34 @@ impl IdempotencyKey {
     /// The stored answer to replay, if this key was used before; 422 if it was used for
     /// another request.
     pub(crate) async fn replay(&self, state: &AppState) -> Result<Option<Response>, ApiError> {
-        match state.store.idempotency(&self.principal, &self.key).await? {
+        self.replay_of(
+            state
+                .store
+                .idempotency(&self.principal, &self.key)
+                .await?
+                .as_ref(),
+        )
+    }
+
+    /// What to answer given the answer stored under this key (loaded with a request's other
+    /// facts): a replay, a conflict, or nothing yet.
+    pub(crate) fn replay_of(
+        &self,
+        stored: Option<&IdempotencyRecord>,
+    ) -> Result<Option<Response>, ApiError> {
+        match stored {
             None => Ok(None),
-            Some(r) if r.request_hash == self.request_hash => Ok(Some(stored_response(&r))),
+            Some(r) if r.request_hash == self.request_hash => Ok(Some(stored_response(r))),
             Some(_) => Err(ApiError::new(
                 Code::IdempotencyConflict,
                 "this Idempotency-Key was used with a different request",
             )),
         }
+    }
+
+    /// The principal and key to look the stored answer up by.
+    pub(crate) fn lookup(&self) -> (String, String) {
+        (self.principal.clone(), self.key.clone())
     }
 
     /// The record of the answer about to be committed.

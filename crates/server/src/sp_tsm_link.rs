@@ -20,17 +20,24 @@ pub(crate) async fn sp_tsm_target(
     state: &AppState,
     issuer_id: &str,
 ) -> Result<Option<SpTsmTarget>, ApiError> {
-    let Some(record) = state.store.sp_tsm(issuer_id).await? else {
-        return Ok(None);
-    };
+    state
+        .store
+        .sp_tsm(issuer_id)
+        .await?
+        .map(|r| target_of(state, r))
+        .transpose()
+}
+
+/// A registered TSM as the core mints for it.
+pub(crate) fn target_of(state: &AppState, record: SpTsmRecord) -> Result<SpTsmTarget, ApiError> {
     let jwk: Jwk =
         serde_json::from_str(&record.encryption_jwk).map_err(|e| ApiError::internal(&e))?;
-    Ok(Some(SpTsmTarget {
+    Ok(SpTsmTarget {
         issuer_id: record.issuer_id,
         key: jwk.public_key().map_err(|e| ApiError::internal(&e))?,
         aid_prefix: hex::decode(&record.aid_prefix).map_err(|e| ApiError::internal(&e))?,
         report_base: state.public_base.clone(),
-    }))
+    })
 }
 
 /// How a delivery ended when it did not succeed.

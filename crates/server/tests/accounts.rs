@@ -769,15 +769,12 @@ async fn answers_and_facts_are_not_stored_in_the_clear_and_the_audit_trail_is_ap
     let (_, id) = t.new_account("user-1", "device-1", "cust-1").await;
     t.ask(&id).await;
 
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&t.h.db_url).await.unwrap();
-    let updated = sqlx::query("UPDATE wallet_account_events SET reason = 'x'")
-        .execute(&pool)
-        .await;
-    assert!(updated.unwrap_err().to_string().contains("append-only"));
-    let deleted = sqlx::query("DELETE FROM wallet_account_events")
-        .execute(&pool)
-        .await;
+    let updated = provisio_testkit::raw::execute(
+        &t.h.db_url,
+        "UPDATE wallet_account_events SET reason = 'x'",
+    );
+    assert!(updated.unwrap_err().contains("append-only"));
+    let deleted = provisio_testkit::raw::execute(&t.h.db_url, "DELETE FROM wallet_account_events");
     assert!(deleted.is_err());
 
     // The bytes at rest (the SQLite file; on PostgreSQL, every table's rows as text).
@@ -788,7 +785,7 @@ async fn answers_and_facts_are_not_stored_in_the_clear_and_the_audit_trail_is_ap
             bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
             bytes
         }
-        None => postgres_dump(&pool).await,
+        None => postgres_dump(&t.h.db_url),
     };
     for secret in [
         "Zanzibar",
@@ -802,25 +799,27 @@ async fn answers_and_facts_are_not_stored_in_the_clear_and_the_audit_trail_is_ap
             "{secret} is stored in the clear"
         );
     }
-    pool.close().await;
 }
 
 /// Every row of every table, as PostgreSQL prints it (BYTEA as hex, so the clear text of a
 /// secret appears only if it is stored in the clear, in text or in bytes).
-async fn postgres_dump(pool: &sqlx::AnyPool) -> Vec<u8> {
-    let tables: Vec<String> = sqlx::query_scalar(
+fn postgres_dump(url: &str) -> Vec<u8> {
+    let tables = provisio_testkit::raw::text_rows(
+        url,
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
+    );
     let mut out = Vec::new();
-    for t in tables {
-        let rows: Option<String> =
-            sqlx::query_scalar(&format!("SELECT string_agg(x::text, ' ') FROM {t} x"))
-                .fetch_one(pool)
-                .await
-                .unwrap();
+    for t in tables
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+    {
+        let rows = provisio_testkit::raw::text_rows(
+            url,
+            &format!("SELECT string_agg(x::text, ' ') FROM {t} x"),
+        )
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten());
         // BYTEA prints as \x<hex>: its bytes go in decoded, as they are at rest, so a secret
         // in the clear shows and random hex (sealed values) cannot pass for a short secret.
         let rows = rows.unwrap_or_default();

@@ -214,3 +214,33 @@ pub struct SpTsmRecord {
     /// The issuer's AID range (hex).
     pub aid_prefix: String,
 }
+
+/// What one push provisioning reads before its core runs (docs/architecture.md §4).
+#[derive(Debug, Clone)]
+pub struct PushFactsQuery {
+    /// The caller and its `Idempotency-Key`, when it sent one.
+    pub idempotency: Option<(String, String)>,
+    /// The issuer the request data names, unless the caller holds its key already.
+    pub issuer_id: Option<String>,
+    /// The token requestor and wallet user, when the wallet's accounts are hosted here.
+    pub hosted_account: Option<(String, String)>,
+    /// What the risk signals are counted for, when the request data names a card.
+    pub signals: Option<SignalQuery>,
+    /// The issuer whose TSM installs the credential, for a phone with a secure element.
+    pub sp_tsm_of: Option<String>,
+}
+
+/// What [`PushFactsQuery`] found.
+#[derive(Debug, Clone)]
+pub struct PushFacts {
+    /// The stored answer for the idempotency key.
+    pub idempotency: Option<IdempotencyRecord>,
+    /// The issuer.
+    pub issuer: Option<IssuerRecord>,
+    /// The wallet user's live account.
+    pub account: Option<crate::AccountGate>,
+    /// The service's risk signals (everything but `trusted_push`), when asked for.
+    pub signals: Option<provisio_risk::Signals>,
+    /// The issuer's TSM.
+    pub sp_tsm: Option<SpTsmRecord>,
+}

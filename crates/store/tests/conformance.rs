@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_store::{
-    ApduLogRow, Conflict, IdempotencyRecord, IssuerRecord, SignalQuery, SqlStore, Store,
-    StoreError, TokenRequestorRecord, TsmStore,
+    ApduLogRow, Conflict, IdempotencyRecord, IssuerRecord, OutboxStore, ParticipantStore,
+    ProvisioningStore, ScriptStore, SignalQuery, SqlStore, StoreError, TokenRequestorRecord,
+    TsmStore,
 };
 use provisio_tsp::records::{NewProvisioning, NewToken, TokenStatus};
 use provisio_tsp::wire::Decision;
@@ -421,16 +422,13 @@ async fn the_apdu_log_is_append_only() {
             2,
             "{name}"
         );
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
         for sql in [
             "UPDATE tsm_apdu_log SET apdu = NULL",
             "DELETE FROM tsm_apdu_log",
         ] {
-            let e = sqlx::query(sql).execute(&pool).await.unwrap_err();
-            assert!(e.to_string().contains("append-only"), "{name}: {sql}: {e}");
+            let e = provisio_testkit::raw::execute(&url, sql).unwrap_err();
+            assert!(e.contains("append-only"), "{name}: {sql}: {e}");
         }
-        pool.close().await;
         assert_eq!(
             store.tsm_apdus("bank", "req").await.unwrap().len(),
             2,
@@ -573,13 +571,11 @@ async fn concurrent_deliverers_never_claim_the_same_message() {
 async fn a_database_with_a_newer_schema_is_refused() {
     for (name, store, url, _dir) in stores().await {
         drop(store);
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
+        provisio_testkit::raw::execute(
+            &url,
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)",
+        )
+        .unwrap();
         match SqlStore::open(&url).await {
             Err(e @ StoreError::SchemaTooNew { found: 999, .. }) => {
                 assert!(

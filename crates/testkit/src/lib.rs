@@ -6,9 +6,11 @@
 //! - [`python`]: the independent implementations the interop tests check against (Python
 //!   `jwcrypto` and `cryptography`), installed on first use into a virtual environment under
 //!   `target/`, so `cargo test --workspace` needs only `python3` on the machine.
+//! - [`raw`]: plain SQL on a test's database, to look at what is at rest.
 
 // Test support fails the test run loudly.
 #![allow(clippy::panic, clippy::expect_used)]
 
 pub mod postgres;
 pub mod python;
+pub mod raw;

@@ -6,8 +6,6 @@
 
 use std::path::Path;
 
-use sqlx::Connection;
-
 /// The variable that turns the PostgreSQL runs on.
 pub const POSTGRES_ENV: &str = "PROVISIO_TEST_POSTGRES_URL";
 
@@ -37,13 +35,9 @@ pub async fn fresh_postgres_url() -> Option<String> {
     let mut name = [0u8; 8];
     getrandom(&mut name);
     let db = format!("provisio_t_{}", hex::encode(name));
-    let mut conn = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("{POSTGRES_ENV} is set but PostgreSQL is unreachable: {e}"));
-    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {db}").as_str())
-        .await
-        .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
-    let _ = conn.close().await;
+    if let Err(e) = crate::raw::execute(&admin_url, &format!("CREATE DATABASE {db}")) {
+        panic!("{POSTGRES_ENV} is set but a test database cannot be created there: {e}");
+    }
     let base = admin_url
         .rsplit_once('/')
         .map_or(admin_url.as_str(), |(base, _)| base);

@@ -36,6 +36,14 @@ pub enum PushError {
     /// The body or the signed claims are not the documented JSON.
     #[error("malformed request: {0}")]
     Malformed(String),
+    /// A hosted wallet's user has no `ACTIVE` account on this device (the text says why).
+    #[error("the wallet user's account {0}; activate it before provisioning")]
+    AccountNotActive(String),
+    /// A hosted wallet's push names another binding key than the account's device has.
+    #[error(
+        "device.binding_jwk is not the binding key registered with the wallet account's device"
+    )]
+    DeviceKeyMismatch,
     // Our side.
     /// The configuration is not usable.
     #[error("configuration error: {0}")]
@@ -57,6 +65,8 @@ impl Refusal for PushError {
             Self::Replayed(_) => Code::ReplayedRequest,
             Self::InvalidAccount(_) => Code::InvalidAccount,
             Self::Malformed(_) => Code::MalformedRequest,
+            Self::AccountNotActive(_) => Code::AccountNotActive,
+            Self::DeviceKeyMismatch => Code::DeviceKeyMismatch,
             Self::Config(_) | Self::Internal => Code::InternalError,
         }
     }

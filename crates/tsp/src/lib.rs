@@ -26,6 +26,7 @@ mod handoff;
 mod ids;
 mod keyring;
 mod mint;
+mod process;
 mod push;
 pub mod records;
 mod script;
@@ -45,6 +46,7 @@ pub use keyring::{KeyKind, NamedKey, StoredKey, TspKeys, jwk_thumbprint};
 pub use mint::{
     CRYPTOGRAM_ALG, MintInput, Minted, Released, StoredToken, mint, release_access_data,
 };
+pub use process::{HostedAccount, Opening, PushContext, PushFacts, PushRequest, gate};
 pub use push::{AcceptContext, Accepted, Opened, Verified, open};
 pub use script::{
     SCRIPT_VERSION, Script, ScriptError, ScriptStep, ScriptTarget, StepOp, StepReport, StepResult,

@@ -13,6 +13,9 @@ use crate::{PushError, TspKeys};
 pub struct Opened {
     jws: SecretBytes,
     iss: String,
+    /// The card the claims name, read before the signature is checked (to know which risk
+    /// signals to load); `None` when it is not a valid PAN.
+    pan: Option<Pan>,
 }
 
 /// The request data with a verified signature from the issuer it names.
@@ -88,23 +91,31 @@ pub fn open(
     {
         return Err(PushError::PayloadUndecryptable);
     }
-    let iss = peek_issuer(decrypted.plaintext.expose()).ok_or(PushError::SignatureInvalid)?;
+    let (iss, pan) = peek(decrypted.plaintext.expose()).ok_or(PushError::SignatureInvalid)?;
     Ok(Opened {
         jws: decrypted.plaintext,
         iss,
+        pan,
     })
 }
 
-/// Reads `iss` from an unverified JWS payload, only to know whose key to verify with.
-fn peek_issuer(jws: &[u8]) -> Option<String> {
+/// Reads `iss` and the PAN from an unverified JWS payload, only to know whose key to verify
+/// with and which signals to read.
+fn peek(jws: &[u8]) -> Option<(String, Option<Pan>)> {
     #[derive(Deserialize)]
-    struct Iss {
+    struct Account {
+        pan: String,
+    }
+    #[derive(Deserialize)]
+    struct Peek {
         iss: String,
+        acct: Option<Account>,
     }
     let jws = std::str::from_utf8(jws).ok()?;
     let payload = jws.split('.').nth(1)?;
-    let iss: Iss = serde_json::from_slice(&b64_decode(payload).ok()?).ok()?;
-    Some(iss.iss)
+    let peek: Peek = serde_json::from_slice(&b64_decode(payload).ok()?).ok()?;
+    let pan = peek.acct.and_then(|a| Pan::parse(&a.pan).ok());
+    Some((peek.iss, pan))
 }
 
 impl Opened {
@@ -113,10 +124,15 @@ impl Opened {
         &self.iss
     }
 
+    /// The card the request data claims. Not yet verified.
+    pub fn claimed_pan(&self) -> Option<&Pan> {
+        self.pan.as_ref()
+    }
+
     /// Verifies the signature under the issuer's registered key; the header's `kid` must be
     /// that key's id.
     pub fn verify(
-        self,
+        &self,
         crypto: &dyn CryptoProvider,
         issuer_kid: &str,
         issuer_key: &EcPublicKey,

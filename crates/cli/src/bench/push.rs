@@ -19,7 +19,7 @@ use provisio_client::ProvisioClient;
 use provisio_crypto::{AwsLcProvider, CryptoProvider};
 use provisio_jose::Jwk;
 use provisio_server::{Clock, SystemClock};
-use provisio_store::{SqlStore, Store};
+use provisio_store::{ProvisioningStore, SqlStore};
 use provisio_tsp::jwk_thumbprint;
 use provisio_tsp::wire::PushProvisioningRequest;
 use serde::Serialize;

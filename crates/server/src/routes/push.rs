@@ -1,26 +1,30 @@
-//! `POST /v1/push-provisioning` (docs/protocol.md §3.3).
+//! `POST /v1/push-provisioning` (docs/protocol.md §3.3): authenticate, open the request, load
+//! what it names in one store call, run the core once, commit once, answer
+//! (docs/architecture.md §4).
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use provisio_risk::evaluate;
-use provisio_store::{Conflict, Role, SignalQuery, StoreError};
-use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse, WalletRiskInfo};
-use provisio_tsp::{AcceptContext, MintInput, PushError, SeTarget};
-use provisio_types::{DeviceId, SessionId, WalletUserId};
+use provisio_crypto::EcPublicKey;
+use provisio_jose::Jwk;
+use provisio_store::{
+    AccountGate, Conflict, Principal, PushFactsQuery, Role, SignalQuery, StoreError,
+};
+use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse};
+use provisio_tsp::{HostedAccount, Opening, PushContext, PushFacts, PushRequest};
 
 use super::admin::replay_after_race;
-use super::parse_json;
-use crate::account_gate::require_active_account;
 use crate::auth::require;
 use crate::error::Problem;
-use crate::idempotency;
-use crate::sp_tsm_link::sp_tsm_target;
+use crate::idempotency::IdempotencyKey;
+use crate::sp_tsm_link::target_of;
 use crate::{ApiError, AppState};
 
 /// How often a token PAN collision is retried with a fresh number before giving up.
 const MINT_ATTEMPTS: usize = 4;
+
+const PATH: &str = "/v1/push-provisioning";
 
 /// Accepts the issuer app's request data, forwarded by the wallet, and answers with a token
 /// bound to the device.
@@ -31,7 +35,7 @@ const MINT_ATTEMPTS: usize = 4;
         (status = 200, body = PushProvisioningResponse, description = "Processed: approved, step-up required, or declined"),
         (status = 400, body = Problem, description = "malformed_request, payload_undecryptable, signature_invalid, unknown_issuer, audience_mismatch, binding_mismatch, stale_timestamp, invalid_account"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "forbidden: not a token requestor key; account_not_active: a hosted wallet's user has no ACTIVE account on this device"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key; account_not_active: a hosted wallet's user has no ACTIVE account on this device; device_key_mismatch: another binding key than the account's device has"),
         (status = 409, body = Problem, description = "replayed_request: the session id or jti was used before"),
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
@@ -42,93 +46,52 @@ pub(crate) async fn push_provisioning(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let caller = require(&state, &headers, Role::TokenRequestor).await?;
-    let (idem, replay) =
-        idempotency::begin(&state, &headers, &caller.id, "/v1/push-provisioning", &body).await?;
-    if let Some(replayed) = replay {
+    let idem = IdempotencyKey::from_request(&state, &headers, &caller.id, PATH, &body)?;
+    let crypto = state.crypto.as_ref();
+    let opening = PushRequest::parse(&body)?.open(crypto, &state.keys);
+    let cached_key = opening
+        .issuer_to_load()
+        .and_then(|iss| state.issuer_keys.get(&iss.to_owned()));
+    let loaded = state
+        .store
+        .load_push_facts(&facts_query(
+            &state,
+            &caller,
+            idem.as_ref(),
+            &opening,
+            cached_key.is_none(),
+        ))
+        .await?;
+    if let Some(key) = &idem
+        && let Some(replayed) = key.replay_of(loaded.idempotency.as_ref())?
+    {
         return Ok(replayed);
     }
-    let now = state.clock.now();
-    let req: PushProvisioningRequest = parse_json(&body)?;
-    SessionId::parse(&req.session_id).map_err(|e| ApiError::malformed(e.to_string()))?;
-    WalletUserId::parse(&req.wallet_user_id).map_err(|e| ApiError::malformed(e.to_string()))?;
-    DeviceId::parse(&req.device_id).map_err(|e| ApiError::malformed(e.to_string()))?;
-    let device_key = req
-        .device
-        .binding_jwk
-        .public_key()
-        .map_err(|e| ApiError::malformed(format!("device.binding_jwk: {e}")))?;
-    require_active_account(
-        &state,
-        &caller,
-        &req.wallet_user_id,
-        &req.device_id,
-        Some(&device_key),
-    )
-    .await?;
-    let wallet = WalletRiskInfo::to_input(req.wallet_risk.as_ref()).map_err(ApiError::malformed)?;
-
-    let crypto = state.crypto.as_ref();
-    let opened = provisio_tsp::open(crypto, &state.keys, &req.encrypted_payload)?;
-    let (signing_kid, issuer_key) = issuer_key(&state, opened.claimed_issuer()).await?;
-    let accepted = opened
-        .verify(crypto, &signing_kid, &issuer_key)?
-        .accept(&AcceptContext {
-            tsp_id: &state.config.tsp_id,
-            caller_trid: &caller.id,
-            session_id: &req.session_id,
-            wallet_user_id: &req.wallet_user_id,
-            device_id: &req.device_id,
-            now,
-            window_s: state.config.freshness_window_s,
-        })?;
-
-    let vault = state.keys.vault();
-    let pan = accepted.pan.expose();
-    let pan_hash = vault.lookup_hash(crypto, "pan", pan);
-    let mut signals = state
-        .store
-        .risk_signals(&SignalQuery {
-            pan_hash,
-            bin8: pan.chars().take(8).collect(),
-            device_id: req.device_id.clone(),
-            token_requestor_id: caller.id.clone(),
-            wallet_user_id: req.wallet_user_id.clone(),
-            now,
-        })
-        .await?;
-    // Only the issuer-app path reaches this handler: the request data is signed by the
-    // issuer's registered key after it authenticated the cardholder.
-    signals.trusted_push = true;
-    let risk = evaluate(
-        &state.config.risk_policy,
-        &accepted.issuer_id,
-        &wallet,
-        &signals,
-    );
-    // A secure element is provisioned through the issuer's TSM; an issuer without one gets
-    // the HCE script on every device.
-    let sp_tsm = match req.device.secure_element_id {
-        Some(_) => sp_tsm_target(&state, &accepted.issuer_id).await?,
-        None => None,
+    let facts = PushFacts {
+        issuer_key: match cached_key {
+            Some(found) => Some(found),
+            None => issuer_key(&state, loaded.issuer)?,
+        },
+        account: caller
+            .hosted_accounts
+            .then(|| loaded.account.map(hosted_account).transpose())
+            .transpose()?,
+        signals: loaded.signals.unwrap_or_default(),
+        sp_tsm: loaded.sp_tsm.map(|r| target_of(&state, r)).transpose()?,
     };
-    let secure_element = req
-        .device
-        .secure_element_id
-        .as_deref()
-        .zip(sp_tsm.as_ref())
-        .map(|(se_id, sp_tsm)| SeTarget { se_id, sp_tsm });
-    let input = MintInput {
-        accepted: &accepted,
-        device_key: &device_key,
-        secure_element,
-        risk: &risk,
-        pan_hash,
-        now,
+    let ctx = PushContext {
+        crypto,
+        keys: &state.keys,
+        config: &state.config,
+        caller_trid: &caller.id,
+        now: state.clock.now(),
     };
     for _ in 0..MINT_ATTEMPTS {
-        let minted = provisio_tsp::mint(crypto, &state.keys, &state.config, &input)?;
+        let minted = opening.process(&ctx, &facts)?;
         let body = serde_json::to_string(&minted.response).map_err(|e| ApiError::internal(&e))?;
-        let idem_record = idem.as_ref().map(|k| k.record(StatusCode::OK, &body, now));
+        let idem_record = idem
+            .as_ref()
+            .map(|k| k.record(StatusCode::OK, &body, ctx.now));
         match state
             .store
             .commit_provisioning(&minted.record, idem_record.as_ref())
@@ -139,7 +102,6 @@ pub(crate) async fn push_provisioning(
                     provisioning_id = %minted.response.provisioning_id,
                     decision = ?minted.response.decision,
                     token_ref_id = minted.response.token.as_ref().map(|t| t.token_ref_id.as_str()).unwrap_or(""),
-                    final_level = risk.final_level,
                     "push provisioning committed"
                 );
                 if minted.record.handoff.is_some() {
@@ -164,24 +126,63 @@ pub(crate) async fn push_provisioning(
     ))
 }
 
+/// What the opened request names: the idempotent answer, the issuer (unless its key is
+/// cached), the hosted account, the card's risk signals, the issuer's TSM.
+fn facts_query(
+    state: &AppState,
+    caller: &Principal,
+    idem: Option<&IdempotencyKey>,
+    opening: &Opening,
+    load_issuer: bool,
+) -> PushFactsQuery {
+    let req = opening.request();
+    let issuer = opening.issuer_to_load().map(str::to_owned);
+    PushFactsQuery {
+        idempotency: idem.map(IdempotencyKey::lookup),
+        issuer_id: issuer.clone().filter(|_| load_issuer),
+        hosted_account: caller
+            .hosted_accounts
+            .then(|| (caller.id.clone(), req.wallet_user_id.as_str().to_owned())),
+        signals: opening.claimed_pan().map(|pan| SignalQuery {
+            pan_hash: state
+                .keys
+                .vault()
+                .lookup_hash(state.crypto.as_ref(), "pan", pan.expose()),
+            bin8: pan.expose().chars().take(8).collect(),
+            device_id: req.device_id.as_str().to_owned(),
+            token_requestor_id: caller.id.clone(),
+            wallet_user_id: req.wallet_user_id.as_str().to_owned(),
+            now: state.clock.now(),
+        }),
+        sp_tsm_of: issuer.filter(|_| req.body.device.secure_element_id.is_some()),
+    }
+}
+
 /// The registered issuer's signing `kid` and key, parsed and validated once per
 /// [`crate::read_cache::TTL`].
-async fn issuer_key(
+fn issuer_key(
     state: &AppState,
-    issuer_id: &str,
-) -> Result<(String, provisio_crypto::EcPublicKey), ApiError> {
-    if let Some(found) = state.issuer_keys.get(&issuer_id.to_owned()) {
-        return Ok(found);
-    }
-    let issuer = state
-        .store
-        .issuer(issuer_id)
-        .await?
-        .ok_or(PushError::UnknownIssuer)?;
-    let jwk: provisio_jose::Jwk =
-        serde_json::from_str(&issuer.signing_jwk).map_err(|e| ApiError::internal(&e))?;
-    let key = jwk.public_key().map_err(|e| ApiError::internal(&e))?;
-    let found = (issuer.signing_kid, key);
+    issuer: Option<provisio_store::IssuerRecord>,
+) -> Result<Option<(String, EcPublicKey)>, ApiError> {
+    let Some(issuer) = issuer else {
+        return Ok(None);
+    };
+    let jwk: Jwk = serde_json::from_str(&issuer.signing_jwk).map_err(|e| ApiError::internal(&e))?;
+    let found = (
+        issuer.signing_kid,
+        jwk.public_key().map_err(|e| ApiError::internal(&e))?,
+    );
     state.issuer_keys.put(issuer.issuer_id, found.clone());
-    Ok(found)
+    Ok(Some(found))
+}
+
+/// The account as the core's gate reads it; its binding key was parsed when it was created.
+pub(crate) fn hosted_account(a: AccountGate) -> Result<HostedAccount, ApiError> {
+    let jwk: Jwk = serde_json::from_str(&a.binding_jwk).map_err(|e| ApiError::internal(&e))?;
+    Ok(HostedAccount {
+        state: a.state,
+        device_id: a.device_id,
+        expires_at: a.expires_at,
+        binding_key: jwk.public_key().map_err(|e| ApiError::internal(&e))?,
+    })
 }

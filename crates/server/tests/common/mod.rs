@@ -1,6 +1,13 @@
 //! The server test harness: a router on a temporary SQLite store with a settable clock, a
 //! registered issuer and wallet, and the SDK cores.
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,0 +1,422 @@
+//! The SQL store: SQLite (the embedded default) or PostgreSQL, through one implementation of
+//! the role traits on the store's threads (`db/workers.rs`, `writer.rs`).
+//!
+//! Both are configured so that a committed transaction survives power loss before the server
+//! acknowledges it (docs/architecture.md §3, "durable before acknowledged").
+
+mod token_service;
+mod tsm;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use provisio_risk::Signals;
+use provisio_tsp::StoredKey;
+use provisio_tsp::records::NewProvisioning;
+
+use crate::db::conn::{Backend, Conn, transaction};
+use crate::db::migrate::migrate;
+use crate::db::postgres::PostgresConn;
+use crate::db::sqlite::SqliteConn;
+use crate::db::workers::{Connect, Workers};
+use crate::db::{accounts, facts, handoff, participants, provisioning, risk};
+use crate::writer::Writer;
+use crate::{
+    IdempotencyRecord, IssuerRecord, KbaSourceRecord, KeyStore, ListKind, ListName,
+    ParticipantStore, Principal, ProvisioningStore, PushFacts, PushFactsQuery, SignalQuery,
+    SpTsmRecord, StoreError, TokenRecord, TokenRequestorRecord,
+};
+
+/// The SQL store, opened from a `sqlite://` or `postgres://` URL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    backend: Backend,
+    /// Reads, and on PostgreSQL every write but the push provisionings.
+    readers: Workers,
+    /// Group commit: push provisionings, and on SQLite every write.
+    pub(crate) writer: Writer,
+}
+
+/// SQLite reader threads unless the URL's `pool_size` says otherwise: reads are short, and
+/// the machine's cores are the server's.
+const DEFAULT_SQLITE_READERS: u32 = 2;
+
+/// The page cache of SQLite's writer: big enough for the interior pages of every index a
+/// provisioning touches at millions of rows (the default 2 MB is not), so its inserts read
+/// only leaves.
+const SQLITE_WRITER_CACHE_KIB: u32 = 65_536;
+/// Each SQLite reader's page cache: the interior pages of the indexes the risk signals read at
+/// millions of rows.
+const SQLITE_READER_CACHE_KIB: u32 = 16_384;
+
+/// Connections per instance unless the URL's `pool_size` says otherwise.
+const DEFAULT_POOL: u32 = 8;
+
+/// PostgreSQL's group-commit writers per instance unless the URL's `writers` says otherwise.
+/// Fewer writers make larger batches, and so fewer statements and commits per request. On a
+/// 2-core machine with PostgreSQL beside the server, 2 writers against 4 (the default before),
+/// 3 alternated pairs of `bench push`: 10 to 35 % more pushes per second at 15 to 30 % less
+/// PostgreSQL CPU per push; 1 writer against 2 was mixed (docs/perf-journal.md). More
+/// writers let an instance overlap more commits when the database has cores and slow syncs to
+/// spare.
+const DEFAULT_POSTGRES_WRITERS: usize = 2;
+
+/// Our own URL parameters, taken out before the URL reaches the driver.
+#[derive(Debug, PartialEq, Eq)]
+struct Params {
+    /// Pooled connections (`pool_size`).
+    pool_size: Option<u32>,
+    /// Group-commit writers (`writers`), each with a connection of its own.
+    writers: Option<usize>,
+}
+
+/// Takes our own `pool_size=N` and `writers=N` parameters out of a database URL.
+fn take_params(url: &str) -> Result<(String, Params), StoreError> {
+    let mut params = Params {
+        pool_size: None,
+        writers: None,
+    };
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), params));
+    };
+    let positive = |name: &str, n: &str| {
+        n.parse::<u32>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| StoreError::Unavailable(format!("{name} must be a positive number")))
+    };
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        if let Some(n) = pair.strip_prefix("pool_size=") {
+            params.pool_size = Some(positive("pool_size", n)?);
+        } else if let Some(n) = pair.strip_prefix("writers=") {
+            params.writers = Some(positive("writers", n)? as usize);
+        } else {
+            rest.push(pair);
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, params))
+}
+
+impl SqlStore {
+    /// Opens and migrates the database at `url`. A `pool_size=N` query parameter sets the
+    /// connections this instance reads on (PostgreSQL: also writes on; default 8, SQLite 2);
+    /// on PostgreSQL `writers=N` sets its group-commit writers (default 2). SQLite has one
+    /// writer.
+    ///
+    /// SQLite: the file is created if needed; WAL journal with `synchronous=FULL`, foreign keys
+    /// on, a 10 s busy timeout, temporary data in memory. PostgreSQL: `synchronous_commit`
+    /// stays on (the server's default), so a commit is durable before the server acknowledges.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let (url, params) = take_params(url)?;
+        let (backend, readers, writers, read, write) =
+            if let Some(rest) = url.strip_prefix("sqlite:") {
+                if params.writers.is_some_and(|n| n != 1) {
+                    return Err(StoreError::Unavailable(
+                        "SQLite has one writer at a time: writers must be 1".into(),
+                    ));
+                }
+                let path = PathBuf::from(
+                    rest.trim_start_matches("//")
+                        .split('?')
+                        .next()
+                        .unwrap_or(""),
+                );
+                let readers = params.pool_size.unwrap_or(DEFAULT_SQLITE_READERS);
+                (
+                    Backend::Sqlite,
+                    readers,
+                    1,
+                    sqlite(path.clone(), SQLITE_READER_CACHE_KIB),
+                    sqlite(path, SQLITE_WRITER_CACHE_KIB),
+                )
+            } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                let connect = postgres(url.clone());
+                (
+                    Backend::Postgres,
+                    params.pool_size.unwrap_or(DEFAULT_POOL),
+                    params.writers.unwrap_or(DEFAULT_POSTGRES_WRITERS),
+                    connect.clone(),
+                    connect,
+                )
+            } else {
+                return Err(StoreError::Unavailable(
+                    "unsupported database URL: use sqlite:// or postgres://".into(),
+                ));
+            };
+        let first = write.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = first().map_err(|e| e.into_store())?;
+            migrate(conn.as_mut(), unix_now())
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+        Ok(Self {
+            backend,
+            readers: Workers::start("store-reader", readers as usize, read)?,
+            writer: Writer::start(writers, write)?,
+        })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `work` on a reader's connection.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.readers.run(work).await
+    }
+
+    /// Runs `work` in a transaction: on SQLite in the writer's next batch, on PostgreSQL on a
+    /// pooled connection of its own.
+    pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match self.backend {
+            Backend::Sqlite => self.writer.write(work).await,
+            Backend::Postgres => self.readers.run(move |c| transaction(c, work)).await,
+        }
+    }
+}
+
+fn sqlite(path: PathBuf, cache_kib: u32) -> Connect {
+    Arc::new(move || {
+        SqliteConn::open(&path, cache_kib).map(|c| Box::new(c) as Box<dyn Conn + Send>)
+    })
+}
+
+fn postgres(url: String) -> Connect {
+    Arc::new(move || PostgresConn::connect(&url).map(|c| Box::new(c) as Box<dyn Conn + Send>))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A value moved into a store thread's job.
+fn owned(s: &str) -> String {
+    s.to_owned()
+}
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.batch("SELECT 1")?)).await
+    }
+
+    async fn load_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        self.read(participants::load_keys).await
+    }
+
+    async fn init_keys(&self, keys: &[StoredKey]) -> Result<Vec<StoredKey>, StoreError> {
+        let keys = keys.to_vec();
+        self.write(move |c| participants::init_keys(c, &keys))
+            .await?;
+        self.load_keys().await
+    }
+
+    async fn ensure_admin_key(&self, key_hash: &[u8; 32], now: i64) -> Result<(), StoreError> {
+        let hash = *key_hash;
+        self.write(move |c| participants::ensure_admin_key(c, &hash, now))
+            .await
+    }
+}
+
+#[async_trait]
+impl ParticipantStore for SqlStore {
+    async fn principal(&self, key_hash: &[u8; 32]) -> Result<Option<Principal>, StoreError> {
+        let hash = *key_hash;
+        self.read(move |c| participants::principal(c, &hash)).await
+    }
+
+    async fn create_issuer(
+        &self,
+        issuer: &IssuerRecord,
+        api_key_hash: &[u8; 32],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let (issuer, hash, idem) = (issuer.clone(), *api_key_hash, idempotency.cloned());
+        self.write(move |c| participants::create_issuer(c, &issuer, &hash, idem.as_ref()))
+            .await
+    }
+
+    async fn issuer(&self, issuer_id: &str) -> Result<Option<IssuerRecord>, StoreError> {
+        let id = owned(issuer_id);
+        self.read(move |c| participants::issuer(c, &id)).await
+    }
+
+    async fn create_token_requestor(
+        &self,
+        requestor: &TokenRequestorRecord,
+        api_key_hash: &[u8; 32],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let (requestor, hash, idem) = (requestor.clone(), *api_key_hash, idempotency.cloned());
+        self.write(move |c| {
+            participants::create_token_requestor(c, &requestor, &hash, idem.as_ref())
+        })
+        .await
+    }
+
+    async fn idempotency(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let (principal, key) = (owned(principal), owned(key));
+        self.read(move |c| participants::idempotency(c, &principal, &key))
+            .await
+    }
+
+    async fn add_list_entry(
+        &self,
+        list: ListName,
+        kind: ListKind,
+        value: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let value = owned(value);
+        self.write(move |c| risk::add_list_entry(c, list, kind, &value, now))
+            .await
+    }
+
+    async fn set_sp_tsm(&self, tsm: &SpTsmRecord, now: i64) -> Result<(), StoreError> {
+        let tsm = tsm.clone();
+        self.write(move |c| handoff::set_sp_tsm(c, &tsm, now)).await
+    }
+
+    async fn sp_tsm(&self, issuer_id: &str) -> Result<Option<SpTsmRecord>, StoreError> {
+        let id = owned(issuer_id);
+        self.read(move |c| handoff::sp_tsm(c, &id)).await
+    }
+
+    async fn set_kba_source(
+        &self,
+        issuer_id: &str,
+        source: &KbaSourceRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (id, source) = (owned(issuer_id), source.clone());
+        self.write(move |c| accounts::set_kba_source(c, &id, &source, now))
+            .await
+    }
+
+    async fn kba_source(&self, issuer_id: &str) -> Result<Option<KbaSourceRecord>, StoreError> {
+        let id = owned(issuer_id);
+        self.read(move |c| accounts::kba_source(c, &id)).await
+    }
+}
+
+#[async_trait]
+impl ProvisioningStore for SqlStore {
+    async fn load_push_facts(&self, q: &PushFactsQuery) -> Result<PushFacts, StoreError> {
+        let q = q.clone();
+        self.read(move |c| facts::push(c, &q)).await
+    }
+
+    async fn commit_provisioning(
+        &self,
+        provisioning: &NewProvisioning,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .commit_provisioning(provisioning.clone(), idempotency.cloned())
+            .await
+    }
+
+    async fn import_provisionings(&self, batch: &[NewProvisioning]) -> Result<(), StoreError> {
+        let batch = batch.to_vec();
+        self.write(move |c| {
+            let items: Vec<_> = batch.iter().map(|p| (p, None)).collect();
+            provisioning::insert_many(c, &items)
+        })
+        .await
+    }
+
+    async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let id = owned(token_ref_id);
+        self.read(move |c| provisioning::token(c, &id)).await
+    }
+
+    async fn count_tokens(&self) -> Result<u64, StoreError> {
+        self.read(provisioning::count_tokens).await
+    }
+
+    async fn count_tokens_by_pan_hash(&self, pan_hash: &[u8; 32]) -> Result<u64, StoreError> {
+        let hash = *pan_hash;
+        self.read(move |c| provisioning::count_tokens_by_pan_hash(c, &hash))
+            .await
+    }
+
+    async fn risk_signals(&self, q: &SignalQuery) -> Result<Signals, StoreError> {
+        let q = q.clone();
+        self.read(move |c| risk::signals(c, &q)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_size_and_writers_parameters_are_ours_and_taken_out() {
+        let params = |pool_size, writers| Params { pool_size, writers };
+        assert_eq!(
+            take_params("postgres://u@h/db").unwrap(),
+            ("postgres://u@h/db".into(), params(None, None))
+        );
+        assert_eq!(
+            take_params("postgres://u@h/db?pool_size=20&sslmode=require&writers=3").unwrap(),
+            (
+                "postgres://u@h/db?sslmode=require".into(),
+                params(Some(20), Some(3))
+            )
+        );
+        assert_eq!(
+            take_params("sqlite:///tmp/x.db?pool_size=2").unwrap(),
+            ("sqlite:///tmp/x.db".into(), params(Some(2), None))
+        );
+        for bad in ["pool_size=0", "pool_size=many", "writers=0", "writers=-1"] {
+            assert!(
+                take_params(&format!("postgres://u@h/db?{bad}")).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_refuses_more_than_one_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let err = SqlStore::open(&format!("{url}?writers=2"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("writers must be 1"), "{err}");
+        let store = SqlStore::open(&format!("{url}?writers=1")).await.unwrap();
+        assert_eq!(store.writer.writers(), 1);
+    }
+
+    #[tokio::test]
+    async fn postgres_takes_its_writers_from_the_url() {
+        let Some(url) = provisio_testkit::postgres::fresh_postgres_url().await else {
+            return;
+        };
+        let store = SqlStore::open(&url).await.unwrap();
+        assert_eq!(store.writer.writers(), DEFAULT_POSTGRES_WRITERS);
+        let store = SqlStore::open(&format!("{url}?writers=3")).await.unwrap();
+        assert_eq!(store.writer.writers(), 3);
+    }
+}

@@ -1,0 +1,242 @@
+//! One push provisioning as a function of its inputs (docs/architecture.md §4): the server
+//! parses and opens the request ([`PushRequest::parse`], [`PushRequest::open`]), loads in one
+//! go the facts the opening names ([`Opening::issuer_to_load`], [`Opening::claimed_pan`]), and
+//! calls [`Opening::process`] once: the hosted-account gate, the signature, the acceptance
+//! checks, the risk decision and the mint, in the order of docs/protocol.md §3.4. What comes
+//! back is committed as it is.
+//!
+//! ```text
+//!  body ──parse──► PushRequest ──open(keys)──► Opening ── facts ──process──► Minted
+//!                                   └─ names what to load: the issuer, the card's hash
+//! ```
+
+use provisio_accounts::AccountState;
+use provisio_crypto::{CryptoProvider, EcPublicKey};
+use provisio_risk::{Signals, WalletInput, evaluate};
+use provisio_types::{DeviceId, Pan, SessionId, UnixSeconds, WalletUserId};
+
+use crate::push::{AcceptContext, Opened, open};
+use crate::wire::{PushProvisioningRequest, WalletRiskInfo};
+use crate::{MintInput, Minted, PushError, SeTarget, SpTsmTarget, TspConfig, TspKeys, mint};
+
+/// A push request whose JSON and ids parsed: what the wallet sent, typed.
+#[derive(Debug)]
+pub struct PushRequest {
+    /// The body as it arrived.
+    pub body: PushProvisioningRequest,
+    /// `session_id`.
+    pub session_id: SessionId,
+    /// `wallet_user_id`.
+    pub wallet_user_id: WalletUserId,
+    /// `device_id`.
+    pub device_id: DeviceId,
+    /// `device.binding_jwk`.
+    pub device_key: EcPublicKey,
+    /// `wallet_risk`, range-checked.
+    pub wallet: WalletInput,
+}
+
+/// A request opened under the service's keys (or not: the failure is kept, and told in the
+/// order of docs/protocol.md §3.4, after the account gate).
+pub struct Opening {
+    request: PushRequest,
+    opened: Result<Opened, PushError>,
+}
+
+/// A hosted wallet user's live account, as the gate reads it (docs/protocol.md §8.10).
+#[derive(Debug, Clone)]
+pub struct HostedAccount {
+    /// Its state.
+    pub state: AccountState,
+    /// The device it is on.
+    pub device_id: String,
+    /// When it expires while pending.
+    pub expires_at: UnixSeconds,
+    /// The binding key registered with its device.
+    pub binding_key: EcPublicKey,
+}
+
+/// What the store knew when the request arrived.
+#[derive(Debug, Clone)]
+pub struct PushFacts {
+    /// The signing key id and key of the issuer the request data names, if registered.
+    pub issuer_key: Option<(String, EcPublicKey)>,
+    /// For a wallet whose accounts are hosted here: the user's live account, if any
+    /// (`None` for wallets with their own accounts).
+    pub account: Option<Option<HostedAccount>>,
+    /// The service's risk signals (`trusted_push` is set here).
+    pub signals: Signals,
+    /// The issuer's TSM, when the device has a secure element and the issuer registered one.
+    pub sp_tsm: Option<SpTsmTarget>,
+}
+
+/// Everything but the request and the facts.
+#[derive(Clone, Copy)]
+pub struct PushContext<'a> {
+    /// Cryptography.
+    pub crypto: &'a dyn CryptoProvider,
+    /// The service's keys.
+    pub keys: &'a TspKeys,
+    /// Its configuration (with the risk policy).
+    pub config: &'a TspConfig,
+    /// The authenticated caller's token requestor id.
+    pub caller_trid: &'a str,
+    /// When the request arrived.
+    pub now: UnixSeconds,
+}
+
+impl PushRequest {
+    /// Parses the body and its ids (400 `malformed_request` saying which member).
+    pub fn parse(body: &[u8]) -> Result<Self, PushError> {
+        let body: PushProvisioningRequest = serde_json::from_slice(body).map_err(|e| {
+            PushError::Malformed(format!("the body is not the documented JSON: {e}"))
+        })?;
+        let malformed = |e: provisio_types::IdError| PushError::Malformed(e.to_string());
+        let session_id = SessionId::parse(&body.session_id).map_err(malformed)?;
+        let wallet_user_id = WalletUserId::parse(&body.wallet_user_id).map_err(malformed)?;
+        let device_id = DeviceId::parse(&body.device_id).map_err(malformed)?;
+        let device_key = body
+            .device
+            .binding_jwk
+            .public_key()
+            .map_err(|e| PushError::Malformed(format!("device.binding_jwk: {e}")))?;
+        let wallet = WalletRiskInfo::to_input(body.wallet_risk.as_ref())
+            .map_err(|e| PushError::Malformed(e.into()))?;
+        Ok(Self {
+            body,
+            session_id,
+            wallet_user_id,
+            device_id,
+            device_key,
+            wallet,
+        })
+    }
+
+    /// Decrypts the request data under the service's keys.
+    pub fn open(self, crypto: &dyn CryptoProvider, keys: &TspKeys) -> Opening {
+        let opened = open(crypto, keys, &self.body.encrypted_payload);
+        Opening {
+            request: self,
+            opened,
+        }
+    }
+}
+
+impl Opening {
+    /// The parsed request.
+    pub fn request(&self) -> &PushRequest {
+        &self.request
+    }
+
+    /// The issuer whose key the signature needs (the request data names it, not yet
+    /// verified), when the request data opened.
+    pub fn issuer_to_load(&self) -> Option<&str> {
+        self.opened.as_ref().ok().map(Opened::claimed_issuer)
+    }
+
+    /// The card the request data names, not yet verified: what the risk signals are read
+    /// for. A request whose signature then fails is refused, and what was read for it is
+    /// dropped.
+    pub fn claimed_pan(&self) -> Option<&Pan> {
+        self.opened.as_ref().ok().and_then(Opened::claimed_pan)
+    }
+
+    /// The gate, the signature, the acceptance checks, the risk decision and the mint, in
+    /// the order of docs/protocol.md §3.4. Callable again with the same facts (a taken token
+    /// PAN is minted anew).
+    pub fn process(&self, ctx: &PushContext<'_>, facts: &PushFacts) -> Result<Minted, PushError> {
+        let req = &self.request;
+        if let Some(account) = &facts.account {
+            gate(
+                account.as_ref(),
+                &req.device_id,
+                ctx.now,
+                Some(&req.device_key),
+            )?;
+        }
+        let opened = self.opened.as_ref().map_err(Clone::clone)?;
+        let (kid, key) = facts.issuer_key.as_ref().ok_or(PushError::UnknownIssuer)?;
+        let accepted = opened
+            .verify(ctx.crypto, kid, key)?
+            .accept(&AcceptContext {
+                tsp_id: &ctx.config.tsp_id,
+                caller_trid: ctx.caller_trid,
+                session_id: req.session_id.as_str(),
+                wallet_user_id: req.wallet_user_id.as_str(),
+                device_id: req.device_id.as_str(),
+                now: ctx.now,
+                window_s: ctx.config.freshness_window_s,
+            })?;
+        let mut signals = facts.signals.clone();
+        // Only the issuer-app path reaches here: the request data is signed by the issuer's
+        // registered key after it authenticated the cardholder.
+        signals.trusted_push = true;
+        let risk = evaluate(
+            &ctx.config.risk_policy,
+            &accepted.issuer_id,
+            &req.wallet,
+            &signals,
+        );
+        // A secure element is provisioned through the issuer's TSM; an issuer without one gets
+        // the HCE script on every device.
+        let secure_element = req
+            .body
+            .device
+            .secure_element_id
+            .as_deref()
+            .zip(facts.sp_tsm.as_ref())
+            .map(|(se_id, sp_tsm)| SeTarget { se_id, sp_tsm });
+        let pan_hash = ctx
+            .keys
+            .vault()
+            .lookup_hash(ctx.crypto, "pan", accepted.pan.expose());
+        mint(
+            ctx.crypto,
+            ctx.keys,
+            ctx.config,
+            &MintInput {
+                accepted: &accepted,
+                device_key: &req.device_key,
+                secure_element,
+                risk: &risk,
+                pan_hash,
+                now: ctx.now,
+            },
+        )
+    }
+}
+
+/// The join of activation and provisioning (docs/protocol.md §8.10): a hosted wallet's user
+/// needs an `ACTIVE` account on this device, and a push must name the binding key registered
+/// with it (US 10,243,958: the device identifier binds the access data to the device).
+pub fn gate(
+    account: Option<&HostedAccount>,
+    device_id: &DeviceId,
+    now: UnixSeconds,
+    binding_key: Option<&EcPublicKey>,
+) -> Result<(), PushError> {
+    let refuse = |why: String| PushError::AccountNotActive(why);
+    let Some(account) = account else {
+        return Err(refuse("does not exist".into()));
+    };
+    match account.state {
+        AccountState::Active if account.device_id == device_id.as_str() => match binding_key {
+            Some(key) if *key != account.binding_key => Err(PushError::DeviceKeyMismatch),
+            _ => Ok(()),
+        },
+        AccountState::Active => Err(refuse("is on another device".into())),
+        AccountState::PendingActivation if now >= account.expires_at => {
+            Err(refuse("has expired".into()))
+        }
+        other => Err(refuse(format!("is {other}"))),
+    }
+}
+
+impl std::fmt::Debug for Opening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opening")
+            .field("request", &self.request)
+            .field("opened", &self.opened.is_ok())
+            .finish()
+    }
+}
