@@ -179,28 +179,29 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
                 Err(e) => Err(e),
             };
         }
-        in_transaction(c, |c| {
-            let results = if items.is_empty() {
-                Vec::new()
-            } else {
-                match savepoint(c, |c| insert_many(c, &items)) {
-                    Ok(()) => items.iter().map(|_| Ok(())).collect(),
-                    Err(StoreError::Conflict(_) | StoreError::MissingReference)
-                        if items.len() > 1 =>
-                    {
-                        one_by_one(c, &items)
-                    }
-                    Err(e @ (StoreError::Conflict(_) | StoreError::MissingReference)) => {
-                        vec![Err(e)]
-                    }
-                    Err(e) => return Err(e),
-                }
-            };
+        // The common case first: every push's rows together, with no savepoint (and so no
+        // statement journal) around them. If one breaks a rule, the transaction is rolled
+        // back and begun again with each push in a savepoint of its own.
+        let together = in_transaction(c, |c| {
+            insert_many(c, &items)?;
             for work in others.drain(..) {
                 finishes.push(work(c));
             }
-            Ok(results)
-        })
+            Ok(items.iter().map(|_| Ok(())).collect::<Vec<_>>())
+        });
+        match together {
+            Err(StoreError::Conflict(_) | StoreError::MissingReference) => {
+                finishes.clear();
+                in_transaction(c, |c| {
+                    let results = one_by_one(c, &items);
+                    for work in others.drain(..) {
+                        finishes.push(work(c));
+                    }
+                    Ok(results)
+                })
+            }
+            other => other,
+        }
     });
     match outcome {
         Ok(results) => {

@@ -13,7 +13,7 @@ use provisio_tsp::Script;
 use provisio_tsp::records::{NewProvisioning, NewToken, TokenStatus};
 
 use crate::db::codec::{Param, params};
-use crate::db::conn::Conn;
+use crate::db::conn::{Backend, Conn};
 use crate::db::participants::insert_idempotency;
 use crate::db::{outbox, scripts, step_up};
 use crate::{IdempotencyRecord, StoreError, TokenRecord};
@@ -27,8 +27,17 @@ pub(crate) type Item<'a> = (&'a NewProvisioning, Option<&'a IdempotencyRecord>);
 
 /// Writes every record's rows (and idempotent answer), in an order the foreign keys accept.
 /// Runs in a transaction.
+///
+/// SQLite gets one prepared single-row statement per row: in the same process a statement
+/// costs no round trip, and a multi-row `INSERT` inside a transaction keeps a statement
+/// journal of every page it touches (so that it can be undone alone), which single-row ones
+/// skip. PostgreSQL gets multi-row statements: there every statement is a round trip.
 pub(crate) fn insert_many(c: &mut dyn Conn, batch: &[Item<'_>]) -> Result<(), StoreError> {
-    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+    let rows_per_statement = match c.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => ROWS_PER_STATEMENT,
+    };
+    for chunk in batch.chunks(rows_per_statement) {
         // The idempotency rows go first, as in the one-by-one path.
         for r in chunk.iter().filter_map(|(_, r)| *r) {
             insert_idempotency(c, r)?;
@@ -36,14 +45,12 @@ pub(crate) fn insert_many(c: &mut dyn Conn, batch: &[Item<'_>]) -> Result<(), St
         let records: Vec<&NewProvisioning> = chunk.iter().map(|(p, _)| *p).collect();
         let mut values = Vec::new();
         provisioning_params(&records, &mut values);
-        let sql = values_sql(PROVISIONINGS, PROVISIONING_COLUMNS, records.len(), 1);
-        c.execute(&sql, &values)?;
+        c.execute(&rows_sql(Table::Provisionings, records.len()), &values)?;
         let tokens = with_token(&records);
         if !tokens.is_empty() {
             let mut values = Vec::new();
             token_params(&tokens, &mut values);
-            let sql = values_sql(TOKENS, TOKEN_COLUMNS, tokens.len(), 1);
-            c.execute(&sql, &values)?;
+            c.execute(&rows_sql(Table::Tokens, tokens.len()), &values)?;
         }
         for p in &records {
             if let (Some(t), Some(methods)) = (&p.token, &p.step_up) {
@@ -54,8 +61,7 @@ pub(crate) fn insert_many(c: &mut dyn Conn, batch: &[Item<'_>]) -> Result<(), St
         if !scripts.is_empty() {
             let mut values = Vec::new();
             script_params(&scripts, &mut values);
-            let sql = values_sql(SCRIPTS, SCRIPT_COLUMNS, scripts.len(), 1);
-            c.execute(&sql, &values)?;
+            c.execute(&rows_sql(Table::Scripts, scripts.len()), &values)?;
         }
         for p in &records {
             if let (Some(_), Some(_), Some(h)) = (&p.token, &p.script, &p.handoff) {
@@ -166,6 +172,31 @@ pub(crate) fn count_tokens_by_pan_hash(
         params![pan_hash],
     )?
     .get("n")
+}
+
+/// The tables a batch inserts into.
+#[derive(Clone, Copy)]
+enum Table {
+    Provisionings,
+    Tokens,
+    Scripts,
+}
+
+/// The insert of `rows` rows into `table`; the single-row one is made once.
+fn rows_sql(table: Table, rows: usize) -> std::borrow::Cow<'static, str> {
+    use std::sync::OnceLock;
+    static SINGLE: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let (name, columns, i) = match table {
+        Table::Provisionings => (PROVISIONINGS, PROVISIONING_COLUMNS, 0),
+        Table::Tokens => (TOKENS, TOKEN_COLUMNS, 1),
+        Table::Scripts => (SCRIPTS, SCRIPT_COLUMNS, 2),
+    };
+    match SINGLE.get(i) {
+        Some(single) if rows == 1 => {
+            std::borrow::Cow::Borrowed(single.get_or_init(|| values_sql(name, columns, 1, 1)))
+        }
+        _ => std::borrow::Cow::Owned(values_sql(name, columns, rows, 1)),
+    }
 }
 
 /// `WITH w0 AS (a), w1 AS (b) c` for the statements `[a, b, c]`; just `a` for `[a]`.

@@ -87,16 +87,16 @@ impl Conn for SqliteConn {
 
 /// `$n` placeholders as `?n`.
 fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
-        } else {
-            out.push(c);
+    let mut out = sql.as_bytes().to_vec();
+    for i in 0..out.len().saturating_sub(1) {
+        // Both bytes exist: `i + 1 < len`.
+        #[allow(clippy::indexing_slicing)]
+        if out[i] == b'$' && out[i + 1].is_ascii_digit() {
+            out[i] = b'?';
         }
     }
-    out
+    // Only an ASCII byte was replaced by another, so the text is still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|_| sql.to_owned())
 }
 
 struct Bind<'p, 'a>(&'p Param<'a>);
