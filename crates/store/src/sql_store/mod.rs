@@ -4,29 +4,25 @@
 //! Both are configured so that a committed transaction survives power loss before the server
 //! acknowledges it (docs/architecture.md §3, "durable before acknowledged").
 
-mod token_service;
+mod accounts;
+mod keys;
+mod outbox;
+mod participants;
+mod provisioning;
+mod scripts;
+mod step_up;
 mod tsm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use provisio_risk::Signals;
-use provisio_tsp::StoredKey;
-use provisio_tsp::records::NewProvisioning;
-
+use crate::StoreError;
 use crate::db::conn::{Backend, Conn, transaction};
 use crate::db::migrate::migrate;
 use crate::db::postgres::PostgresConn;
 use crate::db::sqlite::SqliteConn;
 use crate::db::workers::{Connect, Workers};
-use crate::db::{accounts, facts, handoff, participants, provisioning, risk};
 use crate::writer::Writer;
-use crate::{
-    IdempotencyRecord, IssuerRecord, KbaSourceRecord, KeyStore, ListKind, ListName,
-    ParticipantStore, Principal, ProvisioningStore, PushFacts, PushFactsQuery, SignalQuery,
-    SpTsmRecord, StoreError, TokenRecord, TokenRequestorRecord,
-};
 
 /// The SQL store, opened from a `sqlite://` or `postgres://` URL.
 #[derive(Debug, Clone)]
@@ -204,167 +200,6 @@ fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// A value moved into a store thread's job.
-fn owned(s: &str) -> String {
-    s.to_owned()
-}
-
-#[async_trait]
-impl KeyStore for SqlStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| Ok(c.batch("SELECT 1")?)).await
-    }
-
-    async fn load_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        self.read(participants::load_keys).await
-    }
-
-    async fn init_keys(&self, keys: &[StoredKey]) -> Result<Vec<StoredKey>, StoreError> {
-        let keys = keys.to_vec();
-        self.write(move |c| participants::init_keys(c, &keys))
-            .await?;
-        self.load_keys().await
-    }
-
-    async fn ensure_admin_key(&self, key_hash: &[u8; 32], now: i64) -> Result<(), StoreError> {
-        let hash = *key_hash;
-        self.write(move |c| participants::ensure_admin_key(c, &hash, now))
-            .await
-    }
-}
-
-#[async_trait]
-impl ParticipantStore for SqlStore {
-    async fn principal(&self, key_hash: &[u8; 32]) -> Result<Option<Principal>, StoreError> {
-        let hash = *key_hash;
-        self.read(move |c| participants::principal(c, &hash)).await
-    }
-
-    async fn create_issuer(
-        &self,
-        issuer: &IssuerRecord,
-        api_key_hash: &[u8; 32],
-        idempotency: Option<&IdempotencyRecord>,
-    ) -> Result<(), StoreError> {
-        let (issuer, hash, idem) = (issuer.clone(), *api_key_hash, idempotency.cloned());
-        self.write(move |c| participants::create_issuer(c, &issuer, &hash, idem.as_ref()))
-            .await
-    }
-
-    async fn issuer(&self, issuer_id: &str) -> Result<Option<IssuerRecord>, StoreError> {
-        let id = owned(issuer_id);
-        self.read(move |c| participants::issuer(c, &id)).await
-    }
-
-    async fn create_token_requestor(
-        &self,
-        requestor: &TokenRequestorRecord,
-        api_key_hash: &[u8; 32],
-        idempotency: Option<&IdempotencyRecord>,
-    ) -> Result<(), StoreError> {
-        let (requestor, hash, idem) = (requestor.clone(), *api_key_hash, idempotency.cloned());
-        self.write(move |c| {
-            participants::create_token_requestor(c, &requestor, &hash, idem.as_ref())
-        })
-        .await
-    }
-
-    async fn idempotency(
-        &self,
-        principal: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let (principal, key) = (owned(principal), owned(key));
-        self.read(move |c| participants::idempotency(c, &principal, &key))
-            .await
-    }
-
-    async fn add_list_entry(
-        &self,
-        list: ListName,
-        kind: ListKind,
-        value: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let value = owned(value);
-        self.write(move |c| risk::add_list_entry(c, list, kind, &value, now))
-            .await
-    }
-
-    async fn set_sp_tsm(&self, tsm: &SpTsmRecord, now: i64) -> Result<(), StoreError> {
-        let tsm = tsm.clone();
-        self.write(move |c| handoff::set_sp_tsm(c, &tsm, now)).await
-    }
-
-    async fn sp_tsm(&self, issuer_id: &str) -> Result<Option<SpTsmRecord>, StoreError> {
-        let id = owned(issuer_id);
-        self.read(move |c| handoff::sp_tsm(c, &id)).await
-    }
-
-    async fn set_kba_source(
-        &self,
-        issuer_id: &str,
-        source: &KbaSourceRecord,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let (id, source) = (owned(issuer_id), source.clone());
-        self.write(move |c| accounts::set_kba_source(c, &id, &source, now))
-            .await
-    }
-
-    async fn kba_source(&self, issuer_id: &str) -> Result<Option<KbaSourceRecord>, StoreError> {
-        let id = owned(issuer_id);
-        self.read(move |c| accounts::kba_source(c, &id)).await
-    }
-}
-
-#[async_trait]
-impl ProvisioningStore for SqlStore {
-    async fn load_push_facts(&self, q: &PushFactsQuery) -> Result<PushFacts, StoreError> {
-        let q = q.clone();
-        self.read(move |c| facts::push(c, &q)).await
-    }
-
-    async fn commit_provisioning(
-        &self,
-        provisioning: &NewProvisioning,
-        idempotency: Option<&IdempotencyRecord>,
-    ) -> Result<(), StoreError> {
-        self.writer
-            .commit_provisioning(provisioning.clone(), idempotency.cloned())
-            .await
-    }
-
-    async fn import_provisionings(&self, batch: &[NewProvisioning]) -> Result<(), StoreError> {
-        let batch = batch.to_vec();
-        self.write(move |c| {
-            let items: Vec<_> = batch.iter().map(|p| (p, None)).collect();
-            provisioning::insert_many(c, &items)
-        })
-        .await
-    }
-
-    async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let id = owned(token_ref_id);
-        self.read(move |c| provisioning::token(c, &id)).await
-    }
-
-    async fn count_tokens(&self) -> Result<u64, StoreError> {
-        self.read(provisioning::count_tokens).await
-    }
-
-    async fn count_tokens_by_pan_hash(&self, pan_hash: &[u8; 32]) -> Result<u64, StoreError> {
-        let hash = *pan_hash;
-        self.read(move |c| provisioning::count_tokens_by_pan_hash(c, &hash))
-            .await
-    }
-
-    async fn risk_signals(&self, q: &SignalQuery) -> Result<Signals, StoreError> {
-        let q = q.clone();
-        self.read(move |c| risk::signals(c, &q)).await
-    }
 }
 
 #[cfg(test)]
