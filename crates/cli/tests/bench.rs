@@ -429,3 +429,29 @@ fn the_reference_server_opens_verifies_and_encrypts_for_real() {
     let _ = server.wait();
     assert_eq!(outcome, (180, true, true));
 }
+
+#[test]
+fn bench_push_compares_with_the_reference_server_in_the_same_run() {
+    let r = bench(&[
+        "push",
+        "--json",
+        "--compare-reference",
+        "--duration",
+        "30",
+        "--concurrency",
+        "2",
+        "--requests",
+        "100",
+    ]);
+    assert_eq!(r["completed"], 100, "{r}");
+    assert_eq!(r["store"], "sqlite", "the report is the real server's: {r}");
+    let reference = r["reference_throughput_per_s"].as_f64().unwrap();
+    let throughput = r["throughput_per_s"].as_f64().unwrap();
+    assert!(reference > 0.0, "{r}");
+    let ratio = r["reference_ratio"].as_f64().unwrap();
+    assert!((ratio - throughput / reference).abs() < 1e-9, "{r}");
+    assert!(r["reference_cpu_ratio"].as_f64().unwrap() > 0.0, "{r}");
+    // Without the flag the keys are there and null.
+    let plain = bench(&["push", "--json", "--duration", "30", "--concurrency", "2", "--requests", "50"]);
+    assert!(plain["reference_ratio"].is_null(), "{plain}");
+}

@@ -73,6 +73,10 @@ pub(crate) struct PushArgs {
     /// report its CPU time per request too: its connections are processes of their own.
     #[arg(long, conflicts_with = "reference")]
     database_pid: Option<u32>,
+    /// Load the reference server before and after the real one, in this run, and report the
+    /// real server's throughput against the reference's (`reference_ratio`).
+    #[arg(long, conflicts_with_all = ["url", "reference"])]
+    compare_reference: bool,
 }
 
 /// The report; docs/benchmarking.md explains every key. Server readings are null when
@@ -105,6 +109,13 @@ struct Report {
     load_generator_cpu_us_per_request: f64,
     /// The machine's idle time during the load, in cores (0 when every core was busy).
     idle_cores: f64,
+    /// With `--compare-reference`: the reference server's throughput in the same run (the
+    /// mean of its loads before and after the real server's).
+    reference_throughput_per_s: Option<f64>,
+    /// With `--compare-reference`: `throughput_per_s / reference_throughput_per_s`.
+    reference_ratio: Option<f64>,
+    /// With `--compare-reference`: the reference server's CPU per request over the floor.
+    reference_cpu_ratio: Option<f64>,
 }
 
 /// One request per phone (its own user, device and card, so no velocity rule fires). `run`
@@ -150,10 +161,30 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     if args.concurrency == 0 || args.duration == 0 {
         bail!("--concurrency and --duration must be at least 1");
     }
+    let report = if args.compare_reference {
+        let before = measure(&args, true).await?;
+        let mut report = measure(&args, false).await?;
+        let after = measure(&args, true).await?;
+        let reference = (before.throughput_per_s + after.throughput_per_s) / 2.0;
+        report.reference_throughput_per_s = Some(reference);
+        report.reference_ratio = Some(report.throughput_per_s / reference);
+        report.reference_cpu_ratio = before
+            .cpu_ratio
+            .zip(after.cpu_ratio)
+            .map(|(a, b)| (a + b) / 2.0);
+        report
+    } else {
+        measure(&args, args.reference).await?
+    };
+    emit(args.json, &report, print_report)
+}
+
+/// One load of the real server (or, with `reference`, the reference server).
+async fn measure(args: &PushArgs, reference: bool) -> anyhow::Result<Report> {
     let crypto = AwsLcProvider::new();
     let dir = tempfile::tempdir()?;
     let (server, admin_key, store, vault_tokens) = match &args.url {
-        None if args.reference => (
+        None if reference => (
             Target::spawn_reference().await?,
             "reference".to_owned(),
             "reference".to_owned(),
@@ -221,7 +252,7 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
 
     let clocks = || Clocks::read(server.pid(), args.database_pid);
     let before = clocks()?;
-    let load = drive(&admin.with_key(&wallet_key), requests, &args).await?;
+    let load = drive(&admin.with_key(&wallet_key), requests, args).await?;
     let spent = clocks()?.since(before);
     let rss = server.rss_mib()?;
     drop(server);
@@ -261,8 +292,11 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
         database_cpu_us_per_request: spent.database.map(per_request),
         load_generator_cpu_us_per_request: per_request(spent.own),
         idle_cores: spent.idle / seconds,
+        reference_throughput_per_s: None,
+        reference_ratio: None,
+        reference_cpu_ratio: None,
     };
-    emit(args.json, &report, print_report)
+    Ok(report)
 }
 
 /// Sends the prepared requests with `--concurrency` in flight until `--duration` is up or
@@ -353,4 +387,9 @@ fn print_report(r: &Report) {
         r.crypto_floor_us
     );
     println!("  throughput     {:.2} × cores / floor", r.throughput_ratio);
+    if let (Some(reference), Some(ratio)) = (r.reference_throughput_per_s, r.reference_ratio) {
+        println!(
+            "  reference      {reference:.0}/s in this run; this server {ratio:.2} × the reference"
+        );
+    }
 }
