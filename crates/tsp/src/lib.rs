@@ -22,9 +22,11 @@
 mod config;
 mod contact;
 mod error;
+mod events;
 mod handoff;
 mod ids;
 mod keyring;
+mod lifecycle;
 mod mint;
 mod process;
 mod push;
@@ -37,12 +39,14 @@ pub mod wire;
 pub use config::{TokenBin, TspConfig};
 pub use contact::Contact;
 pub use error::PushError;
+pub use events::{EVENT_CHANNEL, EventConfig, EventDelivery, Recipient, TokenEvent, retry_delay};
 pub use handoff::{
     MAX_AID_PREFIX, SP_TSM_CHANNEL, SeTarget, SpTsmDelivery, SpTsmTarget, TsmHandoff,
     open_sp_tsm_delivery, report_token_hash, token_aids,
 };
 pub use ids::{ordered_id, random_id};
 pub use keyring::{KeyKind, NamedKey, StoredKey, TspKeys, jwk_thumbprint};
+pub use lifecycle::{Action, Actor, Change, EventType, LifecycleError, Reason, Standing};
 pub use mint::{
     CRYPTOGRAM_ALG, MintInput, Minted, Released, StoredToken, mint, release_access_data,
 };

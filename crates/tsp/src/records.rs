@@ -13,6 +13,10 @@ pub enum TokenStatus {
     Active,
     /// Created, waiting for step-up or installation.
     Inactive,
+    /// Stopped for now (a lost phone): pays nothing until resumed.
+    Suspended,
+    /// Gone for good; its token PAN is never issued again.
+    Deleted,
 }
 
 impl TokenStatus {
@@ -21,6 +25,8 @@ impl TokenStatus {
         match self {
             Self::Active => "ACTIVE",
             Self::Inactive => "INACTIVE",
+            Self::Suspended => "SUSPENDED",
+            Self::Deleted => "DELETED",
         }
     }
 
@@ -29,8 +35,16 @@ impl TokenStatus {
         match s {
             "ACTIVE" => Some(Self::Active),
             "INACTIVE" => Some(Self::Inactive),
+            "SUSPENDED" => Some(Self::Suspended),
+            "DELETED" => Some(Self::Deleted),
             _ => None,
         }
+    }
+}
+
+impl std::fmt::Display for TokenStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
