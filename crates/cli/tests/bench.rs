@@ -452,6 +452,15 @@ fn bench_push_compares_with_the_reference_server_in_the_same_run() {
     assert!((ratio - throughput / reference).abs() < 1e-9, "{r}");
     assert!(r["reference_cpu_ratio"].as_f64().unwrap() > 0.0, "{r}");
     // Without the flag the keys are there and null.
-    let plain = bench(&["push", "--json", "--duration", "30", "--concurrency", "2", "--requests", "50"]);
+    let plain = bench(&[
+        "push",
+        "--json",
+        "--duration",
+        "30",
+        "--concurrency",
+        "2",
+        "--requests",
+        "50",
+    ]);
     assert!(plain["reference_ratio"].is_null(), "{plain}");
 }
