@@ -1,4 +1,4 @@
-//! Token events for the card's issuer and the token's requestor (docs/protocol.md §16.6): each
+//! Token events for the card's issuer and the token's requestor (docs/protocol.md §15): each
 //! change of a token is one event per recipient, committed to the outbox with the change, and
 //! delivered as a compact JWS (ES256, the token service's signing key) until a 2xx.
 //!

@@ -1,4 +1,4 @@
-//! The token's life (docs/protocol.md §16; EMVCo Payment Tokenisation's token statuses):
+//! The token's life (docs/protocol.md §15; EMVCo Payment Tokenisation's token statuses):
 //!
 //! ```text
 //!   INACTIVE ──activate──► ACTIVE ◄──suspend / resume──► SUSPENDED
