@@ -5,10 +5,10 @@
 //! user may opt out to another method (the issuer verifies and activates).
 //!
 //! ```text
-//!  question() ─► Start{count} ─► server fetches `count` unused questions ─► start_attempt()
+//!  question() ─► Start{count} ─► `count` unused questions drawn (step.rs) ─► start_attempt()
 //!      │                                          (first question served, clock starts)
 //!      └─► Present (the open question again, same deadline) / Serve (the next one)
-//!  answer(q) ─► Verify ─► server checks the option ─► record_answer(correct)
+//!  answer(q) ─► Verify ─► the option checked (step.rs) ─► record_answer(correct)
 //!      │            ─► Next question │ AttemptFailed │ Locked (last attempt) │ Activated
 //!      └─► Late (past the deadline) ─► the attempt fails as a time-out
 //! ```
@@ -16,10 +16,8 @@
 //! Every function returns a [`KbaChange`] for the store to commit under the account's
 //! version, so two concurrent answers cannot both count.
 
-use provisio_types::{Code, Fault, Refusal};
-
-use crate::state::{AccountEvent, AccountState, IllegalTransition, Transition};
-use crate::{AccountsConfig, SecurityLevel};
+use crate::state::{AccountEvent, AccountState, Transition};
+use crate::{AccountsConfig, KbaError, QuestionRecord, SecurityLevel};
 
 /// Where verification stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +47,10 @@ pub struct ServedQuestion {
     pub deadline: Option<i64>,
     /// Whether the answer was right, once answered.
     pub correct: Option<bool>,
+    /// The question, sealed as it was drawn.
+    pub sealed: Vec<u8>,
+    /// Keyed hash of its right option; `None` when the source checks answers.
+    pub answer_mac: Option<[u8; 32]>,
 }
 
 /// The open attempt.
@@ -81,17 +83,6 @@ pub struct AccountProgress {
     pub attempt: Option<OpenAttempt>,
 }
 
-/// A question fetched for a new attempt, ready to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreparedQuestion {
-    /// Its id.
-    pub question_id: String,
-    /// The question, sealed for storage.
-    pub sealed: Vec<u8>,
-    /// Keyed hash of the right option (bank questions); `None` when the source checks.
-    pub answer_mac: Option<[u8; 32]>,
-}
-
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptOutcome {
@@ -117,7 +108,7 @@ pub struct KbaChange {
     /// The new count of failed attempts.
     pub attempts_used: u32,
     /// A new attempt and its questions.
-    pub start_attempt: Option<(u32, Vec<PreparedQuestion>)>,
+    pub start_attempt: Option<(u32, Vec<QuestionRecord>)>,
     /// An answer: question id, when, right or not.
     pub answer: Option<(String, i64, bool)>,
     /// A question shown: id, when, deadline.
@@ -181,30 +172,6 @@ pub enum AnswerCheck {
     Late(Box<KbaChange>, Outcome),
 }
 
-/// Why a verification step was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum KbaError {
-    /// The account is not pending (already active, locked or expired).
-    #[error("the account is {0}, not PENDING_ACTIVATION")]
-    NotPending(AccountState),
-    /// The pending time elapsed; commit [`AccountProgress::expire`].
-    #[error("the account was not activated in time and has expired")]
-    Expired,
-    /// The user opted out; the issuer verifies instead.
-    #[error("knowledge-based verification was opted out of; the card issuer verifies the user")]
-    OptedOut,
-    /// An answer arrived with no question open.
-    #[error("no question is open; ask for one first")]
-    NoOpenQuestion,
-    /// An answer to a question other than the open one.
-    #[error("the answer is not for the open question")]
-    WrongQuestion,
-    /// The event is not allowed in the account's state.
-    #[error(transparent)]
-    Illegal(#[from] IllegalTransition),
-}
-
 impl KbaStatus {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -228,23 +195,6 @@ impl KbaStatus {
         ]
         .into_iter()
         .find(|v| v.as_str() == s)
-    }
-}
-
-impl Refusal for KbaError {
-    fn code(&self) -> Code {
-        match self {
-            Self::NotPending(_) => Code::AccountNotPending,
-            Self::Expired => Code::AccountExpired,
-            Self::OptedOut => Code::KbaOptedOut,
-            Self::NoOpenQuestion => Code::KbaNoOpenQuestion,
-            Self::WrongQuestion => Code::KbaQuestionMismatch,
-            Self::Illegal(_) => Code::IllegalTransition,
-        }
-    }
-
-    fn fault(&self) -> Fault {
-        Fault::Peer
     }
 }
 
@@ -312,7 +262,7 @@ impl AccountProgress {
         &self,
         config: &AccountsConfig,
         number: u32,
-        questions: Vec<PreparedQuestion>,
+        questions: Vec<QuestionRecord>,
         now: i64,
     ) -> (KbaChange, Outcome) {
         let deadline = now + config.question_time_limit_s;

@@ -6,8 +6,12 @@
 
 use provisio_crypto::{CryptoProvider, EcKeyPair};
 use provisio_jose::{JoseError, JwkSet, KeyUse};
+use provisio_types::UnixSeconds;
 use semver::Version;
 use serde::{Deserialize, Serialize};
+
+use crate::wire::WalletModule;
+use crate::{AccountsConfig, KbaError};
 
 /// The JWS `typ` of a manifest, so no other signed object of the service can pass as one.
 pub const MANIFEST_TYP: &str = "provisio-wallet-module+jws";
@@ -82,6 +86,35 @@ pub fn sign_manifest(
 ) -> Result<String, JoseError> {
     let payload = serde_json::to_vec(manifest).map_err(|_| JoseError::Internal)?;
     provisio_jose::sign(crypto, key, kid, Some(MANIFEST_TYP), &payload)
+}
+
+/// `GET /v1/wallet-module` (docs/protocol.md §8.1): the manifest of this service's module
+/// (the `[accounts]` versions, the endpoint paths, the service's JWKS `keys`), issued by
+/// `iss` at `now` and signed with the current signing key `key`, `kid`.
+pub fn wallet_module(
+    crypto: &dyn CryptoProvider,
+    key: &EcKeyPair,
+    kid: &str,
+    iss: &str,
+    now: UnixSeconds,
+    config: &AccountsConfig,
+    keys: JwkSet,
+) -> Result<WalletModule, KbaError> {
+    let manifest = Manifest {
+        iss: iss.to_owned(),
+        iat: now,
+        module_version: config.module_version.clone(),
+        min_sdk_version: config.min_sdk_version.clone(),
+        endpoints: ModuleEndpoints {
+            wallet_accounts: "/v1/wallet-accounts".into(),
+            push_provisioning: "/v1/push-provisioning".into(),
+            jwks: "/v1/keys/jwks.json".into(),
+        },
+        keys,
+    };
+    let manifest = sign_manifest(crypto, key, kid, &manifest)
+        .map_err(|e| KbaError::internal("signing the manifest", &e))?;
+    Ok(WalletModule { manifest })
 }
 
 /// Verifies a manifest under `trusted` signing keys (matched by `kid`, `use: sig`) and checks
@@ -169,6 +202,35 @@ mod tests {
         assert_eq!(m.module_version, "2.0.0");
         verify_manifest(&crypto, &jws, &trusted, Some("1.9.9"), "1.2.0").unwrap();
         verify_manifest(&crypto, &jws, &trusted, Some("2.0.0"), "1.2.0").unwrap();
+    }
+
+    #[test]
+    fn the_services_manifest_names_its_endpoints_and_versions() {
+        let (crypto, _, trusted) = setup("2.0.0");
+        let key = crypto.generate_ec_key().unwrap();
+        let jwk =
+            Jwk::from_public_key(key.public_key()).with_metadata("sig-2", KeyUse::Sig, "ES256");
+        let pinned = JwkSet { keys: vec![jwk] };
+        let config = AccountsConfig {
+            module_version: "1.3.0".into(),
+            min_sdk_version: "1.0.0".into(),
+            ..AccountsConfig::default()
+        };
+        let module = wallet_module(
+            &crypto,
+            &key,
+            "sig-2",
+            "provisio",
+            42,
+            &config,
+            trusted.clone(),
+        )
+        .unwrap();
+        let m = verify_manifest(&crypto, &module.manifest, &pinned, None, "1.0.0").unwrap();
+        assert_eq!((m.iss.as_str(), m.iat), ("provisio", 42));
+        assert_eq!((m.module_version.as_str(), m.keys), ("1.3.0", trusted));
+        assert_eq!(m.endpoints.wallet_accounts, "/v1/wallet-accounts");
+        assert_eq!(m.endpoints.jwks, "/v1/keys/jwks.json");
     }
 
     #[test]

@@ -5,14 +5,12 @@
 //! problem documents in one place ([`ApiError`]).
 
 mod account_crypto;
-mod account_gate;
 mod auth;
 mod bootstrap;
 mod clock;
 mod error;
 mod idempotency;
 mod kba_source;
-mod key_seal;
 mod metrics;
 mod openapi;
 mod outbox;

@@ -15,19 +15,6 @@ pub(crate) fn api_key_aad(issuer_id: &str) -> Vec<u8> {
     format!("sp_tsm:{issuer_id}:api_key").into_bytes()
 }
 
-/// The issuer's TSM as [`provisio_tsp::mint`] needs it, if the issuer registered one.
-pub(crate) async fn sp_tsm_target(
-    state: &AppState,
-    issuer_id: &str,
-) -> Result<Option<SpTsmTarget>, ApiError> {
-    state
-        .store
-        .sp_tsm(issuer_id)
-        .await?
-        .map(|r| target_of(state, r))
-        .transpose()
-}
-
 /// A registered TSM as the core mints for it.
 pub(crate) fn target_of(state: &AppState, record: SpTsmRecord) -> Result<SpTsmTarget, ApiError> {
     let jwk: Jwk =

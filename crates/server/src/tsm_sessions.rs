@@ -1,23 +1,14 @@
-//! What both TSM roles' HTTP edges share: random ids, and the table of admin
-//! sessions running in this process (a session id from a restarted or other instance is
-//! `session_gone`, and the OTA client opens a new session, which resumes by survey).
+//! The table of admin sessions running in this process, what both TSM roles' HTTP edges
+//! share: in-process state by design (docs/architecture.md §7, docs/operations.md §7). A
+//! session id from a restarted or other instance is `session_gone`, and the OTA client opens a
+//! new session, which resumes by survey.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use provisio_crypto::CryptoProvider;
 use provisio_types::Code;
 
 use crate::ApiError;
-
-/// `prefix` and 128 random bits in hex.
-pub(crate) fn random_id(crypto: &dyn CryptoProvider, prefix: &str) -> Result<String, ApiError> {
-    let mut id = [0u8; 16];
-    crypto
-        .fill_random(&mut id)
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(format!("{prefix}{}", hex::encode(id)))
-}
 
 /// Running sessions by id.
 pub(crate) struct Sessions<T>(Mutex<HashMap<String, T>>);

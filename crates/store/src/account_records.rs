@@ -1,72 +1,14 @@
-//! Rows of hosted wallet accounts and knowledge-based verification.
+//! Rows of hosted wallet accounts and knowledge-based verification. The records the accounts
+//! core writes and reads are its own types (`provisio_accounts`); here are what the store
+//! answers besides.
 
-use provisio_accounts::wire::SourceKind;
-use provisio_accounts::{AccountProgress, AccountState, SecurityLevel};
-use provisio_tsp::Sealed;
+use provisio_accounts::{AccountState, CreationFacts};
 
-/// A new account, as created in `PENDING_ACTIVATION`.
-#[derive(Debug, Clone)]
-pub struct NewAccount {
-    /// Id.
-    pub account_id: String,
-    /// The wallet provider.
-    pub token_requestor_id: String,
-    /// Its user.
-    pub wallet_user_id: String,
-    /// The card issuer.
-    pub issuer_id: String,
-    /// The issuer's customer reference.
-    pub customer_ref: String,
-    /// The device.
-    pub device_id: String,
-    /// Its model.
-    pub device_model: String,
-    /// Its operating system.
-    pub device_os: String,
-    /// Its secure element.
-    pub secure_element_id: Option<String>,
-    /// Its binding key, public JWK JSON.
-    pub binding_jwk: String,
-    /// Name, phone and e-mail, sealed.
-    pub user_sealed: Sealed,
-    /// The level.
-    pub security_level: SecurityLevel,
-    /// Its points.
-    pub level_score: u32,
-    /// The rules that fired, JSON array.
-    pub level_reasons: String,
-    /// The question source at creation.
-    pub kba_source: SourceKind,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// When it expires if still pending.
-    pub expires_at: i64,
-}
+pub use provisio_accounts::{
+    AccountRecord, EnrolmentRecord, KbaSourceRecord, NewAccount, QuestionRecord,
+};
 
-/// A stored account with its verification progress.
-#[derive(Debug, Clone)]
-pub struct AccountRecord {
-    /// The wallet provider.
-    pub token_requestor_id: String,
-    /// Its user.
-    pub wallet_user_id: String,
-    /// The card issuer.
-    pub issuer_id: String,
-    /// The issuer's customer reference.
-    pub customer_ref: String,
-    /// The device.
-    pub device_id: String,
-    /// Name, phone and e-mail, sealed.
-    pub user_sealed: Sealed,
-    /// The question source.
-    pub kba_source: SourceKind,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// When it became active.
-    pub activated_at: Option<i64>,
-    /// State, level, attempts and the open attempt.
-    pub progress: AccountProgress,
-}
+use crate::IdempotencyRecord;
 
 /// What push provisioning needs to know about a wallet user's account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,9 +23,11 @@ pub struct AccountGate {
     pub binding_jwk: String,
 }
 
-/// Who a new account is for, to look up the security level's facts.
+/// What one account creation reads before its core runs (docs/architecture.md §4).
 #[derive(Debug, Clone)]
 pub struct AccountFactsQuery {
+    /// The caller and its `Idempotency-Key`, when it sent one.
+    pub idempotency: Option<(String, String)>,
     /// The wallet provider.
     pub token_requestor_id: String,
     /// Its user.
@@ -96,57 +40,12 @@ pub struct AccountFactsQuery {
     pub customer_ref: String,
 }
 
-/// The stored facts for a new account's security level.
-#[derive(Debug, Clone, Default)]
-pub struct AccountFacts {
-    /// The device is on the block list.
-    pub device_blocklisted: bool,
-    /// Other wallet users with live accounts on the device.
-    pub other_users_on_device: u32,
-    /// Locked accounts of this wallet user or issuer customer.
-    pub prior_locked_accounts: u32,
-    /// The issuer's enrolment of the customer.
-    pub enrolment: Option<EnrolmentRecord>,
-}
-
-/// What the issuer has on file for a customer, as keyed hashes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnrolmentRecord {
-    /// The issuer.
-    pub issuer_id: String,
-    /// Its customer reference.
-    pub customer_ref: String,
-    /// Keyed hash of the normalised name.
-    pub name_hash: [u8; 32],
-    /// Keyed hash of the normalised phone.
-    pub phone_hash: [u8; 32],
-    /// Keyed hash of the normalised e-mail.
-    pub email_hash: [u8; 32],
-    /// When the customer joined.
-    pub customer_since: Option<i64>,
-    /// When the issuer loaded it.
-    pub loaded_at: i64,
-}
-
-/// A sealed question with the keyed hash of its right option, from the bank or as drawn for
-/// an account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuestionRecord {
-    /// Id.
-    pub question_id: String,
-    /// The question, sealed.
-    pub sealed: Vec<u8>,
-    /// Keyed hash of the right option; `None` for questions an HTTP source checks.
-    pub answer_mac: Option<[u8; 32]>,
-}
-
-/// An issuer's question source.
+/// What [`AccountFactsQuery`] found.
 #[derive(Debug, Clone)]
-pub struct KbaSourceRecord {
-    /// Kind.
-    pub kind: SourceKind,
-    /// Base URL of an HTTP source.
-    pub url: Option<String>,
-    /// The bearer credential for it, sealed.
-    pub credential: Option<Sealed>,
+pub struct AccountFacts {
+    /// The stored answer for the idempotency key.
+    pub idempotency: Option<IdempotencyRecord>,
+    /// The issuer, its question source, the device, the user's and customer's history and
+    /// the customer's enrolment.
+    pub new_account: CreationFacts,
 }

@@ -10,6 +10,10 @@ pub enum Conflict {
     Jti,
     /// The minted token PAN exists (mint again).
     TokenPan,
+    /// The device already holds a live token of this card for this token requestor.
+    LiveToken,
+    /// The token changed since it was read (its sequence moved on).
+    TokenVersion,
     /// The idempotency key was used by a concurrent request.
     IdempotencyKey,
     /// The issuer id is registered.

@@ -17,6 +17,7 @@ mod error;
 mod records;
 mod roles;
 mod sql_store;
+mod step_up_records;
 mod tsm_records;
 mod writer;
 
@@ -36,7 +37,8 @@ pub use roles::{
     StepUpStore, Store,
 };
 pub use sql_store::SqlStore;
+pub use step_up_records::{ScriptFacts, ScriptFactsQuery, StepUpFacts, StepUpFactsQuery};
 pub use tsm_records::{
-    ApduLogRow, OtaMessageRow, ProviderRecord, SpJobChange, SpJobRow, SpStore, TsmPrincipal,
-    TsmRequestRow, TsmStore,
+    ApduLogRow, OtaMessageRow, ProviderRecord, SpJobChange, SpJobRow, SpStore, TsmIntakeFacts,
+    TsmPrincipal, TsmRequestRow, TsmSessionFacts, TsmStore,
 };

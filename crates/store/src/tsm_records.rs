@@ -1,5 +1,11 @@
-//! What the carrier's TSM stores. Secrets arrive sealed; the store never sees them in the
+//! What the two TSM roles store: the carrier's ([`TsmStore`]) and the issuer's ([`SpStore`]),
+//! each on a database of its own. Secrets arrive sealed; the store never sees them in the
 //! clear.
+//!
+//! A handler asks each store one question (the facts: [`TsmStore::tsm_intake_facts`],
+//! [`TsmStore::tsm_session_facts`], a job by its ticket) and commits its outcome in one
+//! transaction ([`TsmStore::tsm_insert_request`], [`TsmStore::tsm_commit_session`],
+//! [`SpStore::sp_commit_session`]), docs/architecture.md §3.
 
 use async_trait::async_trait;
 
@@ -8,9 +14,9 @@ use crate::StoreError;
 /// Who holds a TSM API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TsmPrincipal {
-    /// A service provider's SP-TSM.
-    ServiceProvider(String),
-    /// The OTA client of a secure element.
+    /// A service provider's SP-TSM, as registered.
+    ServiceProvider(ProviderRecord),
+    /// The OTA client of a secure element (its id).
     OtaClient(String),
 }
 
@@ -74,6 +80,30 @@ pub struct ApduLogRow {
     pub apdu: Vec<u8>,
 }
 
+/// What the carrier's store knew when a service request arrived
+/// ([`TsmStore::tsm_intake_facts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsmIntakeFacts {
+    /// Whether the element is registered.
+    pub element_known: bool,
+    /// The provider's request with the same id, if any.
+    pub existing: Option<TsmRequestRow>,
+    /// The provider's requests for the element, oldest first (when asked for).
+    pub on_element: Vec<TsmRequestRow>,
+}
+
+/// What the carrier's store knew when an OTA client opened a session or relayed a response
+/// ([`TsmStore::tsm_session_facts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsmSessionFacts {
+    /// The request, if the provider has one by that id.
+    pub request: Option<TsmRequestRow>,
+    /// The caller's element's sealed ISD keys.
+    pub isd_keys: Option<Vec<u8>>,
+    /// The provider.
+    pub provider: Option<ProviderRecord>,
+}
+
 /// The carrier TSM's persistence. Each write is one transaction.
 #[async_trait]
 pub trait TsmStore: Send + Sync {
@@ -87,8 +117,6 @@ pub trait TsmStore: Send + Sync {
         ota_key_hash: &[u8; 32],
         now: i64,
     ) -> Result<(), StoreError>;
-    /// An element's sealed ISD keys.
-    async fn tsm_element(&self, se_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Registers a service provider with its API key.
     async fn tsm_add_provider(
         &self,
@@ -96,37 +124,48 @@ pub trait TsmStore: Send + Sync {
         api_key_hash: &[u8; 32],
         now: i64,
     ) -> Result<(), StoreError>;
-    /// A provider.
-    async fn tsm_provider(&self, sp_id: &str) -> Result<Option<ProviderRecord>, StoreError>;
+    /// Everything intake of a provider's request needs: whether the element is registered,
+    /// the provider's request with that id, and (when `on_element`) its requests for the
+    /// element.
+    async fn tsm_intake_facts(
+        &self,
+        sp_id: &str,
+        request_id: &str,
+        se_id: &str,
+        on_element: bool,
+    ) -> Result<TsmIntakeFacts, StoreError>;
     /// A request.
     async fn tsm_request(
         &self,
         sp_id: &str,
         request_id: &str,
     ) -> Result<Option<TsmRequestRow>, StoreError>;
-    /// A provider's requests for an element.
-    async fn tsm_requests_for(
-        &self,
-        sp_id: &str,
-        se_id: &str,
-    ) -> Result<Vec<TsmRequestRow>, StoreError>;
-    /// Stores a new request and its wake-up message together. A request id used before is
-    /// [`crate::Conflict::Other`].
+    /// Stores a new request and its wake-up message together. When the provider already has
+    /// a request with that id (a concurrent twin came first), nothing is written and that
+    /// request is returned.
     async fn tsm_insert_request(
         &self,
         row: &TsmRequestRow,
         message: &OtaMessageRow,
         now: i64,
-    ) -> Result<(), StoreError>;
-    /// Changes a request's state (and handover) if its version is still `version`; otherwise
-    /// [`crate::Conflict::Other`] and nothing is written.
-    async fn tsm_update_request(
+    ) -> Result<Option<TsmRequestRow>, StoreError>;
+    /// Everything an admin session's call needs: the provider's request, the sealed ISD keys
+    /// of the caller's element `se_id`, and the provider.
+    async fn tsm_session_facts(
         &self,
         sp_id: &str,
         request_id: &str,
-        version: i64,
-        state: &str,
-        handover: Option<&str>,
+        se_id: &str,
+    ) -> Result<TsmSessionFacts, StoreError>;
+    /// Commits an admin session's call in one transaction: the request's change (`update`:
+    /// the request as read with its new state, and its handover package when one is given;
+    /// written only if the stored version is still `update.version`, else
+    /// [`crate::Conflict::Other`] and nothing at all is written), and the APDUs to append to
+    /// the audit log.
+    async fn tsm_commit_session(
+        &self,
+        update: Option<&TsmRequestRow>,
+        log: &[ApduLogRow],
         now: i64,
     ) -> Result<(), StoreError>;
     /// An element's unacknowledged messages, oldest first.
@@ -221,9 +260,18 @@ pub trait SpStore: Send + Sync {
     async fn sp_open_jobs(&self) -> Result<Vec<SpJobRow>, StoreError>;
     /// Records that a finished job's report was acknowledged.
     async fn sp_job_reported(&self, job_id: &str, now: i64) -> Result<(), StoreError>;
-    /// Appends APDUs of the SP-TSM's sessions to its audit log (the same append-only table as
-    /// the carrier's).
-    async fn sp_log_apdus(&self, rows: &[ApduLogRow], now: i64) -> Result<(), StoreError>;
+    /// Commits a session's call in one transaction: `change` to the job (if given, applied
+    /// only if its version is still `version`, else [`crate::Conflict::Other`] and nothing is
+    /// written), and the APDUs to append to the audit log (the same append-only table as the
+    /// carrier's).
+    async fn sp_commit_session(
+        &self,
+        job_id: &str,
+        version: i64,
+        change: Option<&SpJobChange>,
+        log: &[ApduLogRow],
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Applies `change` if the job's version is still `version`; otherwise
     /// [`crate::Conflict::Other`].
     async fn sp_update_job(

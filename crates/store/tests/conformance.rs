@@ -118,7 +118,8 @@ fn provisioning(
             token_ref_id,
             token_pan_hash: hash(token_pan),
             token_pan: sealed(&v, token_pan),
-            pan_hash: hash("pan"),
+            // Each token its own card: a device holds one live token per card.
+            pan_hash: hash(&format!("pan-{n}")),
             pan: sealed(&v, "pan"),
             token_last4: "1234".into(),
             exp_month: 12,

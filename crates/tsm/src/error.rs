@@ -30,7 +30,32 @@ pub enum TsmError {
         sw: StatusWord,
     },
 
-    // --- The requesting TSM misbehaved ---
+    // --- The requesting party (operator, TSM, OTA client) sent what we refuse ---
+    /// A body member or a relayed APDU is not the documented shape (the text says which).
+    #[error("{0}")]
+    Malformed(String),
+    /// A service request for an element this carrier does not manage.
+    #[error("this carrier manages no such secure element")]
+    UnknownElement,
+    /// No service request by that id of that provider for the caller's element.
+    #[error("no such service request")]
+    NoSuchRequest,
+    /// An OTA session opened at the carrier for a request whose sessions are with the
+    /// provider.
+    #[error("this request's session is with the service provider's TSM")]
+    WrongTsm,
+    /// A session for a request or job that is finished.
+    #[error("this {0} is finished")]
+    NothingToDo(&'static str),
+    /// An OTA session for a job that is not delegated yet.
+    #[error("this job is not ready for a session yet; try again")]
+    NotReady,
+    /// Opening this session failed the request (it needed too many).
+    #[error("the request failed: {0}")]
+    RequestFailed(String),
+    /// A job's credential does not open with the SP-TSM's key.
+    #[error("the credential does not open with this TSM's key")]
+    CredentialUnreadable,
     /// A service provider asked for a domain or applet outside its own AID range.
     #[error("{0} is outside the service provider's own domain")]
     OutsideOwnDomain(String),
@@ -57,6 +82,19 @@ pub enum TsmError {
         /// The event refused.
         event: &'static str,
     },
+
+    // --- Our side failed ---
+    /// A stored value does not decode or open, or randomness or sealing failed; the text is
+    /// logged, never sent.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl TsmError {
+    /// Our side failed: `cause` is logged by whoever answers, never sent.
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
 }
 
 impl Refusal for TsmError {
@@ -71,13 +109,25 @@ impl Refusal for TsmError {
             Self::Handover => Code::HandoverRefused,
             Self::Finished => Code::SessionFinished,
             Self::IllegalTransition { .. } => Code::IllegalTransition,
+            Self::Malformed(_) => Code::MalformedRequest,
+            Self::UnknownElement => Code::UnknownElement,
+            Self::NoSuchRequest => Code::NotFound,
+            Self::WrongTsm => Code::WrongTsm,
+            Self::NothingToDo(_) => Code::NothingToDo,
+            Self::NotReady => Code::NotReady,
+            Self::RequestFailed(_) => Code::RequestFailed,
+            Self::CredentialUnreadable => Code::CredentialUnreadable,
+            Self::Internal(_) => Code::InternalError,
         }
     }
 
-    /// The element, the relay or the requesting TSM misbehaved; a misused session (a
+    /// The element, the relay or the requesting party misbehaved; a misused session (a
     /// response after the end, an event its state does not allow) is still the peer's, since
-    /// the peer's messages drive it.
+    /// the peer's messages drive it. Only [`TsmError::Internal`] is ours.
     fn fault(&self) -> Fault {
-        Fault::Peer
+        match self {
+            Self::Internal(_) => Fault::Internal,
+            _ => Fault::Peer,
+        }
     }
 }

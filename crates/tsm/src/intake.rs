@@ -59,6 +59,20 @@ pub struct ServiceRequest {
     pub kind: RequestKind,
 }
 
+impl ServiceRequest {
+    /// Whether intake needs to know the provider's other requests on the element: a
+    /// delegation is accepted only for a domain created there (docs/protocol.md §11.4).
+    pub fn needs_created_domain(&self) -> bool {
+        matches!(self.kind, RequestKind::DelegatePersonalization { .. })
+    }
+
+    /// The stored form: the canonical JSON its fingerprint is taken of.
+    pub fn encode(&self) -> String {
+        // Strings and hex AIDs: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 /// A stored service request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceRecord {
@@ -70,6 +84,33 @@ pub struct ServiceRecord {
     pub fingerprint: [u8; 32],
     /// Where it stands.
     pub state: RequestState,
+}
+
+impl ServiceRecord {
+    /// A request as the store keeps it: the provider, the body ([`ServiceRequest::encode`]),
+    /// its fingerprint and its state ([`RequestState::encode`]).
+    pub fn decode(
+        sp_id: String,
+        body: &str,
+        fingerprint: &[u8],
+        state: &str,
+    ) -> Result<Self, TsmError> {
+        Ok(Self {
+            sp_id,
+            request: serde_json::from_str(body).map_err(TsmError::internal)?,
+            fingerprint: fingerprint
+                .try_into()
+                .map_err(|_| TsmError::internal("a stored fingerprint is not 32 bytes"))?,
+            state: RequestState::decode(state)?,
+        })
+    }
+
+    /// Whether this is a CREATE_DOMAIN of `ssd` that is DONE: the domain exists on the
+    /// element for its provider.
+    pub fn created(&self, ssd: &Aid) -> bool {
+        self.state == RequestState::Done
+            && matches!(&self.request.kind, RequestKind::CreateDomain { ssd: d, .. } if d == ssd)
+    }
 }
 
 /// The outcome of intake.

@@ -57,6 +57,17 @@ impl RequestState {
         }
     }
 
+    /// The stored form (JSON, as on the wire).
+    pub fn encode(&self) -> String {
+        // A tagged enum of strings and integers: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads [`RequestState::encode`].
+    pub fn decode(stored: &str) -> Result<Self, TsmError> {
+        serde_json::from_str(stored).map_err(TsmError::internal)
+    }
+
     /// Whether nothing more will happen to the request.
     pub fn is_final(&self) -> bool {
         matches!(self, Self::Done | Self::Failed { .. })

@@ -60,7 +60,7 @@ pub struct ProviderAdded {
 }
 
 /// A service request's state, as its provider sees it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RequestStatus {
     /// The request.
     pub request_id: String,
@@ -85,7 +85,7 @@ pub struct WakeUp {
 }
 
 /// One message for an OTA client.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Message {
     /// Acknowledge with this id once acted on.
     pub message_id: String,
@@ -95,7 +95,7 @@ pub struct Message {
 }
 
 /// `GET /v1/sei/ota/messages?wait=S`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Messages {
     /// Unacknowledged messages, oldest first.
     pub messages: Vec<Message>,
@@ -154,6 +154,13 @@ pub struct Relayed {
     pub apdu: String,
 }
 
+impl Relayed {
+    /// The response APDU's bytes (400 `malformed_request` when it is not hex).
+    pub fn response(&self) -> Result<Vec<u8>, crate::TsmError> {
+        hex::decode(&self.apdu).map_err(|_| crate::TsmError::Malformed("apdu must be hex".into()))
+    }
+}
+
 /// `POST /v1/sp/admin/callers`: a caller (the token service) of the SP-TSM.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AddCaller {
@@ -207,7 +214,7 @@ impl std::fmt::Debug for SpJob {
 }
 
 /// A job's state; also the SP-TSM's report to the job's `report_url` when it ends.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JobStatus {
     /// The job.
     pub job_id: String,

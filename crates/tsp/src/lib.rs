@@ -32,6 +32,7 @@ mod process;
 mod push;
 pub mod records;
 mod script;
+mod step_up_process;
 mod stepup;
 mod vault;
 pub mod wire;
@@ -53,10 +54,15 @@ pub use mint::{
 pub use process::{HostedAccount, Opening, PushContext, PushFacts, PushRequest, gate};
 pub use push::{AcceptContext, Accepted, Opened, Verified, open};
 pub use script::{
-    SCRIPT_VERSION, Script, ScriptError, ScriptStep, ScriptTarget, StepOp, StepReport, StepResult,
+    MAX_REASON, ReportedScript, SCRIPT_VERSION, Script, ScriptEnd, ScriptError, ScriptFacts,
+    ScriptOutcome, ScriptReport, ScriptStep, ScriptTarget, SentScript, StepOp, StepReport,
+    StepResult, TsmReport, TsmReported, installation_of,
+};
+pub use step_up_process::{
+    CODE_SENDER, CheckedOtp, OtpSend, OtpVerify, SentOtp, StepUpContext, StepUpFacts, WalletCaller,
 };
 pub use stepup::{
-    IssuedOtp, MethodRecord, MethodType, Notification, OtpRecord, OutboxMessage, StepUpCaller,
+    Activation, IssuedOtp, MethodRecord, MethodType, Notification, OtpRecord, OutboxMessage,
     StepUpChange, StepUpConfig, StepUpError, StepUpState, StepUpStatus, Verification,
     offer_methods, open_notification,
 };

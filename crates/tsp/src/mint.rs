@@ -13,8 +13,8 @@ use crate::wire::{
     TokenInfo,
 };
 use crate::{
-    Accepted, PushError, Script, SeTarget, Sealed, TokenBin, TsmHandoff, TspConfig, TspKeys,
-    offer_methods, ordered_id,
+    Accepted, PushError, Script, SeTarget, Sealed, SpTsmTarget, TokenBin, TsmHandoff, TspConfig,
+    TspKeys, offer_methods, ordered_id,
 };
 
 /// The algorithm the device-bound key is for: AES-CMAC over the transaction data.
@@ -47,25 +47,26 @@ pub struct MintInput<'a> {
     pub now: UnixSeconds,
 }
 
-/// A stored token whose access data is released after a passed step-up.
-#[derive(Debug, Clone, Copy)]
-pub struct StoredToken<'a> {
+/// A stored `INACTIVE` token whose access data a passed step-up releases, its secrets still
+/// sealed.
+#[derive(Debug, Clone)]
+pub struct StoredToken {
     /// Reference id.
-    pub token_ref_id: &'a str,
+    pub token_ref_id: String,
     /// Sealed token PAN.
-    pub token_pan: &'a Sealed,
+    pub token_pan: Sealed,
     /// Sealed cryptogram key.
-    pub cryptogram_key: &'a Sealed,
+    pub cryptogram_key: Sealed,
     /// The device binding key, public JWK JSON.
-    pub binding_jwk: &'a str,
+    pub binding_jwk: String,
+    /// Last four of the token PAN.
+    pub token_last4: String,
     /// Token expiry month.
     pub exp_month: u8,
     /// Token expiry year.
     pub exp_year: u16,
-    /// The provisioning.
-    pub provisioning_id: &'a str,
-    /// The secure element the credential goes to, with its issuer's TSM.
-    pub secure_element: Option<SeTarget<'a>>,
+    /// The device's secure element, if the credential goes there.
+    pub secure_element_id: Option<String>,
 }
 
 /// Mints the token the risk decision allows and builds the answer.
@@ -232,26 +233,39 @@ pub struct Released {
     pub handoff: Option<TsmHandoff>,
 }
 
-/// The access data and the installation script of a token whose step-up passed.
+/// The access data and the installation script of a token whose step-up passed, made for
+/// provisioning `provisioning_id`. A secure-element token goes through its issuer's TSM,
+/// `sp_tsm` (docs/protocol.md §6.3, §10.1): registered at the push, it must still be.
 pub fn release_access_data(
     crypto: &dyn CryptoProvider,
     keys: &TspKeys,
-    token: &StoredToken<'_>,
+    token: &StoredToken,
+    provisioning_id: &str,
+    sp_tsm: Option<&SpTsmTarget>,
 ) -> Result<Released, PushError> {
+    let secure_element = match (token.secure_element_id.as_deref(), sp_tsm) {
+        (None, _) => None,
+        (Some(se_id), Some(sp_tsm)) => Some(SeTarget { se_id, sp_tsm }),
+        (Some(_), None) => {
+            return Err(PushError::Config(
+                "the issuer's TSM is no longer registered",
+            ));
+        }
+    };
     let internal = |_| PushError::Internal;
     let vault = keys.vault();
     let aad = |field: &str| format!("token:{}:{field}", token.token_ref_id).into_bytes();
     let pan = vault
-        .open(crypto, token.token_pan, &aad("token_pan"))
+        .open(crypto, &token.token_pan, &aad("token_pan"))
         .map_err(internal)?;
     let pan = std::str::from_utf8(pan.expose()).map_err(|_| PushError::Internal)?;
     let token_pan = TokenPan::parse(pan).map_err(|_| PushError::Internal)?;
     let key = vault
-        .open(crypto, token.cryptogram_key, &aad("cryptogram_key"))
+        .open(crypto, &token.cryptogram_key, &aad("cryptogram_key"))
         .map_err(internal)?;
     let key: [u8; 16] = key.expose().try_into().map_err(|_| PushError::Internal)?;
     let key = zeroize::Zeroizing::new(key);
-    let jwk: Jwk = serde_json::from_str(token.binding_jwk).map_err(|_| PushError::Internal)?;
+    let jwk: Jwk = serde_json::from_str(&token.binding_jwk).map_err(|_| PushError::Internal)?;
     let device_key = jwk.public_key().map_err(|_| PushError::Internal)?;
     let expiry = Expiry::new(u32::from(token.exp_month), u32::from(token.exp_year))
         .map_err(|_| PushError::Internal)?;
@@ -259,10 +273,10 @@ pub fn release_access_data(
         crypto,
         vault,
         &device_key,
-        token.secure_element,
+        secure_element,
         &TokenSecrets {
-            provisioning_id: token.provisioning_id,
-            token_ref_id: token.token_ref_id,
+            provisioning_id,
+            token_ref_id: &token.token_ref_id,
             token_pan: &token_pan,
             expiry,
             cryptogram_key: &key,

@@ -21,7 +21,7 @@ use provisio_types::{Code, Fault, Refusal, UnixSeconds};
 use serde::{Deserialize, Serialize};
 
 use crate::contact::{Contact, mask_email, mask_phone};
-use crate::{Sealed, VaultKeys, random_id};
+use crate::{PushError, Script, Sealed, TsmHandoff, VaultKeys, random_id};
 
 /// The step-up limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,8 +223,8 @@ pub struct IssuedOtp {
     pub destination: String,
 }
 
-/// What a verification commits.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a verification commits, in one transaction.
+#[derive(Debug, Clone)]
 pub struct StepUpChange {
     /// The provisioning.
     pub provisioning_id: String,
@@ -240,6 +240,23 @@ pub struct StepUpChange {
     pub otp_wrong_tries: u32,
     /// Set when the code was accepted.
     pub otp_consumed_at: Option<UnixSeconds>,
+    /// When the change was made.
+    pub at: UnixSeconds,
+    /// For a right code: what passing releases (set by [`crate::OtpVerify::process`]).
+    pub activation: Option<Activation>,
+}
+
+/// What a passed step-up commits besides its own change: the token becomes `ACTIVE`, its
+/// installation script is recorded and, for a secure element, the job for the issuer's TSM goes
+/// to the outbox (docs/protocol.md §6.3, §10.1).
+#[derive(Debug, Clone)]
+pub struct Activation {
+    /// The token to activate.
+    pub token_ref_id: String,
+    /// Its installation script, as released.
+    pub script: Script,
+    /// The issuer TSM's job, for a secure element.
+    pub handoff: Option<TsmHandoff>,
 }
 
 /// The result of a verification: a change to commit, and the answer.
@@ -258,6 +275,12 @@ pub enum Verification {
 #[non_exhaustive]
 pub enum StepUpError {
     // The caller's fault.
+    /// A field of the request is not as documented (docs/protocol.md §1.7).
+    #[error("{0}")]
+    Malformed(String),
+    /// No step-up exists for the provisioning (approved, declined, or none at all).
+    #[error("no step-up exists for this provisioning")]
+    NoStepUp,
     /// The provisioning belongs to another wallet user, device or wallet.
     #[error("this provisioning belongs to another wallet user or device")]
     NotYours,
@@ -294,15 +317,24 @@ pub enum StepUpError {
     /// A concurrent request changed the step-up; retry.
     #[error("the step-up changed concurrently; retry")]
     Conflict,
+    /// Refused as a push would be: the hosted-account gate (docs/protocol.md §8.10); or, on
+    /// our side, the release of the access data failed.
+    #[error(transparent)]
+    Push(PushError),
     // Ours.
     /// A cryptographic operation of ours failed.
     #[error("internal failure")]
     Internal,
+    /// Our records disagree (a step-up without its token).
+    #[error("inconsistent records: {0}")]
+    Inconsistent(&'static str),
 }
 
 impl Refusal for StepUpError {
     fn code(&self) -> Code {
         match self {
+            Self::Malformed(_) => Code::MalformedRequest,
+            Self::NoStepUp => Code::NotFound,
             Self::NotYours => Code::Forbidden,
             Self::NotPending => Code::StepUpNotPending,
             Self::UnknownMethod => Code::UnknownMethod,
@@ -314,13 +346,15 @@ impl Refusal for StepUpError {
             Self::ResendLimit => Code::OtpResendLimit,
             Self::Locked => Code::StepUpLocked,
             Self::Conflict => Code::StepUpConflict,
-            Self::Internal => Code::InternalError,
+            Self::Push(e) => e.code(),
+            Self::Internal | Self::Inconsistent(_) => Code::InternalError,
         }
     }
 
     fn fault(&self) -> Fault {
         match self {
-            Self::Internal => Fault::Internal,
+            Self::Push(e) => e.fault(),
+            Self::Internal | Self::Inconsistent(_) => Fault::Internal,
             _ => Fault::Peer,
         }
     }
@@ -399,30 +433,7 @@ pub fn open_notification(
     serde_json::from_slice(plain.expose()).map_err(|_| StepUpError::Internal)
 }
 
-/// Who is asking, from the request and the API key.
-#[derive(Debug, Clone, Copy)]
-pub struct StepUpCaller<'a> {
-    /// The authenticated wallet provider.
-    pub token_requestor_id: &'a str,
-    /// The wallet user it acts for.
-    pub wallet_user_id: &'a str,
-    /// The device it acts from.
-    pub device_id: &'a str,
-}
-
 impl StepUpState {
-    /// Refuses anyone but the wallet user and device the provisioning was for.
-    pub fn check_caller(&self, caller: &StepUpCaller<'_>) -> Result<(), StepUpError> {
-        let mine = self.token_requestor_id == caller.token_requestor_id
-            && self.wallet_user_id == caller.wallet_user_id
-            && self.device_id == caller.device_id;
-        if mine {
-            Ok(())
-        } else {
-            Err(StepUpError::NotYours)
-        }
-    }
-
     fn check_pending(&self) -> Result<(), StepUpError> {
         match self.status {
             StepUpStatus::Pending => Ok(()),
@@ -535,6 +546,8 @@ impl StepUpState {
             otp_id: otp.otp_id.clone(),
             otp_wrong_tries: otp.wrong_tries,
             otp_consumed_at: Some(now),
+            at: now,
+            activation: None,
         };
         if right {
             return Verification::Passed(change);

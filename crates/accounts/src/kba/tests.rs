@@ -19,9 +19,9 @@ fn pending(level: SecurityLevel) -> AccountProgress {
     }
 }
 
-fn prepared(ids: &[&str]) -> Vec<PreparedQuestion> {
+fn prepared(ids: &[&str]) -> Vec<QuestionRecord> {
     ids.iter()
-        .map(|id| PreparedQuestion {
+        .map(|id| QuestionRecord {
             question_id: (*id).into(),
             sealed: vec![1],
             answer_mac: None,
@@ -47,6 +47,8 @@ fn apply(p: &mut AccountProgress, c: &KbaChange) {
                     served_at: None,
                     deadline: None,
                     correct: None,
+                    sealed: q.sealed.clone(),
+                    answer_mac: q.answer_mac,
                 })
                 .collect(),
         });

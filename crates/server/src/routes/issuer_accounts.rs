@@ -1,26 +1,22 @@
-//! What a card issuer does for hosted wallet accounts: load enrolment facts for the question
-//! bank, and verify a user another way (after an opt-out) to activate their account.
+//! What a card issuer does for hosted wallet accounts (docs/protocol.md §9.1, §9.3): load
+//! enrolment facts for the question bank, and verify a user another way (after an opt-out) to
+//! activate their account. Each handler authenticates, loads what the accounts core needs (if
+//! anything) in one store call, runs the core once, commits once and answers.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use provisio_accounts::wire::{
-    Enrolment, EnrolmentLoaded, IssuerVerification, VerificationMethod, WalletAccountView,
-};
-use provisio_accounts::{FactError, KbaError};
-use provisio_store::{EnrolmentRecord, QuestionRecord, Role};
-use provisio_tsp::random_id;
+use provisio_accounts::EnrolmentLoad;
+use provisio_accounts::wire::{Enrolment, EnrolmentLoaded, IssuerVerification, WalletAccountView};
+use provisio_store::Role;
 
-use super::accounts::{commit, expire, view};
+use super::accounts::commit;
 use super::parse_json;
-use crate::account_crypto::{answer_mac, identity_hashes, seal_question};
+use crate::account_crypto::{ServiceVault, context};
 use crate::auth::require;
 use crate::error::Problem;
 use crate::{ApiError, AppState};
-
-/// Most facts one enrolment may carry.
-const MAX_FACTS: usize = 50;
 
 /// Loads what the issuer knows about a customer: name, phone and e-mail on file (kept as
 /// keyed hashes, for the data-mismatch rules) and facts the service's question bank turns
@@ -42,50 +38,13 @@ pub(crate) async fn load_enrolment(
 ) -> Result<Json<EnrolmentLoaded>, ApiError> {
     let issuer = require(&state, &headers, Role::Issuer).await?;
     let req: Enrolment = parse_json(&body)?;
-    let ref_ok = (1..=64).contains(&req.customer_ref.len())
-        && req.customer_ref.bytes().all(|b| b.is_ascii_graphic());
-    if !ref_ok || req.facts.is_empty() || req.facts.len() > MAX_FACTS {
-        return Err(ApiError::malformed(format!(
-            "customer_ref is 1 to 64 visible characters, facts 1 to {MAX_FACTS}"
-        )));
-    }
-    let crypto = state.crypto.as_ref();
-    let options = state.accounts.options_per_question as usize;
-    let mut questions = Vec::with_capacity(req.facts.len());
-    for (index, fact) in req.facts.iter().enumerate() {
-        let id = random_id(crypto, "kq_").map_err(|e| ApiError::internal(&e))?;
-        let built = fact
-            .to_question(crypto, id, options, index)
-            .map_err(|e| match e {
-                FactError::Invalid { .. } => ApiError::malformed(format!("facts: {e}")),
-                FactError::Random(e) => ApiError::internal(&e),
-            })?;
-        questions.push(QuestionRecord {
-            sealed: seal_question(&state, &built.question)?,
-            answer_mac: Some(answer_mac(
-                &state,
-                &built.question.id,
-                &built.correct_option,
-            )),
-            question_id: built.question.id,
-        });
-    }
-    let [name_hash, phone_hash, email_hash] =
-        identity_hashes(&state, &req.name, &req.phone, &req.email);
-    let record = EnrolmentRecord {
-        issuer_id: issuer.id,
-        customer_ref: req.customer_ref.clone(),
-        name_hash,
-        phone_hash,
-        email_hash,
-        customer_since: req.customer_since,
-        loaded_at: state.clock.now(),
-    };
-    state.store.load_enrolment(&record, &questions).await?;
-    Ok(Json(EnrolmentLoaded {
-        customer_ref: req.customer_ref,
-        questions: questions.len() as u32,
-    }))
+    let vault = ServiceVault::of(&state);
+    let load = EnrolmentLoad::prepare(&context(&state, &vault), &issuer.id, &req)?;
+    state
+        .store
+        .load_enrolment(&load.enrolment, &load.questions)
+        .await?;
+    Ok(Json(load.answer))
 }
 
 /// The issuer verified the user outside the wallet (call centre, branch, its own app) and
@@ -116,18 +75,6 @@ pub(crate) async fn verify(
         .await?
         .filter(|a| a.issuer_id == issuer.id)
         .ok_or_else(|| ApiError::not_found("no such wallet account for this issuer"))?;
-    let now = state.clock.now();
-    let method: &'static str = VerificationMethod::as_str(req.method);
-    let change = match account.progress.issuer_verified(method, now) {
-        Err(KbaError::Expired) => return Err(expire(&state, &account, now).await),
-        other => other?,
-    };
-    commit(&state, &change).await?;
-    tracing::info!(%account_id, method, "wallet account verified by the issuer");
-    let account = state
-        .store
-        .account(&account_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(&"an account vanished"))?;
-    Ok(Json(view(&state, &account).await?))
+    let decided = account.issuer_verified(&state.accounts, req.method, state.clock.now());
+    Ok(Json(commit(&state, decided).await?))
 }

@@ -1,17 +1,19 @@
-//! `PUT /v1/admin/issuers/{issuer_id}/kba-source`: where an issuer's knowledge-based
-//! questions come from.
+//! `PUT /v1/admin/issuers/{issuer_id}/kba-source` (docs/protocol.md §2.6): where an issuer's
+//! knowledge-based questions come from. Authenticate, load the issuer, let the accounts core
+//! check the setting and seal its credential, commit, answer.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use provisio_accounts::wire::{KbaSourceConfig, SourceKind};
-use provisio_store::{KbaSourceRecord, Role};
+use provisio_accounts::SourceSetting;
+use provisio_accounts::wire::KbaSourceConfig;
+use provisio_store::Role;
 
 use super::{parse_json, tls_or_loopback};
+use crate::account_crypto::{ServiceVault, context};
 use crate::auth::require;
 use crate::error::Problem;
-use crate::kba_source::credential_aad;
 use crate::{ApiError, AppState};
 
 /// Sets an issuer's question source: `BANK` (the service's own, from loaded enrolments; the
@@ -40,41 +42,12 @@ pub(crate) async fn set_kba_source(
     if state.store.issuer(&issuer_id).await?.is_none() {
         return Err(ApiError::not_found("no such issuer"));
     }
-    let http = req.kind != SourceKind::Bank;
-    // Subjects carry personal data: TLS, except to a source on this host.
-    let url_ok = req.url.as_deref().is_some_and(tls_or_loopback);
-    if http != url_ok || (!http && req.credential.is_some()) {
-        return Err(ApiError::malformed(
-            "ISSUER and THIRD_PARTY need an https url (http only to this host); BANK takes neither url nor credential",
-        ));
-    }
-    let credential = req
-        .credential
-        .as_deref()
-        .map(|c| {
-            state
-                .keys
-                .vault()
-                .seal(
-                    state.crypto.as_ref(),
-                    c.as_bytes(),
-                    &credential_aad(&issuer_id),
-                )
-                .map_err(|e| ApiError::internal(&e))
-        })
-        .transpose()?;
-    let record = KbaSourceRecord {
-        kind: req.kind,
-        url: req.url.clone(),
-        credential,
-    };
+    let vault = ServiceVault::of(&state);
+    let ctx = context(&state, &vault);
+    let setting = SourceSetting::parse(&ctx.at_rest, &issuer_id, req, tls_or_loopback)?;
     state
         .store
-        .set_kba_source(&issuer_id, &record, state.clock.now())
+        .set_kba_source(&issuer_id, &setting.record, ctx.now)
         .await?;
-    Ok(Json(KbaSourceConfig {
-        kind: req.kind,
-        url: req.url,
-        credential: None,
-    }))
+    Ok(Json(setting.answer))
 }

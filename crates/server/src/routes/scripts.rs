@@ -2,27 +2,28 @@
 //! device"): the device reports an HCE script it ran (`POST /v1/provisionings/{id}/script-report`);
 //! the issuer's TSM reports a secure-element job (`POST /v1/tsm/jobs/{id}/report`, with the
 //! token made for that job); the wallet asks where it stands
-//! (`GET /v1/provisionings/{id}/installation`).
+//! (`GET /v1/provisionings/{id}/installation`). Each: authenticate, load the facts in one store
+//! call, run the core once ([`ScriptReport::process`], [`TsmReport::process`],
+//! [`installation_of`]), commit at most once, answer (docs/architecture.md §4).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use provisio_store::{Conflict, Role, ScriptRecord, StoreError};
-use provisio_tsm::JobState;
-use provisio_tsm::wire::JobStatus;
-use provisio_tsp::wire::{
-    Installation, InstallationState, ScriptReportRequest, ScriptReportResponse,
-};
-use provisio_tsp::{Script, report_token_hash};
-use provisio_types::Code;
+use provisio_store::{Conflict, Role, ScriptFactsQuery, ScriptRecord, StoreError};
+use provisio_tsp::wire::{Installation, ScriptReportRequest, ScriptReportResponse};
+use provisio_tsp::{ScriptFacts, ScriptReport, SentScript, TsmReport, installation_of};
 
 use super::parse_json;
-use crate::account_gate::require_active_account;
-use crate::auth::require;
+use super::push::hosted_account;
+use crate::auth::{bearer, require};
 use crate::error::Problem;
 use crate::{ApiError, AppState};
+
+/// How often a TSM report is computed: once more after a concurrent report ended the job
+/// first (an ended job does not change again, so the second pass writes nothing).
+const REPORT_PASSES: usize = 2;
 
 /// Completes the installation script of an approved provisioning.
 #[utoipa::path(post, path = "/v1/provisionings/{provisioning_id}/script-report", tag = "scripts",
@@ -46,71 +47,47 @@ pub(crate) async fn report(
 ) -> Result<Response, ApiError> {
     let principal = require(&state, &headers, Role::TokenRequestor).await?;
     let req: ScriptReportRequest = parse_json(&body)?;
-    let record = state
-        .store
-        .script(&provisioning_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no script was sent for this provisioning"))?;
-    let mine = record.token_requestor_id == principal.id
-        && record.wallet_user_id == req.wallet_user_id
-        && record.device_id == req.device_id;
-    if !mine {
-        return Err(ApiError::forbidden(
-            "this provisioning belongs to another wallet user or device",
-        ));
-    }
-    require_active_account(
-        &state,
-        &principal,
-        &record.wallet_user_id,
-        &record.device_id,
-        None,
-    )
-    .await?;
-    if record.report_token_hash.is_some() {
-        return Err(ApiError::new(
-            Code::ReportedByTsm,
-            "this credential goes to the secure element: the issuer's TSM reports its installation",
-        ));
-    }
-    let script: Script = serde_json::from_str(&record.body).map_err(|e| ApiError::internal(&e))?;
-    script.check_report(&req.script_id, &req.steps)?;
-    if record.completed_at.is_none() {
-        match state
-            .store
-            .complete_script(&provisioning_id, state.clock.now())
-            .await
-        {
+    let report = ScriptReport::new(&provisioning_id, &principal.id, req);
+    let query = ScriptFactsQuery {
+        provisioning_id: report.provisioning_id.clone(),
+        hosted_account: principal
+            .hosted_accounts
+            .then(|| report.caller.hosted_user())
+            .flatten()
+            .map(|uid| (principal.id.clone(), uid.as_str().to_owned())),
+    };
+    let loaded = state.store.load_script_facts(&query).await?;
+    let facts = ScriptFacts {
+        script: loaded.script.map(sent_script),
+        account: principal
+            .hosted_accounts
+            .then(|| loaded.account.map(hosted_account).transpose())
+            .transpose()?,
+    };
+    let reported = report.process(&facts, state.clock.now())?;
+    if let Some(end) = &reported.end {
+        match state.store.end_script(end).await {
             // A concurrent identical report completed it first: same answer.
             Ok(()) | Err(StoreError::Conflict(Conflict::ScriptCompleted)) => {}
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(%provisioning_id, token_ref_id = %record.token_ref_id, "script complete; token payment-ready");
+        tracing::info!(%provisioning_id, token_ref_id = %reported.answer.token_ref_id, "script complete; token payment-ready");
     }
-    Ok(Json(ScriptReportResponse {
-        token_ref_id: record.token_ref_id,
-        status: "ACTIVE".into(),
-        payment_ready: true,
-    })
-    .into_response())
+    Ok(Json(reported.answer).into_response())
 }
 
-/// Where a script stands, as the wallet and the TSM see it.
-fn installation(record: &ScriptRecord) -> Result<Installation, ApiError> {
-    let script: Script = serde_json::from_str(&record.body).map_err(|e| ApiError::internal(&e))?;
-    let state = match (record.completed_at, &record.failure) {
-        (Some(_), _) => InstallationState::Installed,
-        (None, Some(_)) => InstallationState::Failed,
-        (None, None) => InstallationState::Pending,
-    };
-    Ok(Installation {
-        token_ref_id: record.token_ref_id.clone(),
-        script_id: script.script_id,
-        target: script.target,
-        state,
-        payment_ready: record.completed_at.is_some(),
-        failure: record.failure.clone(),
-    })
+/// A stored script as the core reads it.
+fn sent_script(r: ScriptRecord) -> SentScript {
+    SentScript {
+        token_requestor_id: r.token_requestor_id,
+        wallet_user_id: r.wallet_user_id,
+        device_id: r.device_id,
+        token_ref_id: r.token_ref_id,
+        body: r.body,
+        completed_at: r.completed_at,
+        report_token_hash: r.report_token_hash,
+        failure: r.failure,
+    }
 }
 
 /// Where the installation of a provisioning's credential stands: the wallet of a
@@ -129,17 +106,9 @@ pub(crate) async fn get_installation(
     headers: HeaderMap,
 ) -> Result<Json<Installation>, ApiError> {
     let principal = require(&state, &headers, Role::TokenRequestor).await?;
-    let record = state
-        .store
-        .script(&provisioning_id)
-        .await?
-        .filter(|r| r.token_requestor_id == principal.id)
-        .ok_or_else(|| ApiError::not_found("no script was sent for this provisioning"))?;
-    Ok(Json(installation(&record)?))
+    let sent = state.store.script(&provisioning_id).await?.map(sent_script);
+    Ok(Json(installation_of(sent.as_ref(), &principal.id)?))
 }
-
-/// The longest failure reason kept from a TSM.
-const MAX_REASON: usize = 200;
 
 /// The issuer's TSM reports how a secure-element job ended (`DONE`: the credential is on the
 /// element and the token can pay; `FAILED` with a reason). Authenticated by the report token
@@ -161,55 +130,34 @@ pub(crate) async fn tsm_report(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Installation>, ApiError> {
-    let token = crate::auth::bearer(&headers)?;
-    let hash = report_token_hash(state.crypto.as_ref(), state.keys.vault(), token);
-    let record = state
-        .store
-        .script(&job_id)
-        .await?
-        .filter(|r| {
-            r.report_token_hash
-                .as_deref()
-                .is_some_and(|h| provisio_crypto::ct_eq(h, &hash))
-        })
-        .ok_or_else(ApiError::unauthorized)?;
-    let report: JobStatus = parse_json(&body)?;
-    if report.job_id != job_id {
-        return Err(ApiError::malformed("job_id differs from the path"));
-    }
+    let report_token = bearer(&headers)?;
+    let report = TsmReport {
+        job_id: &job_id,
+        report_token,
+        body: &body,
+    };
     let now = state.clock.now();
-    let written = match &report.state {
-        JobState::Done if record.completed_at.is_none() => {
-            state.store.complete_script(&job_id, now).await
+    for _ in 0..REPORT_PASSES {
+        let sent = state.store.script(&job_id).await?.map(sent_script);
+        let reported = report.process(
+            state.crypto.as_ref(),
+            state.keys.vault(),
+            sent.as_ref(),
+            now,
+        )?;
+        if let Some(end) = &reported.end {
+            match state.store.end_script(end).await {
+                Ok(()) => {}
+                // A concurrent report ended it first: what stands decides the answer.
+                Err(StoreError::Conflict(Conflict::ScriptCompleted)) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        JobState::Failed { reason } if record.failure.is_none() => {
-            let reason: String = reason.chars().take(MAX_REASON).collect();
-            state.store.fail_script(&job_id, &reason, now).await
-        }
-        JobState::Done | JobState::Failed { .. } => Ok(()),
-        _ => return Err(ApiError::malformed("a report says DONE or FAILED")),
-    };
-    match written {
-        // A concurrent report wrote first: the answer below says what stands.
-        Ok(()) | Err(StoreError::Conflict(Conflict::ScriptCompleted)) => {}
-        Err(e) => return Err(e.into()),
+        let view = reported.answer;
+        tracing::info!(%job_id, token_ref_id = %view.token_ref_id, state = view.state.as_str(), "TSM reported the secure-element job");
+        return Ok(Json(view));
     }
-    let record = state
-        .store
-        .script(&job_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(&"script vanished"))?;
-    let view = installation(&record)?;
-    let agrees = match report.state {
-        JobState::Done => view.state == InstallationState::Installed,
-        _ => view.state == InstallationState::Failed,
-    };
-    if !agrees {
-        return Err(ApiError::new(
-            Code::ReportConflict,
-            format!("the job is already recorded as {}", view.state.as_str()),
-        ));
-    }
-    tracing::info!(%job_id, token_ref_id = %view.token_ref_id, state = view.state.as_str(), "TSM reported the secure-element job");
-    Ok(Json(view))
+    Err(ApiError::internal(
+        &"a job's script kept ending under concurrent reports",
+    ))
 }

@@ -1,47 +1,31 @@
-//! Step-up by one-time code: `POST /v1/provisionings/{id}/step-up/otp` sends a code,
-//! `POST /v1/provisionings/{id}/step-up/verify` checks it and, when right, activates the token
-//! and releases the access data and the installation script.
+//! Step-up by one-time code (docs/protocol.md §6): `POST /v1/provisionings/{id}/step-up/otp`
+//! sends a code, `POST /v1/provisionings/{id}/step-up/verify` checks it and, when right,
+//! activates the token and releases the access data and the installation script. Each:
+//! authenticate, parse, load the facts in one store call, run the core once
+//! ([`OtpSend::process`], [`OtpVerify::process`]), commit once, answer
+//! (docs/architecture.md §4); a commit that lost a race is computed again from fresh facts.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use provisio_store::{Conflict, Role, StoreError};
-use provisio_tsp::records::TokenStatus;
-use provisio_tsp::wire::{OtpSendRequest, OtpSent, OtpVerifyRequest, StepUpPassed, TokenInfo};
+use provisio_store::{Conflict, Principal, Role, StepUpFactsQuery, StoreError, TokenRecord};
+use provisio_tsp::wire::{OtpSendRequest, OtpSent, OtpVerifyRequest, StepUpPassed};
 use provisio_tsp::{
-    PushError, SeTarget, StepUpCaller, StepUpError, StepUpState, StoredToken, TsmHandoff,
-    Verification, release_access_data,
+    OtpSend, OtpVerify, StepUpContext, StepUpError, StepUpFacts, StoredToken, WalletCaller,
 };
 use provisio_types::Refusal;
 
 use super::parse_json;
-use crate::account_gate::require_active_account;
+use super::push::hosted_account;
 use crate::auth::require;
 use crate::error::Problem;
-use crate::sp_tsm_link::sp_tsm_target;
+use crate::sp_tsm_link::target_of;
 use crate::{ApiError, AppState};
 
 /// How often a change that lost a concurrent race is recomputed from fresh state.
 const RACE_RETRIES: usize = 3;
-
-/// Who signs the code messages.
-const SENDER: &str = "Card verification";
-
-async fn load(
-    state: &AppState,
-    provisioning_id: &str,
-    caller: &StepUpCaller<'_>,
-) -> Result<StepUpState, ApiError> {
-    let step = state
-        .store
-        .step_up(provisioning_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no step-up exists for this provisioning"))?;
-    step.check_caller(caller)?;
-    Ok(step)
-}
 
 /// Sends a one-time code by one of the offered methods (through the notification outbox).
 #[utoipa::path(post, path = "/v1/provisionings/{provisioning_id}/step-up/otp", tag = "step-up",
@@ -64,42 +48,17 @@ pub(crate) async fn send_otp(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let principal = require(&state, &headers, Role::TokenRequestor).await?;
-    let req: OtpSendRequest = parse_json(&body)?;
-    let caller = StepUpCaller {
-        token_requestor_id: &principal.id,
-        wallet_user_id: &req.wallet_user_id,
-        device_id: &req.device_id,
-    };
-    require_active_account(
-        &state,
-        &principal,
-        &req.wallet_user_id,
-        &req.device_id,
-        None,
-    )
-    .await?;
+    let send = OtpSend::new(&provisioning_id, &principal.id, parse_json(&body)?);
+    let query = facts_query(&principal, &send.provisioning_id, &send.caller, None);
+    let ctx = context(&state);
     for _ in 0..RACE_RETRIES {
-        let step = load(&state, &provisioning_id, &caller).await?;
-        let now = state.clock.now();
-        let issued = step.issue(
-            state.crypto.as_ref(),
-            state.keys.vault(),
-            &req.method_id,
-            SENDER,
-            now,
-            &state.config.step_up,
-        )?;
-        match state.store.commit_otp_issue(&issued).await {
+        let loaded = state.store.load_step_up_facts(&query).await?;
+        let sent = send.process(&ctx, &facts(&state, &principal, loaded)?)?;
+        match state.store.commit_otp_issue(&sent.record).await {
             Ok(()) => {
                 state.outbox_wake.notify_one();
-                tracing::info!(%provisioning_id, otp_id = %issued.otp.otp_id, "step-up code queued");
-                let sent = OtpSent {
-                    otp_id: issued.otp.otp_id,
-                    destination: issued.destination,
-                    expires_at: issued.otp.expires_at,
-                    resends_left: issued.resends_left,
-                };
-                return Ok((StatusCode::CREATED, Json(sent)).into_response());
+                tracing::info!(%provisioning_id, otp_id = %sent.answer.otp_id, "step-up code queued");
+                return Ok((StatusCode::CREATED, Json(sent.answer)).into_response());
             }
             Err(StoreError::Conflict(Conflict::StepUpVersion)) => continue,
             Err(e) => return Err(e.into()),
@@ -129,65 +88,36 @@ pub(crate) async fn verify_otp(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let principal = require(&state, &headers, Role::TokenRequestor).await?;
-    let req: OtpVerifyRequest = parse_json(&body)?;
-    let caller = StepUpCaller {
-        token_requestor_id: &principal.id,
-        wallet_user_id: &req.wallet_user_id,
-        device_id: &req.device_id,
-    };
-    require_active_account(
-        &state,
+    let verify = OtpVerify::new(&provisioning_id, &principal.id, parse_json(&body)?);
+    let query = facts_query(
         &principal,
-        &req.wallet_user_id,
-        &req.device_id,
-        None,
-    )
-    .await?;
-    let crypto = state.crypto.as_ref();
+        &verify.provisioning_id,
+        &verify.caller,
+        Some(&verify.otp_id),
+    );
+    let ctx = context(&state);
     for _ in 0..RACE_RETRIES {
-        let step = load(&state, &provisioning_id, &caller).await?;
-        let otp = state
-            .store
-            .otp(&req.otp_id)
-            .await?
-            .ok_or(StepUpError::UnknownOtp)?;
-        let now = state.clock.now();
-        let verification = step.verify(
-            crypto,
-            state.keys.vault(),
-            &otp,
-            &req.code,
-            now,
-            &state.config.step_up,
-        );
-        let (change, outcome) = match verification {
-            Verification::Refused(e) => return Err(e.into()),
-            Verification::Failed(change, e) => (change, Err(e)),
-            Verification::Passed(change) => {
-                let passed = release(&state, &step.token_ref_id, &provisioning_id).await?;
-                (change, Ok(passed))
-            }
-        };
-        let (script, handoff) = match &outcome {
-            Ok((passed, handoff)) => (Some(&passed.script), handoff.as_ref()),
-            Err(_) => (None, None),
-        };
-        match state
-            .store
-            .commit_step_up_change(&change, &step.token_ref_id, script, handoff, now)
-            .await
-        {
-            Ok(()) if handoff.is_some() => state.outbox_wake.notify_one(),
+        let loaded = state.store.load_step_up_facts(&query).await?;
+        let checked = verify.process(&ctx, &facts(&state, &principal, loaded)?)?;
+        match state.store.commit_step_up_change(&checked.change).await {
             Ok(()) => {}
             Err(StoreError::Conflict(Conflict::StepUpVersion)) => continue,
             Err(e) => return Err(e.into()),
         }
-        return match outcome {
+        let handoff = checked
+            .change
+            .activation
+            .as_ref()
+            .and_then(|a| a.handoff.as_ref());
+        if handoff.is_some() {
+            state.outbox_wake.notify_one();
+        }
+        return match checked.answer {
             Err(e) => {
                 tracing::info!(%provisioning_id, code = %e.code(), "step-up code refused");
                 Err(e.into())
             }
-            Ok((passed, _)) => {
+            Ok(passed) => {
                 tracing::info!(%provisioning_id, token_ref_id = %passed.token.token_ref_id, "step-up passed; token active");
                 Ok(Json(passed).into_response())
             }
@@ -196,56 +126,62 @@ pub(crate) async fn verify_otp(
     Err(StepUpError::Conflict.into())
 }
 
-/// The answer to a right code: the token as it will be once the change commits, its access
-/// data and a fresh installation script; and, for a secure element, the job for the issuer's
-/// TSM.
-async fn release(
-    state: &AppState,
-    token_ref_id: &str,
+fn context(state: &AppState) -> StepUpContext<'_> {
+    StepUpContext {
+        crypto: state.crypto.as_ref(),
+        keys: &state.keys,
+        config: &state.config.step_up,
+        now: state.clock.now(),
+    }
+}
+
+/// What a step-up request reads: the step-up, the code a verification names (with the token
+/// and its issuer's TSM), and a hosted wallet's account.
+fn facts_query(
+    principal: &Principal,
     provisioning_id: &str,
-) -> Result<(StepUpPassed, Option<TsmHandoff>), ApiError> {
-    let token = state
-        .store
-        .token(token_ref_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(&"step-up without its token"))?;
-    let sp_tsm =
-        match token.secure_element_id {
-            Some(_) => Some(sp_tsm_target(state, &token.issuer_id).await?.ok_or(
-                PushError::Config("the issuer's TSM is no longer registered"),
-            )?),
-            None => None,
-        };
-    let secure_element = token
-        .secure_element_id
-        .as_deref()
-        .zip(sp_tsm.as_ref())
-        .map(|(se_id, sp_tsm)| SeTarget { se_id, sp_tsm });
-    let released = release_access_data(
-        state.crypto.as_ref(),
-        &state.keys,
-        &StoredToken {
-            token_ref_id: &token.token_ref_id,
-            token_pan: &token.token_pan,
-            cryptogram_key: &token.cryptogram_key,
-            binding_jwk: &token.binding_jwk,
-            exp_month: token.exp_month,
-            exp_year: token.exp_year,
-            provisioning_id,
-            secure_element,
-        },
-    )?;
-    let passed = StepUpPassed {
+    caller: &WalletCaller,
+    otp_id: Option<&str>,
+) -> StepUpFactsQuery {
+    StepUpFactsQuery {
         provisioning_id: provisioning_id.to_owned(),
-        token: TokenInfo {
-            token_ref_id: token.token_ref_id,
-            last4: token.token_last4,
-            exp_month: token.exp_month,
-            exp_year: token.exp_year,
-            status: TokenStatus::Active.as_str().into(),
-        },
-        access_data: released.access_data,
-        script: released.script,
-    };
-    Ok((passed, released.handoff))
+        otp_id: otp_id.map(str::to_owned),
+        hosted_account: principal
+            .hosted_accounts
+            .then(|| caller.hosted_user())
+            .flatten()
+            .map(|uid| (principal.id.clone(), uid.as_str().to_owned())),
+        token: otp_id.is_some(),
+    }
+}
+
+/// The loaded records as the core reads them: the account's and the TSM's keys parsed.
+fn facts(
+    state: &AppState,
+    principal: &Principal,
+    loaded: provisio_store::StepUpFacts,
+) -> Result<StepUpFacts, ApiError> {
+    Ok(StepUpFacts {
+        account: principal
+            .hosted_accounts
+            .then(|| loaded.account.map(hosted_account).transpose())
+            .transpose()?,
+        step_up: loaded.step_up,
+        otp: loaded.otp,
+        token: loaded.token.map(stored_token),
+        sp_tsm: loaded.sp_tsm.map(|r| target_of(state, r)).transpose()?,
+    })
+}
+
+fn stored_token(t: TokenRecord) -> StoredToken {
+    StoredToken {
+        token_ref_id: t.token_ref_id,
+        token_pan: t.token_pan,
+        cryptogram_key: t.cryptogram_key,
+        binding_jwk: t.binding_jwk,
+        token_last4: t.token_last4,
+        exp_month: t.exp_month,
+        exp_year: t.exp_year,
+        secure_element_id: t.secure_element_id,
+    }
 }

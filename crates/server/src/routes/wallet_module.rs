@@ -1,9 +1,10 @@
-//! `GET /v1/wallet-module`: the signed wallet module manifest ("pre-install").
+//! `GET /v1/wallet-module` (docs/protocol.md §8.1): the signed wallet module manifest
+//! ("pre-install"), made by the accounts core.
 
 use axum::Json;
 use axum::extract::State;
+use provisio_accounts::wallet_module as manifest;
 use provisio_accounts::wire::WalletModule;
-use provisio_accounts::{Manifest, ModuleEndpoints, sign_manifest};
 
 use crate::{ApiError, AppState};
 
@@ -16,20 +17,14 @@ use crate::{ApiError, AppState};
 pub(crate) async fn wallet_module(
     State(state): State<AppState>,
 ) -> Result<Json<WalletModule>, ApiError> {
-    let manifest = Manifest {
-        iss: state.config.tsp_id.clone(),
-        iat: state.clock.now(),
-        module_version: state.accounts.module_version.clone(),
-        min_sdk_version: state.accounts.min_sdk_version.clone(),
-        endpoints: ModuleEndpoints {
-            wallet_accounts: "/v1/wallet-accounts".into(),
-            push_provisioning: "/v1/push-provisioning".into(),
-            jwks: "/v1/keys/jwks.json".into(),
-        },
-        keys: state.keys.jwks(),
-    };
     let key = state.keys.current_sig();
-    let manifest = sign_manifest(state.crypto.as_ref(), &key.key, &key.kid, &manifest)
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(WalletModule { manifest }))
+    Ok(Json(manifest(
+        state.crypto.as_ref(),
+        &key.key,
+        &key.kid,
+        &state.config.tsp_id,
+        state.clock.now(),
+        &state.accounts,
+        state.keys.jwks(),
+    )?))
 }

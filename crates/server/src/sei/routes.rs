@@ -1,4 +1,7 @@
-//! The SEI-TSM's handlers: authenticate, load, call the `provisio-tsm` core, commit, answer.
+//! The SEI-TSM's handlers (docs/protocol.md §11). Each authenticates, asks the store once for
+//! the facts, calls the `provisio-tsm` core once ([`provisio_tsm::sei`]), commits what it
+//! returned in one transaction and answers (docs/architecture.md §3). What is left here is
+//! the store's rows to the core's records and back.
 
 use std::time::Duration;
 
@@ -6,28 +9,26 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use provisio_gp::Aid;
-use provisio_gp::scp03::{SecurityLevel, StaticKeys};
-use provisio_jose::Jwk;
 use provisio_store::{
     ApduLogRow, OtaMessageRow, ProviderRecord, StoreError, TsmPrincipal, TsmRequestRow,
 };
+use provisio_tsm::relay::{Answer, Logged};
+use provisio_tsm::sei::{
+    IntakeFacts, NewRequest, RequestUpdate, SessionFacts, StoredRequest, Taken,
+    open_session as open_core, take_request,
+};
 use provisio_tsm::wire::{
     AddElement, AddProvider, ElementAdded, Message, Messages, OpenSession, ProviderAdded, Relayed,
-    RequestStatus, SessionStep, WakeUp,
+    RequestStatus, SessionStep,
 };
-use provisio_tsm::{
-    AdminSession, CreateDomain, Intake, Next, RequestEvent, RequestKind, RequestState,
-    ServiceProvider, ServiceRecord, ServiceRequest, intake, seal_initial_keys,
-};
+use provisio_tsm::{NewElement, NewProvider, ServiceProvider, ServiceRecord, ServiceRequest};
 use provisio_types::Code;
 use serde::Deserialize;
 
-use super::state::{LiveSession, SeiState};
+use super::state::SeiState;
 use crate::auth::bearer;
 use crate::error::Problem;
 use crate::routes::parse_json;
-use crate::tsm_sessions::random_id;
 use crate::{ApiError, hash_api_key, new_api_key};
 
 /// The longest long-poll.
@@ -42,6 +43,7 @@ fn require_admin(s: &SeiState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// The holder of the bearer key: one store call.
 async fn principal(s: &SeiState, headers: &HeaderMap) -> Result<TsmPrincipal, ApiError> {
     let hash = hash_api_key(s.crypto.as_ref(), bearer(headers)?);
     s.store
@@ -52,11 +54,7 @@ async fn principal(s: &SeiState, headers: &HeaderMap) -> Result<TsmPrincipal, Ap
 
 async fn provider(s: &SeiState, headers: &HeaderMap) -> Result<ProviderRecord, ApiError> {
     match principal(s, headers).await? {
-        TsmPrincipal::ServiceProvider(sp_id) => s
-            .store
-            .tsm_provider(&sp_id)
-            .await?
-            .ok_or_else(ApiError::unauthorized),
+        TsmPrincipal::ServiceProvider(provider) => Ok(provider),
         TsmPrincipal::OtaClient(_) => Err(ApiError::forbidden(
             "this operation needs a service provider's API key",
         )),
@@ -91,31 +89,17 @@ pub(crate) async fn add_element(
 ) -> Result<(StatusCode, Json<ElementAdded>), ApiError> {
     require_admin(&s, &headers)?;
     let req: AddElement = parse_json(&body)?;
-    let h = |v: &str| hex::decode(v).map_err(|_| ApiError::malformed("keys must be hex"));
-    let kvn = *h(&req.isd_keys.kvn)?
-        .first()
-        .ok_or_else(|| ApiError::malformed("kvn"))?;
-    let keys = StaticKeys::from_bytes(
-        kvn,
-        &h(&req.isd_keys.enc)?,
-        &h(&req.isd_keys.mac)?,
-        &h(&req.isd_keys.dek)?,
-    )
-    .map_err(|e| ApiError::malformed(e.to_string()))?;
-    if req.se_id.is_empty() || req.se_id.len() > 64 {
-        return Err(ApiError::malformed("se_id must be 1 to 64 characters"));
-    }
-    let sealed = s.seal_keys(&keys, &format!("isd:{}", req.se_id))?;
+    let element = NewElement::accept(&s.tsm(), &req)?;
     let ota_key = new_api_key(s.crypto.as_ref()).map_err(|e| ApiError::internal(&e))?;
     let hash = hash_api_key(s.crypto.as_ref(), &ota_key);
     s.store
-        .tsm_add_element(&req.se_id, &sealed, &hash, s.clock.now())
+        .tsm_add_element(&element.se_id, &element.isd_keys, &hash, s.clock.now())
         .await
         .map_err(conflict_or)?;
     Ok((
         StatusCode::CREATED,
         Json(ElementAdded {
-            se_id: req.se_id,
+            se_id: element.se_id,
             ota_key,
         }),
     ))
@@ -133,19 +117,11 @@ pub(crate) async fn add_provider(
 ) -> Result<(StatusCode, Json<ProviderAdded>), ApiError> {
     require_admin(&s, &headers)?;
     let req: AddProvider = parse_json(&body)?;
-    let aid_prefix =
-        hex::decode(&req.aid_prefix).map_err(|_| ApiError::malformed("aid_prefix must be hex"))?;
-    if !(5..=16).contains(&aid_prefix.len()) {
-        return Err(ApiError::malformed("aid_prefix must be 5 to 16 bytes"));
-    }
-    req.encryption_jwk
-        .public_key()
-        .map_err(|_| ApiError::malformed("encryption_jwk is not an EC P-256 public key"))?;
+    let new = NewProvider::accept(&req)?;
     let record = ProviderRecord {
-        sp_id: req.sp_id.clone(),
-        aid_prefix,
-        encryption_jwk: serde_json::to_string(&req.encryption_jwk)
-            .map_err(|e| ApiError::internal(&e))?,
+        sp_id: new.sp_id,
+        aid_prefix: new.aid_prefix,
+        encryption_jwk: new.encryption_jwk,
     };
     let api_key = new_api_key(s.crypto.as_ref()).map_err(|e| ApiError::internal(&e))?;
     let hash = hash_api_key(s.crypto.as_ref(), &api_key);
@@ -156,36 +132,10 @@ pub(crate) async fn add_provider(
     Ok((
         StatusCode::CREATED,
         Json(ProviderAdded {
-            sp_id: req.sp_id,
+            sp_id: record.sp_id,
             api_key,
         }),
     ))
-}
-
-fn record_of(row: &TsmRequestRow) -> Result<ServiceRecord, ApiError> {
-    let request: ServiceRequest =
-        serde_json::from_str(&row.body).map_err(|e| ApiError::internal(&e))?;
-    let state: RequestState =
-        serde_json::from_str(&row.state).map_err(|e| ApiError::internal(&e))?;
-    let fingerprint = row
-        .fingerprint
-        .as_slice()
-        .try_into()
-        .map_err(|_| ApiError::internal(&"fingerprint"))?;
-    Ok(ServiceRecord {
-        sp_id: row.sp_id.clone(),
-        request,
-        fingerprint,
-        state,
-    })
-}
-
-fn status_of(row: &TsmRequestRow) -> Result<RequestStatus, ApiError> {
-    Ok(RequestStatus {
-        request_id: row.request_id.clone(),
-        state: record_of(row)?.state,
-        handover: row.handover.clone(),
-    })
 }
 
 #[utoipa::path(post, path = "/v1/sei/service-requests", tag = "sei-tsm", request_body = ServiceRequest,
@@ -201,101 +151,46 @@ pub(crate) async fn create_request(
 ) -> Result<(StatusCode, Json<RequestStatus>), ApiError> {
     let sp = provider(&s, &headers).await?;
     let req: ServiceRequest = parse_json(&body)?;
-    if s.store.tsm_element(&req.se_id).await?.is_none() {
-        return Err(ApiError::new(
-            Code::UnknownElement,
-            "this carrier manages no such secure element",
-        ));
-    }
-    let existing = match s.store.tsm_request(&sp.sp_id, &req.request_id).await? {
-        Some(row) => Some(record_of(&row)?),
-        None => None,
-    };
-    let domain_created = match &req.kind {
-        RequestKind::DelegatePersonalization { ssd, .. } => s
-            .store
-            .tsm_requests_for(&sp.sp_id, &req.se_id)
-            .await?
-            .iter()
-            .filter_map(|row| record_of(row).ok())
-            .any(|r| r.state == RequestState::Done && matches!(&r.request.kind, RequestKind::CreateDomain { ssd: d, .. } if d == ssd)),
-        RequestKind::CreateDomain { .. } => false,
+    let loaded = s
+        .store
+        .tsm_intake_facts(
+            &sp.sp_id,
+            &req.request_id,
+            &req.se_id,
+            req.needs_created_domain(),
+        )
+        .await?;
+    let facts = IntakeFacts {
+        element_known: loaded.element_known,
+        existing: loaded.existing.map(stored).transpose()?,
+        // A stored request that does not decode is no created domain.
+        on_element: loaded
+            .on_element
+            .into_iter()
+            .filter_map(|row| record_of(&row).ok())
+            .collect(),
     };
     let who = ServiceProvider {
-        sp_id: sp.sp_id.clone(),
-        aid_prefix: sp.aid_prefix.clone(),
+        sp_id: sp.sp_id,
+        aid_prefix: sp.aid_prefix,
     };
-    let record = match intake(s.crypto.as_ref(), &who, req, existing, domain_created)? {
-        Intake::Duplicate(record) => {
-            let row = s
-                .store
-                .tsm_request(&sp.sp_id, &record.request.request_id)
-                .await?
-                .ok_or_else(|| ApiError::internal(&"vanished"))?;
-            return Ok((StatusCode::OK, Json(status_of(&row)?)));
-        }
-        Intake::New(record) => record,
+    let new = match take_request(&s.tsm(), &who, req, facts)? {
+        Taken::Duplicate(status) => return Ok((StatusCode::OK, Json(status))),
+        Taken::New(new) => new,
     };
-    let rid = record.request.request_id.clone();
-    let (secret, connect) = match &record.request.kind {
-        RequestKind::CreateDomain { .. } => {
-            let mut k = zeroize::Zeroizing::new([0u8; 48]);
-            provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), k.as_mut())
-                .map_err(|e| ApiError::internal(&e))?;
-            let (enc, rest) = k.split_at(16);
-            let (mac, dek) = rest.split_at(16);
-            let initial =
-                StaticKeys::from_bytes(0x30, enc, mac, dek).map_err(|e| ApiError::internal(&e))?;
-            (
-                Some(s.seal_keys(&initial, &format!("initial:{}:{rid}", sp.sp_id))?),
-                "SEI".to_owned(),
-            )
-        }
-        RequestKind::DelegatePersonalization { sp_endpoint, .. } => (None, sp_endpoint.clone()),
-    };
-    let wake = WakeUp {
-        sp_id: sp.sp_id.clone(),
-        request_id: rid.clone(),
-        connect,
-    };
-    let message = OtaMessageRow {
-        message_id: random_id(s.crypto.as_ref(), "msg_")?,
-        se_id: record.request.se_id.clone(),
-        body: serde_json::to_string(&wake).map_err(|e| ApiError::internal(&e))?,
-    };
-    let row = TsmRequestRow {
-        sp_id: sp.sp_id.clone(),
-        request_id: rid.clone(),
-        se_id: record.request.se_id.clone(),
-        body: serde_json::to_string(&record.request).map_err(|e| ApiError::internal(&e))?,
-        fingerprint: record.fingerprint.to_vec(),
-        state: serde_json::to_string(&record.state).map_err(|e| ApiError::internal(&e))?,
-        secret,
-        handover: None,
-        version: 0,
-    };
+    let (row, message) = new_rows(&new)?;
     match s
         .store
         .tsm_insert_request(&row, &message, s.clock.now())
-        .await
+        .await?
     {
-        Ok(()) => {}
-        // A concurrent twin won: answer as for a duplicate.
-        Err(StoreError::Conflict(_)) => {
-            let row = s
-                .store
-                .tsm_request(&sp.sp_id, &rid)
-                .await?
-                .ok_or_else(|| ApiError::internal(&"vanished"))?;
-            if row.fingerprint != record.fingerprint {
-                return Err(provisio_tsm::TsmError::RequestConflict.into());
-            }
-            return Ok((StatusCode::OK, Json(status_of(&row)?)));
+        None => {
+            s.wake.notify_waiters();
+            Ok((StatusCode::CREATED, Json(new.status())))
         }
-        Err(e) => return Err(e.into()),
+        // A concurrent twin was stored first: answer as for a duplicate.
+        Some(twin) => Ok((StatusCode::OK, Json(new.after_twin(&stored(twin)?)?))),
     }
-    s.wake.notify_waiters();
-    Ok((StatusCode::CREATED, Json(status_of(&row)?)))
 }
 
 #[utoipa::path(get, path = "/v1/sei/service-requests/{request_id}", tag = "sei-tsm",
@@ -314,7 +209,7 @@ pub(crate) async fn request_status(
         .tsm_request(&sp.sp_id, &request_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such service request"))?;
-    Ok(Json(status_of(&row)?))
+    Ok(Json(stored(row)?.status()))
 }
 
 /// `?wait=` seconds for the long-poll.
@@ -388,33 +283,22 @@ pub(crate) async fn open_session(
 ) -> Result<(StatusCode, Json<SessionStep>), ApiError> {
     let se_id = ota_client(&s, &headers).await?;
     let req: OpenSession = parse_json(&body)?;
-    let row = s
+    let loaded = s
         .store
-        .tsm_request(&req.sp_id, &req.request_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such service request"))?;
-    if row.se_id != se_id {
-        return Err(ApiError::not_found("no such service request"));
-    }
-    let record = record_of(&row)?;
-    let RequestKind::CreateDomain { ssd, applet } = &record.request.kind else {
-        return Err(ApiError::new(
-            Code::WrongTsm,
-            "this request's session is with the service provider's TSM",
-        ));
-    };
-    if record.state.is_final() {
-        return Err(ApiError::new(Code::NothingToDo, "this request is finished"));
-    }
-    let state = record.state.clone().apply(RequestEvent::SessionOpened)?;
-    let state_json = serde_json::to_string(&state).map_err(|e| ApiError::internal(&e))?;
+        .tsm_session_facts(&req.sp_id, &req.request_id, &se_id)
+        .await?;
+    let (row, facts) = session_facts(loaded.request, loaded.isd_keys, loaded.provider)?;
+    let out = open_core(&s.tsm(), &se_id, facts)?;
+    let session_id = out
+        .answer
+        .as_ref()
+        .map(|o| o.session_id.clone())
+        .unwrap_or_default();
+    let update = out.update.as_ref().zip(row.as_ref()).map(changed);
     s.store
-        .tsm_update_request(
-            &row.sp_id,
-            &row.request_id,
-            row.version,
-            &state_json,
-            None,
+        .tsm_commit_session(
+            update.as_ref(),
+            &log_rows(&session_id, &req.sp_id, &req.request_id, &out.log),
             s.clock.now(),
         )
         .await
@@ -424,72 +308,12 @@ pub(crate) async fn open_session(
             }
             other => other.into(),
         })?;
-    if let RequestState::Failed { reason } = &state {
-        return Err(ApiError::new(
-            Code::RequestFailed,
-            format!("the request failed: {reason}"),
-        ));
-    }
-    let isd = s.open_keys(
-        &s.store
-            .tsm_element(&se_id)
-            .await?
-            .ok_or_else(|| ApiError::internal(&"element vanished"))?,
-        &format!("isd:{se_id}"),
-    )?;
-    let initial = s.open_keys(
-        row.secret
-            .as_deref()
-            .ok_or_else(|| ApiError::internal(&"no initial keys"))?,
-        &format!("initial:{}:{}", row.sp_id, row.request_id),
-    )?;
-    let plan = CreateDomain {
-        ssd: ssd.clone(),
-        applet: applet.clone(),
-        min_level: SecurityLevel::FULL.byte(),
-        initial,
-        isd_dek: isd.dek.clone(),
-    };
-    let mut challenge = [0u8; 8];
-    provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), &mut challenge)
-        .map_err(|e| ApiError::internal(&e))?;
-    let (session, apdu) = AdminSession::start(
-        &Aid::isd(),
-        vec![(isd, challenge)],
-        SecurityLevel::FULL,
-        Box::new(plan),
-    );
-    let session_id = random_id(s.crypto.as_ref(), "ses_")?;
-    log(&s, &session_id, &row.sp_id, &row.request_id, 'C', &apdu).await?;
-    let live = LiveSession {
-        sp_id: row.sp_id.clone(),
-        request_id: row.request_id.clone(),
-        se_id,
-        session,
-    };
-    s.sessions.put(session_id.clone(), live)?;
+    let opened = out.answer?;
+    s.sessions.put(opened.session_id.clone(), opened.session)?;
     Ok((
         StatusCode::CREATED,
-        Json(SessionStep::command(session_id, &apdu)),
+        Json(SessionStep::command(opened.session_id, &opened.first)),
     ))
-}
-
-async fn log(
-    s: &SeiState,
-    session_id: &str,
-    sp_id: &str,
-    request_id: &str,
-    direction: char,
-    apdu: &[u8],
-) -> Result<(), ApiError> {
-    let row = ApduLogRow {
-        session_id: session_id.into(),
-        sp_id: sp_id.into(),
-        request_id: request_id.into(),
-        direction,
-        apdu: apdu.to_vec(),
-    };
-    Ok(s.store.tsm_log_apdus(&[row], s.clock.now()).await?)
 }
 
 #[utoipa::path(post, path = "/v1/sei/ota/sessions/{session_id}", tag = "sei-tsm", request_body = Relayed,
@@ -505,77 +329,107 @@ pub(crate) async fn session_step(
     body: Bytes,
 ) -> Result<Json<SessionStep>, ApiError> {
     let se_id = ota_client(&s, &headers).await?;
-    let req: Relayed = parse_json(&body)?;
-    let response = hex::decode(&req.apdu).map_err(|_| ApiError::malformed("apdu must be hex"))?;
-    let mut live = s.sessions.take(&session_id, |l| l.se_id == se_id)?;
-    log(
-        &s,
-        &session_id,
-        &live.sp_id,
-        &live.request_id,
-        'R',
-        &response,
-    )
-    .await?;
-    match live.session.on_response(&response) {
-        Ok(Next::Send(apdu)) => {
-            log(&s, &session_id, &live.sp_id, &live.request_id, 'C', &apdu).await?;
-            s.sessions.put(session_id.clone(), live)?;
-            Ok(Json(SessionStep::command(session_id, &apdu)))
+    let response = parse_json::<Relayed>(&body)?.response()?;
+    let mut live = s.sessions.take(&session_id, |l| l.se_id() == se_id)?;
+    let loaded = s
+        .store
+        .tsm_session_facts(live.sp_id(), live.request_id(), &se_id)
+        .await?;
+    let (row, facts) = session_facts(loaded.request, loaded.isd_keys, loaded.provider)?;
+    let out = live.step(&s.tsm(), &response, facts);
+    let log = log_rows(&session_id, live.sp_id(), live.request_id(), &out.log);
+    let update = out.update.as_ref().zip(row.as_ref()).map(changed);
+    let now = s.clock.now();
+    if let Err(e) = s.store.tsm_commit_session(update.as_ref(), &log, now).await {
+        // The request changed under the completing session: what crossed the relay is
+        // logged all the same, and the next session finds the plan complete.
+        if matches!(e, StoreError::Conflict(_)) {
+            s.store.tsm_commit_session(None, &log, now).await?;
         }
-        Ok(Next::Done(_report)) => {
-            complete(&s, &live.sp_id, &live.request_id).await?;
-            Ok(Json(SessionStep::done(session_id, false)))
-        }
-        // The session is over; the request stays IN_PROGRESS for the next one.
-        Err(e) => Err(e.into()),
+        return Err(e.into());
+    }
+    // A refusal ends the session; the request stays IN_PROGRESS for the next one.
+    let answer = out.answer?;
+    if let Answer::Command(_) = &answer {
+        s.sessions.put(session_id.clone(), live)?;
+    }
+    Ok(Json(answer.into_step(session_id)))
+}
+
+/// A stored request, decoded.
+fn stored(row: TsmRequestRow) -> Result<StoredRequest, ApiError> {
+    Ok(StoredRequest {
+        record: record_of(&row)?,
+        secret: row.secret,
+        handover: row.handover,
+        version: row.version,
+    })
+}
+
+fn record_of(row: &TsmRequestRow) -> Result<ServiceRecord, ApiError> {
+    Ok(ServiceRecord::decode(
+        row.sp_id.clone(),
+        &row.body,
+        &row.fingerprint,
+        &row.state,
+    )?)
+}
+
+/// The session facts for the core, and the request's row as read (what its update changes).
+fn session_facts(
+    request: Option<TsmRequestRow>,
+    isd_keys: Option<Vec<u8>>,
+    provider: Option<ProviderRecord>,
+) -> Result<(Option<TsmRequestRow>, SessionFacts), ApiError> {
+    let facts = SessionFacts {
+        request: request.clone().map(stored).transpose()?,
+        isd_keys,
+        provider_jwk: provider.map(|p| p.encryption_jwk),
+    };
+    Ok((request, facts))
+}
+
+/// The row of `(update, row)`: the request as read, with the update's state and handover.
+fn changed((update, row): (&RequestUpdate, &TsmRequestRow)) -> TsmRequestRow {
+    TsmRequestRow {
+        state: update.state.encode(),
+        handover: update.handover.clone(),
+        version: update.version,
+        ..row.clone()
     }
 }
 
-/// Marks a CREATE_DOMAIN done and stores the handover package for its provider.
-async fn complete(s: &SeiState, sp_id: &str, request_id: &str) -> Result<(), ApiError> {
-    let row = s
-        .store
-        .tsm_request(sp_id, request_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(&"request vanished"))?;
-    let record = record_of(&row)?;
-    let RequestKind::CreateDomain { ssd, .. } = &record.request.kind else {
-        return Err(ApiError::internal(&"not a CREATE_DOMAIN"));
+/// A new request's row and its wake-up message's.
+fn new_rows(new: &NewRequest) -> Result<(TsmRequestRow, OtaMessageRow), ApiError> {
+    let request = &new.record.request;
+    let row = TsmRequestRow {
+        sp_id: new.record.sp_id.clone(),
+        request_id: request.request_id.clone(),
+        se_id: request.se_id.clone(),
+        body: request.encode(),
+        fingerprint: new.record.fingerprint.to_vec(),
+        state: new.record.state.encode(),
+        secret: new.secret.clone(),
+        handover: None,
+        version: 0,
     };
-    let provider = s
-        .store
-        .tsm_provider(sp_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(&"provider vanished"))?;
-    let jwk: Jwk =
-        serde_json::from_str(&provider.encryption_jwk).map_err(|e| ApiError::internal(&e))?;
-    let recipient = jwk.public_key().map_err(|e| ApiError::internal(&e))?;
-    let initial = s.open_keys(
-        row.secret
-            .as_deref()
-            .ok_or_else(|| ApiError::internal(&"no initial keys"))?,
-        &format!("initial:{sp_id}:{request_id}"),
-    )?;
-    let package = seal_initial_keys(
-        s.crypto.as_ref(),
-        &recipient,
-        &row.se_id,
-        ssd,
-        request_id,
-        &initial,
-    )?;
-    let state = record.state.apply(RequestEvent::Completed)?;
-    let state_json = serde_json::to_string(&state).map_err(|e| ApiError::internal(&e))?;
-    s.store
-        .tsm_update_request(
-            sp_id,
-            request_id,
-            row.version,
-            &state_json,
-            Some(&package),
-            s.clock.now(),
-        )
-        .await?;
-    Ok(())
+    let message = OtaMessageRow {
+        message_id: new.message.message_id.clone(),
+        se_id: request.se_id.clone(),
+        body: serde_json::to_string(&new.message.wake).map_err(|e| ApiError::internal(&e))?,
+    };
+    Ok((row, message))
+}
+
+/// The audit log's rows of a session's APDUs.
+fn log_rows(session_id: &str, sp_id: &str, request_id: &str, log: &[Logged]) -> Vec<ApduLogRow> {
+    log.iter()
+        .map(|apdu| ApduLogRow {
+            session_id: session_id.to_owned(),
+            sp_id: sp_id.to_owned(),
+            request_id: request_id.to_owned(),
+            direction: apdu.direction(),
+            apdu: apdu.bytes().to_vec(),
+        })
+        .collect()
 }

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, SecretBytes};
-use provisio_gp::scp03::StaticKeys;
 use provisio_store::TsmStore;
-use provisio_tsm::AdminSession;
+use provisio_tsm::TsmContext;
+use provisio_tsm::sei::CarrierSession;
 
-use crate::{ApiError, Clock};
+use crate::Clock;
 
 /// The SEI-TSM's state.
 #[derive(Clone)]
@@ -17,16 +17,8 @@ pub struct SeiState {
     master: Arc<SecretBytes>,
     pub(crate) admin_hash: [u8; 32],
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) sessions: Arc<crate::tsm_sessions::Sessions<LiveSession>>,
+    pub(crate) sessions: Arc<crate::tsm_sessions::Sessions<CarrierSession>>,
     pub(crate) wake: Arc<tokio::sync::Notify>,
-}
-
-/// A running admin session and what it serves.
-pub(crate) struct LiveSession {
-    pub(crate) sp_id: String,
-    pub(crate) request_id: String,
-    pub(crate) se_id: String,
-    pub(crate) session: AdminSession,
 }
 
 impl SeiState {
@@ -51,13 +43,8 @@ impl SeiState {
         }
     }
 
-    /// Seals a key set under the master key, bound to `aad`.
-    pub(crate) fn seal_keys(&self, keys: &StaticKeys, aad: &str) -> Result<Vec<u8>, ApiError> {
-        crate::key_seal::seal_keys(self.crypto.as_ref(), &self.master, keys, aad)
-    }
-
-    /// Opens [`SeiState::seal_keys`].
-    pub(crate) fn open_keys(&self, sealed: &[u8], aad: &str) -> Result<StaticKeys, ApiError> {
-        crate::key_seal::open_keys(self.crypto.as_ref(), &self.master, sealed, aad)
+    /// What the carrier's core calls take: the crypto provider and the master key.
+    pub(crate) fn tsm(&self) -> TsmContext<'_> {
+        TsmContext::new(self.crypto.as_ref(), &self.master)
     }
 }

@@ -1,19 +1,17 @@
 //! The SP-TSM's driver: moves jobs through the states that need the carrier's TSM, and reports
-//! each finished job to its caller. Each step is idempotent at the carrier (the request id is
-//! the job id plus the step) and at the caller (one outcome per job), so a restart or a lost
-//! answer just repeats it.
+//! each finished job to its caller (docs/protocol.md §12.6). What to do next is the core's
+//! ([`provisio_tsm::job::next_step`]); the driver only makes the calls and commits. Each step
+//! is idempotent at the carrier (the request id is the job id plus the step) and at the
+//! caller (one outcome per job), so a restart or a lost answer just repeats it.
 
 use std::time::Duration;
 
-use provisio_gp::Aid;
-use provisio_gp::scp03::StaticKeys;
-use provisio_store::{SpJobChange, SpJobRow};
+use provisio_store::SpJobRow;
+use provisio_tsm::ServiceRequest;
+use provisio_tsm::job::{DriverStep, Job, JobUpdate, ReportToken, next_step, on_carrier_status};
 use provisio_tsm::wire::{JobStatus, RequestStatus};
-use provisio_tsm::{
-    JobEvent, JobState, RequestKind, RequestState, ServiceRequest, open_initial_keys,
-};
 
-use super::routes::{report_aad, state_of};
+use super::routes::{change_of, job_of};
 use super::state::SpState;
 use crate::ApiError;
 
@@ -26,8 +24,9 @@ pub fn spawn_sp_driver(state: SpState, poll: Duration) -> tokio::task::JoinHandl
             match state.store.sp_open_jobs().await {
                 Ok(jobs) => {
                     for job in jobs {
-                        if let Err(e) = advance(&state, &job).await {
-                            tracing::warn!(job_id = %job.job_id, code = %e.code(), "job step failed; will retry");
+                        let job_id = job.job_id.clone();
+                        if let Err(e) = advance(&state, job).await {
+                            tracing::warn!(%job_id, code = %e.code(), "job step failed; will retry");
                         }
                     }
                 }
@@ -72,151 +71,64 @@ async fn sei_status(s: &SpState, request_id: &str) -> Result<RequestStatus, ApiE
         .map_err(|e| ApiError::internal(&e))
 }
 
-/// The OTA client's ticket for a job: an HMAC of the job id under the master key, so a
-/// repeated delegation request carries the same ticket (and is the same request at the
-/// carrier).
-fn ota_ticket(s: &SpState, job_id: &str) -> String {
-    let mac = provisio_crypto::CryptoProvider::hmac_sha256(
-        s.crypto.as_ref(),
-        s.master.expose(),
-        format!("ota-ticket:{job_id}").as_bytes(),
-    );
-    provisio_jose::b64_encode(&mac)
-}
-
-async fn commit(
-    s: &SpState,
-    job: &SpJobRow,
-    event: JobEvent,
-    mut change: SpJobChange,
-) -> Result<(), ApiError> {
-    let next = state_of(job)?.apply(event)?;
-    change.state = serde_json::to_string(&next).map_err(|e| ApiError::internal(&e))?;
-    Ok(s.store
-        .sp_update_job(&job.job_id, job.version, &change, s.clock.now())
-        .await?)
-}
-
-async fn advance(s: &SpState, job: &SpJobRow) -> Result<(), ApiError> {
-    let ssd: Aid = job.ssd.parse().map_err(|e| ApiError::internal(&e))?;
-    let create_id = format!("{}.create", job.job_id);
-    match state_of(job)? {
-        JobState::Received => {
-            let applet: Aid = job.applet.parse().map_err(|e| ApiError::internal(&e))?;
-            let req = ServiceRequest {
-                request_id: create_id,
-                se_id: job.se_id.clone(),
-                kind: RequestKind::CreateDomain { ssd, applet },
-            };
-            sei_post(s, &req).await?;
-            commit(s, job, JobEvent::DomainRequested, SpJobChange::default()).await
+/// One pass for one job: the core says what to do next ([`next_step`]); this does it (one
+/// call to the carrier or the caller) and commits what the core made of it.
+async fn advance(s: &SpState, row: SpJobRow) -> Result<(), ApiError> {
+    let job = job_of(row)?;
+    let ctx = s.core();
+    match next_step(&ctx, &job)? {
+        DriverStep::Send { request, then } => {
+            sei_post(s, &request).await?;
+            commit(s, &job, &then).await
         }
-        JobState::DomainRequested => {
-            let status = sei_status(s, &create_id).await?;
-            match (&status.state, &status.handover) {
-                (RequestState::Done, Some(package)) => {
-                    let initial = open_initial_keys(
-                        s.crypto.as_ref(),
-                        &s.key,
-                        package,
-                        &job.se_id,
-                        &ssd,
-                        &create_id,
-                    )?;
-                    let mut k = zeroize::Zeroizing::new([0u8; 96]);
-                    provisio_crypto::CryptoProvider::fill_random(s.crypto.as_ref(), k.as_mut())
-                        .map_err(|e| ApiError::internal(&e))?;
-                    let (enc, rest) = k.split_at(32);
-                    let (mac, dek) = rest.split_at(32);
-                    let own = StaticKeys::from_bytes(0x31, enc, mac, dek)
-                        .map_err(|e| ApiError::internal(&e))?;
-                    let aad = |what: &str| format!("{what}:{}", job.job_id);
-                    // The OTA ticket is committed before the delegation goes out, so the phone
-                    // can never arrive before it.
-                    let ticket = ota_ticket(s, &job.job_id);
-                    let change = SpJobChange {
-                        ticket_hash: Some(crate::hash_api_key(s.crypto.as_ref(), &ticket).to_vec()),
-                        initial_keys: Some(crate::key_seal::seal_keys(
-                            s.crypto.as_ref(),
-                            &s.master,
-                            &initial,
-                            &aad("initial"),
-                        )?),
-                        own_keys: Some(crate::key_seal::seal_keys(
-                            s.crypto.as_ref(),
-                            &s.master,
-                            &own,
-                            &aad("own"),
-                        )?),
-                        ..SpJobChange::default()
-                    };
-                    commit(s, job, JobEvent::HandoverOpened, change).await
-                }
-                (RequestState::Failed { reason }, _) => {
-                    commit(
-                        s,
-                        job,
-                        JobEvent::Failed(format!("carrier: {reason}")),
-                        SpJobChange::default(),
-                    )
-                    .await
-                }
-                _ => Ok(()),
+        DriverStep::Poll { request_id } => {
+            let status = sei_status(s, &request_id).await?;
+            match on_carrier_status(&ctx, &job, &status)? {
+                Some(update) => commit(s, &job, &update).await,
+                None => Ok(()),
             }
         }
-        JobState::DomainReady => {
-            let ticket = ota_ticket(s, &job.job_id);
-            let req = ServiceRequest {
-                request_id: format!("{}.perso", job.job_id),
-                se_id: job.se_id.clone(),
-                kind: RequestKind::DelegatePersonalization {
-                    ssd,
-                    sp_endpoint: format!("{}/v1/sp/ota#{ticket}", s.public_base),
-                },
-            };
-            sei_post(s, &req).await?;
-            commit(s, job, JobEvent::Delegated, SpJobChange::default()).await
-        }
-        JobState::Delegated | JobState::KeysTaken => Ok(()),
-        done @ (JobState::Done | JobState::Failed { .. }) => report(s, job, done).await,
+        DriverStep::Report { url, token, status } => report(s, &url, &token, &status).await,
+        DriverStep::Idle => Ok(()),
     }
 }
 
-/// Tells the caller how the job ended, until it acknowledges (2xx, or 409: it already holds
-/// another outcome, which repeating cannot change).
-async fn report(s: &SpState, job: &SpJobRow, state: JobState) -> Result<(), ApiError> {
-    let (Some(url), Some(sealed), None) = (&job.report_url, &job.report_token, job.reported_at)
-    else {
-        return Ok(());
-    };
-    let token = crate::key_seal::open(
-        s.crypto.as_ref(),
-        &s.master,
-        sealed,
-        &report_aad(&job.job_id),
-    )?;
-    let token = std::str::from_utf8(token.expose()).map_err(|e| ApiError::internal(&e))?;
-    let body = JobStatus {
-        job_id: job.job_id.clone(),
-        state,
-    };
+async fn commit(s: &SpState, job: &Job, update: &JobUpdate) -> Result<(), ApiError> {
+    Ok(s.store
+        .sp_update_job(
+            &job.job_id,
+            update.version,
+            &change_of(update),
+            s.clock.now(),
+        )
+        .await?)
+}
+
+/// Tells the caller how the job ended; an answer of 2xx, or 409 (it already holds another
+/// outcome, which repeating cannot change), is recorded as the acknowledgement.
+async fn report(
+    s: &SpState,
+    url: &str,
+    token: &ReportToken,
+    body: &JobStatus,
+) -> Result<(), ApiError> {
     let r = s
         .http
         .post(url)
-        .bearer_auth(token)
-        .json(&body)
+        .bearer_auth(token.expose())
+        .json(body)
         .send()
         .await
         .map_err(|e| ApiError::internal(&e.without_url()))?;
     let status = r.status();
     if status == reqwest::StatusCode::CONFLICT {
-        tracing::warn!(job_id = %job.job_id, "the caller holds another outcome for this job");
+        tracing::warn!(job_id = %body.job_id, "the caller holds another outcome for this job");
     } else if !status.is_success() {
         return Err(ApiError::internal(&format!(
             "the caller answered the report with {status}"
         )));
     }
-    s.store.sp_job_reported(&job.job_id, s.clock.now()).await?;
-    tracing::info!(job_id = %job.job_id, state = body.state.name(), "job reported to the caller");
+    s.store.sp_job_reported(&body.job_id, s.clock.now()).await?;
+    tracing::info!(job_id = %body.job_id, state = body.state.name(), "job reported to the caller");
     Ok(())
 }

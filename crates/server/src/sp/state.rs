@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider, EcKeyPair, SecretBytes};
 use provisio_store::SpStore;
-use provisio_tsm::{AdminSession, SessionKind};
+use provisio_tsm::TsmContext;
+use provisio_tsm::sp::{JobSession, SpContext};
 
 use crate::{ApiError, Clock};
 
@@ -22,7 +23,7 @@ pub struct SeiLink {
 pub struct SpState {
     pub(crate) store: Arc<dyn SpStore>,
     pub(crate) crypto: Arc<AwsLcProvider>,
-    pub(crate) master: Arc<SecretBytes>,
+    master: Arc<SecretBytes>,
     pub(crate) admin_hash: [u8; 32],
     pub(crate) clock: Arc<dyn Clock>,
     /// The handover and credential key pair.
@@ -33,15 +34,8 @@ pub struct SpState {
     pub(crate) public_base: String,
     pub(crate) sei: SeiLink,
     pub(crate) http: reqwest::Client,
-    pub(crate) sessions: Arc<crate::tsm_sessions::Sessions<LiveSpSession>>,
+    pub(crate) sessions: Arc<crate::tsm_sessions::Sessions<JobSession>>,
     pub(crate) wake: Arc<tokio::sync::Notify>,
-}
-
-/// A running session and the job it serves.
-pub(crate) struct LiveSpSession {
-    pub(crate) job_id: String,
-    pub(crate) kind: SessionKind,
-    pub(crate) session: AdminSession,
 }
 
 const KEY_NAME: &str = "handover_key";
@@ -58,6 +52,17 @@ impl SpState {
     /// service (credentials).
     pub fn public_jwk(&self) -> provisio_jose::Jwk {
         provisio_jose::Jwk::from_public_key(self.key.public_key())
+    }
+
+    /// What the SP-TSM's core calls take: its crypto provider, master key, key pair, AID
+    /// prefix and public base URL.
+    pub(crate) fn core(&self) -> SpContext<'_> {
+        SpContext {
+            tsm: TsmContext::new(self.crypto.as_ref(), &self.master),
+            key: &self.key,
+            aid_prefix: &self.aid_prefix,
+            public_base: &self.public_base,
+        }
     }
 }
 

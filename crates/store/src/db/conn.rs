@@ -56,6 +56,11 @@ fn conflict(what: &str) -> Conflict {
         Conflict::Jti
     } else if is("tokens_token_pan_unique", "tokens.token_pan_hash") {
         Conflict::TokenPan
+    } else if is(
+        "tokens_live_per_device",
+        "tokens.token_requestor_id, tokens.device_id",
+    ) {
+        Conflict::LiveToken
     } else if is("idempotency_pkey", "idempotency.") {
         Conflict::IdempotencyKey
     } else if is("issuers_pkey", "issuers.") {

@@ -1,12 +1,14 @@
 //! Installation scripts: recorded as sent (with, for a secure element, the issuer TSM's job in
-//! the outbox), read back with their owner, and ended once, completed by the report or failed
-//! by the TSM ([`Conflict::ScriptCompleted`] for a second end).
+//! the outbox), read back with their owner (alone, or with the hosted account as a device's
+//! report needs them), and ended once, completed by the report or failed by the TSM
+//! ([`Conflict::ScriptCompleted`] for a second end).
 
-use provisio_tsp::{Script, TsmHandoff};
+use provisio_tsp::{Script, ScriptEnd, ScriptOutcome, TsmHandoff};
 
+use crate::db::accounts;
 use crate::db::codec::params;
 use crate::db::conn::Conn;
-use crate::{Conflict, ScriptRecord, StoreError};
+use crate::{Conflict, ScriptFacts, ScriptFactsQuery, ScriptRecord, StoreError};
 
 /// A script's stored columns besides its ids: its JSON body, and the token it installs.
 pub(crate) fn script_row(script: &Script) -> Result<(String, &str), StoreError> {
@@ -72,6 +74,27 @@ pub(crate) fn script(
     .transpose()
 }
 
+/// Everything a device's script report needs (docs/architecture.md §4): the script with its
+/// owner, and the hosted account when asked. Reads only.
+pub(crate) fn facts(c: &mut dyn Conn, q: &ScriptFactsQuery) -> Result<ScriptFacts, StoreError> {
+    Ok(ScriptFacts {
+        script: script(c, &q.provisioning_id)?,
+        account: match &q.hosted_account {
+            Some((trid, uid)) => accounts::live_account(c, trid, uid)?,
+            None => None,
+        },
+    })
+}
+
+/// Records how a script ended ([`complete_script`] or [`fail_script`]): once, a second end is
+/// [`Conflict::ScriptCompleted`] and nothing is written. Run it in a transaction.
+pub(crate) fn end_script(c: &mut dyn Conn, end: &ScriptEnd) -> Result<(), StoreError> {
+    match &end.outcome {
+        ScriptOutcome::Installed => complete_script(c, &end.provisioning_id, end.at),
+        ScriptOutcome::Failed { reason } => fail_script(c, &end.provisioning_id, reason, end.at),
+    }
+}
+
 /// Marks a script complete and its token payment-ready, once: a script completed or failed
 /// before (or none) is [`Conflict::ScriptCompleted`] and nothing is written. Two statements:
 /// run it in a transaction.
@@ -116,12 +139,15 @@ pub(crate) fn fail_script(
 
 #[cfg(test)]
 mod tests {
-    use provisio_tsp::{Script, ScriptStep, ScriptTarget, Sealed, StepOp, TsmHandoff};
+    use provisio_accounts::AccountState;
+    use provisio_tsp::{
+        Script, ScriptEnd, ScriptOutcome, ScriptStep, ScriptTarget, Sealed, StepOp, TsmHandoff,
+    };
 
     use crate::db::codec::params;
     use crate::db::conn::{Conn, savepoint, transaction};
     use crate::db::test_conn;
-    use crate::{Conflict, StoreError};
+    use crate::{Conflict, ScriptFactsQuery, StoreError};
 
     const NOW: i64 = 1_700_000_000;
 
@@ -316,5 +342,77 @@ mod tests {
         let r = super::script(&mut c, "p1").unwrap().unwrap();
         assert_eq!(r.failure.as_deref(), Some("no room on the element"));
         assert_eq!(installed_at(&mut c, "t1"), None);
+    }
+
+    #[test]
+    fn a_reports_facts_are_the_script_and_the_hosted_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = test_conn(dir.path());
+        provisioned(&mut c);
+        let s = script(1, ScriptTarget::Hce);
+        transaction(&mut c, |c| super::insert_script(c, "p1", &s, None, NOW)).unwrap();
+        c.execute(
+            "INSERT INTO wallet_accounts (account_id, token_requestor_id, wallet_user_id, issuer_id, customer_ref, device_id, device_model, device_os, binding_jwk, user_sealed, security_level, level_score, level_reasons, kba_source, state, kba_status, created_at, expires_at) VALUES ('wa1', '40000000001', 'u1', 'iss', 'c1', 'd1', 'm', 'os', '{}', $1, 'LOW', 0, '[]', 'BANK', 'ACTIVE', 'PASSED', $2, $3)",
+            params![&sealed(5).to_bytes(), NOW, NOW + 600],
+        )
+        .unwrap();
+        let query = |provisioning_id: &str, hosted: bool| ScriptFactsQuery {
+            provisioning_id: provisioning_id.into(),
+            hosted_account: hosted.then(|| ("40000000001".into(), "u1".into())),
+        };
+        let f = super::facts(&mut c, &query("p1", true)).unwrap();
+        assert_eq!(f.script.unwrap().token_ref_id, "t1");
+        let a = f.account.unwrap();
+        assert_eq!(
+            (a.state, a.device_id.as_str()),
+            (AccountState::Active, "d1")
+        );
+        let f = super::facts(&mut c, &query("p1", false)).unwrap();
+        assert!(f.script.is_some() && f.account.is_none());
+        let f = super::facts(&mut c, &query("p2", true)).unwrap();
+        assert!(f.script.is_none() && f.account.is_some());
+    }
+
+    #[test]
+    fn a_script_ends_once_either_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = test_conn(dir.path());
+        provisioned(&mut c);
+        for n in 1..=2 {
+            let s = script(n, ScriptTarget::SecureElement);
+            let p = format!("p{n}");
+            transaction(&mut c, |c| super::insert_script(c, &p, &s, None, NOW)).unwrap();
+        }
+        let end = |p: &str, outcome: ScriptOutcome| ScriptEnd {
+            provisioning_id: p.into(),
+            outcome,
+            at: NOW + 5,
+        };
+        let failed = ScriptOutcome::Failed {
+            reason: "no room".into(),
+        };
+        transaction(&mut c, |c| {
+            super::end_script(c, &end("p1", ScriptOutcome::Installed))
+        })
+        .unwrap();
+        transaction(&mut c, |c| super::end_script(c, &end("p2", failed.clone()))).unwrap();
+        assert_eq!(installed_at(&mut c, "t1"), Some(NOW + 5));
+        let r = super::script(&mut c, "p2").unwrap().unwrap();
+        assert_eq!(
+            (r.completed_at, r.failure.as_deref()),
+            (None, Some("no room"))
+        );
+        for (p, outcome) in [
+            ("p1", failed.clone()),
+            ("p2", ScriptOutcome::Installed),
+            ("p1", ScriptOutcome::Installed),
+        ] {
+            let again = transaction(&mut c, |c| super::end_script(c, &end(p, outcome.clone())));
+            assert!(
+                matches!(again, Err(StoreError::Conflict(Conflict::ScriptCompleted))),
+                "{again:?}"
+            );
+        }
+        assert_eq!(installed_at(&mut c, "t2"), None);
     }
 }

@@ -1,11 +1,15 @@
 //! The carrier's TSM (SEI-TSM): its principals, secure elements, service providers, service
-//! requests, the OTA clients' wake-up messages and the APDU audit log. One function per
-//! [`crate::TsmStore`] method, each on the caller's connection and in the caller's
-//! transaction.
+//! requests, the OTA clients' wake-up messages and the APDU audit log. Each function runs on
+//! the caller's connection and in the caller's transaction; the facts loaders
+//! ([`intake_facts`], [`session_facts`]) and the session commit ([`commit_session`]) are
+//! each one [`crate::TsmStore`] call made of the single-table functions below them.
 
 use crate::db::codec::{Row, params};
-use crate::db::conn::Conn;
-use crate::tsm_records::{ApduLogRow, OtaMessageRow, ProviderRecord, TsmPrincipal, TsmRequestRow};
+use crate::db::conn::{Conn, savepoint};
+use crate::tsm_records::{
+    ApduLogRow, OtaMessageRow, ProviderRecord, TsmIntakeFacts, TsmPrincipal, TsmRequestRow,
+    TsmSessionFacts,
+};
 use crate::{Conflict, StoreError};
 
 /// A stored request, from a row of [`REQUEST_COLUMNS`].
@@ -27,7 +31,8 @@ fn request_row(r: &Row) -> Result<TsmRequestRow, StoreError> {
 const REQUEST_COLUMNS: &str =
     "sp_id, request_id, se_id, body, fingerprint, state, secret, handover, version";
 
-/// The holder of an API key (by its hash). A kind this binary does not know is
+/// The holder of an API key (by its hash), a service provider with its registration. A kind
+/// this binary does not know, or a provider's key without its provider, is
 /// [`StoreError::Corrupt`].
 pub(crate) fn tsm_principal(
     c: &mut dyn Conn,
@@ -41,7 +46,9 @@ pub(crate) fn tsm_principal(
     let kind: String = row.get("kind")?;
     let subject: String = row.get("subject")?;
     match kind.as_str() {
-        "SERVICE_PROVIDER" => Ok(Some(TsmPrincipal::ServiceProvider(subject))),
+        "SERVICE_PROVIDER" => tsm_provider(c, &subject)?
+            .map(|p| Some(TsmPrincipal::ServiceProvider(p)))
+            .ok_or_else(|| StoreError::Corrupt(format!("provider {subject} of a key is missing"))),
         "OTA_CLIENT" => Ok(Some(TsmPrincipal::OtaClient(subject))),
         other => Err(StoreError::Corrupt(format!("principal kind {other}"))),
     }
@@ -148,6 +155,86 @@ pub(crate) fn tsm_requests_for(
         .iter()
         .map(request_row)
         .collect()
+}
+
+/// What intake of a provider's request needs: whether the element is registered, the
+/// provider's request with that id, and (when `on_element`) its requests for the element.
+pub(crate) fn intake_facts(
+    c: &mut dyn Conn,
+    sp_id: &str,
+    request_id: &str,
+    se_id: &str,
+    on_element: bool,
+) -> Result<TsmIntakeFacts, StoreError> {
+    Ok(TsmIntakeFacts {
+        element_known: tsm_element(c, se_id)?.is_some(),
+        existing: tsm_request(c, sp_id, request_id)?,
+        on_element: if on_element {
+            tsm_requests_for(c, sp_id, se_id)?
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// What an admin session's call needs: the provider's request, the sealed ISD keys of the
+/// caller's element, and the provider.
+pub(crate) fn session_facts(
+    c: &mut dyn Conn,
+    sp_id: &str,
+    request_id: &str,
+    se_id: &str,
+) -> Result<TsmSessionFacts, StoreError> {
+    Ok(TsmSessionFacts {
+        request: tsm_request(c, sp_id, request_id)?,
+        isd_keys: tsm_element(c, se_id)?,
+        provider: tsm_provider(c, sp_id)?,
+    })
+}
+
+/// Stores a new request and its wake-up message ([`tsm_insert_request`]) in a savepoint; when
+/// the provider already has a request with that id, nothing is written and that request is
+/// returned.
+pub(crate) fn insert_request_or_twin(
+    c: &mut dyn Conn,
+    row: &TsmRequestRow,
+    message: &OtaMessageRow,
+    now: i64,
+) -> Result<Option<TsmRequestRow>, StoreError> {
+    match savepoint(c, |c| tsm_insert_request(c, row, message, now)) {
+        Ok(()) => Ok(None),
+        Err(StoreError::Conflict(Conflict::Other)) => {
+            match tsm_request(c, &row.sp_id, &row.request_id)? {
+                Some(twin) => Ok(Some(twin)),
+                None => Err(StoreError::Conflict(Conflict::Other)),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// An admin session's call: the request's new state and handover (`update`, the request as
+/// read and changed, at its version then) and the APDUs for the audit log.
+///
+/// Writes several rows: must run in a transaction, so a refused update leaves no log behind.
+pub(crate) fn commit_session(
+    c: &mut dyn Conn,
+    update: Option<&TsmRequestRow>,
+    log: &[ApduLogRow],
+    now: i64,
+) -> Result<(), StoreError> {
+    if let Some(r) = update {
+        tsm_update_request(
+            c,
+            &r.sp_id,
+            &r.request_id,
+            r.version,
+            &r.state,
+            r.handover.as_deref(),
+            now,
+        )?;
+    }
+    tsm_log_apdus(c, log, now)
 }
 
 /// Stores a new request (at version 0, without a handover) and its wake-up message together.
@@ -345,7 +432,7 @@ mod tests {
         );
         assert_eq!(
             tsm_principal(c, &[2; 32]).unwrap(),
-            Some(TsmPrincipal::ServiceProvider("sp1".to_owned()))
+            Some(TsmPrincipal::ServiceProvider(provider("sp1")))
         );
         assert_eq!(tsm_principal(c, &[3; 32]).unwrap(), None);
     }
@@ -541,5 +628,121 @@ mod tests {
         assert_eq!(tsm_apdus(c, "sp1", "r1").unwrap(), [a, b, d]);
         assert_eq!(tsm_apdus(c, "sp1", "r2").unwrap(), [other]);
         assert!(tsm_apdus(c, "sp2", "r1").unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_intake_facts_are_the_element_the_request_and_on_demand_the_providers_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = test_conn(dir.path());
+        let c: &mut dyn Conn = &mut conn;
+        registered(c);
+        let none = intake_facts(c, "sp1", "r1", "se2", true).unwrap();
+        assert_eq!(
+            none,
+            TsmIntakeFacts {
+                element_known: false,
+                existing: None,
+                on_element: Vec::new()
+            }
+        );
+        transaction(c, |c| {
+            tsm_insert_request(c, &request("r1"), &message("m1"), 20)
+        })
+        .unwrap();
+        let facts = intake_facts(c, "sp1", "r1", "se1", false).unwrap();
+        assert!(facts.element_known);
+        assert_eq!(facts.existing, Some(request("r1")));
+        assert!(facts.on_element.is_empty(), "not asked for");
+        let facts = intake_facts(c, "sp1", "p1", "se1", true).unwrap();
+        assert_eq!(
+            (facts.existing, facts.on_element),
+            (None, vec![request("r1")])
+        );
+    }
+
+    #[test]
+    fn a_twin_of_a_stored_request_is_returned_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = test_conn(dir.path());
+        let c: &mut dyn Conn = &mut conn;
+        registered(c);
+        let first = transaction(c, |c| {
+            insert_request_or_twin(c, &request("r1"), &message("m1"), 20)
+        });
+        assert_eq!(first.unwrap(), None);
+        let mut twin = request("r1");
+        twin.fingerprint = vec![1; 32];
+        let second = transaction(c, |c| insert_request_or_twin(c, &twin, &message("m2"), 21));
+        assert_eq!(second.unwrap(), Some(request("r1")));
+        assert_eq!(ota_pending(c, "se1").unwrap(), [message("m1")]);
+        // Refused for another reason: the refusal, not a twin.
+        let mut elsewhere = request("r3");
+        elsewhere.se_id = "se9".to_owned();
+        let missing = transaction(c, |c| {
+            insert_request_or_twin(c, &elsewhere, &message("m3"), 22)
+        });
+        assert!(
+            matches!(missing, Err(StoreError::MissingReference)),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
+    fn a_session_commit_writes_the_state_and_the_log_together_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = test_conn(dir.path());
+        let c: &mut dyn Conn = &mut conn;
+        registered(c);
+        transaction(c, |c| {
+            tsm_insert_request(c, &request("r1"), &message("m1"), 20)
+        })
+        .unwrap();
+        let facts = session_facts(c, "sp1", "r1", "se1").unwrap();
+        assert_eq!(
+            facts,
+            TsmSessionFacts {
+                request: Some(request("r1")),
+                isd_keys: Some(b"isd".to_vec()),
+                provider: Some(provider("sp1")),
+            }
+        );
+        let log = |d: char| ApduLogRow {
+            session_id: "s1".to_owned(),
+            sp_id: "sp1".to_owned(),
+            request_id: "r1".to_owned(),
+            direction: d,
+            apdu: vec![0x90, 0x00],
+        };
+        let mut changed = request("r1");
+        changed.state = "{\"state\":\"DONE\"}".to_owned();
+        changed.handover = Some("pkg".to_owned());
+        transaction(c, |c| commit_session(c, Some(&changed), &[log('R')], 30)).unwrap();
+        let r = tsm_request(c, "sp1", "r1").unwrap().unwrap();
+        assert_eq!(
+            (r.version, r.state, r.handover),
+            (1, changed.state.clone(), Some("pkg".to_owned()))
+        );
+        // At a stale version: neither the state nor the log.
+        let stale = transaction(c, |c| commit_session(c, Some(&changed), &[log('C')], 31));
+        assert!(
+            matches!(stale, Err(StoreError::Conflict(Conflict::Other))),
+            "{stale:?}"
+        );
+        transaction(c, |c| commit_session(c, None, &[log('C')], 32)).unwrap();
+        let directions: Vec<char> = tsm_apdus(c, "sp1", "r1")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.direction)
+            .collect();
+        assert_eq!(directions, ['R', 'C']);
+        let gone = session_facts(c, "sp2", "r1", "se2").unwrap();
+        assert_eq!(
+            gone,
+            TsmSessionFacts {
+                request: None,
+                isd_keys: None,
+                provider: None
+            }
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The issuer's TSM (SP-TSM): its own sealed secrets, its callers, and its provisioning jobs.
 //! One function per [`crate::SpStore`] method, each on the caller's connection and in the
-//! caller's transaction.
+//! caller's transaction ([`commit_session`] is a job's change and its APDUs together).
 
 use crate::db::codec::{Row, params};
 use crate::db::conn::Conn;
@@ -162,6 +162,24 @@ pub(crate) fn sp_log_apdus(
     now: i64,
 ) -> Result<(), StoreError> {
     crate::db::sei::tsm_log_apdus(c, rows, now)
+}
+
+/// A session's call: `change` to the job (if any, at `version`) and the APDUs for the audit
+/// log.
+///
+/// Writes several rows: must run in a transaction, so a refused change leaves no log behind.
+pub(crate) fn commit_session(
+    c: &mut dyn Conn,
+    job_id: &str,
+    version: i64,
+    change: Option<&SpJobChange>,
+    log: &[ApduLogRow],
+    now: i64,
+) -> Result<(), StoreError> {
+    if let Some(change) = change {
+        sp_update_job(c, job_id, version, change, now)?;
+    }
+    sp_log_apdus(c, log, now)
 }
 
 /// Applies `change` (its state always; its keys and ticket hash when given) if the job's
@@ -388,5 +406,40 @@ mod tests {
         ];
         transaction(c, |c| sp_log_apdus(c, &rows, 5)).unwrap();
         assert_eq!(crate::db::sei::tsm_apdus(c, "sp1", "j1").unwrap(), rows);
+    }
+
+    #[test]
+    fn a_session_commit_writes_the_change_and_the_log_together_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = test_conn(dir.path());
+        let c: &mut dyn Conn = &mut conn;
+        sp_insert_job(c, &job("j1", None), 10).unwrap();
+        let row = |d: char| ApduLogRow {
+            session_id: "s1".to_owned(),
+            sp_id: "self".to_owned(),
+            request_id: "j1".to_owned(),
+            direction: d,
+            apdu: vec![0x90, 0x00],
+        };
+        transaction(c, |c| commit_session(c, "j1", 0, None, &[row('C')], 20)).unwrap();
+        let done = SpJobChange {
+            state: "{\"state\":\"DONE\"}".to_owned(),
+            ..SpJobChange::default()
+        };
+        transaction(c, |c| {
+            commit_session(c, "j1", 0, Some(&done), &[row('R')], 21)
+        })
+        .unwrap();
+        let stale = transaction(c, |c| {
+            commit_session(c, "j1", 0, Some(&done), &[row('R')], 22)
+        });
+        assert!(
+            matches!(stale, Err(StoreError::Conflict(Conflict::Other))),
+            "{stale:?}"
+        );
+        let j = sp_job(c, "j1").unwrap().unwrap();
+        assert_eq!((j.version, j.state), (1, done.state));
+        let log = crate::db::sei::tsm_apdus(c, "self", "j1").unwrap();
+        assert_eq!(log, [row('C'), row('R')], "the stale commit logged nothing");
     }
 }

@@ -1,17 +1,17 @@
-//! Step-up: a provisioning's state and offered methods, the codes sent for it, and the two
-//! changes that move it (a code sent, a code tried). Every change applies only to the version
-//! of the step-up it was computed from ([`Conflict::StepUpVersion`] otherwise), so concurrent
-//! verifications cannot both pass.
+//! Step-up: a provisioning's state and offered methods, the codes sent for it, the facts a
+//! step-up request reads, and the two changes that move it (a code sent, a code tried). Every
+//! change applies only to the version of the step-up it was computed from
+//! ([`Conflict::StepUpVersion`] otherwise), so concurrent verifications cannot both pass.
 
 use provisio_tsp::records::NewProvisioning;
 use provisio_tsp::{
-    IssuedOtp, MethodRecord, MethodType, OtpRecord, Script, StepUpChange, StepUpState,
-    StepUpStatus, TsmHandoff,
+    IssuedOtp, MethodRecord, MethodType, OtpRecord, StepUpChange, StepUpState, StepUpStatus,
 };
 
 use crate::db::codec::params;
 use crate::db::conn::Conn;
-use crate::{Conflict, StoreError};
+use crate::db::{accounts, handoff, provisioning};
+use crate::{Conflict, StepUpFacts, StepUpFactsQuery, StoreError};
 
 /// The step-up columns a change sets (`None`: unchanged).
 #[derive(Default)]
@@ -97,6 +97,37 @@ pub(crate) fn step_up(
         version: r.get("version")?,
         methods,
     }))
+}
+
+/// Everything a step-up request's core needs (docs/architecture.md §4): the hosted account,
+/// the step-up, the code and, when asked, the step-up's token with its issuer's TSM for a
+/// secure element. Reads only, in whatever transaction the caller holds (none on a reader:
+/// what changes in between is caught by the version check of the commit).
+pub(crate) fn facts(c: &mut dyn Conn, q: &StepUpFactsQuery) -> Result<StepUpFacts, StoreError> {
+    let account = match &q.hosted_account {
+        Some((trid, uid)) => accounts::live_account(c, trid, uid)?,
+        None => None,
+    };
+    let step_up = step_up(c, &q.provisioning_id)?;
+    let otp = match &q.otp_id {
+        Some(id) => otp(c, id)?,
+        None => None,
+    };
+    let token = match &step_up {
+        Some(s) if q.token => provisioning::token(c, &s.token_ref_id)?,
+        _ => None,
+    };
+    let sp_tsm = match &token {
+        Some(t) if t.secure_element_id.is_some() => handoff::sp_tsm(c, &t.issuer_id)?,
+        _ => None,
+    };
+    Ok(StepUpFacts {
+        step_up,
+        otp,
+        account,
+        token,
+        sp_tsm,
+    })
 }
 
 /// A sent code.
@@ -191,18 +222,15 @@ pub(crate) fn commit_otp_issue(c: &mut dyn Conn, i: &IssuedOtp) -> Result<(), St
 
 /// Applies a verification's change if the step-up is still at its version and the code was
 /// not consumed ([`Conflict::StepUpVersion`] otherwise; a conflict can come after the first
-/// statement wrote, so the caller's savepoint or transaction must roll back). When it passed,
-/// the token becomes `ACTIVE` and `script` is recorded, with the issuer TSM's job in the
-/// outbox for a secure element ([`crate::db::scripts::insert_script`]). Several statements:
-/// run it in a transaction.
+/// statement wrote, so the caller's savepoint or transaction must roll back). With its
+/// activation (it passed), the token becomes `ACTIVE` and the script is recorded, with the
+/// issuer TSM's job in the outbox for a secure element ([`crate::db::scripts::insert_script`]).
+/// Several statements: run it in a transaction.
 pub(crate) fn commit_step_up_change(
     c: &mut dyn Conn,
     change: &StepUpChange,
-    token_ref_id: &str,
-    script: Option<&Script>,
-    handoff: Option<&TsmHandoff>,
-    now: i64,
 ) -> Result<(), StoreError> {
+    let now = change.at;
     let set = Bump {
         status: Some(change.status),
         consecutive_failures: Some(change.consecutive_failures),
@@ -224,14 +252,22 @@ pub(crate) fn commit_step_up_change(
     if n != 1 {
         return Err(StoreError::Conflict(Conflict::StepUpVersion));
     }
-    if change.status == StepUpStatus::Passed {
+    if let Some(a) = change
+        .activation
+        .as_ref()
+        .filter(|_| change.status == StepUpStatus::Passed)
+    {
         c.execute(
             "UPDATE tokens SET status = 'ACTIVE' WHERE token_ref_id = $1 AND status = 'INACTIVE'",
-            params![token_ref_id],
+            params![&a.token_ref_id],
         )?;
-        if let Some(script) = script {
-            crate::db::scripts::insert_script(c, &change.provisioning_id, script, handoff, now)?;
-        }
+        crate::db::scripts::insert_script(
+            c,
+            &change.provisioning_id,
+            &a.script,
+            a.handoff.as_ref(),
+            now,
+        )?;
     }
     Ok(())
 }
@@ -241,14 +277,14 @@ mod tests {
     use provisio_tsp::records::NewProvisioning;
     use provisio_tsp::wire::Decision;
     use provisio_tsp::{
-        IssuedOtp, MethodRecord, MethodType, OtpRecord, OutboxMessage, Script, ScriptStep,
-        ScriptTarget, Sealed, StepOp, StepUpChange, StepUpStatus, TsmHandoff,
+        Activation, IssuedOtp, MethodRecord, MethodType, OtpRecord, OutboxMessage, Script,
+        ScriptStep, ScriptTarget, Sealed, StepOp, StepUpChange, StepUpStatus, TsmHandoff,
     };
 
     use crate::db::codec::params;
     use crate::db::conn::{Conn, savepoint, transaction};
     use crate::db::test_conn;
-    use crate::{Conflict, StoreError};
+    use crate::{Conflict, SpTsmRecord, StepUpFactsQuery, StoreError};
 
     const NOW: i64 = 1_700_000_000;
 
@@ -359,7 +395,19 @@ mod tests {
             otp_id: otp_id.into(),
             otp_wrong_tries: u32::from(status != StepUpStatus::Passed),
             otp_consumed_at: (status == StepUpStatus::Passed).then_some(NOW + 20),
+            at: NOW + 20,
+            activation: None,
         }
+    }
+
+    /// `change` carrying the activation of `t1` with [`script`] and `handoff`.
+    fn activating(mut change: StepUpChange, handoff: Option<TsmHandoff>) -> StepUpChange {
+        change.activation = Some(Activation {
+            token_ref_id: "t1".into(),
+            script: script(),
+            handoff,
+        });
+        change
     }
 
     fn count(c: &mut dyn Conn, sql: &str) -> i64 {
@@ -466,11 +514,9 @@ mod tests {
         let mut c = test_conn(dir.path());
         held(&mut c);
         transaction(&mut c, |c| super::commit_otp_issue(c, &issued("o1", 0, 1))).unwrap();
-        let wrong = change(1, StepUpStatus::Pending, "o1");
-        transaction(&mut c, |c| {
-            super::commit_step_up_change(c, &wrong, "t1", Some(&script()), None, NOW + 20)
-        })
-        .unwrap();
+        // An activation on a change that did not pass is not applied.
+        let wrong = activating(change(1, StepUpStatus::Pending, "o1"), None);
+        transaction(&mut c, |c| super::commit_step_up_change(c, &wrong)).unwrap();
         let s = super::step_up(&mut c, "p1").unwrap().unwrap();
         assert_eq!((s.consecutive_failures, s.version), (1, 2));
         let o = super::otp(&mut c, "o1").unwrap().unwrap();
@@ -485,23 +531,13 @@ mod tests {
         let mut c = test_conn(dir.path());
         held(&mut c);
         transaction(&mut c, |c| super::commit_otp_issue(c, &issued("o1", 0, 1))).unwrap();
-        let passed = change(1, StepUpStatus::Passed, "o1");
         let handoff = TsmHandoff {
             message_id: "job1".into(),
             payload: sealed(7),
             report_token_hash: [8; 32],
         };
-        transaction(&mut c, |c| {
-            super::commit_step_up_change(
-                c,
-                &passed,
-                "t1",
-                Some(&script()),
-                Some(&handoff),
-                NOW + 20,
-            )
-        })
-        .unwrap();
+        let passed = activating(change(1, StepUpStatus::Passed, "o1"), Some(handoff));
+        transaction(&mut c, |c| super::commit_step_up_change(c, &passed)).unwrap();
         let s = super::step_up(&mut c, "p1").unwrap().unwrap();
         assert_eq!((s.status, s.version), (StepUpStatus::Passed, 2));
         let o = super::otp(&mut c, "o1").unwrap().unwrap();
@@ -532,7 +568,7 @@ mod tests {
         let run = |c: &mut dyn Conn, ch: &StepUpChange| {
             transaction(c, |c| {
                 savepoint(c, |c| {
-                    super::commit_step_up_change(c, ch, "t1", Some(&script()), None, NOW + 20)
+                    super::commit_step_up_change(c, &activating(ch.clone(), None))
                 })
             })
         };
@@ -558,6 +594,61 @@ mod tests {
         assert_eq!((s.status, s.version), (StepUpStatus::Pending, 1));
         assert_eq!(token_status(&mut c), "INACTIVE");
         assert_eq!(count(&mut c, "SELECT COUNT(*) AS n FROM scripts"), 0);
+    }
+
+    #[test]
+    fn the_facts_are_what_the_query_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = test_conn(dir.path());
+        held(&mut c);
+        transaction(&mut c, |c| super::commit_otp_issue(c, &issued("o1", 0, 1))).unwrap();
+        let query = |otp_id: Option<&str>, token: bool| StepUpFactsQuery {
+            provisioning_id: "p1".into(),
+            otp_id: otp_id.map(str::to_owned),
+            hosted_account: None,
+            token,
+        };
+        // A send: the step-up only.
+        let f = super::facts(&mut c, &query(None, false)).unwrap();
+        assert_eq!(f.step_up.unwrap().version, 1);
+        assert!(f.otp.is_none() && f.token.is_none() && f.sp_tsm.is_none());
+        assert!(f.account.is_none());
+        // A verification: the code and the token; an HCE token has no TSM to read.
+        let f = super::facts(&mut c, &query(Some("o1"), true)).unwrap();
+        assert_eq!(f.otp.unwrap().otp_id, "o1");
+        assert_eq!(f.token.unwrap().token_ref_id, "t1");
+        assert!(f.sp_tsm.is_none());
+        // A secure-element token: its issuer's TSM too.
+        c.execute(
+            "UPDATE tokens SET secure_element_id = 'se1' WHERE token_ref_id = 't1'",
+            params![],
+        )
+        .unwrap();
+        let tsm = SpTsmRecord {
+            issuer_id: "iss".into(),
+            url: "https://sp.example".into(),
+            api_key: sealed(4),
+            encryption_jwk: "{}".into(),
+            aid_prefix: "a000000001".into(),
+        };
+        crate::db::handoff::set_sp_tsm(&mut c, &tsm, NOW).unwrap();
+        let f = super::facts(&mut c, &query(Some("o9"), true)).unwrap();
+        assert!(f.otp.is_none(), "an unknown code");
+        assert_eq!(f.sp_tsm.unwrap().issuer_id, "iss");
+        // No step-up: nothing hangs off it; a wallet user without an account has none.
+        let f = super::facts(
+            &mut c,
+            &StepUpFactsQuery {
+                provisioning_id: "p9".into(),
+                otp_id: Some("o1".into()),
+                hosted_account: Some(("40000000001".into(), "u1".into())),
+                token: true,
+            },
+        )
+        .unwrap();
+        assert!(f.step_up.is_none() && f.token.is_none() && f.sp_tsm.is_none());
+        assert!(f.account.is_none());
+        assert_eq!(f.otp.unwrap().provisioning_id, "p1", "read as named");
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! The store's accounts role.
 
 use async_trait::async_trait;
-use provisio_accounts::{KbaChange, Transition};
+use provisio_accounts::{KbaChange, KbaFacts, Transition};
 
 use crate::{
     AccountFacts, AccountFactsQuery, AccountGate, AccountRecord, EnrolmentRecord,
     IdempotencyRecord, NewAccount, QuestionRecord, StoreError,
 };
 
-/// Hosted wallet accounts and their knowledge-based verification.
+/// Hosted wallet accounts and their knowledge-based verification. A request loads its facts
+/// with one method (`account_facts`, `account`, `kba_facts`) and commits with one
+/// (`create_account`, `commit_kba`, `load_enrolment`).
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    /// What the security level of a new account is decided from.
+    /// What a new account is decided from: the stored answer for the idempotency key, the
+    /// issuer and its question source, and what the security level is decided from.
     async fn account_facts(&self, q: &AccountFactsQuery) -> Result<AccountFacts, StoreError>;
 
     /// Creates an account in `PENDING_ACTIVATION` with its first audit record and the
@@ -24,8 +27,15 @@ pub trait AccountStore: Send + Sync + 'static {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
-    /// An account with its open attempt.
+    /// An account with its last transition's reason and its open attempt (with the attempt's
+    /// sealed questions).
     async fn account(&self, account_id: &str) -> Result<Option<AccountRecord>, StoreError>;
+
+    /// What a verification step of an account is decided from: the account, its issuer's
+    /// question source and, with `draw` (a step that may start an attempt), the question ids
+    /// asked of it and the bank's questions never drawn for it.
+    async fn kba_facts(&self, account_id: &str, draw: bool)
+    -> Result<Option<KbaFacts>, StoreError>;
 
     /// The wallet user's account that is not expired, if any.
     async fn live_account(
@@ -41,21 +51,6 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// Ids of every question drawn for an account.
     async fn asked_questions(&self, account_id: &str) -> Result<Vec<String>, StoreError>;
-
-    /// A question drawn for an account.
-    async fn served_question(
-        &self,
-        account_id: &str,
-        question_id: &str,
-    ) -> Result<Option<QuestionRecord>, StoreError>;
-
-    /// The bank's questions for a customer that were never drawn for the account.
-    async fn bank_questions(
-        &self,
-        issuer_id: &str,
-        customer_ref: &str,
-        account_id: &str,
-    ) -> Result<Vec<QuestionRecord>, StoreError>;
 
     /// Stores a customer's enrolment and replaces their bank questions.
     async fn load_enrolment(

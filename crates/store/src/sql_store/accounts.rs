@@ -2,7 +2,7 @@
 //! moved into it.
 
 use async_trait::async_trait;
-use provisio_accounts::{KbaChange, Transition};
+use provisio_accounts::{KbaChange, KbaFacts, Transition};
 
 use super::SqlStore;
 use crate::db::accounts;
@@ -36,6 +36,16 @@ impl AccountStore for SqlStore {
         self.read(move |c| accounts::account(c, &account_id)).await
     }
 
+    async fn kba_facts(
+        &self,
+        account_id: &str,
+        draw: bool,
+    ) -> Result<Option<KbaFacts>, StoreError> {
+        let account_id = account_id.to_owned();
+        self.read(move |c| accounts::kba_facts(c, &account_id, draw))
+            .await
+    }
+
     async fn live_account(
         &self,
         token_requestor_id: &str,
@@ -55,30 +65,6 @@ impl AccountStore for SqlStore {
     async fn asked_questions(&self, account_id: &str) -> Result<Vec<String>, StoreError> {
         let account_id = account_id.to_owned();
         self.read(move |c| accounts::asked_questions(c, &account_id))
-            .await
-    }
-
-    async fn served_question(
-        &self,
-        account_id: &str,
-        question_id: &str,
-    ) -> Result<Option<QuestionRecord>, StoreError> {
-        let account_id = account_id.to_owned();
-        let question_id = question_id.to_owned();
-        self.read(move |c| accounts::served_question(c, &account_id, &question_id))
-            .await
-    }
-
-    async fn bank_questions(
-        &self,
-        issuer_id: &str,
-        customer_ref: &str,
-        account_id: &str,
-    ) -> Result<Vec<QuestionRecord>, StoreError> {
-        let issuer_id = issuer_id.to_owned();
-        let customer_ref = customer_ref.to_owned();
-        let account_id = account_id.to_owned();
-        self.read(move |c| accounts::bank_questions(c, &issuer_id, &customer_ref, &account_id))
             .await
     }
 

@@ -2,10 +2,11 @@
 //! moved into it.
 
 use async_trait::async_trait;
+use provisio_tsp::ScriptEnd;
 
 use super::SqlStore;
 use crate::db::scripts;
-use crate::{ScriptRecord, ScriptStore, StoreError};
+use crate::{ScriptFacts, ScriptFactsQuery, ScriptRecord, ScriptStore, StoreError};
 
 #[async_trait]
 impl ScriptStore for SqlStore {
@@ -13,6 +14,16 @@ impl ScriptStore for SqlStore {
         let provisioning_id = provisioning_id.to_owned();
         self.read(move |c| scripts::script(c, &provisioning_id))
             .await
+    }
+
+    async fn load_script_facts(&self, q: &ScriptFactsQuery) -> Result<ScriptFacts, StoreError> {
+        let q = q.clone();
+        self.read(move |c| scripts::facts(c, &q)).await
+    }
+
+    async fn end_script(&self, end: &ScriptEnd) -> Result<(), StoreError> {
+        let end = end.clone();
+        self.write(move |c| scripts::end_script(c, &end)).await
     }
 
     async fn complete_script(&self, provisioning_id: &str, now: i64) -> Result<(), StoreError> {

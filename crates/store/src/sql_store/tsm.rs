@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::SqlStore;
 use crate::db::{sei, sp};
+use crate::tsm_records::{TsmIntakeFacts, TsmSessionFacts};
 use crate::{
     ApduLogRow, OtaMessageRow, ProviderRecord, SpJobChange, SpJobRow, SpStore, StoreError,
     TsmPrincipal, TsmRequestRow, TsmStore,
@@ -30,11 +31,6 @@ impl TsmStore for SqlStore {
             .await
     }
 
-    async fn tsm_element(&self, se_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let se_id = se_id.to_owned();
-        self.read(move |c| sei::tsm_element(c, &se_id)).await
-    }
-
     async fn tsm_add_provider(
         &self,
         provider: &ProviderRecord,
@@ -47,9 +43,17 @@ impl TsmStore for SqlStore {
             .await
     }
 
-    async fn tsm_provider(&self, sp_id: &str) -> Result<Option<ProviderRecord>, StoreError> {
-        let sp_id = sp_id.to_owned();
-        self.read(move |c| sei::tsm_provider(c, &sp_id)).await
+    async fn tsm_intake_facts(
+        &self,
+        sp_id: &str,
+        request_id: &str,
+        se_id: &str,
+        on_element: bool,
+    ) -> Result<TsmIntakeFacts, StoreError> {
+        let (sp_id, request_id, se_id) =
+            (sp_id.to_owned(), request_id.to_owned(), se_id.to_owned());
+        self.read(move |c| sei::intake_facts(c, &sp_id, &request_id, &se_id, on_element))
+            .await
     }
 
     async fn tsm_request(
@@ -63,54 +67,40 @@ impl TsmStore for SqlStore {
             .await
     }
 
-    async fn tsm_requests_for(
-        &self,
-        sp_id: &str,
-        se_id: &str,
-    ) -> Result<Vec<TsmRequestRow>, StoreError> {
-        let sp_id = sp_id.to_owned();
-        let se_id = se_id.to_owned();
-        self.read(move |c| sei::tsm_requests_for(c, &sp_id, &se_id))
-            .await
-    }
-
     async fn tsm_insert_request(
         &self,
         row: &TsmRequestRow,
         message: &OtaMessageRow,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<TsmRequestRow>, StoreError> {
         let row = row.clone();
         let message = message.clone();
-        self.write(move |c| sei::tsm_insert_request(c, &row, &message, now))
+        self.write(move |c| sei::insert_request_or_twin(c, &row, &message, now))
             .await
     }
 
-    async fn tsm_update_request(
+    async fn tsm_session_facts(
         &self,
         sp_id: &str,
         request_id: &str,
-        version: i64,
-        state: &str,
-        handover: Option<&str>,
+        se_id: &str,
+    ) -> Result<TsmSessionFacts, StoreError> {
+        let (sp_id, request_id, se_id) =
+            (sp_id.to_owned(), request_id.to_owned(), se_id.to_owned());
+        self.read(move |c| sei::session_facts(c, &sp_id, &request_id, &se_id))
+            .await
+    }
+
+    async fn tsm_commit_session(
+        &self,
+        update: Option<&TsmRequestRow>,
+        log: &[ApduLogRow],
         now: i64,
     ) -> Result<(), StoreError> {
-        let sp_id = sp_id.to_owned();
-        let request_id = request_id.to_owned();
-        let state = state.to_owned();
-        let handover = handover.map(str::to_owned);
-        self.write(move |c| {
-            sei::tsm_update_request(
-                c,
-                &sp_id,
-                &request_id,
-                version,
-                &state,
-                handover.as_deref(),
-                now,
-            )
-        })
-        .await
+        let update = update.cloned();
+        let log = log.to_vec();
+        self.write(move |c| sei::commit_session(c, update.as_ref(), &log, now))
+            .await
     }
 
     async fn ota_pending(&self, se_id: &str) -> Result<Vec<OtaMessageRow>, StoreError> {
@@ -207,9 +197,19 @@ impl SpStore for SqlStore {
             .await
     }
 
-    async fn sp_log_apdus(&self, rows: &[ApduLogRow], now: i64) -> Result<(), StoreError> {
-        let rows = rows.to_vec();
-        self.write(move |c| sp::sp_log_apdus(c, &rows, now)).await
+    async fn sp_commit_session(
+        &self,
+        job_id: &str,
+        version: i64,
+        change: Option<&SpJobChange>,
+        log: &[ApduLogRow],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let job_id = job_id.to_owned();
+        let change = change.cloned();
+        let log = log.to_vec();
+        self.write(move |c| sp::commit_session(c, &job_id, version, change.as_ref(), &log, now))
+            .await
     }
 
     async fn sp_update_job(
