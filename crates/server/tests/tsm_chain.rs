@@ -212,9 +212,14 @@ impl Chain {
     ) -> usize {
         let mut images = LastImage::default();
         let mut commands = 0;
-        for _ in 0..100 {
+        // A pass with nothing to do (the bank TSM's driver has not moved the job on yet) waits
+        // a little longer each time: on a loaded machine a step of the driver takes a while.
+        for pass in 0..100u64 {
             if self.job_state(id).await == "DONE" {
                 return commands;
+            }
+            if pass > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(pass.min(50))).await;
             }
             let run = match ota_pass(&self.sei_ota, ota, &mut images, 1, drop_after.take()).await {
                 Ok(run) => run,
