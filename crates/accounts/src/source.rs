@@ -138,7 +138,8 @@ impl SourceSetting {
     ) -> Result<Self, KbaError> {
         let http = req.kind != SourceKind::Bank;
         let url_ok = req.url.as_deref().is_some_and(transport_ok);
-        if http != url_ok || (!http && req.credential.is_some()) {
+        let bank_ok = req.url.is_none() && req.credential.is_none();
+        if (http && !url_ok) || (!http && !bank_ok) {
             return Err(KbaError::Malformed(
                 "ISSUER and THIRD_PARTY need an https url (http only to this host); BANK takes neither url nor credential".into(),
             ));
@@ -234,6 +235,8 @@ mod tests {
             setting(SourceKind::ThirdParty, Some("http://idp.example"), None),
             setting(SourceKind::Bank, Some("https://idp.example"), None),
             setting(SourceKind::Bank, None, Some("tok")),
+            // A bank source with a URL of any kind, even one that is not acceptable.
+            setting(SourceKind::Bank, Some("ftp://x"), None),
         ] {
             assert!(matches!(
                 SourceSetting::parse(&at_rest, "bank-a", bad, https),
