@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::serve::open_store;
 
 mod accounts;
+mod lifecycle;
 mod secure_element;
 
 /// The demo card: a test PAN, never a real one.
@@ -75,6 +76,10 @@ struct Demo {
     jwks: JwkSet,
     /// The SMS and e-mail the phones receive.
     inbox: Arc<MemorySink>,
+    /// The token-life calls, with each party's key.
+    tokens: lifecycle::TokenApis,
+    /// The bank's and the wallet's token event receivers.
+    events: lifecycle::Receiver,
 }
 
 /// One phone: a wallet for one user on one device, and the card the issuer app pushes.
@@ -247,6 +252,27 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     flows.push(run_flow("decline: device on the block list", declined(&demo)).await);
     flows.push(run_flow("step-up: OTP lockout", lockout(&demo)).await);
+    flows.push(
+        run_flow(
+            "lost phone: the wallet suspends its token, the bank hears it, the found phone resumes; the wallet may not lift the bank's suspension",
+            lifecycle::lost_phone(&demo),
+        )
+        .await,
+    );
+    flows.push(
+        run_flow(
+            "stolen card: the bank suspends the card's tokens, reissues the card, resumes; the tokens are kept",
+            lifecycle::stolen_card(&demo),
+        )
+        .await,
+    );
+    flows.push(
+        run_flow(
+            "already in wallet: the same card pushed to the same phone again",
+            lifecycle::already_in_wallet(&demo),
+        )
+        .await,
+    );
     flows.push(run_flow("attack: replayed request", replayed(&demo)).await);
     flows.push(run_flow("attack: stale timestamp", stale(&demo)).await);
     flows.push(run_flow("attack: tampered JWE", tampered(&demo)).await);
@@ -319,6 +345,13 @@ async fn setup(
         .await?;
     let impostor_key = crypto.generate_ec_key()?;
     let jwks = admin.jwks().await?;
+    let tokens = lifecycle::TokenApis {
+        admin: crate::tokens::Api::new(base, admin_key),
+        issuer: crate::tokens::Api::new(base, &issuer_api_key),
+        wallet: crate::tokens::Api::new(base, &wallet_key),
+    };
+    let events = lifecycle::Receiver::start(jwks.clone(), admin.clone()).await?;
+    lifecycle::subscribe(&tokens.admin, &events).await?;
     Ok(Demo {
         crypto: AwsLcProvider::new(),
         wallet_api: admin.with_key(&wallet_key),
@@ -329,6 +362,8 @@ async fn setup(
         impostor_app: IssuerApp::new("not-a-registered-bank", &kid, impostor_key, tsp_id),
         jwks,
         inbox,
+        tokens,
+        events,
     })
 }
 

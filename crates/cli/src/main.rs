@@ -8,6 +8,7 @@ mod risk;
 mod se;
 mod serve;
 mod settings;
+mod tokens;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +38,8 @@ enum Command {
     /// A virtual secure element in a file: create, inspect, send APDUs, open SCP03 sessions.
     #[command(subcommand)]
     Se(se::SeCommand),
+    /// A running token service's tokens: get, search, suspend, resume, delete.
+    Tokens(tokens::TokensArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +62,7 @@ fn main() -> std::process::ExitCode {
             Command::Risk(command) => risk::run(command),
             Command::Gp(command) => gp::run(command),
             Command::Se(command) => se::run(command),
+            Command::Tokens(args) => tokens::run(args).await,
         }
     });
     match result {

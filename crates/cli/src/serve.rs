@@ -9,7 +9,7 @@ use clap::Args;
 use provisio_crypto::{AwsLcProvider, SecretBytes};
 use provisio_server::{
     NoGateway, NotificationSink, SeiLink, SeiState, SpState, SystemClock, WebhookSink, bootstrap,
-    new_api_key, sei_router, sp_router, spawn_delivery, spawn_sp_driver,
+    new_api_key, sei_router, sp_router, spawn_delivery, spawn_pending_sweep, spawn_sp_driver,
 };
 use provisio_store::{SqlStore, Store};
 use tokio::net::TcpListener;
@@ -132,6 +132,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     spawn_delivery(state.clone(), sink);
+    // Pending tokens whose step-up never passed are deleted after `[tokens] pending_ttl_days`.
+    spawn_pending_sweep(state.clone());
     tracing::info!(listen = %listener.local_addr()?, database = %redact_url(&url), "provisio serving");
     axum::serve(listener, provisio_server::router(state))
         .with_graceful_shutdown(shutdown_signal())

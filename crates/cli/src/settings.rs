@@ -26,6 +26,8 @@ pub(crate) struct ConfigFile {
     step_up: Option<StepUpFile>,
     /// Hosted wallet accounts: pending time, KBA limits, question counts, level rules.
     accounts: Option<AccountsConfig>,
+    /// Token life: how long a pending token lives, how events are retried.
+    tokens: Option<TokensFile>,
     #[serde(skip)]
     base_dir: PathBuf,
 }
@@ -38,6 +40,16 @@ struct StepUpFile {
     max_tries_per_code: Option<u32>,
     lockout_after: Option<u32>,
     max_resends: Option<u32>,
+}
+
+/// `[tokens]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensFile {
+    pending_ttl_days: Option<u32>,
+    event_max_attempts: Option<u32>,
+    event_first_retry_s: Option<i64>,
+    event_max_retry_s: Option<i64>,
 }
 
 impl ConfigFile {
@@ -112,6 +124,27 @@ impl ConfigFile {
             limits.lockout_after =
                 positive("lockout_after", s.lockout_after, limits.lockout_after)?;
             limits.max_resends = s.max_resends.unwrap_or(limits.max_resends);
+        }
+        if let Some(t) = &self.tokens {
+            if let Some(days) = t.pending_ttl_days {
+                if !(1..=365).contains(&days) {
+                    bail!("tokens.pending_ttl_days must be 1 to 365");
+                }
+                c.pending_token_ttl_s = i64::from(days) * 24 * 3600;
+            }
+            let e = &mut c.events;
+            if let Some(n) = t.event_max_attempts {
+                if n == 0 {
+                    bail!("tokens.event_max_attempts must be at least 1");
+                }
+                e.max_attempts = n;
+            }
+            if let Some(s) = t.event_first_retry_s {
+                e.first_retry_s = s.max(1);
+            }
+            if let Some(s) = t.event_max_retry_s {
+                e.max_retry_s = s.max(e.first_retry_s);
+            }
         }
         Ok(c)
     }

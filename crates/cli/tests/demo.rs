@@ -15,7 +15,7 @@ const DEMO_PAN: &str = "4000123456789017";
 /// Every PAN the demo's phones use (`400012345678`, three digits, the Luhn digit).
 fn demo_pans() -> Vec<String> {
     (901..=907)
-        .chain([911, 912, 913, 999])
+        .chain([911, 912, 913, 921, 922, 923, 924, 999])
         .map(|n| {
             let body = format!("400012345678{n:03}");
             let check = provisio_types::luhn_check_digit(&body).unwrap();
@@ -62,6 +62,9 @@ fn demo_passes_and_never_reveals_the_pan() {
         "non-override: wallet level above the service's, provisioned by script",
         "decline: device on the block list",
         "step-up: OTP lockout",
+        "lost phone: the wallet suspends its token, the bank hears it, the found phone resumes; the wallet may not lift the bank's suspension",
+        "stolen card: the bank suspends the card's tokens, reissues the card, resumes; the tokens are kept",
+        "already in wallet: the same card pushed to the same phone again",
         "attack: replayed request",
         "attack: stale timestamp",
         "attack: tampered JWE",
@@ -86,6 +89,10 @@ fn demo_passes_and_never_reveals_the_pan() {
     assert!(
         logs.contains("step-up code queued") && logs.contains("outbox message delivered"),
         "the step-up flows ran through the outbox"
+    );
+    assert!(
+        logs.contains("token changed") && logs.contains("token event delivered"),
+        "the token-life flows changed tokens and their events reached the receivers"
     );
     assert!(
         logs.contains("TSM reported the secure-element job"),
@@ -140,4 +147,11 @@ fn demo_passes_and_never_reveals_the_pan() {
         "the transcript shows the masked PAN:\n{transcript}"
     );
     assert!(transcript.contains("replayed_request") && transcript.contains("binding_mismatch"));
+    assert!(
+        transcript.contains("409 already_in_wallet")
+            && transcript.contains("403 forbidden")
+            && transcript.contains("TOKEN_UPDATED"),
+        "the token-life flows' refusals and events are in the transcript"
+    );
+    assert!(transcript.contains("16 of 16 flows as expected"));
 }

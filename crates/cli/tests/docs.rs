@@ -266,5 +266,5 @@ fn the_citation_scanner_reads_ranges_and_bare_documents() {
         sections("## 3. Push\n### 3.4 Checks\n## Tests\n"),
         ["3", "3.4"].map(String::from).into()
     );
-    assert_eq!(anchor(" 15. Not yet implemented"), "15-not-yet-implemented");
+    assert_eq!(anchor(" 16. Not yet implemented"), "16-not-yet-implemented");
 }

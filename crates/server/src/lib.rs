@@ -21,6 +21,7 @@ mod sei;
 mod sp;
 mod sp_tsm_link;
 mod state;
+mod token_events;
 mod tsm_sessions;
 
 pub use error::Problem;
@@ -37,6 +38,7 @@ pub use outbox::{MemorySink, NoGateway, NotificationSink, WebhookSink, spawn_del
 pub use sei::{SeiApiDoc, SeiState, sei_router};
 pub use sp::{SeiLink, SpApiDoc, SpState, sp_router, spawn_sp_driver};
 pub use state::AppState;
+pub use token_events::{spawn_pending_sweep, sweep_pending};
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -120,6 +122,40 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/admin/issuers/{issuer_id}/sp-tsm",
             put(routes::sp_tsms::set_sp_tsm),
+        )
+        .route("/v1/tokens/search", post(routes::tokens::search))
+        .route("/v1/tokens/{token_ref_id}", get(routes::tokens::get_token))
+        .route(
+            "/v1/tokens/{token_ref_id}/suspend",
+            post(routes::tokens::suspend),
+        )
+        .route(
+            "/v1/tokens/{token_ref_id}/resume",
+            post(routes::tokens::resume),
+        )
+        .route(
+            "/v1/tokens/{token_ref_id}/delete",
+            post(routes::tokens::delete),
+        )
+        .route("/v1/cards/suspend", post(routes::tokens::suspend_card))
+        .route("/v1/cards/resume", post(routes::tokens::resume_card))
+        .route("/v1/cards/delete", post(routes::tokens::delete_card))
+        .route("/v1/cards/reissue", post(routes::tokens::reissue_card))
+        .route(
+            "/v1/admin/issuers/{issuer_id}/notifications",
+            put(routes::token_admin::set_issuer_notifications),
+        )
+        .route(
+            "/v1/admin/token-requestors/{token_requestor_id}/notifications",
+            put(routes::token_admin::set_token_requestor_notifications),
+        )
+        .route(
+            "/v1/admin/events/dead",
+            get(routes::token_admin::dead_events),
+        )
+        .route(
+            "/v1/admin/events/{message_id}/redrive",
+            post(routes::token_admin::redrive),
         )
         .fallback(routes::health::not_found)
         .method_not_allowed_fallback(routes::health::method_not_allowed)

@@ -1,14 +1,19 @@
-//! Prometheus counters: requests by route and status, errors by code.
+//! Prometheus counters: requests by route and status, errors by code, token events by outcome;
+//! and the dead-lettered token events, counted in the store when scraped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters, rendered in the Prometheus text format.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     errors: Mutex<BTreeMap<&'static str, u64>>,
+    events_delivered: AtomicU64,
+    events_failed: AtomicU64,
+    events_dead_lettered: AtomicU64,
 }
 
 impl Metrics {
@@ -21,7 +26,21 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn render(&self) -> String {
+    pub(crate) fn event_delivered(&self) {
+        self.events_delivered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn event_failed(&self) {
+        self.events_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn event_dead_lettered(&self) {
+        self.events_dead_lettered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text format; `dead_events` is the store's count of dead-lettered events (`None`
+    /// if the store could not be asked).
+    pub(crate) fn render(&self, dead_events: Option<u64>) -> String {
         let mut out = String::new();
         out.push_str("# HELP provisio_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE provisio_http_requests_total counter\n");
@@ -39,6 +58,24 @@ impl Metrics {
             for (code, n) in m.iter() {
                 let _ = writeln!(out, "provisio_errors_total{{code=\"{code}\"}} {n}");
             }
+        }
+        out.push_str("# HELP provisio_token_events_total Token event delivery attempts by this instance, by outcome.\n");
+        out.push_str("# TYPE provisio_token_events_total counter\n");
+        for (outcome, n) in [
+            ("delivered", &self.events_delivered),
+            ("failed", &self.events_failed),
+            ("dead_lettered", &self.events_dead_lettered),
+        ] {
+            let _ = writeln!(
+                out,
+                "provisio_token_events_total{{outcome=\"{outcome}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
+        if let Some(n) = dead_events {
+            out.push_str("# HELP provisio_token_events_dead Token events dead-lettered and not re-driven (all instances).\n");
+            out.push_str("# TYPE provisio_token_events_dead gauge\n");
+            let _ = writeln!(out, "provisio_token_events_dead {n}");
         }
         out
     }

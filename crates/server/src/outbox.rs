@@ -4,16 +4,18 @@
 //! acknowledged is lost; a crash between delivery and the record means the message is
 //! delivered again after its lease (at least once; the gateway de-duplicates by `message_id`,
 //! the SP-TSM by job id). A job the SP-TSM refuses outright is parked (never retried) with its
-//! reason in `last_error`.
+//! reason in `last_error`. Token events go to their recipients' notification URLs
+//! (`token_events.rs`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use provisio_tsp::{Notification, OutboxMessage, SP_TSM_CHANNEL, open_notification};
+use provisio_tsp::{EVENT_CHANNEL, Notification, OutboxMessage, SP_TSM_CHANNEL, open_notification};
 
 use crate::AppState;
 use crate::sp_tsm_link::{Undelivered, deliver_job};
+use crate::token_events::{Failed, deliver_event, record_failure};
 
 /// How long a claimed message is reserved for one deliverer.
 const LEASE_S: i64 = 60;
@@ -45,6 +47,7 @@ impl WebhookSink {
             url: url.to_owned(),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
         }
@@ -130,6 +133,25 @@ async fn deliver_due(
     let now = state.clock.now();
     let claimed = state.store.claim_outbox(now, LEASE_S, BATCH).await?;
     for m in &claimed {
+        if m.channel == EVENT_CHANNEL {
+            match deliver_event(state, m).await {
+                Ok(()) => {
+                    state.metrics.event_delivered();
+                    state
+                        .store
+                        .outbox_delivered(&m.message_id, state.clock.now())
+                        .await?;
+                    tracing::info!(message_id = %m.message_id, "token event delivered");
+                    // The next event of its key is due now: claim again without waiting.
+                    state.outbox_wake.notify_one();
+                }
+                Err(Failed(e)) => {
+                    state.metrics.event_failed();
+                    record_failure(state, m, &e).await?;
+                }
+            }
+            continue;
+        }
         let result = if m.channel == SP_TSM_CHANNEL {
             deliver_job(state, m).await
         } else {

@@ -55,8 +55,11 @@ impl AppState {
             config: Arc::new(config),
             clock,
             accounts: Arc::new(AccountsConfig::default()),
+            // Partner URLs are checked when registered (https, or http to loopback); a redirect
+            // could lead a call elsewhere, so none is followed.
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
             metrics: Arc::new(Metrics::default()),

@@ -29,12 +29,14 @@ impl Harness {
     async fn step_up_push(&self) -> Value {
         let mut req = self.request_with(|_| {});
         req.wallet_risk = Some(WalletRiskInfo::level(5, true));
-        let (s, v) = self.push(&req).await;
+        let (s, mut v) = self.push(&req).await;
         assert_eq!(
             (s, v["decision"].as_str()),
             (StatusCode::OK, Some("STEP_UP_REQUIRED")),
             "{v}"
         );
+        // Kept for the step-up calls: each push of the card goes to a device of its own.
+        v["device_id"] = json!(req.device_id);
         v
     }
 
@@ -52,7 +54,7 @@ impl Harness {
 
     async fn send(&self, pv: &Value, method: usize) -> (StatusCode, Value) {
         let id = pv["provisioning_id"].as_str().unwrap();
-        let body = json!({"method_id": pv["step_up"]["methods"][method]["method_id"], "wallet_user_id": "user-1", "device_id": "device-1"});
+        let body = json!({"method_id": pv["step_up"]["methods"][method]["method_id"], "wallet_user_id": "user-1", "device_id": pv["device_id"]});
         self.post(&format!("/v1/provisionings/{id}/step-up/otp"), body)
             .await
     }
@@ -65,7 +67,7 @@ impl Harness {
         user: &str,
     ) -> (StatusCode, Value) {
         let id = pv["provisioning_id"].as_str().unwrap();
-        let body = json!({"otp_id": otp_id, "code": code, "wallet_user_id": user, "device_id": "device-1"});
+        let body = json!({"otp_id": otp_id, "code": code, "wallet_user_id": user, "device_id": pv["device_id"]});
         self.post(&format!("/v1/provisionings/{id}/step-up/verify"), body)
             .await
     }

@@ -29,12 +29,13 @@ pub use db::conn::Backend;
 pub use db::migrate::SCHEMA_VERSION;
 pub use error::{Conflict, StoreError};
 pub use records::{
-    IdempotencyRecord, IssuerRecord, ListKind, ListName, Principal, PushFacts, PushFactsQuery,
-    Role, ScriptRecord, SignalQuery, SpTsmRecord, TokenRecord, TokenRequestorRecord,
+    CardQuery, IdempotencyRecord, IssuerRecord, ListKind, ListName, Principal, PushFacts,
+    PushFactsQuery, Role, ScriptRecord, SignalQuery, SpTsmRecord, TokenRecord,
+    TokenRequestorRecord,
 };
 pub use roles::{
     AccountStore, KeyStore, OutboxStore, ParticipantStore, ProvisioningStore, ScriptStore,
-    StepUpStore, Store,
+    StepUpStore, Store, TokenStore,
 };
 pub use sql_store::SqlStore;
 pub use step_up_records::{ScriptFacts, ScriptFactsQuery, StepUpFacts, StepUpFactsQuery};

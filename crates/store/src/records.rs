@@ -56,6 +56,8 @@ pub struct IssuerRecord {
     pub signing_jwk: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Where its token events are posted.
+    pub notification_url: Option<String>,
 }
 
 /// A registered wallet provider.
@@ -69,6 +71,8 @@ pub struct TokenRequestorRecord {
     pub wallet_accounts: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Where its token events are posted.
+    pub notification_url: Option<String>,
 }
 
 /// The first answer to a POST with an `Idempotency-Key`.
@@ -119,6 +123,16 @@ pub struct TokenRecord {
     pub secure_element_id: Option<String>,
     /// When the completion report made it payment-ready.
     pub installed_at: Option<i64>,
+    /// The token's requestor.
+    pub token_requestor_id: String,
+    /// The funding account's reference.
+    pub account_ref: String,
+    /// Its changes so far.
+    pub event_seq: u64,
+    /// Whether the issuer has a notification URL.
+    pub issuer_notified: bool,
+    /// Whether the token requestor has a notification URL.
+    pub token_requestor_notified: bool,
 }
 
 /// What the risk signals are counted for.
@@ -228,6 +242,21 @@ pub struct PushFactsQuery {
     pub signals: Option<SignalQuery>,
     /// The issuer whose TSM installs the credential, for a phone with a secure element.
     pub sp_tsm_of: Option<String>,
+    /// The card the request data names, for its account reference and "already in wallet".
+    pub card: Option<CardQuery>,
+}
+
+/// A card as a push names it (not yet verified), and where it would go.
+#[derive(Debug, Clone)]
+pub struct CardQuery {
+    /// Keyed hash of the funding PAN.
+    pub pan_hash: [u8; 32],
+    /// The issuer the request data names.
+    pub issuer_id: String,
+    /// The wallet.
+    pub token_requestor_id: String,
+    /// The device.
+    pub device_id: String,
 }
 
 /// What [`PushFactsQuery`] found.
@@ -243,4 +272,6 @@ pub struct PushFacts {
     pub signals: Option<provisio_risk::Signals>,
     /// The issuer's TSM.
     pub sp_tsm: Option<SpTsmRecord>,
+    /// What the store knows of the card, when asked.
+    pub card: Option<provisio_tsp::CardFacts>,
 }

@@ -173,7 +173,11 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
         if others.is_empty() && c.backend() == Backend::Postgres && fits_one_statement(&items) {
             return match insert_in_one_statement(c, &items) {
                 Ok(()) => Ok(items.iter().map(|_| Ok(())).collect()),
-                Err(StoreError::Conflict(_) | StoreError::MissingReference) if items.len() > 1 => {
+                // Again one by one, each in its own savepoint, in the order of the foreign
+                // keys: the rule a request broke is then the first it reaches (a replayed
+                // session id before the device's live token), which one statement's
+                // sub-statements, run in no fixed order, do not tell.
+                Err(StoreError::Conflict(_) | StoreError::MissingReference) => {
                     in_transaction(c, |c| Ok(one_by_one(c, &items)))
                 }
                 Err(e) => Err(e),

@@ -37,6 +37,7 @@ fn bench(c: &mut Criterion) {
         secure_element: None,
         risk: &risk,
         pan_hash: [1; 32],
+        card: &provisio_tsp::CardFacts::default(),
         now,
     };
     let options = EncryptOptions {

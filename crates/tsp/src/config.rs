@@ -56,6 +56,11 @@ pub struct TspConfig {
     pub step_up: StepUpConfig,
     /// The risk policy (default: the built-in one).
     pub risk_policy: Policy,
+    /// How token events are retried and when they are dead-lettered.
+    pub events: crate::EventConfig,
+    /// How long a token may stay `INACTIVE` (step-up never completed) before it is deleted,
+    /// in seconds (default 30 days; docs/protocol.md §15.4).
+    pub pending_token_ttl_s: i64,
 }
 
 impl Default for TspConfig {
@@ -72,6 +77,8 @@ impl Default for TspConfig {
             token_validity_months: 36,
             step_up: StepUpConfig::default(),
             risk_policy: Policy::builtin(),
+            events: crate::EventConfig::default(),
+            pending_token_ttl_s: 30 * 24 * 3600,
         }
     }
 }

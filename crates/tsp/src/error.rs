@@ -44,6 +44,12 @@ pub enum PushError {
         "device.binding_jwk is not the binding key registered with the wallet account's device"
     )]
     DeviceKeyMismatch,
+    /// The device already holds a live token of this card for this wallet.
+    #[error("the device already holds a live token of this card for this wallet: {token_ref_id}")]
+    AlreadyInWallet {
+        /// The existing token.
+        token_ref_id: String,
+    },
     // Our side.
     /// The configuration is not usable.
     #[error("configuration error: {0}")]
@@ -67,6 +73,7 @@ impl Refusal for PushError {
             Self::Malformed(_) => Code::MalformedRequest,
             Self::AccountNotActive(_) => Code::AccountNotActive,
             Self::DeviceKeyMismatch => Code::DeviceKeyMismatch,
+            Self::AlreadyInWallet { .. } => Code::AlreadyInWallet,
             Self::Config(_) | Self::Internal => Code::InternalError,
         }
     }
@@ -76,6 +83,13 @@ impl Refusal for PushError {
             Self::Config(_) => Fault::Caller,
             Self::Internal => Fault::Internal,
             _ => Fault::Peer,
+        }
+    }
+
+    fn token_ref_id(&self) -> Option<&str> {
+        match self {
+            Self::AlreadyInWallet { token_ref_id } => Some(token_ref_id),
+            _ => None,
         }
     }
 }

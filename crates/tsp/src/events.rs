@@ -132,7 +132,7 @@ pub fn retry_delay(config: &EventConfig, attempts: u32, jitter: u64) -> i64 {
         .min(config.max_retry_s.max(1));
     let half = base / 2;
     let spread = u64::try_from(base - half).unwrap_or(1).max(1);
-    half + i64::try_from(jitter % spread).unwrap_or(0)
+    (half + i64::try_from(jitter % spread).unwrap_or(0)).max(1)
 }
 
 #[cfg(test)]
@@ -155,6 +155,12 @@ mod tests {
             retry_delay(&c, 6, 4),
             "jitter spreads them"
         );
+        // Never due at once, even with the shortest first delay.
+        let quick = EventConfig {
+            first_retry_s: 1,
+            ..c
+        };
+        assert!((0..64).all(|j| retry_delay(&quick, 1, j) >= 1));
     }
 
     #[test]

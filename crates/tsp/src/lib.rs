@@ -34,6 +34,9 @@ pub mod records;
 mod script;
 mod step_up_process;
 mod stepup;
+pub mod token_records;
+pub mod token_wire;
+mod tokens;
 mod vault;
 pub mod wire;
 
@@ -51,7 +54,7 @@ pub use lifecycle::{Action, Actor, Change, EventType, LifecycleError, Reason, St
 pub use mint::{
     CRYPTOGRAM_ALG, MintInput, Minted, Released, StoredToken, mint, release_access_data,
 };
-pub use process::{HostedAccount, Opening, PushContext, PushFacts, PushRequest, gate};
+pub use process::{CardFacts, HostedAccount, Opening, PushContext, PushFacts, PushRequest, gate};
 pub use push::{AcceptContext, Accepted, Opened, Verified, open};
 pub use script::{
     MAX_REASON, ReportedScript, SCRIPT_VERSION, Script, ScriptEnd, ScriptError, ScriptFacts,
@@ -65,5 +68,9 @@ pub use stepup::{
     Activation, IssuedOtp, MethodRecord, MethodType, Notification, OtpRecord, OutboxMessage,
     StepUpChange, StepUpConfig, StepUpError, StepUpState, StepUpStatus, Verification,
     offer_methods, open_notification,
+};
+pub use tokens::{
+    Ask, ChangeContext, Parties, Reissue, TokenCaller, TokenError, account_ref, decide, events,
+    ordering_key, parse_reason,
 };
 pub use vault::{Sealed, VaultKeys};

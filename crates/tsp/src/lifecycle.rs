@@ -118,7 +118,7 @@ pub enum LifecycleError {
         action: Action,
     },
     /// The actor may not do this (lift another party's suspension, or act as the service).
-    #[error("{actor} may not {action} this token: {why}")]
+    #[error("{actor} may not {} this token: {why}", action.verb())]
     NotPermitted {
         /// Who asked.
         actor: Actor,
@@ -192,7 +192,16 @@ impl Standing {
                 }
                 Ok(change(Standing::of(S::Active), EventType::TokenResumed))
             }
-            (Action::Delete, _) => Ok(change(Standing::of(S::Deleted), EventType::TokenDeleted)),
+            (Action::Delete, status) => {
+                if actor == Actor::System && status != S::Inactive {
+                    return Err(LifecycleError::NotPermitted {
+                        actor,
+                        action,
+                        why: "the service deletes on its own only pending tokens that expired",
+                    });
+                }
+                Ok(change(Standing::of(S::Deleted), EventType::TokenDeleted))
+            }
             (Action::Update, _) => {
                 if !matches!(actor, Actor::Issuer | Actor::Admin) {
                     return Err(LifecycleError::NotPermitted {
@@ -207,6 +216,17 @@ impl Standing {
         }
     }
 
+    /// The creation of a token in this standing: history entry and event number 1.
+    pub fn created(self, actor: Actor, reason: Reason) -> Change {
+        Change {
+            from: self,
+            to: self,
+            event: EventType::TokenCreated,
+            actor,
+            reason,
+        }
+    }
+
     fn not_system(self, action: Action, actor: Actor) -> Result<(), LifecycleError> {
         if actor == Actor::System {
             return Err(LifecycleError::NotPermitted {
@@ -216,6 +236,19 @@ impl Standing {
             });
         }
         Ok(())
+    }
+}
+
+impl Action {
+    /// The action as a verb ("suspend").
+    pub const fn verb(self) -> &'static str {
+        match self {
+            Self::Activate => "activate",
+            Self::Suspend => "suspend",
+            Self::Resume => "resume",
+            Self::Delete => "delete",
+            Self::Update => "relink",
+        }
     }
 }
 
@@ -382,6 +415,16 @@ mod tests {
         }
         assert!(matches!(
             Standing::of(S::Active).apply(Action::Suspend, Actor::System, Reason::Other),
+            Err(LifecycleError::NotPermitted { .. })
+        ));
+        // The sweep of expired pending tokens deletes only pending ones.
+        assert!(
+            Standing::of(S::Inactive)
+                .apply(Action::Delete, Actor::System, Reason::Other)
+                .is_ok()
+        );
+        assert!(matches!(
+            Standing::of(S::Active).apply(Action::Delete, Actor::System, Reason::Other),
             Err(LifecycleError::NotPermitted { .. })
         ));
     }

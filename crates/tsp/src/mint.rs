@@ -7,14 +7,16 @@ use provisio_types::{Expiry, TokenPan, UnixSeconds, luhn_check_digit};
 
 use crate::VaultKeys;
 use crate::handoff::{TokenSecrets, hand_off};
+use crate::lifecycle::{Actor, Reason as ChangeReason, Standing};
 use crate::records::{NewProvisioning, NewToken, TokenStatus};
+use crate::tokens::{ChangeContext, Parties, account_ref, events};
 use crate::wire::{
     AccessData, Decision, PushProvisioningResponse, ReasonInfo, RiskInfo, StepUp, StepUpMethod,
     TokenInfo,
 };
 use crate::{
-    Accepted, PushError, Script, SeTarget, Sealed, SpTsmTarget, TokenBin, TsmHandoff, TspConfig,
-    TspKeys, offer_methods, ordered_id,
+    Accepted, CardFacts, PushError, Script, SeTarget, Sealed, SpTsmTarget, TokenBin, TsmHandoff,
+    TspConfig, TspKeys, offer_methods, ordered_id,
 };
 
 /// The algorithm the device-bound key is for: AES-CMAC over the transaction data.
@@ -43,6 +45,8 @@ pub struct MintInput<'a> {
     pub risk: &'a RiskDecision,
     /// The funding PAN's keyed hash, as computed for the risk signals.
     pub pan_hash: [u8; 32],
+    /// What the store knows of the card (its account reference, who is notified).
+    pub card: &'a CardFacts,
     /// When.
     pub now: UnixSeconds,
 }
@@ -67,6 +71,33 @@ pub struct StoredToken {
     pub exp_year: u16,
     /// The device's secure element, if the credential goes there.
     pub secure_element_id: Option<String>,
+    /// Its status (a passed step-up activates only an `INACTIVE` token).
+    pub status: TokenStatus,
+    /// Its changes so far.
+    pub event_seq: u64,
+    /// The funding account's reference.
+    pub account_ref: String,
+    /// The card's issuer.
+    pub issuer_id: String,
+    /// The token's requestor.
+    pub token_requestor_id: String,
+    /// Whether the issuer has a notification URL.
+    pub issuer_notified: bool,
+    /// Whether the token requestor has a notification URL.
+    pub token_requestor_notified: bool,
+}
+
+impl StoredToken {
+    /// Who hears of this token's changes.
+    pub fn parties(&self) -> Parties<'_> {
+        Parties {
+            token_ref_id: &self.token_ref_id,
+            issuer: self.issuer_notified.then_some(self.issuer_id.as_str()),
+            token_requestor: self
+                .token_requestor_notified
+                .then_some(self.token_requestor_id.as_str()),
+        }
+    }
 }
 
 /// Mints the token the risk decision allows and builds the answer.
@@ -89,6 +120,7 @@ pub fn mint(
         secure_element,
         risk,
         pan_hash,
+        card,
         now,
     } = *input;
     let vault = keys.vault();
@@ -135,6 +167,21 @@ pub fn mint(
         let aad = |field: &str| format!("token:{token_ref_id}:{field}").into_bytes();
         let seal =
             |value: &[u8], field: &str| vault.seal(crypto, value, &aad(field)).map_err(internal);
+        let account_ref = card
+            .account_ref
+            .clone()
+            .unwrap_or_else(|| account_ref(crypto, vault, &accepted.issuer_id, &accepted.pan));
+        // Event number 1 (docs/protocol.md §15.5), for the parties with a notification URL.
+        let parties = Parties {
+            token_ref_id: &token_ref_id,
+            issuer: card.issuer_notified.then_some(accepted.issuer_id.as_str()),
+            token_requestor: card
+                .token_requestor_notified
+                .then_some(accepted.token_requestor_id.as_str()),
+        };
+        let created = Standing::of(status).created(Actor::System, ChangeReason::Other);
+        let events = events(&ChangeContext { crypto, vault, now }, &parties, &created, 1)
+            .map_err(|_| PushError::Internal)?;
         let token = NewToken {
             token_ref_id: token_ref_id.clone(),
             token_pan_hash: vault.lookup_hash(crypto, "token_pan", token_pan.expose()),
@@ -150,6 +197,10 @@ pub fn mint(
                 .map_err(|_| PushError::Internal)?,
             cryptogram_key: seal(cryptogram_key.as_ref(), "cryptogram_key")?,
             secure_element_id: secure_element.map(|t| t.se_id.to_owned()),
+            account_ref: account_ref.clone(),
+            card_exp_month: accepted.expiry.month(),
+            card_exp_year: accepted.expiry.year(),
+            events,
         };
         let info = TokenInfo {
             token_ref_id: token_ref_id.clone(),
@@ -157,6 +208,7 @@ pub fn mint(
             exp_month: expiry.month(),
             exp_year: expiry.year(),
             status: status.as_str().into(),
+            account_ref,
         };
         let released = if status == TokenStatus::Active {
             Some(release(

@@ -68,6 +68,25 @@ pub struct PushFacts {
     pub signals: Signals,
     /// The issuer's TSM, when the device has a secure element and the issuer registered one.
     pub sp_tsm: Option<SpTsmTarget>,
+    /// What the store knows of the card the request data names.
+    pub card: CardFacts,
+}
+
+/// What the store knows of a card, read by its keyed hash before the request is verified
+/// (docs/protocol.md §15.1).
+#[derive(Debug, Clone, Default)]
+pub struct CardFacts {
+    /// The account reference its live tokens at this issuer carry (kept across a reissue).
+    pub account_ref: Option<String>,
+    /// The device's live token of this card for this wallet, if it has one. The store
+    /// enforces one live token per device, card and wallet when the push commits (after the
+    /// one-time checks of the session id and `jti`, so a replay is told as a replay); a push
+    /// refused for it is answered `already_in_wallet` with this token (docs/protocol.md §15.1).
+    pub on_device: Option<String>,
+    /// Whether the issuer has a notification URL.
+    pub issuer_notified: bool,
+    /// Whether the token requestor has a notification URL.
+    pub token_requestor_notified: bool,
 }
 
 /// Everything but the request and the facts.
@@ -200,6 +219,7 @@ impl Opening {
                 secure_element,
                 risk: &risk,
                 pan_hash,
+                card: &facts.card,
                 now: ctx.now,
             },
         )

@@ -114,4 +114,12 @@ pub struct NewToken {
     pub cryptogram_key: Sealed,
     /// The device's secure element, if the credential goes there.
     pub secure_element_id: Option<String>,
+    /// The funding account's reference (docs/protocol.md §15.1).
+    pub account_ref: String,
+    /// The funding card's expiry month.
+    pub card_exp_month: u8,
+    /// The funding card's expiry year.
+    pub card_exp_year: u16,
+    /// The `TOKEN_CREATED` events (sequence 1), one per party with a notification URL.
+    pub events: Vec<crate::token_records::EventRow>,
 }

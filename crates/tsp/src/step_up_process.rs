@@ -15,7 +15,10 @@ use std::fmt;
 use provisio_crypto::CryptoProvider;
 use provisio_types::{DeviceId, IdError, UnixSeconds, WalletUserId};
 
+use crate::lifecycle::{Action, Actor, Reason, Standing};
 use crate::records::TokenStatus;
+use crate::token_records::TokenChange;
+use crate::tokens::{ChangeContext, events};
 use crate::wire::{OtpSendRequest, OtpSent, OtpVerifyRequest, StepUpPassed, TokenInfo};
 use crate::{
     Activation, HostedAccount, IssuedOtp, OtpRecord, SpTsmTarget, StepUpChange, StepUpConfig,
@@ -200,6 +203,15 @@ impl OtpVerify {
     ) -> Result<CheckedOtp, StepUpError> {
         let step = held(&self.caller, facts, ctx.now)?;
         let otp = facts.otp.as_ref().ok_or(StepUpError::UnknownOtp)?;
+        // A token deleted meanwhile (by its issuer, or as an expired pending token) is not
+        // activated, and the code is not spent on it (docs/protocol.md §15.4).
+        if facts
+            .token
+            .as_ref()
+            .is_some_and(|t| t.status == TokenStatus::Deleted)
+        {
+            return Err(StepUpError::NotPending);
+        }
         let verification = step.verify(
             ctx.crypto,
             ctx.keys.vault(),
@@ -238,12 +250,31 @@ impl OtpVerify {
                 exp_month: token.exp_month,
                 exp_year: token.exp_year,
                 status: TokenStatus::Active.as_str().into(),
+                account_ref: token.account_ref.clone(),
             },
             access_data: released.access_data,
             script: released.script.clone(),
         };
+        let activated = Standing::of(token.status)
+            .apply(Action::Activate, Actor::System, Reason::Other)
+            .map_err(|_| StepUpError::NotPending)?;
+        let change_ctx = ChangeContext {
+            crypto: ctx.crypto,
+            vault: ctx.keys.vault(),
+            now: ctx.now,
+        };
+        let sequence = token.event_seq + 1;
         change.activation = Some(Activation {
-            token_ref_id: step.token_ref_id.clone(),
+            change: TokenChange {
+                token_ref_id: token.token_ref_id.clone(),
+                event_seq: token.event_seq,
+                events: events(&change_ctx, &token.parties(), &activated, sequence)
+                    .map_err(|_| StepUpError::Internal)?,
+                change: activated,
+                agent_id: None,
+                at: ctx.now,
+                relink: None,
+            },
             script: released.script,
             handoff: released.handoff,
         });
@@ -376,6 +407,13 @@ mod tests {
                 exp_month: 12,
                 exp_year: 2030,
                 secure_element_id: secure_element_id.map(str::to_owned),
+                status: TokenStatus::Inactive,
+                event_seq: 1,
+                account_ref: "ar_1".into(),
+                issuer_id: "iss".into(),
+                token_requestor_id: "40000000001".into(),
+                issuer_notified: true,
+                token_requestor_notified: false,
             }
         }
 
@@ -638,10 +676,37 @@ mod tests {
         );
         let a = c.activation.unwrap();
         assert_eq!(
-            (a.token_ref_id.as_str(), &a.script),
+            (a.change.token_ref_id.as_str(), &a.script),
             ("tr_1", &passed.script)
         );
         assert!(a.handoff.is_none());
+        // Activation is the token's change number 2, told to the issuer (it has a URL).
+        assert_eq!(a.change.event_seq, 1);
+        assert_eq!(a.change.change.to.status, TokenStatus::Active);
+        assert_eq!(a.change.events.len(), 1);
+        assert_eq!(a.change.events[0].sequence, 2);
+        assert_eq!(passed.token.account_ref, "ar_1");
+    }
+
+    #[test]
+    fn a_token_deleted_meanwhile_is_not_activated_and_the_code_is_not_spent() {
+        let w = World::new();
+        let step = w.step_up();
+        let (otp, code) = w.sent(&step);
+        let f = StepUpFacts {
+            otp: Some(otp.clone()),
+            token: Some(StoredToken {
+                status: TokenStatus::Deleted,
+                ..w.token(None)
+            }),
+            ..facts(Some(step))
+        };
+        assert_eq!(
+            verify(&otp.otp_id, &code)
+                .process(&w.ctx(), &f)
+                .unwrap_err(),
+            StepUpError::NotPending
+        );
     }
 
     #[test]

@@ -180,6 +180,8 @@ pub struct OutboxMessage {
     pub payload: Sealed,
     /// Unix seconds.
     pub created_at: UnixSeconds,
+    /// Delivery attempts before this one.
+    pub attempts: u32,
 }
 
 /// A notification in the clear, only while it is being delivered. `Debug` hides it.
@@ -251,8 +253,8 @@ pub struct StepUpChange {
 /// to the outbox (docs/protocol.md §6.3, §10.1).
 #[derive(Debug, Clone)]
 pub struct Activation {
-    /// The token to activate.
-    pub token_ref_id: String,
+    /// The token's change to `ACTIVE`, with its history entry and events.
+    pub change: crate::token_records::TokenChange,
     /// Its installation script, as released.
     pub script: Script,
     /// The issuer TSM's job, for a secure element.
@@ -497,6 +499,7 @@ impl StepUpState {
                 consumed_at: None,
             },
             message: OutboxMessage {
+                attempts: 0,
                 message_id,
                 channel: notification.channel.clone(),
                 payload,

@@ -242,6 +242,9 @@ pub struct TokenInfo {
     pub exp_year: u16,
     /// `ACTIVE` or `INACTIVE`.
     pub status: String,
+    /// The funding account's reference: the same for every token of this card at this issuer
+    /// (docs/protocol.md §15.1).
+    pub account_ref: String,
 }
 
 /// Step-up methods.

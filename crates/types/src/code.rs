@@ -80,6 +80,9 @@ codes! {
     AccountNotActive = "account_not_active",
     /// A hosted wallet's push names another binding key than the account's device has.
     DeviceKeyMismatch = "device_key_mismatch",
+    /// The device already holds a live token of this card for this wallet (its reference is
+    /// in the problem's `token_ref_id`).
+    AlreadyInWallet = "already_in_wallet",
 
     // Step-up.
     /// The method id is not one offered.
@@ -110,6 +113,16 @@ codes! {
     ReportedByTsm = "reported_by_tsm",
     /// A TSM report contradicting the recorded outcome.
     ReportConflict = "report_conflict",
+
+    // The token's life.
+    /// No such token, or not the caller's to see.
+    UnknownToken = "unknown_token",
+    /// The token's state machine does not allow the change.
+    InvalidTransition = "invalid_transition",
+    /// A concurrent change kept winning; retry.
+    TokenConflict = "token_conflict",
+    /// No such dead-lettered event.
+    UnknownEvent = "unknown_event",
 
     // Hosted wallet accounts.
     /// The wallet user has an account that is not expired.
@@ -211,6 +224,10 @@ pub trait Refusal: std::error::Error {
     fn code(&self) -> Code;
     /// Whose fault.
     fn fault(&self) -> Fault;
+    /// The token a refusal names for the caller (`already_in_wallet`: the existing token).
+    fn token_ref_id(&self) -> Option<&str> {
+        None
+    }
 }
 
 #[cfg(test)]

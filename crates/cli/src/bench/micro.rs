@@ -207,6 +207,7 @@ pub(super) fn mint(args: &MicroArgs) -> anyhow::Result<ExitCode> {
         secure_element: None,
         risk: &risk,
         pan_hash,
+        card: &provisio_tsp::CardFacts::default(),
         now,
     };
     let op = per_call_us(args.iterations, || {

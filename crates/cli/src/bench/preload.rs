@@ -149,6 +149,7 @@ async fn register(store: &dyn Store, crypto: &AwsLcProvider, now: i64) -> anyhow
         signing_kid: provisio_tsp::jwk_thumbprint(crypto, key.public_key()),
         signing_jwk: serde_json::to_string(&jwk)?,
         created_at: now,
+        notification_url: None,
     };
     store.create_issuer(&issuer, &unheld(crypto)?, None).await?;
     let requestor = TokenRequestorRecord {
@@ -156,6 +157,7 @@ async fn register(store: &dyn Store, crypto: &AwsLcProvider, now: i64) -> anyhow
         name: "Preloaded Wallet".into(),
         wallet_accounts: "external".into(),
         created_at: now,
+        notification_url: None,
     };
     store
         .create_token_requestor(&requestor, &unheld(crypto)?, None)
@@ -224,6 +226,7 @@ pub(super) fn record(
         secure_element: None,
         risk: &risk,
         pan_hash,
+        card: &provisio_tsp::CardFacts::default(),
         now: created_at,
     };
     Ok(provisio_tsp::mint(&crypto, keys, config, &input)?.record)

@@ -150,6 +150,7 @@ async fn push(
             exp_month: 12,
             exp_year: 2031,
             status: "ACTIVE".into(),
+            account_ref: "ar_reference".into(),
         }),
         access_data: Some(access_data),
         step_up: None,

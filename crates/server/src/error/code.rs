@@ -140,6 +140,31 @@ pub const fn meaning(code: Code) -> Meaning {
             "Device key mismatch",
             "A hosted wallet's push names another binding key than the one registered with the account's device.",
         ),
+        C::AlreadyInWallet => m(
+            StatusCode::CONFLICT,
+            "Already in wallet",
+            "The device already holds a live token of this card for this wallet; the problem's token_ref_id names it.",
+        ),
+        C::UnknownToken => m(
+            StatusCode::NOT_FOUND,
+            "Unknown token",
+            "No such token, or not the caller's: a token of another participant is never revealed.",
+        ),
+        C::InvalidTransition => m(
+            StatusCode::CONFLICT,
+            "Invalid transition",
+            "The token's state machine does not allow this change (for example resuming a deleted token).",
+        ),
+        C::TokenConflict => m(
+            StatusCode::CONFLICT,
+            "Token changed concurrently",
+            "Concurrent changes of the token kept winning; read it again and retry.",
+        ),
+        C::UnknownEvent => m(
+            StatusCode::NOT_FOUND,
+            "Unknown event",
+            "No dead-lettered token event has this id.",
+        ),
 
         C::UnknownMethod => m(
             StatusCode::BAD_REQUEST,

@@ -28,6 +28,9 @@ pub struct Problem {
     pub code: String,
     /// What happened in this case; never contains secrets.
     pub detail: String,
+    /// `already_in_wallet`: the device's existing token of the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ref_id: Option<String>,
 }
 
 /// An error answer: a stable code and a sentence about this case.
@@ -35,6 +38,7 @@ pub struct Problem {
 pub struct ApiError {
     code: Code,
     detail: String,
+    token_ref_id: Option<String>,
 }
 
 impl ApiError {
@@ -43,6 +47,7 @@ impl ApiError {
         Self {
             code,
             detail: detail.into(),
+            token_ref_id: None,
         }
     }
 
@@ -84,7 +89,10 @@ impl ApiError {
     /// A core's refusal: a peer's fault is told with the core's sentence; ours is logged.
     fn refused(e: &dyn Refusal) -> Self {
         match e.fault() {
-            Fault::Peer => Self::new(e.code(), e.to_string()),
+            Fault::Peer => Self {
+                token_ref_id: e.token_ref_id().map(str::to_owned),
+                ..Self::new(e.code(), e.to_string())
+            },
             Fault::Caller | Fault::Internal => Self::hidden(e.code(), &e),
         }
     }
@@ -104,6 +112,7 @@ impl IntoResponse for ApiError {
             status: meaning.status.as_u16(),
             code: self.code.as_str().into(),
             detail: self.detail,
+            token_ref_id: self.token_ref_id,
         };
         let body = serde_json::to_string(&problem).unwrap_or_default();
         let mut response = (
@@ -162,6 +171,7 @@ from_refusal!(
     StepUpError,
     KbaError,
     ScriptError,
+    provisio_tsp::TokenError,
     provisio_tsm::TsmError
 );
 
@@ -170,6 +180,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict(Conflict::SessionId) => PushError::Replayed("session id").into(),
             StoreError::Conflict(Conflict::Jti) => PushError::Replayed("request data (jti)").into(),
+            StoreError::Conflict(Conflict::TokenVersion | Conflict::LiveToken) => Self::new(
+                Code::TokenConflict,
+                "a concurrent change of the token won; read it again and retry",
+            ),
             StoreError::Unavailable(_) => Self::hidden(Code::Unavailable, &e),
             other => Self::internal(&other),
         }

@@ -27,6 +27,10 @@ pub struct CreateIssuer {
     /// The EC P-256 public key its app signs with, with `kid`.
     #[schema(value_type = Object)]
     pub signing_jwk: Jwk,
+    /// Where its token events are posted (docs/protocol.md §15.5): https, or http to a
+    /// loopback address.
+    #[serde(default)]
+    pub notification_url: Option<String>,
 }
 
 /// `POST /v1/admin/issuers` answer.
@@ -60,6 +64,10 @@ pub struct CreateTokenRequestor {
     /// `external` (default) or `hosted`.
     #[serde(default)]
     pub wallet_accounts: WalletAccounts,
+    /// Where its token events are posted (docs/protocol.md §15.5): https, or http to a
+    /// loopback address.
+    #[serde(default)]
+    pub notification_url: Option<String>,
 }
 
 /// `POST /v1/admin/token-requestors` answer.
@@ -116,6 +124,7 @@ pub(crate) async fn create_issuer(
         signing_kid: kid,
         signing_jwk: serde_json::to_string(&req.signing_jwk).map_err(|e| ApiError::internal(&e))?,
         created_at: now,
+        notification_url: super::token_admin::checked_url(req.notification_url)?,
     };
     let key_hash = hash_api_key(crypto, &api_key);
     let body = serde_json::to_string(&CreatedIssuer {
@@ -188,6 +197,7 @@ pub(crate) async fn create_token_requestor(
             WalletAccounts::Hosted => "hosted".into(),
         },
         created_at: now,
+        notification_url: super::token_admin::checked_url(req.notification_url)?,
     };
     let key_hash = hash_api_key(crypto, &api_key);
     let body = serde_json::to_string(&CreatedTokenRequestor {

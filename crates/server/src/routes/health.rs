@@ -25,7 +25,9 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state
+            .metrics
+            .render(state.store.count_dead_events().await.ok()),
     )
         .into_response()
 }

@@ -11,6 +11,8 @@ pub(crate) mod risk_lists;
 pub(crate) mod scripts;
 pub(crate) mod sp_tsms;
 pub(crate) mod step_up;
+pub(crate) mod token_admin;
+pub(crate) mod tokens;
 pub(crate) mod wallet_module;
 
 use serde::de::DeserializeOwned;
@@ -21,6 +23,24 @@ use crate::ApiError;
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::malformed(format!("the body is not the documented JSON: {e}")))
+}
+
+/// Like [`parse_json`] for bodies that carry a PAN: the detail says where the body is wrong,
+/// never what it holds (serde's messages quote some values, a number among them).
+pub(crate) fn parse_json_quiet<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => {
+                "a member is missing, unknown or of the wrong type"
+            }
+            _ => "it is not JSON",
+        };
+        ApiError::malformed(format!(
+            "the body is not the documented JSON: {what} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 /// Whether a partner URL is acceptable: https, or http only to this host (data for partners

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use provisio_crypto::EcPublicKey;
 use provisio_jose::Jwk;
 use provisio_store::{
-    AccountGate, Conflict, Principal, PushFactsQuery, Role, SignalQuery, StoreError,
+    AccountGate, CardQuery, Conflict, Principal, PushFactsQuery, Role, SignalQuery, StoreError,
 };
 use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse};
 use provisio_tsp::{HostedAccount, Opening, PushContext, PushFacts, PushRequest};
@@ -52,16 +52,14 @@ pub(crate) async fn push_provisioning(
     let cached_key = opening
         .issuer_to_load()
         .and_then(|iss| state.issuer_keys.get(&iss.to_owned()));
-    let loaded = state
-        .store
-        .load_push_facts(&facts_query(
-            &state,
-            &caller,
-            idem.as_ref(),
-            &opening,
-            cached_key.is_none(),
-        ))
-        .await?;
+    let query = facts_query(
+        &state,
+        &caller,
+        idem.as_ref(),
+        &opening,
+        cached_key.is_none(),
+    );
+    let loaded = state.store.load_push_facts(&query).await?;
     if let Some(key) = &idem
         && let Some(replayed) = key.replay_of(loaded.idempotency.as_ref())?
     {
@@ -78,6 +76,7 @@ pub(crate) async fn push_provisioning(
             .transpose()?,
         signals: loaded.signals.unwrap_or_default(),
         sp_tsm: loaded.sp_tsm.map(|r| target_of(&state, r)).transpose()?,
+        card: loaded.card.unwrap_or_default(),
     };
     let ctx = PushContext {
         crypto,
@@ -104,7 +103,12 @@ pub(crate) async fn push_provisioning(
                     token_ref_id = minted.response.token.as_ref().map(|t| t.token_ref_id.as_str()).unwrap_or(""),
                     "push provisioning committed"
                 );
-                if minted.record.handoff.is_some() {
+                let events = minted
+                    .record
+                    .token
+                    .as_ref()
+                    .is_some_and(|t| !t.events.is_empty());
+                if minted.record.handoff.is_some() || events {
                     state.outbox_wake.notify_one();
                 }
                 return Ok((
@@ -115,6 +119,10 @@ pub(crate) async fn push_provisioning(
                     .into_response());
             }
             Err(StoreError::Conflict(Conflict::TokenPan)) => continue,
+            // A concurrent push put this card on this device first (docs/protocol.md §15.1).
+            Err(StoreError::Conflict(Conflict::LiveToken)) => {
+                return Err(already_in_wallet(&state, query).await);
+            }
             Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
                 return replay_after_race(&state, idem.as_ref()).await;
             }
@@ -154,7 +162,45 @@ fn facts_query(
             wallet_user_id: req.wallet_user_id.as_str().to_owned(),
             now: state.clock.now(),
         }),
-        sp_tsm_of: issuer.filter(|_| req.body.device.secure_element_id.is_some()),
+        sp_tsm_of: issuer
+            .clone()
+            .filter(|_| req.body.device.secure_element_id.is_some()),
+        card: opening
+            .claimed_pan()
+            .zip(issuer)
+            .map(|(pan, issuer_id)| CardQuery {
+                pan_hash: state.keys.vault().lookup_hash(
+                    state.crypto.as_ref(),
+                    "pan",
+                    pan.expose(),
+                ),
+                issuer_id,
+                token_requestor_id: caller.id.clone(),
+                device_id: req.device_id.as_str().to_owned(),
+            }),
+    }
+}
+
+/// The answer to a push that lost the race for the device's one live token of its card:
+/// `already_in_wallet` with the winner's reference.
+async fn already_in_wallet(state: &AppState, query: PushFactsQuery) -> ApiError {
+    let card_only = PushFactsQuery {
+        idempotency: None,
+        issuer_id: None,
+        hosted_account: None,
+        signals: None,
+        sp_tsm_of: None,
+        ..query
+    };
+    match state.store.load_push_facts(&card_only).await {
+        Ok(loaded) => match loaded.card.and_then(|c| c.on_device) {
+            Some(token_ref_id) => provisio_tsp::PushError::AlreadyInWallet { token_ref_id }.into(),
+            None => ApiError::new(
+                provisio_types::Code::TokenConflict,
+                "a concurrent change of this device's tokens won; retry",
+            ),
+        },
+        Err(e) => e.into(),
     }
 }
 

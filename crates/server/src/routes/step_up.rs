@@ -104,12 +104,10 @@ pub(crate) async fn verify_otp(
             Err(StoreError::Conflict(Conflict::StepUpVersion)) => continue,
             Err(e) => return Err(e.into()),
         }
-        let handoff = checked
-            .change
-            .activation
-            .as_ref()
-            .and_then(|a| a.handoff.as_ref());
-        if handoff.is_some() {
+        let activation = checked.change.activation.as_ref();
+        let handoff = activation.and_then(|a| a.handoff.as_ref());
+        // The activation's TOKEN_ACTIVATED events wait in the outbox too.
+        if handoff.is_some() || activation.is_some_and(|a| !a.change.events.is_empty()) {
             state.outbox_wake.notify_one();
         }
         return match checked.answer {
@@ -183,5 +181,12 @@ fn stored_token(t: TokenRecord) -> StoredToken {
         exp_month: t.exp_month,
         exp_year: t.exp_year,
         secure_element_id: t.secure_element_id,
+        status: t.status,
+        event_seq: t.event_seq,
+        account_ref: t.account_ref,
+        issuer_id: t.issuer_id,
+        token_requestor_id: t.token_requestor_id,
+        issuer_notified: t.issuer_notified,
+        token_requestor_notified: t.token_requestor_notified,
     }
 }

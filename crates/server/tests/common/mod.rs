@@ -60,6 +60,10 @@ pub struct Harness {
     pub clock: Arc<TestClock>,
     /// The database: a SQLite file in the test's directory, or a fresh PostgreSQL database.
     pub db_url: String,
+    /// Pushes made so far: each after the first goes to a device of its own, since a device
+    /// holds one live token per card (pushing the same card there again is "already in
+    /// wallet").
+    pushes: std::sync::atomic::AtomicU64,
     _dir: tempfile::TempDir,
 }
 
@@ -102,12 +106,17 @@ pub async fn call(
 }
 
 pub async fn harness() -> Harness {
+    harness_with(TspConfig::default()).await
+}
+
+/// The harness with the service configured by `config` (retry timings, time limits).
+pub async fn harness_with(config: TspConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let url = provisio_testkit::postgres::store_url(dir.path(), "t.db").await;
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
     let master = SecretBytes::new(vec![7; 32]);
     let clock = Arc::new(TestClock(AtomicI64::new(SystemClock.now())));
-    let state = bootstrap(store, &master, ADMIN, TspConfig::default(), clock.clone())
+    let state = bootstrap(store, &master, ADMIN, config, clock.clone())
         .await
         .unwrap();
     let app = provisio_server::router(state.clone());
@@ -153,6 +162,7 @@ pub async fn harness() -> Harness {
         jwks: serde_json::from_value(jwks).unwrap(),
         clock,
         db_url: url,
+        pushes: std::sync::atomic::AtomicU64::new(0),
         _dir: dir,
     }
 }
@@ -173,7 +183,13 @@ pub fn card() -> CardDetails {
 impl Harness {
     pub fn claims(&self) -> (RequestClaims, provisio_apps::WalletAnswer) {
         let start = self.issuer.start_session(&self.crypto).unwrap();
-        let answer = self.wallet.answer(&start);
+        let mut answer = self.wallet.answer(&start);
+        let n = self
+            .pushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n > 0 {
+            answer.device_id = format!("{}-{n}", answer.device_id);
+        }
         let claims = self
             .issuer
             .claims(&self.crypto, &answer, &card(), self.clock.now())

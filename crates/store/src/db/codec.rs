@@ -28,6 +28,13 @@ impl From<i64> for Param<'_> {
     }
 }
 
+/// Sequences and counts: beyond `i64::MAX` (never reached) they would saturate.
+impl From<u64> for Param<'_> {
+    fn from(v: u64) -> Self {
+        Param::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
 impl From<u32> for Param<'_> {
     fn from(v: u32) -> Self {
         Param::Int(i64::from(v))

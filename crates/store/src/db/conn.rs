@@ -57,8 +57,8 @@ fn conflict(what: &str) -> Conflict {
     } else if is("tokens_token_pan_unique", "tokens.token_pan_hash") {
         Conflict::TokenPan
     } else if is(
-        "tokens_live_per_device",
-        "tokens.token_requestor_id, tokens.device_id",
+        "tokens_live_per_card",
+        "tokens.pan_hash, tokens.token_requestor_id, tokens.device_id",
     ) {
         Conflict::LiveToken
     } else if is("idempotency_pkey", "idempotency.") {

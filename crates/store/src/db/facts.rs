@@ -2,7 +2,7 @@
 //! (docs/architecture.md §4: one load, one core call, one commit).
 
 use crate::db::conn::Conn;
-use crate::db::{accounts, handoff, participants, risk};
+use crate::db::{accounts, handoff, participants, risk, tokens};
 use crate::{PushFacts, PushFactsQuery, StoreError};
 
 /// Everything a push provisioning's core needs.
@@ -26,6 +26,10 @@ pub(crate) fn push(c: &mut dyn Conn, q: &PushFactsQuery) -> Result<PushFacts, St
         },
         sp_tsm: match &q.sp_tsm_of {
             Some(issuer_id) => handoff::sp_tsm(c, issuer_id)?,
+            None => None,
+        },
+        card: match &q.card {
+            Some(card) => Some(tokens::card(c, card)?),
             None => None,
         },
     })

@@ -56,6 +56,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0009_drop_repeated_token_indexes.sql"),
         include_str!("../../migrations/postgres/0009_drop_repeated_token_indexes.sql"),
     ),
+    (
+        "token_lifecycle",
+        include_str!("../../migrations/sqlite/0010_token_lifecycle.sql"),
+        include_str!("../../migrations/postgres/0010_token_lifecycle.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -24,6 +24,7 @@ pub(crate) mod scripts;
 pub(crate) mod sei;
 pub(crate) mod sp;
 pub(crate) mod step_up;
+pub(crate) mod tokens;
 
 /// A migrated SQLite database in `dir`, for the concern files' unit tests.
 #[cfg(test)]

@@ -50,12 +50,18 @@ pub(crate) fn claim(
     } else {
         ""
     };
+    // A token event waits for the earlier events of its key (recipient and token) that are
+    // not yet delivered and not dead-lettered: one party hears of one token's changes in
+    // order, one at a time (docs/protocol.md §15.5).
     let sql = format!(
         "UPDATE outbox SET claimed_until = $1 + $2
-             WHERE message_id IN (SELECT message_id FROM outbox
-                                  WHERE delivered_at IS NULL AND next_attempt_at <= $1 AND claimed_until <= $1
-                                  ORDER BY created_at LIMIT $3 {lock})
-             RETURNING message_id, channel, payload, created_at"
+             WHERE message_id IN (SELECT o.message_id FROM outbox o
+                                  WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= $1 AND o.claimed_until <= $1
+                                    AND (o.ordering_key IS NULL OR NOT EXISTS (
+                                         SELECT 1 FROM outbox e WHERE e.ordering_key = o.ordering_key AND e.sequence < o.sequence
+                                           AND e.delivered_at IS NULL AND e.dead_at IS NULL))
+                                  ORDER BY o.created_at LIMIT $3 {lock})
+             RETURNING message_id, channel, payload, created_at, attempts"
     );
     let rows = c.query(&sql, params![now, lease_s, limit])?;
     rows.iter()
@@ -65,6 +71,7 @@ pub(crate) fn claim(
                 channel: r.get("channel")?,
                 payload: r.sealed("payload")?,
                 created_at: r.get("created_at")?,
+                attempts: r.get("attempts")?,
             })
         })
         .collect()
@@ -92,6 +99,62 @@ pub(crate) fn failed(
         params![retry_at, error, message_id],
     )?;
     Ok(())
+}
+
+/// Dead-letters a message after its last failed attempt: it is not tried again until an
+/// operator re-drives it ([`redrive`]). One statement.
+pub(crate) fn dead(
+    c: &mut dyn Conn,
+    limit: u32,
+) -> Result<Vec<provisio_tsp::token_records::DeadEvent>, StoreError> {
+    c.query(
+        "SELECT message_id, ordering_key, sequence, attempts, last_error, dead_at FROM outbox WHERE dead_at IS NOT NULL ORDER BY dead_at, message_id LIMIT $1",
+        params![limit],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(provisio_tsp::token_records::DeadEvent {
+            message_id: r.get("message_id")?,
+            ordering_key: r.get::<Option<String>>("ordering_key")?.unwrap_or_default(),
+            sequence: r.get::<Option<u64>>("sequence")?.unwrap_or_default(),
+            attempts: r.get("attempts")?,
+            last_error: r.get("last_error")?,
+            dead_at: r.get("dead_at")?,
+        })
+    })
+    .collect()
+}
+
+/// Records a failed last attempt: the message is dead-lettered at `now`. One statement.
+pub(crate) fn dead_letter(
+    c: &mut dyn Conn,
+    message_id: &str,
+    now: i64,
+    error: &str,
+) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE outbox SET attempts = attempts + 1, dead_at = $1, claimed_until = 0, last_error = $2 WHERE message_id = $3 AND delivered_at IS NULL",
+        params![now, error, message_id],
+    )?;
+    Ok(())
+}
+
+/// How many messages are dead-lettered.
+pub(crate) fn count_dead(c: &mut dyn Conn) -> Result<u64, StoreError> {
+    c.query_one(
+        "SELECT COUNT(*) AS n FROM outbox WHERE dead_at IS NOT NULL",
+        params![],
+    )?
+    .get("n")
+}
+
+/// Gives a dead-lettered message a fresh set of attempts, due at `now`; `false` if none has
+/// this id.
+pub(crate) fn redrive(c: &mut dyn Conn, message_id: &str, now: i64) -> Result<bool, StoreError> {
+    Ok(c.execute(
+        "UPDATE outbox SET dead_at = NULL, attempts = 0, next_attempt_at = $1, claimed_until = 0 WHERE message_id = $2 AND dead_at IS NOT NULL",
+        params![now, message_id],
+    )? == 1)
 }
 
 #[cfg(test)]
@@ -232,5 +295,61 @@ mod tests {
         three_jobs(&mut c);
         let e = transaction(&mut c, |c| super::insert_handoff(c, &job(1), NOW)).unwrap_err();
         assert!(matches!(e, StoreError::Conflict(Conflict::Other)), "{e:?}");
+    }
+
+    /// Token events `e{n}` for one key, sequences 1 to 3, all due at `NOW`.
+    fn three_events(c: &mut dyn Conn) {
+        transaction(c, |c| {
+            for n in 1..=3_u8 {
+                c.execute(
+                    "INSERT INTO outbox (message_id, channel, payload, created_at, next_attempt_at, ordering_key, sequence) VALUES ($1, 'token_event', $2, $3, $3, 'issuer:iss:t1', $4)",
+                    params![&format!("e{n}"), &sealed(n).to_bytes(), NOW, i64::from(n)],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn events_of_one_key_go_one_at_a_time_in_sequence_and_a_dead_one_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = test_conn(dir.path());
+        three_events(&mut c);
+        assert_eq!(claim(&mut c, NOW, 10), ["e1"], "only the first of the key");
+        // Claimed, not delivered: the others still wait, even after e1's lease ends.
+        assert_eq!(claim(&mut c, NOW + 1, 10), Vec::<String>::new());
+        transaction(&mut c, |c| super::delivered(c, "e1", NOW + 1)).unwrap();
+        assert_eq!(claim(&mut c, NOW + 1, 10), ["e2"]);
+        transaction(&mut c, |c| {
+            super::dead_letter(c, "e2", NOW + 2, "answered 500")
+        })
+        .unwrap();
+        assert_eq!(
+            claim(&mut c, NOW + 2, 10),
+            ["e3"],
+            "a dead letter does not block"
+        );
+        let dead = super::dead(&mut c, 10).unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(
+            (
+                dead[0].message_id.as_str(),
+                dead[0].sequence,
+                dead[0].attempts
+            ),
+            ("e2", 2, 1)
+        );
+        assert_eq!(dead[0].last_error.as_deref(), Some("answered 500"));
+        assert_eq!(super::count_dead(&mut c).unwrap(), 1);
+        // A re-drive gives it fresh attempts; it is due again at once, after e3.
+        transaction(&mut c, |c| super::delivered(c, "e3", NOW + 3)).unwrap();
+        assert!(transaction(&mut c, |c| super::redrive(c, "e2", NOW + 3)).unwrap());
+        assert!(!transaction(&mut c, |c| super::redrive(c, "e2", NOW + 3)).unwrap());
+        assert!(!transaction(&mut c, |c| super::redrive(c, "nobody", NOW + 3)).unwrap());
+        assert_eq!(super::count_dead(&mut c).unwrap(), 0);
+        let again = transaction(&mut c, |c| super::claim(c, NOW + 3, 60, 10)).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].message_id.as_str(), again[0].attempts), ("e2", 0));
     }
 }

@@ -138,13 +138,14 @@ pub(crate) fn create_issuer(
     idempotency: Option<&IdempotencyRecord>,
 ) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO issuers (issuer_id, name, signing_kid, signing_jwk, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO issuers (issuer_id, name, signing_kid, signing_jwk, created_at, notification_url) VALUES ($1, $2, $3, $4, $5, $6)",
         params![
             &issuer.issuer_id,
             &issuer.name,
             &issuer.signing_kid,
             &issuer.signing_jwk,
-            issuer.created_at
+            issuer.created_at,
+            issuer.notification_url.as_ref()
         ],
     )?;
     insert_api_key(
@@ -166,7 +167,7 @@ pub(crate) fn issuer(
     issuer_id: &str,
 ) -> Result<Option<IssuerRecord>, StoreError> {
     c.query_opt(
-        "SELECT issuer_id, name, signing_kid, signing_jwk, created_at FROM issuers WHERE issuer_id = $1",
+        "SELECT issuer_id, name, signing_kid, signing_jwk, created_at, notification_url FROM issuers WHERE issuer_id = $1",
         params![issuer_id],
     )?
     .map(|r| issuer_row(&r))
@@ -179,6 +180,7 @@ pub(crate) fn issuer_row(r: &Row) -> Result<IssuerRecord, StoreError> {
         name: r.get("name")?,
         signing_kid: r.get("signing_kid")?,
         signing_jwk: r.get("signing_jwk")?,
+        notification_url: r.get("notification_url")?,
         created_at: r.get("created_at")?,
     })
 }
@@ -192,12 +194,13 @@ pub(crate) fn create_token_requestor(
     idempotency: Option<&IdempotencyRecord>,
 ) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO token_requestors (token_requestor_id, name, wallet_accounts, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO token_requestors (token_requestor_id, name, wallet_accounts, created_at, notification_url) VALUES ($1, $2, $3, $4, $5)",
         params![
             &requestor.token_requestor_id,
             &requestor.name,
             &requestor.wallet_accounts,
-            requestor.created_at
+            requestor.created_at,
+            requestor.notification_url.as_ref()
         ],
     )?;
     insert_api_key(
@@ -228,6 +231,7 @@ mod tests {
             signing_kid: "k1".into(),
             signing_jwk: "{}".into(),
             created_at: 5,
+            notification_url: Some("https://bank-a.example/events".into()),
         };
         create_issuer(&mut c, &issuer, &[1; 32], None).unwrap();
         assert_eq!(issuer_row_of(&mut c).signing_kid, "k1");

@@ -15,11 +15,11 @@ use provisio_tsp::records::{NewProvisioning, NewToken, TokenStatus};
 use crate::db::codec::{Param, params};
 use crate::db::conn::{Backend, Conn};
 use crate::db::participants::insert_idempotency;
-use crate::db::{outbox, scripts, step_up};
+use crate::db::{outbox, scripts, step_up, tokens};
 use crate::{IdempotencyRecord, StoreError, TokenRecord};
 
 /// Rows per statement: PostgreSQL takes at most 65,535 parameters and SQLite 32,766; the
-/// widest table here has 17 columns, and the three tables in one statement 33.
+/// widest table here has 23 columns, and the three tables in one statement 39.
 const ROWS_PER_STATEMENT: usize = 128;
 
 /// One request's records and its idempotent answer.
@@ -53,6 +53,9 @@ pub(crate) fn insert_many(c: &mut dyn Conn, batch: &[Item<'_>]) -> Result<(), St
             c.execute(&rows_sql(Table::Tokens, tokens.len()), &values)?;
         }
         for p in &records {
+            if let Some(t) = &p.token {
+                tokens::insert_events(c, &t.events, p.created_at)?;
+            }
             if let (Some(t), Some(methods)) = (&p.token, &p.step_up) {
                 step_up::insert_step_up(c, p, &t.token_ref_id, methods)?;
             }
@@ -73,12 +76,15 @@ pub(crate) fn insert_many(c: &mut dyn Conn, batch: &[Item<'_>]) -> Result<(), St
 }
 
 /// Whether [`insert_in_one_statement`] can write this batch: one chunk, and only the common
-/// rows (no idempotent answer, step-up or TSM hand-off).
+/// rows (no idempotent answer, step-up, TSM hand-off or token event).
 pub(crate) fn fits_one_statement(batch: &[Item<'_>]) -> bool {
     batch.len() <= ROWS_PER_STATEMENT
-        && batch
-            .iter()
-            .all(|(p, r)| r.is_none() && p.step_up.is_none() && p.handoff.is_none())
+        && batch.iter().all(|(p, r)| {
+            r.is_none()
+                && p.step_up.is_none()
+                && p.handoff.is_none()
+                && p.token.as_ref().is_none_or(|t| t.events.is_empty())
+        })
 }
 
 /// The batch's provisionings, tokens and scripts in one PostgreSQL statement, committed on its
@@ -130,7 +136,10 @@ pub(crate) fn token(
     token_ref_id: &str,
 ) -> Result<Option<TokenRecord>, StoreError> {
     c.query_opt(
-        "SELECT t.token_ref_id, t.provisioning_id, p.issuer_id, t.token_pan, t.pan, t.token_last4, t.status, t.device_id, t.cryptogram_key, t.binding_jwk, t.exp_month, t.exp_year, t.secure_element_id, t.installed_at FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE t.token_ref_id = $1",
+        "SELECT t.token_ref_id, t.provisioning_id, p.issuer_id, t.token_pan, t.pan, t.token_last4, t.status, t.device_id, t.cryptogram_key, t.binding_jwk, t.exp_month, t.exp_year, t.secure_element_id, t.installed_at, t.token_requestor_id, t.account_ref, t.event_seq,
+                COALESCE((SELECT notification_url IS NOT NULL FROM issuers i WHERE i.issuer_id = p.issuer_id), FALSE) AS issuer_notified,
+                COALESCE((SELECT notification_url IS NOT NULL FROM token_requestors r WHERE r.token_requestor_id = t.token_requestor_id), FALSE) AS token_requestor_notified
+         FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE t.token_ref_id = $1",
         params![token_ref_id],
     )?
     .map(|r| {
@@ -151,6 +160,11 @@ pub(crate) fn token(
             exp_year: r.get("exp_year")?,
             secure_element_id: r.get("secure_element_id")?,
             installed_at: r.get("installed_at")?,
+            token_requestor_id: r.get("token_requestor_id")?,
+            account_ref: r.get::<Option<String>>("account_ref")?.unwrap_or_default(),
+            event_seq: r.get("event_seq")?,
+            issuer_notified: r.get("issuer_notified")?,
+            token_requestor_notified: r.get("token_requestor_notified")?,
         })
     })
     .transpose()
@@ -185,7 +199,7 @@ enum Table {
 /// The insert of `rows` rows into `table`; the single-row one is made once.
 fn rows_sql(table: Table, rows: usize) -> std::borrow::Cow<'static, str> {
     use std::sync::OnceLock;
-    static SINGLE: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static SINGLE: [OnceLock<String>; 3] = [const { OnceLock::new() }; 3];
     let (name, columns, i) = match table {
         Table::Provisionings => (PROVISIONINGS, PROVISIONING_COLUMNS, 0),
         Table::Tokens => (TOKENS, TOKEN_COLUMNS, 1),
@@ -289,6 +303,12 @@ const TOKEN_COLUMNS: &[&str] = &[
     "cryptogram_key",
     "created_at",
     "secure_element_id",
+    "issuer_id",
+    "account_ref",
+    "card_exp_month",
+    "card_exp_year",
+    "event_seq",
+    "created_status",
 ];
 
 /// A token's row: its record, the token, and its sealed values as bytes.
@@ -342,6 +362,12 @@ fn token_params<'a>(tokens: &'a [TokenRow<'a>], out: &mut Vec<Param<'a>>) {
             cryptogram_key,
             p.created_at,
             t.secure_element_id.as_ref(),
+            &p.issuer_id,
+            &t.account_ref,
+            t.card_exp_month,
+            t.card_exp_year,
+            1_i64,
+            t.status.as_str(),
         ]);
     }
 }

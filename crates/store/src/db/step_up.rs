@@ -257,10 +257,8 @@ pub(crate) fn commit_step_up_change(
         .as_ref()
         .filter(|_| change.status == StepUpStatus::Passed)
     {
-        c.execute(
-            "UPDATE tokens SET status = 'ACTIVE' WHERE token_ref_id = $1 AND status = 'INACTIVE'",
-            params![&a.token_ref_id],
-        )?;
+        // The token must still be where the core saw it (not deleted meanwhile).
+        crate::db::tokens::change(c, &a.change)?;
         crate::db::scripts::insert_script(
             c,
             &change.provisioning_id,
@@ -372,6 +370,7 @@ mod tests {
         };
         IssuedOtp {
             message: OutboxMessage {
+                attempts: 0,
                 message_id: format!("msg-{otp_id}"),
                 channel: "sms".into(),
                 payload: sealed(6),
@@ -402,8 +401,23 @@ mod tests {
 
     /// `change` carrying the activation of `t1` with [`script`] and `handoff`.
     fn activating(mut change: StepUpChange, handoff: Option<TsmHandoff>) -> StepUpChange {
+        let activated = provisio_tsp::Standing::of(provisio_tsp::records::TokenStatus::Inactive)
+            .apply(
+                provisio_tsp::Action::Activate,
+                provisio_tsp::Actor::System,
+                provisio_tsp::Reason::Other,
+            )
+            .unwrap();
         change.activation = Some(Activation {
-            token_ref_id: "t1".into(),
+            change: provisio_tsp::token_records::TokenChange {
+                token_ref_id: "t1".into(),
+                event_seq: 0,
+                change: activated,
+                agent_id: None,
+                at: NOW + 20,
+                relink: None,
+                events: Vec::new(),
+            },
             script: script(),
             handoff,
         });

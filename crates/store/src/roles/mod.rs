@@ -10,6 +10,7 @@ mod participants;
 mod provisioning;
 mod scripts;
 mod step_up;
+mod tokens;
 
 pub use accounts::AccountStore;
 pub use keys::KeyStore;
@@ -18,6 +19,7 @@ pub use participants::ParticipantStore;
 pub use provisioning::ProvisioningStore;
 pub use scripts::ScriptStore;
 pub use step_up::StepUpStore;
+pub use tokens::TokenStore;
 
 /// Everything the token service stores: every role above.
 pub trait Store:
@@ -28,6 +30,7 @@ pub trait Store:
     + ScriptStore
     + OutboxStore
     + AccountStore
+    + TokenStore
 {
 }
 
@@ -39,5 +42,6 @@ impl<T> Store for T where
         + ScriptStore
         + OutboxStore
         + AccountStore
+        + TokenStore
 {
 }

@@ -26,4 +26,8 @@ pub trait OutboxStore: Send + Sync + 'static {
         retry_at: i64,
         error: &str,
     ) -> Result<(), StoreError>;
+
+    /// Records a failed last attempt: the message is dead-lettered, for an operator to look
+    /// at and re-drive.
+    async fn outbox_dead(&self, message_id: &str, now: i64, error: &str) -> Result<(), StoreError>;
 }

@@ -11,6 +11,7 @@ mod participants;
 mod provisioning;
 mod scripts;
 mod step_up;
+mod tokens;
 mod tsm;
 
 use std::path::PathBuf;

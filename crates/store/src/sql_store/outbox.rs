@@ -37,4 +37,11 @@ impl OutboxStore for SqlStore {
         self.write(move |c| outbox::failed(c, &message_id, retry_at, &error))
             .await
     }
+
+    async fn outbox_dead(&self, message_id: &str, now: i64, error: &str) -> Result<(), StoreError> {
+        let message_id = message_id.to_owned();
+        let error = error.to_owned();
+        self.write(move |c| outbox::dead_letter(c, &message_id, now, &error))
+            .await
+    }
 }

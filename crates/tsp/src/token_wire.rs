@@ -1,0 +1,169 @@
+//! The token-life messages as they travel (docs/protocol.md §15).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::token_records::{HistoryEntry, TokenView};
+
+/// A token as its issuer, its requestor or the operator reads it. Never the PAN or the token
+/// PAN: the last four digits of the token PAN only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenAnswer {
+    /// EMVCo token reference id.
+    pub token_ref_id: String,
+    /// `INACTIVE`, `ACTIVE`, `SUSPENDED` or `DELETED`.
+    pub status: String,
+    /// Last four digits of the token PAN.
+    pub last4: String,
+    /// Token expiry month.
+    pub exp_month: u8,
+    /// Token expiry year.
+    pub exp_year: u16,
+    /// The card's issuer.
+    pub issuer_id: String,
+    /// The wallet provider.
+    pub token_requestor_id: String,
+    /// The wallet's user.
+    pub wallet_user_id: String,
+    /// The device.
+    pub device_id: String,
+    /// The funding account's reference: the same for every token of the card at its issuer.
+    pub account_ref: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Every change, oldest first (the creation is the first).
+    pub history: Vec<HistoryItem>,
+}
+
+/// One entry of a token's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryItem {
+    /// The status the change left.
+    pub status: String,
+    /// `LOST`, `STOLEN`, `FRAUD`, `CUSTOMER_REQUEST`, `ACCOUNT_CLOSED`, `FOUND` or `OTHER`.
+    pub reason: String,
+    /// `ISSUER`, `TOKEN_REQUESTOR`, `ADMIN` or `SYSTEM`.
+    pub actor: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// `{"tokens": [...]}`: a search's or a card-level change's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenList {
+    /// The tokens, oldest first.
+    pub tokens: Vec<TokenAnswer>,
+}
+
+/// `POST /v1/tokens/{token_ref_id}/suspend|resume|delete` body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRequest {
+    /// `LOST`, `STOLEN`, `FRAUD`, `CUSTOMER_REQUEST`, `ACCOUNT_CLOSED`, `FOUND` or `OTHER`.
+    pub reason: String,
+}
+
+/// `POST /v1/tokens/search` body: an issuer names a card, a token requestor a user or a
+/// device (or both), the operator either.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// The card's PAN (issuer, admin). In the body only, never in a URL.
+    #[serde(default)]
+    pub pan: Option<String>,
+    /// The wallet's user (token requestor).
+    #[serde(default)]
+    pub wallet_user_id: Option<String>,
+    /// The device (token requestor).
+    #[serde(default)]
+    pub device_id: Option<String>,
+}
+
+/// `POST /v1/cards/suspend|resume|delete` body: every live token of the card at once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardChangeRequest {
+    /// The card's PAN.
+    pub pan: String,
+    /// The reason code.
+    pub reason: String,
+}
+
+/// `POST /v1/cards/reissue` body: the card got a new expiry and perhaps a new number; its
+/// live tokens are relinked and keep working.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReissueRequest {
+    /// The card's PAN as the tokens know it.
+    pub pan: String,
+    /// The new PAN, when the number changed.
+    #[serde(default)]
+    pub new_pan: Option<String>,
+    /// The new expiry month (1-12).
+    pub exp_month: u8,
+    /// The new expiry year (four digits).
+    pub exp_year: u16,
+}
+
+/// `PUT /v1/admin/issuers/{id}/notifications` (and token requestors) body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Where token events are posted (`https://`, or `http://` to a loopback address);
+    /// `null` stops them.
+    pub url: Option<String>,
+}
+
+/// A dead-lettered token event, as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeadEventAnswer {
+    /// The outbox message id (what a re-drive names).
+    pub message_id: String,
+    /// `issuer:<id>:<token>` or `token_requestor:<id>:<token>`.
+    pub ordering_key: String,
+    /// The token's event sequence.
+    pub sequence: u64,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it was dead-lettered (Unix seconds).
+    pub dead_at: i64,
+}
+
+/// `GET /v1/admin/events/dead` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeadEventList {
+    /// Oldest first.
+    pub events: Vec<DeadEventAnswer>,
+}
+
+impl From<&TokenView> for TokenAnswer {
+    fn from(v: &TokenView) -> Self {
+        Self {
+            token_ref_id: v.token_ref_id.clone(),
+            status: v.status.as_str().into(),
+            last4: v.last4.clone(),
+            exp_month: v.exp_month,
+            exp_year: v.exp_year,
+            issuer_id: v.issuer_id.clone(),
+            token_requestor_id: v.token_requestor_id.clone(),
+            wallet_user_id: v.wallet_user_id.clone(),
+            device_id: v.device_id.clone(),
+            account_ref: v.account_ref.clone(),
+            created_at: v.created_at,
+            history: v.history.iter().map(HistoryItem::from).collect(),
+        }
+    }
+}
+
+impl From<&HistoryEntry> for HistoryItem {
+    fn from(h: &HistoryEntry) -> Self {
+        Self {
+            status: h.status.as_str().into(),
+            reason: h.reason.clone(),
+            actor: h.actor.clone(),
+            at: h.at,
+        }
+    }
+}
