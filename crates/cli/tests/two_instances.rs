@@ -205,22 +205,24 @@ async fn two_instances_share_one_database_and_lose_nothing_acknowledged() {
     assert_eq!(first.decision, Decision::Approved);
 
     // Velocity counts across instances: with three earlier attempts for one card in the last
-    // hour, split between the instances, the rule fires.
+    // hour, split between the instances, the rule fires. Each attempt is on a phone of its
+    // own: a phone holds one live token of a card ("already in wallet").
+    let phone = |device: &str| WalletApp::new(&crypto, TRID, "user-1", device).unwrap();
     let velocity = |r: &provisio_tsp::wire::PushProvisioningResponse| {
         r.risk.reasons.iter().any(|x| x.code == "card_velocity_1h")
     };
     let second = wb
-        .push_provisioning(&bank.request(&wallet, &pan(1), None), None)
+        .push_provisioning(&bank.request(&phone("device-1b"), &pan(1), None), None)
         .await
         .unwrap();
     assert!(!velocity(&first) && !velocity(&second));
     let third = wa
-        .push_provisioning(&bank.request(&wallet, &pan(1), None), None)
+        .push_provisioning(&bank.request(&phone("device-1c"), &pan(1), None), None)
         .await
         .unwrap();
     assert!(!velocity(&third), "{:?}", third.risk.reasons);
     let fourth = wb
-        .push_provisioning(&bank.request(&wallet, &pan(1), None), None)
+        .push_provisioning(&bank.request(&phone("device-1d"), &pan(1), None), None)
         .await
         .unwrap();
     assert!(velocity(&fourth), "{:?}", fourth.risk.reasons);
@@ -281,7 +283,7 @@ async fn two_instances_share_one_database_and_lose_nothing_acknowledged() {
     let report = provisio_tsp::wire::ScriptReportRequest {
         script_id: script.script_id.clone(),
         wallet_user_id: "user-1".into(),
-        device_id: "device-1".into(),
+        device_id: "device-1c".into(),
         steps: script
             .steps
             .iter()
