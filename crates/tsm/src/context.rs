@@ -5,7 +5,7 @@
 //! data ([`Sealed`]), so a value cannot be moved to another row (docs/architecture.md §6):
 //! `nonce (12) ‖ ciphertext ‖ tag (16)`.
 
-use provisio_crypto::{CryptoProvider, SecretBytes};
+use provisio_crypto::{CryptoProvider, EcKeyPair, SecretBytes};
 use provisio_gp::scp03::StaticKeys;
 use zeroize::Zeroizing;
 
@@ -214,4 +214,17 @@ mod tests {
         );
         assert!(a.starts_with("ses_") && a.len() == 36 && a != b);
     }
+}
+
+/// What the SP-TSM's cores take besides the job.
+#[derive(Clone, Copy)]
+pub struct SpContext<'a> {
+    /// Its crypto provider and master key.
+    pub tsm: TsmContext<'a>,
+    /// Its handover and credential key pair.
+    pub key: &'a EcKeyPair,
+    /// The AID prefix of its domains and applets.
+    pub aid_prefix: &'a [u8],
+    /// Its own base URL, where OTA clients reach it.
+    pub public_base: &'a str,
 }

@@ -24,6 +24,8 @@
 
 mod context;
 mod credential;
+#[cfg(test)]
+mod driven_tests;
 mod error;
 mod handover;
 mod intake;
@@ -37,7 +39,7 @@ mod session;
 pub mod sp;
 pub mod wire;
 
-pub use context::{Sealed, TsmContext};
+pub use context::{Sealed, SpContext, TsmContext};
 pub use credential::{CREDENTIAL_CTY, Credential, open_credential, seal_credential};
 pub use error::TsmError;
 pub use handover::{HANDOVER_CTY, open_initial_keys, seal_initial_keys};

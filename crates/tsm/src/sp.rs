@@ -8,7 +8,7 @@
 //!  POST /v1/sp/ota/sessions/…  Job ──JobSession::step──► next command | KEYS_TAKEN | DONE
 //! ```
 
-use provisio_crypto::{AesKey, EcKeyPair};
+use provisio_crypto::AesKey;
 use provisio_gp::scp03::SecurityLevel;
 use provisio_se::payment::personalization_data;
 
@@ -16,22 +16,9 @@ use crate::job::{Job, JobUpdate};
 use crate::relay::{Answer, Logged, Opened, Outcome};
 use crate::wire::{JobStatus, SpJob};
 use crate::{
-    AdminSession, JobEvent, JobState, Next, Personalize, Plan, Sealed, SessionKind, TakeOverKeys,
-    TsmContext, TsmError, open_credential,
+    AdminSession, JobEvent, JobState, Next, Personalize, Plan, Sealed, SessionKind, SpContext,
+    TakeOverKeys, TsmError, open_credential,
 };
-
-/// What the SP-TSM's cores take besides the job.
-#[derive(Clone, Copy)]
-pub struct SpContext<'a> {
-    /// Its crypto provider and master key.
-    pub tsm: TsmContext<'a>,
-    /// Its handover and credential key pair.
-    pub key: &'a EcKeyPair,
-    /// The AID prefix of its domains and applets.
-    pub aid_prefix: &'a [u8],
-    /// Its own base URL, where OTA clients reach it.
-    pub public_base: &'a str,
-}
 
 /// What job intake decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,9 +241,10 @@ impl std::fmt::Debug for JobSession {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
+    use provisio_crypto::{AwsLcProvider, CryptoProvider, EcKeyPair, SecretBytes};
 
     use super::*;
+    use crate::TsmContext;
     use crate::{Credential, seal_credential};
 
     pub(crate) struct Bank {

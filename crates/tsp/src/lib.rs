@@ -32,6 +32,7 @@ mod process;
 mod push;
 pub mod records;
 mod script;
+mod script_format;
 mod step_up_process;
 mod stepup;
 pub mod token_records;
@@ -57,9 +58,11 @@ pub use mint::{
 pub use process::{CardFacts, HostedAccount, Opening, PushContext, PushFacts, PushRequest, gate};
 pub use push::{AcceptContext, Accepted, Opened, Verified, open};
 pub use script::{
-    MAX_REASON, ReportedScript, SCRIPT_VERSION, Script, ScriptEnd, ScriptError, ScriptFacts,
-    ScriptOutcome, ScriptReport, ScriptStep, ScriptTarget, SentScript, StepOp, StepReport,
-    StepResult, TsmReport, TsmReported, installation_of,
+    MAX_REASON, ReportedScript, ScriptEnd, ScriptError, ScriptFacts, ScriptOutcome, ScriptReport,
+    SentScript, TsmReport, TsmReported, installation_of,
+};
+pub use script_format::{
+    SCRIPT_VERSION, Script, ScriptStep, ScriptTarget, StepOp, StepReport, StepResult,
 };
 pub use step_up_process::{
     CODE_SENDER, CheckedOtp, OtpSend, OtpVerify, SentOtp, StepUpContext, StepUpFacts, WalletCaller,

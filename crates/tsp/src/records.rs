@@ -1,52 +1,12 @@
 //! What the push flow asks the store to commit. The store persists these as they are; every
 //! secret in them is already sealed.
 
-use crate::script::Script;
+use crate::script_format::Script;
 use crate::stepup::MethodRecord;
 use crate::wire::Decision;
 use crate::{Sealed, TsmHandoff};
 
-/// The life cycle state of a token (EMVCo Payment Tokenisation: token status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenStatus {
-    /// Usable for payments.
-    Active,
-    /// Created, waiting for step-up or installation.
-    Inactive,
-    /// Stopped for now (a lost phone): pays nothing until resumed.
-    Suspended,
-    /// Gone for good; its token PAN is never issued again.
-    Deleted,
-}
-
-impl TokenStatus {
-    /// The wire and stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "ACTIVE",
-            Self::Inactive => "INACTIVE",
-            Self::Suspended => "SUSPENDED",
-            Self::Deleted => "DELETED",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "ACTIVE" => Some(Self::Active),
-            "INACTIVE" => Some(Self::Inactive),
-            "SUSPENDED" => Some(Self::Suspended),
-            "DELETED" => Some(Self::Deleted),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for TokenStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::lifecycle::TokenStatus;
 
 /// One processed push request. Its `session_id` and `(issuer_id, jti)` are unique in the
 /// store: committing a second one with either is the replay the protocol forbids.

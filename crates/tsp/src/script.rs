@@ -17,9 +17,9 @@
 //!             └────────────────TsmReport FAILED─────────► FAILED (with the TSM's reason)
 //! ```
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
+use crate::script_format::{
+    SCRIPT_VERSION, Script, ScriptStep, ScriptTarget, StepOp, StepReport, StepResult,
+};
 use crate::wire::{Installation, InstallationState, ScriptReportRequest, ScriptReportResponse};
 use crate::{
     HostedAccount, PushError, VaultKeys, WalletCaller, gate, random_id, report_token_hash,
@@ -28,84 +28,6 @@ use provisio_crypto::{CryptoProvider, ct_eq};
 use provisio_tsm::JobState;
 use provisio_tsm::wire::JobStatus;
 use provisio_types::{Code, Fault, Refusal, UnixSeconds};
-
-/// The script format version this service writes and the SDK cores execute.
-pub const SCRIPT_VERSION: u32 = 1;
-
-/// Where the credential is installed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ScriptTarget {
-    /// Host card emulation: the wallet app's own keystore.
-    Hce,
-    /// The phone's secure element, through the TSMs (the steps name their service requests).
-    SecureElement,
-}
-
-/// One operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StepOp {
-    /// Store the token (PAN, expiry, reference id) from the access data.
-    StoreToken,
-    /// Store the device-bound cryptogram key from the access data.
-    StoreKeys,
-    /// Make the card the wallet's default.
-    SetDefault,
-    /// The carrier's TSM creates the issuer's security domain (delivered over the air).
-    TsmCreateSecurityDomain,
-    /// The issuer's TSM personalises the payment applet (delivered over the air).
-    TsmPersonalize,
-}
-
-/// One step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScriptStep {
-    /// 1-based position; steps run in this order.
-    pub seq: u32,
-    /// What to do.
-    pub op: StepOp,
-    /// The token the step is about.
-    pub token_ref_id: String,
-    /// For TSM steps: the service request that delivers it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_request_id: Option<String>,
-}
-
-/// A provisioning script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Script {
-    /// Id, quoted in the completion report.
-    pub script_id: String,
-    /// Format version ([`SCRIPT_VERSION`]).
-    pub version: u32,
-    /// Where it installs.
-    pub target: ScriptTarget,
-    /// The steps, in order.
-    pub steps: Vec<ScriptStep>,
-}
-
-/// How a step went on the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StepResult {
-    /// Done.
-    Ok,
-    /// Failed.
-    Failed,
-}
-
-/// One step's report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StepReport {
-    /// The step.
-    pub seq: u32,
-    /// How it went.
-    pub result: StepResult,
-}
 
 /// The longest failure reason kept from a TSM (docs/protocol.md §10.4).
 pub const MAX_REASON: usize = 200;

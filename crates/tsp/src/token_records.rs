@@ -2,8 +2,8 @@
 //! its history, the changes and relinks the core makes of it, and the events that go with
 //! them. The store persists these as they are.
 
-use crate::records::TokenStatus;
-use crate::{Actor, Change, Sealed};
+use crate::Sealed;
+use crate::lifecycle::{Actor, Change, TokenStatus};
 
 /// A token as its issuer, its requestor or the operator reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]

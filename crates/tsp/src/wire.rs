@@ -6,7 +6,7 @@ use std::fmt;
 use provisio_risk::{WalletInput, WalletRisk};
 
 use crate::contact::Contact;
-use crate::script::{Script, StepReport};
+use crate::script_format::{Script, StepReport};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider, EcKeyPair, SecretBytes};
 use provisio_store::SpStore;
+use provisio_tsm::SpContext;
 use provisio_tsm::TsmContext;
-use provisio_tsm::sp::{JobSession, SpContext};
+use provisio_tsm::sp::JobSession;
 
 use crate::{ApiError, Clock};
 

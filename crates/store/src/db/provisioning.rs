@@ -10,13 +10,13 @@
 use std::fmt::Write;
 
 use provisio_tsp::Script;
-use provisio_tsp::records::{NewProvisioning, NewToken, TokenStatus};
+use provisio_tsp::records::{NewProvisioning, NewToken};
 
 use crate::db::codec::{Param, params};
 use crate::db::conn::{Backend, Conn};
 use crate::db::participants::insert_idempotency;
 use crate::db::{outbox, scripts, step_up, tokens};
-use crate::{IdempotencyRecord, StoreError, TokenRecord};
+use crate::{IdempotencyRecord, StoreError};
 
 /// Rows per statement: PostgreSQL takes at most 65,535 parameters and SQLite 32,766; the
 /// widest table here has 23 columns, and the three tables in one statement 39.
@@ -128,46 +128,6 @@ pub(crate) fn insert_in_one_statement(
     }
     c.execute(&with_statement(&parts), &values)?;
     Ok(())
-}
-
-/// A token by reference id.
-pub(crate) fn token(
-    c: &mut dyn Conn,
-    token_ref_id: &str,
-) -> Result<Option<TokenRecord>, StoreError> {
-    c.query_opt(
-        "SELECT t.token_ref_id, t.provisioning_id, p.issuer_id, t.token_pan, t.pan, t.token_last4, t.status, t.device_id, t.cryptogram_key, t.binding_jwk, t.exp_month, t.exp_year, t.secure_element_id, t.installed_at, t.token_requestor_id, t.account_ref, t.event_seq,
-                COALESCE((SELECT notification_url IS NOT NULL FROM issuers i WHERE i.issuer_id = p.issuer_id), FALSE) AS issuer_notified,
-                COALESCE((SELECT notification_url IS NOT NULL FROM token_requestors r WHERE r.token_requestor_id = t.token_requestor_id), FALSE) AS token_requestor_notified
-         FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE t.token_ref_id = $1",
-        params![token_ref_id],
-    )?
-    .map(|r| {
-        let status: String = r.get("status")?;
-        Ok(TokenRecord {
-            token_ref_id: r.get("token_ref_id")?,
-            provisioning_id: r.get("provisioning_id")?,
-            issuer_id: r.get("issuer_id")?,
-            token_pan: r.sealed("token_pan")?,
-            pan: r.sealed("pan")?,
-            token_last4: r.get("token_last4")?,
-            status: TokenStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
-            device_id: r.get("device_id")?,
-            cryptogram_key: r.sealed("cryptogram_key")?,
-            binding_jwk: r.get("binding_jwk")?,
-            exp_month: r.get("exp_month")?,
-            exp_year: r.get("exp_year")?,
-            secure_element_id: r.get("secure_element_id")?,
-            installed_at: r.get("installed_at")?,
-            token_requestor_id: r.get("token_requestor_id")?,
-            account_ref: r.get::<Option<String>>("account_ref")?.unwrap_or_default(),
-            event_seq: r.get("event_seq")?,
-            issuer_notified: r.get("issuer_notified")?,
-            token_requestor_notified: r.get("token_requestor_notified")?,
-        })
-    })
-    .transpose()
 }
 
 /// How many tokens the vault holds.

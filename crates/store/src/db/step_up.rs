@@ -10,7 +10,7 @@ use provisio_tsp::{
 
 use crate::db::codec::params;
 use crate::db::conn::Conn;
-use crate::db::{accounts, handoff, provisioning};
+use crate::db::{accounts, handoff, tokens};
 use crate::{Conflict, StepUpFacts, StepUpFactsQuery, StoreError};
 
 /// The step-up columns a change sets (`None`: unchanged).
@@ -114,7 +114,7 @@ pub(crate) fn facts(c: &mut dyn Conn, q: &StepUpFactsQuery) -> Result<StepUpFact
         None => None,
     };
     let token = match &step_up {
-        Some(s) if q.token => provisioning::token(c, &s.token_ref_id)?,
+        Some(s) if q.token => tokens::token(c, &s.token_ref_id)?,
         _ => None,
     };
     let sp_tsm = match &token {

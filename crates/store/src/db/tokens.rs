@@ -10,7 +10,7 @@ use provisio_tsp::{Actor, CardFacts, EVENT_CHANNEL, Reason};
 
 use crate::db::codec::{Row, params};
 use crate::db::conn::Conn;
-use crate::{CardQuery, Conflict, Role, StoreError};
+use crate::{CardQuery, Conflict, Role, StoreError, TokenRecord};
 
 const VIEW_COLUMNS: &str = "t.token_ref_id, t.status, t.created_status, t.suspended_by, t.token_last4, t.exp_month, t.exp_year, t.issuer_id, t.token_requestor_id, t.wallet_user_id, t.device_id, t.account_ref, t.pan_hash, t.created_at, t.event_seq, (SELECT notification_url IS NOT NULL FROM issuers i WHERE i.issuer_id = t.issuer_id) AS issuer_notified, (SELECT notification_url IS NOT NULL FROM token_requestors r WHERE r.token_requestor_id = t.token_requestor_id) AS token_requestor_notified";
 
@@ -50,6 +50,46 @@ pub(crate) fn card_facts_of(
             Ok(f)
         })
         .collect()
+}
+
+/// A token by reference id, with its sealed secrets (what a passed step-up releases).
+pub(crate) fn token(
+    c: &mut dyn Conn,
+    token_ref_id: &str,
+) -> Result<Option<TokenRecord>, StoreError> {
+    c.query_opt(
+        "SELECT t.token_ref_id, t.provisioning_id, p.issuer_id, t.token_pan, t.pan, t.token_last4, t.status, t.device_id, t.cryptogram_key, t.binding_jwk, t.exp_month, t.exp_year, t.secure_element_id, t.installed_at, t.token_requestor_id, t.account_ref, t.event_seq,
+                COALESCE((SELECT notification_url IS NOT NULL FROM issuers i WHERE i.issuer_id = p.issuer_id), FALSE) AS issuer_notified,
+                COALESCE((SELECT notification_url IS NOT NULL FROM token_requestors r WHERE r.token_requestor_id = t.token_requestor_id), FALSE) AS token_requestor_notified
+         FROM tokens t JOIN provisionings p ON p.provisioning_id = t.provisioning_id WHERE t.token_ref_id = $1",
+        params![token_ref_id],
+    )?
+    .map(|r| {
+        let status: String = r.get("status")?;
+        Ok(TokenRecord {
+            token_ref_id: r.get("token_ref_id")?,
+            provisioning_id: r.get("provisioning_id")?,
+            issuer_id: r.get("issuer_id")?,
+            token_pan: r.sealed("token_pan")?,
+            pan: r.sealed("pan")?,
+            token_last4: r.get("token_last4")?,
+            status: TokenStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+            device_id: r.get("device_id")?,
+            cryptogram_key: r.sealed("cryptogram_key")?,
+            binding_jwk: r.get("binding_jwk")?,
+            exp_month: r.get("exp_month")?,
+            exp_year: r.get("exp_year")?,
+            secure_element_id: r.get("secure_element_id")?,
+            installed_at: r.get("installed_at")?,
+            token_requestor_id: r.get("token_requestor_id")?,
+            account_ref: r.get::<Option<String>>("account_ref")?.unwrap_or_default(),
+            event_seq: r.get("event_seq")?,
+            issuer_notified: r.get("issuer_notified")?,
+            token_requestor_notified: r.get("token_requestor_notified")?,
+        })
+    })
+    .transpose()
 }
 
 /// What a push needs to know of the card it names: its account reference at this issuer,

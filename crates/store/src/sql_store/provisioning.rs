@@ -6,7 +6,7 @@ use provisio_risk::Signals;
 use provisio_tsp::records::NewProvisioning;
 
 use super::SqlStore;
-use crate::db::{facts, provisioning, risk};
+use crate::db::{facts, provisioning, risk, tokens};
 use crate::{
     IdempotencyRecord, ProvisioningStore, PushFacts, PushFactsQuery, SignalQuery, StoreError,
     TokenRecord,
@@ -40,7 +40,7 @@ impl ProvisioningStore for SqlStore {
 
     async fn token(&self, token_ref_id: &str) -> Result<Option<TokenRecord>, StoreError> {
         let id = str::to_owned(token_ref_id);
-        self.read(move |c| provisioning::token(c, &id)).await
+        self.read(move |c| tokens::token(c, &id)).await
     }
 
     async fn count_tokens(&self) -> Result<u64, StoreError> {
