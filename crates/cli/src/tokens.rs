@@ -14,17 +14,6 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-/// The reason codes of docs/protocol.md §15.
-pub(crate) const REASONS: [&str; 7] = [
-    "LOST",
-    "STOLEN",
-    "FRAUD",
-    "CUSTOMER_REQUEST",
-    "ACCOUNT_CLOSED",
-    "FOUND",
-    "OTHER",
-];
-
 /// Exit code: the server refused (its problem is printed as `code: detail`).
 const EXIT_REFUSED: u8 = 1;
 /// Exit code: the command line or its input is wrong (also clap's usage errors).
@@ -99,7 +88,7 @@ pub(crate) struct ChangeArgs {
     /// The token's reference id.
     token_ref_id: String,
     /// Why (case does not matter).
-    #[arg(long, ignore_case = true, value_parser = PossibleValuesParser::new(REASONS))]
+    #[arg(long, ignore_case = true, value_parser = PossibleValuesParser::new(provisio_tsp::Reason::ALL.iter().map(|r| r.as_str())))]
     reason: String,
 }
 
