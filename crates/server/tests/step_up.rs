@@ -11,7 +11,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::{code as problem, *};
@@ -71,22 +70,6 @@ impl Harness {
         self.post(&format!("/v1/provisionings/{id}/step-up/verify"), body)
             .await
     }
-}
-
-/// Waits for the `n`th delivered message and returns its code.
-async fn nth_code(sink: &MemorySink, n: usize) -> String {
-    for _ in 0..500 {
-        if let Some(m) = sink.delivered().get(n) {
-            return m
-                .text
-                .split(|c: char| !c.is_ascii_digit())
-                .find(|w| w.len() == 6)
-                .unwrap()
-                .to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("message {n} never delivered");
 }
 
 fn wrong(code: &str) -> String {

@@ -257,6 +257,9 @@ pub struct CardQuery {
     pub token_requestor_id: String,
     /// The device.
     pub device_id: String,
+    /// Whether to look for the device's live token of the card (only a push that lost the
+    /// race for it needs to know which).
+    pub on_device: bool,
 }
 
 /// What [`PushFactsQuery`] found.

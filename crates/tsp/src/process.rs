@@ -78,7 +78,8 @@ pub struct PushFacts {
 pub struct CardFacts {
     /// The account reference its live tokens at this issuer carry (kept across a reissue).
     pub account_ref: Option<String>,
-    /// The device's live token of this card for this wallet, if it has one. The store
+    /// The device's live token of this card for this wallet, read only for a push the store
+    /// refused for it (it has one then, unless it was deleted meanwhile). The store
     /// enforces one live token per device, card and wallet when the push commits (after the
     /// one-time checks of the session id and `jti`, so a replay is told as a replay); a push
     /// refused for it is answered `already_in_wallet` with this token (docs/protocol.md §15.1).

@@ -177,6 +177,7 @@ fn facts_query(
                 issuer_id,
                 token_requestor_id: caller.id.clone(),
                 device_id: req.device_id.as_str().to_owned(),
+                on_device: false,
             }),
     }
 }
@@ -190,7 +191,10 @@ async fn already_in_wallet(state: &AppState, query: PushFactsQuery) -> ApiError 
         hosted_account: None,
         signals: None,
         sp_tsm_of: None,
-        ..query
+        card: query.card.map(|card| CardQuery {
+            on_device: true,
+            ..card
+        }),
     };
     match state.store.load_push_facts(&card_only).await {
         Ok(loaded) => match loaded.card.and_then(|c| c.on_device) {

@@ -236,3 +236,19 @@ impl Harness {
 pub fn code(v: &Value) -> &str {
     v["code"].as_str().unwrap_or("<none>")
 }
+
+/// Waits for the `n`th message the gateway got and returns its six-digit code.
+pub async fn nth_code(sink: &provisio_server::MemorySink, n: usize) -> String {
+    for _ in 0..500 {
+        if let Some(m) = sink.delivered().get(n) {
+            return m
+                .text
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .unwrap()
+                .to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("message {n} never delivered");
+}

@@ -92,19 +92,28 @@ pub(crate) fn token(
     .transpose()
 }
 
-/// What a push needs to know of the card it names: its account reference at this issuer,
-/// the device's live token of it, and who hears of a new token.
+/// What a push needs to know of the card it names: its account reference at this issuer and
+/// who hears of a new token; and, when asked, the device's live token of it.
 pub(crate) fn card(c: &mut dyn Conn, q: &CardQuery) -> Result<CardFacts, StoreError> {
     let row = c.query_one(
         "SELECT (SELECT account_ref FROM tokens WHERE pan_hash = $1 AND issuer_id = $2 AND status <> 'DELETED' AND account_ref IS NOT NULL LIMIT 1) AS account_ref,
-                (SELECT token_ref_id FROM tokens WHERE token_requestor_id = $3 AND device_id = $4 AND pan_hash = $1 AND status <> 'DELETED') AS on_device,
                 COALESCE((SELECT notification_url IS NOT NULL FROM issuers WHERE issuer_id = $2), FALSE) AS issuer_notified,
                 COALESCE((SELECT notification_url IS NOT NULL FROM token_requestors WHERE token_requestor_id = $3), FALSE) AS token_requestor_notified",
-        params![&q.pan_hash, &q.issuer_id, &q.token_requestor_id, &q.device_id],
+        params![&q.pan_hash, &q.issuer_id, &q.token_requestor_id],
     )?;
+    let on_device = if q.on_device {
+        c.query_opt(
+            "SELECT token_ref_id FROM tokens WHERE pan_hash = $1 AND token_requestor_id = $2 AND device_id = $3 AND status <> 'DELETED'",
+            params![&q.pan_hash, &q.token_requestor_id, &q.device_id],
+        )?
+        .map(|r| r.get("token_ref_id"))
+        .transpose()?
+    } else {
+        None
+    };
     Ok(CardFacts {
         account_ref: row.get("account_ref")?,
-        on_device: row.get("on_device")?,
+        on_device,
         issuer_notified: row.get("issuer_notified")?,
         token_requestor_notified: row.get("token_requestor_notified")?,
     })
@@ -514,6 +523,7 @@ mod tests {
             issuer_id: "iss".into(),
             token_requestor_id: "40000000001".into(),
             device_id: "d1".into(),
+            on_device: true,
         };
         let card = super::card(&mut c, &q).unwrap();
         assert_eq!(card.account_ref.as_deref(), Some("ar_1"));
