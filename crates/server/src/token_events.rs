@@ -131,8 +131,8 @@ pub async fn sweep_pending(state: &AppState) -> Result<usize, StoreError> {
         reason: Reason::Other,
         reissue: None,
     };
-    for p in &pending {
-        let Some(facts) = state.store.token_facts(&p.token_ref_id).await? else {
+    for id in &pending {
+        let Some(facts) = state.store.token_facts(id).await? else {
             continue;
         };
         let Ok(change) = decide(&ctx, &facts, &ask) else {
@@ -144,7 +144,7 @@ pub async fn sweep_pending(state: &AppState) -> Result<usize, StoreError> {
             .await
         {
             Ok(()) => {
-                tracing::info!(token_ref_id = %p.token_ref_id, "pending token expired and deleted");
+                tracing::info!(token_ref_id = %id, "pending token expired and deleted");
                 if !change.events.is_empty() {
                     state.outbox_wake.notify_one();
                 }

@@ -121,15 +121,6 @@ pub enum TokenSearch {
     },
 }
 
-/// A pending token whose time ran out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingToken {
-    /// The token.
-    pub token_ref_id: String,
-    /// Its sequence.
-    pub event_seq: u64,
-}
-
 /// What a change of one token is decided on: the token, and whether each party has a
 /// notification URL (an event is queued only for those that do).
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 
 use provisio_tsp::records::TokenStatus;
 use provisio_tsp::token_records::{
-    EventRow, HistoryEntry, PendingToken, TokenChange, TokenFacts, TokenSearch, TokenView,
+    EventRow, HistoryEntry, TokenChange, TokenFacts, TokenSearch, TokenView,
 };
 use provisio_tsp::{Actor, CardFacts, EVENT_CHANNEL, Reason};
 
@@ -310,18 +310,13 @@ pub(crate) fn pending_before(
     c: &mut dyn Conn,
     before: i64,
     limit: u32,
-) -> Result<Vec<PendingToken>, StoreError> {
+) -> Result<Vec<String>, StoreError> {
     c.query(
-        "SELECT token_ref_id, event_seq FROM tokens WHERE status = 'INACTIVE' AND created_at < $1 ORDER BY created_at LIMIT $2",
+        "SELECT token_ref_id FROM tokens WHERE status = 'INACTIVE' AND created_at < $1 ORDER BY created_at LIMIT $2",
         params![before, limit],
     )?
     .iter()
-    .map(|r| {
-        Ok(PendingToken {
-            token_ref_id: r.get("token_ref_id")?,
-            event_seq: r.get("event_seq")?,
-        })
-    })
+    .map(|r| r.get("token_ref_id"))
     .collect()
 }
 

@@ -1,9 +1,7 @@
 //! The store's token-life role (docs/protocol.md §15).
 
 use async_trait::async_trait;
-use provisio_tsp::token_records::{
-    DeadEvent, PendingToken, TokenChange, TokenFacts, TokenSearch, TokenView,
-};
+use provisio_tsp::token_records::{DeadEvent, TokenChange, TokenFacts, TokenSearch, TokenView};
 
 use crate::{IdempotencyRecord, Role, StoreError};
 
@@ -32,12 +30,9 @@ pub trait TokenStore: Send + Sync + 'static {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
-    /// Up to `limit` tokens still `INACTIVE` that were created before `before`, oldest first.
-    async fn pending_tokens(
-        &self,
-        before: i64,
-        limit: u32,
-    ) -> Result<Vec<PendingToken>, StoreError>;
+    /// The ids of up to `limit` tokens still `INACTIVE` that were created before `before`,
+    /// oldest first.
+    async fn pending_tokens(&self, before: i64, limit: u32) -> Result<Vec<String>, StoreError>;
 
     /// Sets (or, `None`, removes) the notification URL of an issuer or token requestor; `false`
     /// if there is no such participant.

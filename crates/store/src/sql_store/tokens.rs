@@ -2,9 +2,7 @@
 //! moved into it.
 
 use async_trait::async_trait;
-use provisio_tsp::token_records::{
-    DeadEvent, PendingToken, TokenChange, TokenFacts, TokenSearch, TokenView,
-};
+use provisio_tsp::token_records::{DeadEvent, TokenChange, TokenFacts, TokenSearch, TokenView};
 
 use super::SqlStore;
 use crate::db::participants::insert_idempotency;
@@ -49,11 +47,7 @@ impl TokenStore for SqlStore {
         .await
     }
 
-    async fn pending_tokens(
-        &self,
-        before: i64,
-        limit: u32,
-    ) -> Result<Vec<PendingToken>, StoreError> {
+    async fn pending_tokens(&self, before: i64, limit: u32) -> Result<Vec<String>, StoreError> {
         self.read(move |c| tokens::pending_before(c, before, limit))
             .await
     }
