@@ -23,6 +23,19 @@ pub enum AppError {
     /// A TSM sent the OTA client something it cannot relay.
     #[error("OTA relay: {0}")]
     Ota(&'static str),
+    /// No installed card has this token reference id (the caller's mistake).
+    #[error("no card in this wallet has this token_ref_id")]
+    UnknownCard,
+    /// The card has no cryptogram key: its script's `STORE_KEYS` step did not run.
+    #[error("the card has no cryptogram key")]
+    NoCryptogramKey,
+    /// The card made a cryptogram with ATC `FFFF`, the last one: it must be provisioned again.
+    #[error("the card's transaction counter is exhausted; provision the token again")]
+    AtcExhausted,
+    /// The caller's `persist` port did not store the payment state, so no cryptogram was
+    /// released; the ATC stays spent.
+    #[error("the payment state was not stored: {0}")]
+    PaymentStateNotStored(String),
     /// A cryptographic operation failed.
     #[error("cryptographic failure: {0}")]
     Crypto(#[from] provisio_jose::JoseError),

@@ -12,14 +12,20 @@
 //!       └──(JWE)──► WalletApp::push_request ──► POST /v1/push-provisioning
 //!                   WalletApp::open_access_data ◄── access_data
 //!                   WalletApp::install(script) ──► POST .../script-report
+//!  terminal ──(amount, currency, country, date, UN)──► WalletApp::pay(token_ref_id, tx, persist)
+//!       ├─ next ATC recorded ──► persist(&PaymentState) (the app stores it durably)
+//!       └─ stored ──► Payment { token PAN, expiry, ATC, ARQC } ──► terminal ──► §16.3
+//!  restart: stored PaymentState ──► WalletApp::restore_payment_state (ATCs continue)
 //! ```
 
 mod error;
 mod issuer_app;
 mod ota;
+mod payment;
 mod wallet_app;
 
 pub use error::AppError;
 pub use issuer_app::{CardDetails, IssuerApp, SessionStart, seal_request_data};
 pub use ota::{OtaClient, Relayed};
-pub use wallet_app::{InstalledCard, SDK_VERSION, WalletAnswer, WalletApp};
+pub use payment::{InstalledCard, PAYMENT_STATE_VERSION, Payment, PaymentState};
+pub use wallet_app::{SDK_VERSION, WalletAnswer, WalletApp};

@@ -1,15 +1,19 @@
 //! The wallet app: answers the issuer app, holds the device binding key, forwards the request
-//! data and opens the access data.
+//! data, opens the access data, installs the card and pays with it.
+
+use std::fmt;
 
 use provisio_accounts::wire::{AccountDevice, AccountUser, CreateWalletAccount};
 use provisio_accounts::{Manifest, verify_manifest};
-use provisio_crypto::{CryptoProvider, EcKeyPair, SecretBytes};
+use provisio_crypto::{AesKey, CryptoProvider, EcKeyPair};
+use provisio_emv::Transaction;
 use provisio_jose::{Jwk, JwkSet, KeyManagement};
 use provisio_tsp::wire::{AccessData, DeviceInfo, PushProvisioningRequest, WalletRiskInfo};
 use provisio_tsp::{SCRIPT_VERSION, Script, ScriptTarget, StepOp, StepReport, StepResult};
-use provisio_types::TokenPan;
+use provisio_types::{Expiry, TokenPan};
+use zeroize::Zeroizing;
 
-use crate::{AppError, SessionStart};
+use crate::{AppError, InstalledCard, Payment, PaymentState, SessionStart};
 
 /// What the wallet app answers the issuer app with (step 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,24 +36,11 @@ pub struct WalletApp {
     device_id: String,
     binding_key: EcKeyPair,
     module: Option<Manifest>,
-    cards: Vec<InstalledCard>,
+    payment: PaymentState,
 }
 
 /// This SDK core's version, checked against a manifest's `min_sdk_version`.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// A card an installation script put into the wallet (host card emulation).
-#[derive(Debug)]
-pub struct InstalledCard {
-    /// Token reference id.
-    pub token_ref_id: String,
-    /// The token PAN (masked in `Debug`).
-    pub token_pan: TokenPan,
-    /// The device-bound cryptogram key (redacted in `Debug`).
-    pub cryptogram_key: Option<SecretBytes>,
-    /// Whether it is the wallet's default card.
-    pub default: bool,
-}
 
 impl WalletApp {
     /// A wallet on a device with a fresh binding key (in a real phone, generated in the
@@ -68,7 +59,7 @@ impl WalletApp {
                 .generate_ec_key()
                 .map_err(|e| AppError::Crypto(e.into()))?,
             module: None,
-            cards: Vec::new(),
+            payment: PaymentState::default(),
         })
     }
 
@@ -201,46 +192,82 @@ impl WalletApp {
     }
 
     fn run(&mut self, op: StepOp, access: &AccessData) -> bool {
-        let position = self
-            .cards
-            .iter()
-            .position(|c| c.token_ref_id == access.token_ref_id);
-        match (op, position) {
-            (StepOp::StoreToken, _) => {
-                let Ok(token_pan) = TokenPan::parse(&access.token_pan) else {
+        match op {
+            StepOp::StoreToken => {
+                let (Ok(token_pan), Ok(expiry)) = (
+                    TokenPan::parse(&access.token_pan),
+                    Expiry::new(u32::from(access.exp_month), u32::from(access.exp_year)),
+                ) else {
                     return false;
                 };
-                self.cards.retain(|c| c.token_ref_id != access.token_ref_id);
-                self.cards.push(InstalledCard {
+                self.payment.put(InstalledCard {
                     token_ref_id: access.token_ref_id.clone(),
                     token_pan,
+                    expiry,
                     cryptogram_key: None,
+                    last_atc: None,
                     default: false,
                 });
                 true
             }
-            (StepOp::StoreKeys, Some(i)) => match provisio_jose::b64_decode(&access.cryptogram_key)
-            {
-                Ok(key) if key.len() == 16 => {
-                    if let Some(card) = self.cards.get_mut(i) {
-                        card.cryptogram_key = Some(SecretBytes::new(key));
+            StepOp::StoreKeys => {
+                let Some(card) = self.payment.card_mut(&access.token_ref_id) else {
+                    return false;
+                };
+                let Ok(key) = provisio_jose::b64_decode(&access.cryptogram_key) else {
+                    return false;
+                };
+                let key = Zeroizing::new(key);
+                // AES-128 only: the contract's session key derivation (docs/protocol.md §16.1).
+                match AesKey::from_bytes(&key) {
+                    Ok(key) if key.len() == 16 => {
+                        card.cryptogram_key = Some(key);
+                        true
                     }
-                    true
+                    _ => false,
                 }
-                _ => false,
-            },
-            (StepOp::SetDefault, Some(i)) => {
-                for (j, card) in self.cards.iter_mut().enumerate() {
-                    card.default = i == j;
-                }
-                true
             }
+            StepOp::SetDefault => self.payment.set_default(&access.token_ref_id),
+            // Secure-element steps are delivered over the air by the TSMs.
             _ => false,
         }
     }
 
     /// The cards installed so far.
     pub fn cards(&self) -> &[InstalledCard] {
-        &self.cards
+        self.payment.cards()
+    }
+
+    /// What must be stored durably for the cards to pay after a restart. [`WalletApp::pay`]
+    /// hands it to its `persist` port itself; store it also after [`WalletApp::install`].
+    pub fn payment_state(&self) -> &PaymentState {
+        &self.payment
+    }
+
+    /// After a restart: the cards of a stored [`PaymentState`], each replacing an installed
+    /// card with its token reference id. The last ATC of a card never goes back (the higher
+    /// of the stored and the held one is kept), so the next payment continues after it.
+    pub fn restore_payment_state(&mut self, state: PaymentState) {
+        for card in state.into_cards() {
+            self.payment.put(card);
+        }
+    }
+
+    /// Pays with a card (docs/protocol.md §16.1): takes the card's next ATC (1 for its first
+    /// payment), records it, hands the whole [`PaymentState`] to `persist`, which must store it
+    /// durably before returning `Ok`, and only then returns the cryptogram for `transaction`.
+    ///
+    /// If `persist` fails, no cryptogram is returned ([`AppError::PaymentStateNotStored`]) and
+    /// the ATC stays spent: the next payment uses a fresh one. An unknown token reference id
+    /// is [`AppError::UnknownCard`], a card whose key was never installed
+    /// [`AppError::NoCryptogramKey`], a card that used ATC `FFFF`
+    /// [`AppError::AtcExhausted`].
+    pub fn pay<E: fmt::Display>(
+        &mut self,
+        token_ref_id: &str,
+        transaction: &Transaction,
+        persist: impl FnOnce(&PaymentState) -> Result<(), E>,
+    ) -> Result<Payment, AppError> {
+        self.payment.pay(token_ref_id, transaction, persist)
     }
 }

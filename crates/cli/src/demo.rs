@@ -25,6 +25,7 @@ use crate::serve::open_store;
 
 mod accounts;
 mod lifecycle;
+mod pay;
 mod secure_element;
 
 /// The demo card: a test PAN, never a real one.
@@ -33,6 +34,8 @@ const DEMO_ISSUER: &str = "demo-bank";
 const DEMO_TRID: &str = "40010030273";
 /// A wallet whose accounts Provisio hosts (`wallet_accounts: "hosted"`).
 const DEMO_HOSTED_TRID: &str = "40010030299";
+/// The demo's payment network.
+const DEMO_NETWORK: &str = "demo-network";
 
 /// `provisio demo` options.
 #[derive(Debug, Args)]
@@ -80,6 +83,8 @@ struct Demo {
     tokens: lifecycle::TokenApis,
     /// The bank's and the wallet's token event receivers.
     events: lifecycle::Receiver,
+    /// The payment network's switch.
+    network_api: ProvisioClient,
 }
 
 /// One phone: a wallet for one user on one device, and the card the issuer app pushes.
@@ -245,7 +250,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     flows.push(
         run_flow(
-            "secure element: carrier and bank TSMs over HTTP, OTA relay at SCP03 level 33, key handover, personalisation, cryptogram",
+            "secure element: carrier and bank TSMs over HTTP, OTA relay at SCP03 level 33, key handover, personalisation; the element pays and the network de-tokenises",
             secure_element::install_on_element(&demo, &tsms),
         )
         .await,
@@ -270,6 +275,13 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         run_flow(
             "already in wallet: the same card pushed to the same phone again",
             lifecycle::already_in_wallet(&demo),
+        )
+        .await,
+    );
+    flows.push(
+        run_flow(
+            "pay: the wallet core's cryptogram at a terminal, de-tokenised by the network; a replay, a changed amount and a suspended token declined; paid again after resume and a restart",
+            pay::pay_without_secure_element(&demo),
         )
         .await,
     );
@@ -343,6 +355,7 @@ async fn setup(
     let hosted_key = admin
         .register_token_requestor(DEMO_HOSTED_TRID, "Demo Hosted Wallet", "hosted")
         .await?;
+    let network_key = admin.register_network(DEMO_NETWORK, "Demo Network").await?;
     let impostor_key = crypto.generate_ec_key()?;
     let jwks = admin.jwks().await?;
     let tokens = lifecycle::TokenApis {
@@ -357,6 +370,7 @@ async fn setup(
         wallet_api: admin.with_key(&wallet_key),
         hosted_api: admin.with_key(&hosted_key),
         issuer_api: admin.with_key(&issuer_api_key),
+        network_api: admin.with_key(&network_key),
         admin,
         issuer_app: IssuerApp::new(DEMO_ISSUER, &kid, issuer_key, tsp_id),
         impostor_app: IssuerApp::new("not-a-registered-bank", &kid, impostor_key, tsp_id),

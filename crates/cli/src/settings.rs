@@ -28,6 +28,8 @@ pub(crate) struct ConfigFile {
     accounts: Option<AccountsConfig>,
     /// Token life: how long a pending token lives, how events are retried.
     tokens: Option<TokensFile>,
+    /// Paying: the ATC window, whether phone tokens pay e-commerce.
+    payments: Option<PaymentsFile>,
     #[serde(skip)]
     base_dir: PathBuf,
 }
@@ -50,6 +52,14 @@ struct TokensFile {
     event_max_attempts: Option<u32>,
     event_first_retry_s: Option<i64>,
     event_max_retry_s: Option<i64>,
+}
+
+/// `[payments]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentsFile {
+    atc_window: Option<u16>,
+    ecommerce: Option<bool>,
 }
 
 impl ConfigFile {
@@ -145,6 +155,10 @@ impl ConfigFile {
             if let Some(s) = t.event_max_retry_s {
                 e.max_retry_s = s.max(e.first_retry_s);
             }
+        }
+        if let Some(p) = &self.payments {
+            c.payments.atc_window = p.atc_window.unwrap_or(c.payments.atc_window);
+            c.payments.ecommerce = p.ecommerce.unwrap_or(c.payments.ecommerce);
         }
         Ok(c)
     }
@@ -246,5 +260,17 @@ mod tests {
             parse("[accounts]\nkba = 1\n").is_err(),
             "unknown keys are refused"
         );
+    }
+
+    #[test]
+    fn the_payments_table_sets_the_atc_window_and_ecommerce() {
+        let c = parse("[payments]\natc_window = 20\necommerce = true\n")
+            .unwrap()
+            .tsp_config()
+            .unwrap();
+        assert_eq!((c.payments.atc_window, c.payments.ecommerce), (20, true));
+        let d = parse("").unwrap().tsp_config().unwrap();
+        assert_eq!((d.payments.atc_window, d.payments.ecommerce), (100, false));
+        assert!(parse("[payments]\natc_window = 70000\n").is_err());
     }
 }

@@ -464,3 +464,68 @@ fn bench_push_compares_with_the_reference_server_in_the_same_run() {
     ]);
     assert!(plain["reference_ratio"].is_null(), "{plain}");
 }
+
+#[test]
+fn bench_authorize_reports_the_keys_and_every_authorisation_is_approved_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let r = bench(&[
+        "authorize",
+        "--json",
+        "--duration",
+        "30",
+        "--concurrency",
+        "4",
+        "--tokens",
+        "8",
+        "--requests",
+        "400",
+        "--store",
+        &url,
+    ]);
+    for key in [
+        "throughput_per_s",
+        "p50_ms",
+        "p99_ms",
+        "errors",
+        "server_cpu_us_per_request",
+        "floor_us",
+        "cores",
+        "cpu_ratio",
+        "throughput_ratio",
+    ] {
+        assert!(!r[key].is_null(), "{key} missing: {r}");
+    }
+    assert_eq!(r["completed"], 400, "{r}");
+    assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+    let floor = r["floor_us"].as_f64().unwrap();
+    let cpu = r["server_cpu_us_per_request"].as_f64().unwrap();
+    assert!(floor > 0.0 && cpu > 0.0, "{r}");
+    assert!(
+        (r["cpu_ratio"].as_f64().unwrap() - cpu / floor).abs() < 1e-6,
+        "{r}"
+    );
+    let cores = r["cores"].as_f64().unwrap();
+    let expected = r["throughput_per_s"].as_f64().unwrap() / (cores * 1e6 / floor);
+    assert!(
+        (r["throughput_ratio"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{r}"
+    );
+    // Every approval was committed before it was answered: the store holds all 400, 50 ATCs
+    // on each of the 8 tokens, and no PAN.
+    assert_eq!(
+        count_rows(
+            &url,
+            "SELECT COUNT(*) FROM authorizations WHERE decision = 'APPROVED'"
+        ),
+        400
+    );
+    assert_eq!(
+        count_rows(
+            &url,
+            "SELECT COUNT(DISTINCT token_ref_id) FROM authorizations"
+        ),
+        8
+    );
+    assert_eq!(count_rows(&url, "SELECT MAX(atc) FROM authorizations"), 50);
+}

@@ -13,6 +13,7 @@ use provisio_accounts::wire::{
     KbaSourceConfig, KbaStep, OptedOut, WalletAccountView, WalletModule,
 };
 use provisio_jose::{Jwk, JwkSet};
+use provisio_tsp::payment_wire::{AuthorizationAnswer, AuthorizationRequest};
 use provisio_tsp::wire::{
     Installation, OtpSendRequest, OtpSent, OtpVerifyRequest, PushProvisioningRequest,
     PushProvisioningResponse, ScriptReportRequest, ScriptReportResponse, SpTsmConfig, StepUpPassed,
@@ -123,6 +124,22 @@ impl ProvisioClient {
         let body = serde_json::json!({"token_requestor_id": id, "name": name, "wallet_accounts": wallet_accounts});
         let r: Registered = self.post("/v1/admin/token-requestors", &body, None).await?;
         Ok(r.api_key)
+    }
+
+    /// `POST /v1/admin/networks`; returns the network's API key.
+    pub async fn register_network(&self, id: &str, name: &str) -> Result<String, ClientError> {
+        let body = serde_json::json!({"network_id": id, "name": name});
+        let r: Registered = self.post("/v1/admin/networks", &body, None).await?;
+        Ok(r.api_key)
+    }
+
+    /// `POST /v1/network/authorizations` (network key): the decision, with the funding card
+    /// when approved.
+    pub async fn authorize(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> Result<AuthorizationAnswer, ClientError> {
+        self.post("/v1/network/authorizations", request, None).await
     }
 
     /// `POST /v1/push-provisioning`, optionally with an `Idempotency-Key`.

@@ -1,21 +1,27 @@
 //! The payment applet: holds one token credential, personalised by STORE DATA, and answers
-//! GENERATE APPLICATION CRYPTOGRAM with an ARQC made from the device-bound key.
+//! GENERATE APPLICATION CRYPTOGRAM with the ARQC of docs/protocol.md §16.1, made from the
+//! device-bound key.
 //!
-//! Personalisation profile (Provisio's own, in the shape of EMV CPS):
+//! Personalisation profile (Provisio's own, in the shape of EMV CPS; docs/protocol.md §13.10):
 //!
 //! ```text
 //!  DGI 0101  token data, BER-TLV: 5A token PAN (BCD, F-padded) ‖ 5F24 expiry YYMMDD
 //!  DGI 8000  the 16-byte AES-128 cryptogram key; its value encrypted under the personalising
 //!            domain's K-DEK (AES-CBC, zero IV, padding method 2) when STORE DATA P1 says
 //!            "encrypted"; a DGI of the 8000 series is refused in clear
-//!  GENERATE AC  80 AE 80 00 0C amount (6, BCD) ‖ currency (2) ‖ unpredictable number (4) 00
+//!  GENERATE AC  80 AE 80 00 11 ‖ amount (6, BCD) ‖ currency (2, BCD) ‖ country (2, BCD)
+//!               ‖ date (3, BCD YYMMDD) ‖ unpredictable number (4) ‖ 00
 //!  response  77 { 9F27 80 (ARQC), 9F36 ATC, 9F26 AC }
-//!  AC = AES-CMAC(key, ATC ‖ amount ‖ currency ‖ UN)[..8]
+//!  AC = provisio_emv::arqc(key, ATC, transaction): AES-CMAC(SK, D)[..8] with
+//!       SK = AES-128-ECB(key, ATC ‖ F0 ‖ 00 × 13), D = the 17 bytes ‖ ATC
 //! ```
 //!
-//! The ATC moves before each cryptogram and never repeats; at FFFF the applet refuses.
+//! The ATC moves before each cryptogram, starting at 1, and never repeats; at FFFF the applet
+//! refuses (`6985`). Data of another length is `6700`, data that is not the BCD of a
+//! transaction `6A80`.
 
 use provisio_crypto::AesKey;
+use provisio_emv::{Atc, Transaction};
 use provisio_gp::command::{Dgi, Encryption, StoreData};
 use provisio_gp::scp03::unpad;
 use provisio_gp::tlv::Tlv;
@@ -65,18 +71,6 @@ pub struct CredentialView {
     pub expiry: String,
     /// The application transaction counter.
     pub atc: u16,
-}
-
-/// The transaction cryptogram (the verifier's side uses the same function).
-pub fn transaction_cryptogram(
-    key: &AesKey,
-    atc: u16,
-    amount: &[u8; 6],
-    currency: &[u8; 2],
-    un: &[u8; 4],
-) -> [u8; 8] {
-    let tag = key.cmac(&[&atc.to_be_bytes(), amount, currency, un]);
-    *tag.first_chunk::<8>().unwrap_or(&[0; 8])
 }
 
 impl PaymentApplet {
@@ -170,23 +164,25 @@ impl PaymentApplet {
         let Some(c) = self.credential.as_mut() else {
             return Response::status(StatusWord::CONDITIONS_NOT_SATISFIED);
         };
-        let [a0, a1, a2, a3, a4, a5, c0, c1, u0, u1, u2, u3] = cmd.data.as_slice() else {
+        let Ok(terminal) = <&[u8; 17]>::try_from(cmd.data.as_slice()) else {
             return Response::status(StatusWord::WRONG_LENGTH);
         };
-        let Some(atc) = c.atc.checked_add(1) else {
+        let Ok(transaction) = Transaction::from_bytes(terminal) else {
+            return Response::status(StatusWord::INCORRECT_DATA);
+        };
+        // The counter moves before the cryptogram: 0 (never used) gives 1, FFFF gives none.
+        let Some(atc) = Atc::new(c.atc).map_or(Some(Atc::FIRST), Atc::next) else {
             return Response::status(StatusWord::CONDITIONS_NOT_SATISFIED);
         };
-        c.atc = atc;
-        let ac = transaction_cryptogram(
-            &c.key,
-            atc,
-            &[*a0, *a1, *a2, *a3, *a4, *a5],
-            &[*c0, *c1],
-            &[*u0, *u1, *u2, *u3],
-        );
+        // The key is 16 bytes by `credential_from`, so `arqc` cannot fail; were it to, no
+        // cryptogram is made and the counter stays where it was.
+        let Ok(ac) = provisio_emv::arqc(&c.key, atc, &transaction) else {
+            return Response::status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        };
+        c.atc = atc.get();
         let body = [
             Tlv::new(0x9F27, vec![0x80]).encode(),
-            Tlv::new(0x9F36, atc.to_be_bytes().to_vec()).encode(),
+            Tlv::new(0x9F36, atc.get().to_be_bytes().to_vec()).encode(),
             Tlv::new(0x9F26, ac.to_vec()).encode(),
         ]
         .concat();
@@ -194,10 +190,10 @@ impl PaymentApplet {
     }
 }
 
-/// The GENERATE AC command for an amount (12 BCD digits), currency and unpredictable number.
-pub fn generate_ac(amount: &[u8; 6], currency: &[u8; 2], un: &[u8; 4]) -> Command {
+/// The GENERATE AC command for a transaction: its 17 terminal bytes (docs/protocol.md §13.10).
+pub fn generate_ac(transaction: &Transaction) -> Command {
     Command::new(0x80, INS_GENERATE_AC, 0x80, 0x00)
-        .with_data([amount.as_slice(), currency, un].concat())
+        .with_data(transaction.terminal_bytes().to_vec())
         .with_ne(256)
 }
 
@@ -222,4 +218,110 @@ pub fn personalization_data(
         Dgi::new(DGI_KEY, wrapped).encode(),
     ]
     .concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: [u8; 16] = [0xC7; 16];
+
+    fn personalised(atc: u16) -> PaymentApplet {
+        PaymentApplet {
+            credential: Some(Credential {
+                token: "4999990000001234".into(),
+                expiry: "291231".into(),
+                key: AesKey::from_bytes(&KEY).unwrap(),
+                atc,
+            }),
+            staged: Vec::new(),
+        }
+    }
+
+    fn transaction() -> Transaction {
+        Transaction::parse(1250, "978", "250", "261203", "0a1b2c3d").unwrap()
+    }
+
+    /// The ATC and AC of a GENERATE AC answer.
+    fn answer(r: &Response) -> (u16, Vec<u8>) {
+        let kids = Tlv::parse_one(&r.data).unwrap().children().unwrap();
+        assert_eq!(Tlv::find(&kids, 0x9F27).unwrap().value, [0x80]);
+        let atc = Tlv::find(&kids, 0x9F36).unwrap().value.clone();
+        let atc = u16::from_be_bytes(atc.try_into().unwrap());
+        (atc, Tlv::find(&kids, 0x9F26).unwrap().value.clone())
+    }
+
+    #[test]
+    fn the_cryptogram_is_the_contracts_with_a_moving_counter() {
+        let mut applet = personalised(0);
+        let key = AesKey::from_bytes(&KEY).unwrap();
+        let cmd = generate_ac(&transaction());
+        assert_eq!(
+            cmd.encode().unwrap()[..5],
+            [0x80, 0xAE, 0x80, 0x00, 0x11],
+            "Lc is 17"
+        );
+        for expected in 1..=3u16 {
+            let r = applet.process(&cmd);
+            assert_eq!(r.sw, StatusWord::OK);
+            let (atc, ac) = answer(&r);
+            assert_eq!(atc, expected);
+            let atc = Atc::new(atc).unwrap();
+            assert_eq!(ac, provisio_emv::arqc(&key, atc, &transaction()).unwrap());
+        }
+        assert_eq!(applet.view().unwrap().atc, 3);
+    }
+
+    #[test]
+    fn the_last_counter_is_used_once_then_refused() {
+        let mut applet = personalised(0xFFFE);
+        let r = applet.process(&generate_ac(&transaction()));
+        assert_eq!((r.sw, answer(&r).0), (StatusWord::OK, 0xFFFF));
+        let r = applet.process(&generate_ac(&transaction()));
+        assert_eq!(r.sw, StatusWord::CONDITIONS_NOT_SATISFIED);
+        assert!(r.data.is_empty());
+        assert_eq!(applet.view().unwrap().atc, 0xFFFF);
+    }
+
+    #[test]
+    fn malformed_data_is_refused_without_moving_the_counter() {
+        let mut applet = personalised(0);
+        let terminal = transaction().terminal_bytes();
+        let with = |data: Vec<u8>| {
+            Command::new(0x80, INS_GENERATE_AC, 0x80, 0x00)
+                .with_data(data)
+                .with_ne(256)
+        };
+        for data in [
+            Vec::new(),
+            terminal[..12].to_vec(),
+            terminal[..16].to_vec(),
+            [terminal.as_slice(), &[0]].concat(),
+        ] {
+            let r = applet.process(&with(data));
+            assert_eq!(r.sw, StatusWord::WRONG_LENGTH);
+        }
+        for (at, byte) in [
+            (0, 0x0A),
+            (5, 0xF0),
+            (6, 0x19),
+            (8, 0x10),
+            (11, 0x13),
+            (12, 0x32),
+        ] {
+            let mut bad = terminal;
+            bad[at] = byte;
+            let r = applet.process(&with(bad.to_vec()));
+            assert_eq!(r.sw, StatusWord::INCORRECT_DATA, "byte {at} = {byte:02X}");
+        }
+        assert_eq!(applet.view().unwrap().atc, 0);
+        let r = applet.process(&generate_ac(&transaction()));
+        assert_eq!(answer(&r).0, 1, "the first good command still gets ATC 1");
+    }
+
+    #[test]
+    fn an_empty_applet_makes_no_cryptogram() {
+        let r = PaymentApplet::default().process(&generate_ac(&transaction()));
+        assert_eq!(r.sw, StatusWord::CONDITIONS_NOT_SATISFIED);
+    }
 }

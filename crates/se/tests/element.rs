@@ -9,6 +9,7 @@
 
 use proptest::prelude::*;
 use provisio_crypto::AesKey;
+use provisio_emv::{Atc, Transaction};
 use provisio_gp::command::{
     Encryption, Install, Privileges, StatusEntry, StatusTarget, StoreData, Structure, Subset,
     delete, get_status, load_blocks, put_key, select, set_status,
@@ -16,7 +17,7 @@ use provisio_gp::command::{
 use provisio_gp::scp03::{HostChannel, HostHandshake, SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
 use provisio_gp::{Aid, Command, Response, StatusWord};
-use provisio_se::payment::{generate_ac, personalization_data, transaction_cryptogram};
+use provisio_se::payment::{generate_ac, personalization_data};
 use provisio_se::{
     CardLifeCycle, VirtualSe, delegation_token, payment_load_file, payment_module, sd_load_file,
     sd_module,
@@ -227,11 +228,9 @@ fn the_issuer_domain_story_ends_in_a_cryptogram() {
 
     // The phone pays: the applet makes cryptograms the verifier recomputes, ATC moving.
     assert_eq!(tx(&mut se, &select(&applet())).sw, StatusWord::OK);
+    let transaction = Transaction::parse(1250, "978", "250", "261203", "01020304").unwrap();
     for expected_atc in 1..=2u16 {
-        let r = tx(
-            &mut se,
-            &generate_ac(&[0, 0, 0, 0, 0x12, 0x50], &[0x09, 0x78], &[1, 2, 3, 4]),
-        );
+        let r = tx(&mut se, &generate_ac(&transaction));
         assert_eq!(r.sw, StatusWord::OK);
         let kids = Tlv::parse_one(&r.data).unwrap().children().unwrap();
         let atc = u16::from_be_bytes(
@@ -243,13 +242,7 @@ fn the_issuer_domain_story_ends_in_a_cryptogram() {
                 .unwrap(),
         );
         assert_eq!(atc, expected_atc);
-        let ac = transaction_cryptogram(
-            &card_key,
-            atc,
-            &[0, 0, 0, 0, 0x12, 0x50],
-            &[0x09, 0x78],
-            &[1, 2, 3, 4],
-        );
+        let ac = provisio_emv::arqc(&card_key, Atc::new(atc).unwrap(), &transaction).unwrap();
         assert_eq!(Tlv::find(&kids, 0x9F26).unwrap().value, ac.to_vec());
     }
     let debug = format!("{se:?}");

@@ -28,6 +28,7 @@ pub use error::Problem;
 pub use routes::admin::{
     CreateIssuer, CreateTokenRequestor, CreatedIssuer, CreatedTokenRequestor, WalletAccounts,
 };
+pub use routes::payments::{CreateNetwork, CreatedNetwork};
 pub use routes::risk_lists::RiskListEntry;
 
 pub use bootstrap::{BootstrapError, bootstrap, hash_api_key, new_api_key};
@@ -51,6 +52,11 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(routes::health::openapi))
         .route("/v1/keys/jwks.json", get(routes::keys::jwks))
         .route("/v1/admin/issuers", post(routes::admin::create_issuer))
+        .route("/v1/admin/networks", post(routes::payments::create_network))
+        .route(
+            "/v1/network/authorizations",
+            post(routes::payments::authorize_payment),
+        )
         .route(
             "/v1/admin/token-requestors",
             post(routes::admin::create_token_requestor),

@@ -6,6 +6,8 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use provisio_tsp::payment_wire::DeclineReason;
+
 /// Counters, rendered in the Prometheus text format.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -14,6 +16,9 @@ pub(crate) struct Metrics {
     events_delivered: AtomicU64,
     events_failed: AtomicU64,
     events_dead_lettered: AtomicU64,
+    /// Authorisations decided by this instance: approved, then one per decline reason in the
+    /// order of `DeclineReason::ALL`.
+    authorizations: [AtomicU64; 1 + DeclineReason::ALL.len()],
 }
 
 impl Metrics {
@@ -32,6 +37,16 @@ impl Metrics {
 
     pub(crate) fn event_failed(&self) {
         self.events_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One authorisation answered: approved (`None`) or declined for `reason`.
+    pub(crate) fn authorization(&self, reason: Option<DeclineReason>) {
+        let i = reason.map_or(0, |r| {
+            1 + DeclineReason::ALL.iter().position(|x| *x == r).unwrap_or(0)
+        });
+        if let Some(n) = self.authorizations.get(i) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn event_dead_lettered(&self) {
@@ -69,6 +84,17 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "provisio_token_events_total{{outcome=\"{outcome}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP provisio_authorizations_total Authorisations answered by this instance, by decision and decline reason.\n");
+        out.push_str("# TYPE provisio_authorizations_total counter\n");
+        let labels = std::iter::once(("APPROVED", ""))
+            .chain(DeclineReason::ALL.iter().map(|r| ("DECLINED", r.as_str())));
+        for ((decision, reason), n) in labels.zip(&self.authorizations) {
+            let _ = writeln!(
+                out,
+                "provisio_authorizations_total{{decision=\"{decision}\",reason=\"{reason}\"}} {}",
                 n.load(Ordering::Relaxed)
             );
         }

@@ -12,7 +12,7 @@ use crate::routes;
 /// The document served at `/openapi.json`.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Provisio", description = "Puts payment credentials onto phones: hosted wallet account activation with knowledge-based verification (US 10,699,267; the question-source protocol is the Source* schemas), push provisioning (US 10,243,958) with risk decisions, step-up by one-time code and installation scripts (US 10,140,615). Errors are RFC 9457 problem documents with a stable `code`."),
+    info(title = "Provisio", description = "Puts payment credentials onto phones: hosted wallet account activation with knowledge-based verification (US 10,699,267; the question-source protocol is the Source* schemas), push provisioning (US 10,243,958) with risk decisions, step-up by one-time code and installation scripts (US 10,140,615), the token's life, and payment: de-tokenisation with cryptogram validation for payment networks. Errors are RFC 9457 problem documents with a stable `code`."),
     paths(
         routes::health::healthz,
         routes::health::metrics,
@@ -20,6 +20,7 @@ use crate::routes;
         routes::keys::jwks,
         routes::admin::create_issuer,
         routes::admin::create_token_requestor,
+        routes::payments::create_network,
         routes::risk_lists::add_risk_list_entry,
         routes::kba_sources::set_kba_source,
         routes::sp_tsms::set_sp_tsm,
@@ -50,6 +51,7 @@ use crate::routes;
         routes::token_admin::set_token_requestor_notifications,
         routes::token_admin::dead_events,
         routes::token_admin::redrive,
+        routes::payments::authorize_payment,
     ),
     components(schemas(
         Problem,
@@ -110,6 +112,14 @@ use crate::routes;
         provisio_tsp::token_wire::NotificationSettings,
         provisio_tsp::token_wire::DeadEventAnswer,
         provisio_tsp::token_wire::DeadEventList,
+        routes::payments::CreateNetwork,
+        routes::payments::CreatedNetwork,
+        provisio_tsp::payment_wire::AuthorizationRequest,
+        provisio_tsp::payment_wire::AuthorizationAnswer,
+        provisio_tsp::payment_wire::AuthorizationDecision,
+        provisio_tsp::payment_wire::DeclineReason,
+        provisio_tsp::payment_wire::Channel,
+        provisio_tsp::payment_wire::TokenUsage,
     )),
     modifiers(&BearerAuth, &ProblemCodes)
 )]

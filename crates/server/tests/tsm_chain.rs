@@ -15,12 +15,13 @@ use std::time::Duration;
 use provisio_apps::OtaClient;
 use provisio_client::{LastImage, ProvisioClient, ota_pass};
 use provisio_crypto::{AesKey, AwsLcProvider, SecretBytes};
+use provisio_emv::{Atc, Transaction};
 use provisio_gp::command::select;
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
 use provisio_gp::{Response, StatusWord};
 use provisio_se::VirtualSe;
-use provisio_se::payment::{generate_ac, transaction_cryptogram};
+use provisio_se::payment::generate_ac;
 use provisio_server::{
     MemorySink, SeiLink, SeiState, SpState, SystemClock, sei_router, sp_router, spawn_delivery,
     spawn_sp_driver,
@@ -244,15 +245,12 @@ fn pays_with(se: &mut VirtualSe, applet: &provisio_gp::Aid, key: &[u8]) {
         Response::parse(&se.transmit(&cmd.encode().unwrap())).unwrap()
     };
     assert_eq!(tx(se, &select(applet)).sw, StatusWord::OK);
-    let (amount, currency, un) = ([0, 0, 0, 0, 0x12, 0x50], [0x09, 0x78], [1, 2, 3, 4]);
-    let r = tx(se, &generate_ac(&amount, &currency, &un));
+    let transaction = Transaction::parse(1250, "978", "250", "261203", "01020304").unwrap();
+    let r = tx(se, &generate_ac(&transaction));
     let kids = Tlv::parse_one(&r.data).unwrap().children().unwrap();
     let ac = Tlv::find(&kids, 0x9F26).unwrap().value.clone();
     let key = AesKey::from_bytes(key).unwrap();
-    assert_eq!(
-        ac,
-        transaction_cryptogram(&key, 1, &amount, &currency, &un).to_vec()
-    );
+    assert!(provisio_emv::verify(&key, Atc::FIRST, &transaction, &ac).unwrap());
 }
 
 #[tokio::test]

@@ -20,6 +20,8 @@ pub enum Conflict {
     IssuerId,
     /// The token requestor id is registered.
     TokenRequestorId,
+    /// The network id is registered.
+    NetworkId,
     /// The step-up changed since it was read (optimistic concurrency).
     StepUpVersion,
     /// The script was completed already.
@@ -44,6 +46,10 @@ pub enum StoreError {
     /// A referenced row does not exist (e.g. an unknown issuer in a provisioning).
     #[error("a referenced record does not exist")]
     MissingReference,
+    /// The database aborted the write to resolve contention with a concurrent one (a
+    /// deadlock); nothing was written, and it may be tried again.
+    #[error("the database aborted the write to resolve contention: {0}")]
+    Contended(String),
     /// The database could not be reached or failed.
     #[error("database unavailable: {0}")]
     Unavailable(String),

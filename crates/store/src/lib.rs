@@ -29,13 +29,13 @@ pub use db::conn::Backend;
 pub use db::migrate::SCHEMA_VERSION;
 pub use error::{Conflict, StoreError};
 pub use records::{
-    CardQuery, IdempotencyRecord, IssuerRecord, ListKind, ListName, Principal, PushFacts,
-    PushFactsQuery, Role, ScriptRecord, SignalQuery, SpTsmRecord, TokenRecord,
+    CardQuery, IdempotencyRecord, IssuerRecord, ListKind, ListName, NetworkRecord, Principal,
+    PushFacts, PushFactsQuery, Role, ScriptRecord, SignalQuery, SpTsmRecord, TokenRecord,
     TokenRequestorRecord,
 };
 pub use roles::{
-    AccountStore, KeyStore, OutboxStore, ParticipantStore, ProvisioningStore, ScriptStore,
-    StepUpStore, Store, TokenStore,
+    AccountStore, KeyStore, OutboxStore, ParticipantStore, PaymentStore, ProvisioningStore,
+    ScriptStore, StepUpStore, Store, TokenStore,
 };
 pub use sql_store::SqlStore;
 pub use step_up_records::{ScriptFacts, ScriptFactsQuery, StepUpFacts, StepUpFactsQuery};

@@ -12,6 +12,8 @@ pub enum Role {
     Issuer,
     /// A wallet provider.
     TokenRequestor,
+    /// A payment network (or a processor's authorisation switch).
+    Network,
 }
 
 impl Role {
@@ -21,14 +23,20 @@ impl Role {
             Self::Admin => "admin",
             Self::Issuer => "issuer",
             Self::TokenRequestor => "token_requestor",
+            Self::Network => "network",
         }
     }
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Admin, Self::Issuer, Self::TokenRequestor]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        [
+            Self::Admin,
+            Self::Issuer,
+            Self::TokenRequestor,
+            Self::Network,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
     }
 }
 
@@ -73,6 +81,17 @@ pub struct TokenRequestorRecord {
     pub created_at: i64,
     /// Where its token events are posted.
     pub notification_url: Option<String>,
+}
+
+/// A registered payment network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRecord {
+    /// Its id.
+    pub network_id: String,
+    /// Display name.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
 }
 
 /// The first answer to a POST with an `Idempotency-Key`.

@@ -176,10 +176,14 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
                 // Again one by one, each in its own savepoint, in the order of the foreign
                 // keys: the rule a request broke is then the first it reaches (a replayed
                 // session id before the device's live token), which one statement's
-                // sub-statements, run in no fixed order, do not tell.
-                Err(StoreError::Conflict(_) | StoreError::MissingReference) => {
-                    in_transaction(c, |c| Ok(one_by_one(c, &items)))
-                }
+                // sub-statements, run in no fixed order, do not tell. Their order is also why
+                // two writers' statements can deadlock on each other's keys: the one
+                // PostgreSQL aborts is run again here, after the other has committed.
+                Err(
+                    StoreError::Conflict(_)
+                    | StoreError::MissingReference
+                    | StoreError::Contended(_),
+                ) => in_transaction(c, |c| Ok(one_by_one(c, &items))),
                 Err(e) => Err(e),
             };
         }
@@ -194,7 +198,9 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
             Ok(items.iter().map(|_| Ok(())).collect::<Vec<_>>())
         });
         match together {
-            Err(StoreError::Conflict(_) | StoreError::MissingReference) => {
+            Err(
+                StoreError::Conflict(_) | StoreError::MissingReference | StoreError::Contended(_),
+            ) => {
                 finishes.clear();
                 in_transaction(c, |c| {
                     let results = one_by_one(c, &items);
@@ -252,6 +258,7 @@ fn copy(e: &StoreError) -> StoreError {
     match e {
         StoreError::Conflict(c) => StoreError::Conflict(*c),
         StoreError::MissingReference => StoreError::MissingReference,
+        StoreError::Contended(e) => StoreError::Contended(e.clone()),
         other => StoreError::Unavailable(other.to_string()),
     }
 }

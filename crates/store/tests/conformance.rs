@@ -15,10 +15,12 @@ use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_store::{
-    ApduLogRow, Conflict, IdempotencyRecord, IssuerRecord, OutboxStore, ParticipantStore,
-    ProvisioningStore, ScriptStore, SignalQuery, SqlStore, StoreError, TokenRequestorRecord,
-    TsmStore,
+    ApduLogRow, Conflict, IdempotencyRecord, IssuerRecord, NetworkRecord, OutboxStore,
+    ParticipantStore, PaymentStore, ProvisioningStore, Role, ScriptStore, SignalQuery, SqlStore,
+    StoreError, TokenRequestorRecord, TokenStore, TsmStore,
 };
+use provisio_tsp::NewAuthorization;
+use provisio_tsp::payment_wire::{AuthorizationDecision, Channel, DeclineReason};
 use provisio_tsp::records::{NewProvisioning, NewToken, TokenStatus};
 use provisio_tsp::wire::Decision;
 use provisio_tsp::{Script, Sealed, TsmHandoff, VaultKeys};
@@ -592,5 +594,99 @@ async fn a_database_with_a_newer_schema_is_refused() {
             }
             other => panic!("{name}: {other:?}"),
         }
+    }
+}
+
+fn authorization(n: usize, atc: u16, decision: AuthorizationDecision) -> NewAuthorization {
+    NewAuthorization {
+        authorization_id: format!("au_{n}"),
+        network_id: "net".into(),
+        token_ref_id: Some("tr_1".into()),
+        atc,
+        decision,
+        reason: (decision == AuthorizationDecision::Declined)
+            .then_some(DeclineReason::CryptogramInvalid),
+        amount_minor: 1250,
+        currency: "978".into(),
+        country: "250".into(),
+        channel: Channel::Contactless,
+        created_at: NOW + n as i64,
+    }
+}
+
+#[tokio::test]
+async fn an_atc_is_approved_once_under_concurrency_across_instances() {
+    for (name, store, url, _dir) in stores().await {
+        store
+            .commit_provisioning(&unique(1, false), None)
+            .await
+            .unwrap();
+        let network = NetworkRecord {
+            network_id: "net".into(),
+            name: "Network".into(),
+            created_at: NOW,
+        };
+        store
+            .create_network(&network, &[5; 32], None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.create_network(&network, &[6; 32], None).await,
+            Err(StoreError::Conflict(Conflict::NetworkId))
+        ));
+        let principal = store.principal(&[5; 32]).await.unwrap().unwrap();
+        assert_eq!(
+            (principal.role, principal.id.as_str()),
+            (Role::Network, "net")
+        );
+        let token = store.paying_token(&hash("tp-1")).await.unwrap().unwrap();
+        assert_eq!(
+            (token.token_ref_id.as_str(), token.highest_atc),
+            ("tr_1", None)
+        );
+        assert!(store.paying_token(&hash("tp-2")).await.unwrap().is_none());
+
+        // A second instance on the same database, as another server would be.
+        let other = Arc::new(SqlStore::open(&url).await.unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let s = if i % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            let a = authorization(i, 7, AuthorizationDecision::Approved);
+            tasks.push(tokio::spawn(
+                async move { s.record_authorization(&a).await },
+            ));
+        }
+        let mut approved = 0;
+        for t in tasks {
+            if t.await.unwrap().unwrap() == AuthorizationDecision::Approved {
+                approved += 1;
+            }
+        }
+        assert_eq!(approved, 1, "{name}: one approval of ATC 7");
+        // A declined attempt never blocks a later approval of its ATC.
+        store
+            .record_authorization(&authorization(20, 9, AuthorizationDecision::Declined))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .record_authorization(&authorization(21, 9, AuthorizationDecision::Approved))
+                .await
+                .unwrap(),
+            AuthorizationDecision::Approved,
+            "{name}"
+        );
+        let token = store.paying_token(&hash("tp-1")).await.unwrap().unwrap();
+        assert_eq!(token.highest_atc, Some(9), "{name}");
+        let view = store.token_facts("tr_1").await.unwrap().unwrap().view;
+        assert_eq!(
+            (view.usage.approved, view.usage.declined, view.usage.last_at),
+            (2, 16, Some(NOW + 21)),
+            "{name}: every attempt is recorded, the replays declined"
+        );
     }
 }

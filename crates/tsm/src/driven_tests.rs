@@ -3,13 +3,14 @@
 //! intake to a personalised, paying applet.
 
 use provisio_crypto::{AesKey, AwsLcProvider, CryptoProvider, SecretBytes};
+use provisio_emv::{Atc, Transaction};
 use provisio_gp::command::select;
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
 use provisio_gp::{Response, StatusWord};
 use provisio_jose::Jwk;
 use provisio_se::VirtualSe;
-use provisio_se::payment::{generate_ac, transaction_cryptogram};
+use provisio_se::payment::generate_ac;
 
 use crate::job::*;
 use crate::relay::Answer;
@@ -221,15 +222,12 @@ fn the_driver_and_the_phone_take_a_job_from_received_to_reported() {
         Response::parse(&se.transmit(&cmd.encode().unwrap())).unwrap()
     };
     assert_eq!(tx(&mut se, &select(&job.applet)).sw, StatusWord::OK);
-    let (amount, currency, un) = ([0, 0, 0, 0, 0x12, 0x50], [0x09, 0x78], [1, 2, 3, 4]);
-    let r = tx(&mut se, &generate_ac(&amount, &currency, &un));
+    let transaction = Transaction::parse(1250, "978", "250", "261203", "01020304").unwrap();
+    let r = tx(&mut se, &generate_ac(&transaction));
     let kids = Tlv::parse_one(&r.data).unwrap().children().unwrap();
     let ac = Tlv::find(&kids, 0x9F26).unwrap().value.clone();
     let key = AesKey::from_bytes(&[0xC7; 16]).unwrap();
-    assert_eq!(
-        ac,
-        transaction_cryptogram(&key, 1, &amount, &currency, &un).to_vec()
-    );
+    assert!(provisio_emv::verify(&key, Atc::FIRST, &transaction, &ac).unwrap());
 }
 
 #[test]

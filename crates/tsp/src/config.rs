@@ -61,6 +61,8 @@ pub struct TspConfig {
     /// How long a token may stay `INACTIVE` (step-up never completed) before it is deleted,
     /// in seconds (default 30 days; docs/protocol.md §15.4).
     pub pending_token_ttl_s: i64,
+    /// How authorisations are decided (docs/protocol.md §16).
+    pub payments: crate::PaymentConfig,
 }
 
 impl Default for TspConfig {
@@ -79,6 +81,7 @@ impl Default for TspConfig {
             risk_policy: Policy::builtin(),
             events: crate::EventConfig::default(),
             pending_token_ttl_s: 30 * 24 * 3600,
+            payments: crate::PaymentConfig::default(),
         }
     }
 }

@@ -28,6 +28,8 @@ mod ids;
 mod keyring;
 mod lifecycle;
 mod mint;
+mod payment;
+pub mod payment_wire;
 mod process;
 mod push;
 pub mod records;
@@ -54,6 +56,10 @@ pub use keyring::{KeyKind, NamedKey, StoredKey, TspKeys, jwk_thumbprint};
 pub use lifecycle::{Action, Actor, Change, EventType, LifecycleError, Reason, Standing};
 pub use mint::{
     CRYPTOGRAM_ALG, MintInput, Minted, Released, StoredToken, mint, release_access_data,
+};
+pub use payment::{
+    Authorization, AuthorizeInput, Authorized, NewAuthorization, PayingToken, PaymentConfig,
+    PaymentError, authorize,
 };
 pub use process::{CardFacts, HostedAccount, Opening, PushContext, PushFacts, PushRequest, gate};
 pub use push::{AcceptContext, Accepted, Opened, Verified, open};

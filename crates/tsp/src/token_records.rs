@@ -36,6 +36,8 @@ pub struct TokenView {
     pub created_at: i64,
     /// Changes (and events) so far: the next one is number `event_seq + 1`.
     pub event_seq: u64,
+    /// Its authorisations so far.
+    pub usage: crate::payment_wire::TokenUsage,
     /// Every change, oldest first.
     pub history: Vec<HistoryEntry>,
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::payment_wire::TokenUsage;
 use crate::token_records::{HistoryEntry, TokenView};
 
 /// A token as its issuer, its requestor or the operator reads it. Never the PAN or the token
@@ -31,6 +32,9 @@ pub struct TokenAnswer {
     pub account_ref: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Its authorisations: how many approved and declined, and the last one's time
+    /// (docs/protocol.md §16).
+    pub authorizations: TokenUsage,
     /// Every change, oldest first (the creation is the first).
     pub history: Vec<HistoryItem>,
 }
@@ -151,6 +155,7 @@ impl From<&TokenView> for TokenAnswer {
             wallet_user_id: v.wallet_user_id.clone(),
             device_id: v.device_id.clone(),
             account_ref: v.account_ref.clone(),
+            authorizations: v.usage,
             created_at: v.created_at,
             history: v.history.iter().map(HistoryItem::from).collect(),
         }

@@ -334,6 +334,7 @@ mod tests {
                 pan_hash: [0; 32],
                 created_at: 1,
                 event_seq: 3,
+                usage: Default::default(),
                 history: Vec::new(),
             },
             issuer_notified: notified,

@@ -56,6 +56,8 @@ codes! {
     IssuerExists = "issuer_exists",
     /// The token requestor id is registered already.
     TokenRequestorExists = "token_requestor_exists",
+    /// The network id is registered already.
+    NetworkExists = "network_exists",
     /// A TSM needs a report URL, and the service runs without `--public-url`.
     NoPublicUrl = "no_public_url",
 

@@ -66,6 +66,11 @@ opaque_id!(
     IssuerId, "issuer_id", 64
 );
 opaque_id!(
+    /// A payment network's (or authorisation switch's) identifier, registered by an
+    /// administrator.
+    NetworkId, "network_id", 64
+);
+opaque_id!(
     /// The wallet provider's identifier of its user (`uid`).
     WalletUserId, "wallet_user_id", 128
 );

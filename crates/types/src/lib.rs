@@ -13,7 +13,9 @@ mod pan;
 
 pub use code::{Code, Fault, Refusal};
 pub use expiry::{Expiry, ExpiryError};
-pub use ids::{DeviceId, IdError, IssuerId, SessionId, TokenRefId, TokenRequestorId, WalletUserId};
+pub use ids::{
+    DeviceId, IdError, IssuerId, NetworkId, SessionId, TokenRefId, TokenRequestorId, WalletUserId,
+};
 pub use luhn::{luhn_check_digit, luhn_valid};
 pub use pan::{Pan, PanError, TokenPan};
 

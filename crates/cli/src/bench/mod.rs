@@ -1,6 +1,7 @@
-//! `provisio bench` (docs/benchmarking.md): push provisioning under load, and the other hot
+//! `provisio bench` (docs/benchmarking.md): push provisioning and authorisation under load, and the other hot
 //! paths each beside its raw primitive, measured in the same run.
 
+mod authorize;
 mod floor;
 mod load;
 mod micro;
@@ -26,6 +27,9 @@ use provisio_types::Pan;
 pub(crate) enum BenchCommand {
     /// Push provisioning over HTTP against a server process.
     Push(push::PushArgs),
+    /// Authorisations (de-tokenisation with cryptogram validation) over HTTP against a
+    /// server process, with pre-provisioned tokens and pre-computed cryptograms.
+    Authorize(authorize::AuthorizeArgs),
     /// The store's share of a push provisioning: risk-signal reads and group commits of
     /// minted records, no HTTP and no request cryptography, beside the crypto floor.
     Store(store::StoreArgs),
@@ -44,6 +48,7 @@ pub(crate) enum BenchCommand {
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Push(args) => push::run(args).await,
+        BenchCommand::Authorize(args) => authorize::run(args).await,
         BenchCommand::Store(args) => store::run(args).await,
         BenchCommand::Risk(args) => micro::risk(&args),
         BenchCommand::Scp03(args) => micro::scp03(&args),

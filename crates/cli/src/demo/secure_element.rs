@@ -8,12 +8,13 @@ use anyhow::{Context, ensure};
 use provisio_apps::OtaClient;
 use provisio_client::{LastImage, ProvisioClient, ota_pass};
 use provisio_crypto::{AesKey, CryptoProvider};
+use provisio_emv::Atc;
 use provisio_gp::command::select;
 use provisio_gp::scp03::{SecurityLevel, StaticKeys};
 use provisio_gp::tlv::Tlv;
 use provisio_gp::{Response, StatusWord};
 use provisio_se::VirtualSe;
-use provisio_se::payment::{generate_ac, transaction_cryptogram};
+use provisio_se::payment::generate_ac;
 use provisio_tsm::wire::{AddElement, HexKeys};
 use provisio_tsp::ScriptTarget;
 use provisio_tsp::wire::{Decision, InstallationState, ScriptReportRequest, WalletRiskInfo};
@@ -186,12 +187,12 @@ pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<
         tx(&mut se, &select(&applet))?.sw == StatusWord::OK,
         "applet not selectable after restart"
     );
-    let (amount, currency, un) = (
-        [0, 0, 0, 0, 0x12, 0x50],
-        [0x09, 0x78],
-        [0xCA, 0xFE, 0xBA, 0xBE],
-    );
-    let ac_response = tx(&mut se, &generate_ac(&amount, &currency, &un))?;
+    let terminal = super::pay::Terminal {
+        amount_minor: 1250,
+        unpredictable_number: "CAFEBABE",
+    };
+    let transaction = terminal.transaction()?;
+    let ac_response = tx(&mut se, &generate_ac(&transaction))?;
     ensure!(
         ac_response.sw == StatusWord::OK,
         "GENERATE AC: {}",
@@ -200,19 +201,26 @@ pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<
     let kids = Tlv::parse_one(&ac_response.data)?.children()?;
     let atc = Tlv::find(&kids, 0x9F36).context("no ATC")?.value.clone();
     let atc = u16::from_be_bytes(atc.try_into().map_err(|_| anyhow::anyhow!("ATC"))?);
+    let atc = Atc::new(atc).context("ATC 0")?;
     let ac = Tlv::find(&kids, 0x9F26)
         .context("no cryptogram")?
         .value
         .clone();
-    // The issuer's host checks it with the token's key (here from the phone's access data).
     let access = phone
         .wallet
         .open_access_data(crypto, r.access_data.as_deref().context("no access data")?)?;
-    let card_key = AesKey::from_bytes(&provisio_jose::b64_decode(&access.cryptogram_key)?)?;
-    ensure!(
-        ac == transaction_cryptogram(&card_key, atc, &amount, &currency, &un).to_vec(),
-        "cryptogram does not verify"
+    steps.push(format!("after a restart from its stored image the element pays at a terminal: GENERATE AC for 12.50 EUR gives ATC {} and its ARQC", atc.get()));
+    // The terminal forwards the element's cryptogram; the network de-tokenises.
+    let req = terminal.request(
+        &access.token_pan,
+        (access.exp_month, access.exp_year),
+        atc.get(),
+        &hex::encode_upper(&ac),
     );
-    steps.push(format!("after a restart from its stored image the element pays: GENERATE AC for 12.50 EUR gives ATC {atc} and an ARQC that verifies under the token's key"));
+    let a = super::pay::authorize(&d.network_api, &req, None, &mut steps).await?;
+    ensure!(
+        a.pan.as_deref() == Some(phone.card.pan.expose()),
+        "the element's token de-tokenised to another card"
+    );
     Ok(steps)
 }

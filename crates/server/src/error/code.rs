@@ -84,6 +84,11 @@ pub const fn meaning(code: Code) -> Meaning {
             "Token requestor already registered",
             "The token requestor id is registered already.",
         ),
+        C::NetworkExists => m(
+            StatusCode::CONFLICT,
+            "Network already registered",
+            "The network id is registered already.",
+        ),
         C::NoPublicUrl => m(
             StatusCode::CONFLICT,
             "No public URL",

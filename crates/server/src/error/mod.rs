@@ -172,6 +172,7 @@ from_refusal!(
     KbaError,
     ScriptError,
     provisio_tsp::TokenError,
+    provisio_tsp::PaymentError,
     provisio_tsm::TsmError
 );
 
@@ -184,7 +185,9 @@ impl From<StoreError> for ApiError {
                 Code::TokenConflict,
                 "a concurrent change of the token won; read it again and retry",
             ),
-            StoreError::Unavailable(_) => Self::hidden(Code::Unavailable, &e),
+            StoreError::Unavailable(_) | StoreError::Contended(_) => {
+                Self::hidden(Code::Unavailable, &e)
+            }
             other => Self::internal(&other),
         }
     }

@@ -6,6 +6,7 @@ pub(crate) mod health;
 pub(crate) mod issuer_accounts;
 pub(crate) mod kba_sources;
 pub(crate) mod keys;
+pub(crate) mod payments;
 pub(crate) mod push;
 pub(crate) mod risk_lists;
 pub(crate) mod scripts;

@@ -40,7 +40,7 @@ pub(crate) async fn get_token(
     headers: HeaderMap,
     Path(token_ref_id): Path<String>,
 ) -> Result<Json<TokenAnswer>, ApiError> {
-    let caller = caller(&authenticate(&state, &headers).await?);
+    let caller = caller(&authenticate(&state, &headers).await?)?;
     let facts = state.store.token_facts(&token_ref_id).await?;
     let view = caller.check_sees(facts.map(|f| f.view))?;
     Ok(Json(TokenAnswer::from(&view)))
@@ -120,6 +120,7 @@ fn search_query(
                     .map_err(malformed)?,
             })
         }
+        Role::Network => Err(ApiError::forbidden("a network key does not search tokens")),
     }
 }
 
@@ -175,7 +176,7 @@ async fn change_one(
     body: &[u8],
     action: Action,
 ) -> Result<Json<TokenAnswer>, ApiError> {
-    let caller = caller(&authenticate(state, headers).await?);
+    let caller = caller(&authenticate(state, headers).await?)?;
     let req: ChangeRequest = parse_json(body)?;
     let reason = parse_reason(&req.reason)?;
     let ask = Ask {
@@ -375,12 +376,16 @@ fn context(state: &AppState) -> ChangeContext<'_> {
     }
 }
 
-/// The caller as the token core sees it.
-pub(crate) fn caller(p: &Principal) -> TokenCaller {
+/// The caller as the token core sees it; a network reads no token here (it learns what an
+/// authorisation answers, docs/protocol.md §16).
+pub(crate) fn caller(p: &Principal) -> Result<TokenCaller, ApiError> {
     match p.role {
-        Role::Issuer => TokenCaller::Issuer(p.id.clone()),
-        Role::TokenRequestor => TokenCaller::TokenRequestor(p.id.clone()),
-        Role::Admin => TokenCaller::Admin,
+        Role::Issuer => Ok(TokenCaller::Issuer(p.id.clone())),
+        Role::TokenRequestor => Ok(TokenCaller::TokenRequestor(p.id.clone())),
+        Role::Admin => Ok(TokenCaller::Admin),
+        Role::Network => Err(ApiError::forbidden(
+            "a network key does not read or change tokens",
+        )),
     }
 }
 

@@ -24,6 +24,8 @@ pub(crate) enum DbError {
     Unique(String),
     /// A foreign key refused the write.
     ForeignKey,
+    /// The database aborted the statement to resolve contention (a deadlock); run it again.
+    Contended(String),
     /// Anything else: the database is unreachable, or failed.
     Other(String),
 }
@@ -34,6 +36,7 @@ impl DbError {
         match self {
             DbError::Unique(what) => StoreError::Conflict(conflict(&what)),
             DbError::ForeignKey => StoreError::MissingReference,
+            DbError::Contended(e) => StoreError::Contended(e),
             DbError::Other(e) => StoreError::Unavailable(e),
         }
     }
@@ -67,6 +70,8 @@ fn conflict(what: &str) -> Conflict {
         Conflict::IssuerId
     } else if is("token_requestors_pkey", "token_requestors.") {
         Conflict::TokenRequestorId
+    } else if is("networks_pkey", "networks.") {
+        Conflict::NetworkId
     } else {
         Conflict::Other
     }

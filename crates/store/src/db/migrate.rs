@@ -61,6 +61,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0010_token_lifecycle.sql"),
         include_str!("../../migrations/postgres/0010_token_lifecycle.sql"),
     ),
+    (
+        "payments",
+        include_str!("../../migrations/sqlite/0011_payments.sql"),
+        include_str!("../../migrations/postgres/0011_payments.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

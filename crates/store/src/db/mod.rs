@@ -18,6 +18,7 @@ pub(crate) mod handoff;
 pub(crate) mod migrate;
 pub(crate) mod outbox;
 pub(crate) mod participants;
+pub(crate) mod payments;
 pub(crate) mod provisioning;
 pub(crate) mod risk;
 pub(crate) mod scripts;

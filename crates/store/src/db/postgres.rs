@@ -153,6 +153,14 @@ fn refusal(e: postgres::Error) -> DbError {
             DbError::Unique(db.constraint().unwrap_or(db.message()).to_owned())
         }
         Some(db) if *db.code() == SqlState::FOREIGN_KEY_VIOLATION => DbError::ForeignKey,
+        // PostgreSQL aborted this transaction to break a deadlock (two writers waiting on each
+        // other's uncommitted unique keys) or a serialization conflict: it may be run again.
+        Some(db)
+            if *db.code() == SqlState::T_R_DEADLOCK_DETECTED
+                || *db.code() == SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
+            DbError::Contended(db.message().to_owned())
+        }
         Some(db) => DbError::Other(db.message().to_owned()),
         None => DbError::Other(e.to_string()),
     }

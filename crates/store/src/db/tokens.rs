@@ -2,6 +2,7 @@
 //! token's sequence (so two concurrent changes cannot both apply), and the sweep of pending
 //! tokens.
 
+use provisio_tsp::payment_wire::TokenUsage;
 use provisio_tsp::records::TokenStatus;
 use provisio_tsp::token_records::{
     EventRow, HistoryEntry, TokenChange, TokenFacts, TokenSearch, TokenView,
@@ -12,7 +13,7 @@ use crate::db::codec::{Row, params};
 use crate::db::conn::Conn;
 use crate::{CardQuery, Conflict, Role, StoreError, TokenRecord};
 
-const VIEW_COLUMNS: &str = "t.token_ref_id, t.status, t.created_status, t.suspended_by, t.token_last4, t.exp_month, t.exp_year, t.issuer_id, t.token_requestor_id, t.wallet_user_id, t.device_id, t.account_ref, t.pan_hash, t.created_at, t.event_seq, (SELECT notification_url IS NOT NULL FROM issuers i WHERE i.issuer_id = t.issuer_id) AS issuer_notified, (SELECT notification_url IS NOT NULL FROM token_requestors r WHERE r.token_requestor_id = t.token_requestor_id) AS token_requestor_notified";
+const VIEW_COLUMNS: &str = "t.token_ref_id, t.status, t.created_status, t.suspended_by, t.token_last4, t.exp_month, t.exp_year, t.issuer_id, t.token_requestor_id, t.wallet_user_id, t.device_id, t.account_ref, t.pan_hash, t.created_at, t.event_seq, (SELECT notification_url IS NOT NULL FROM issuers i WHERE i.issuer_id = t.issuer_id) AS issuer_notified, (SELECT notification_url IS NOT NULL FROM token_requestors r WHERE r.token_requestor_id = t.token_requestor_id) AS token_requestor_notified, (SELECT count(*) FROM authorizations a WHERE a.token_ref_id = t.token_ref_id AND a.decision = 'APPROVED') AS approved, (SELECT count(*) FROM authorizations a WHERE a.token_ref_id = t.token_ref_id AND a.decision = 'DECLINED') AS declined, (SELECT max(a.created_at) FROM authorizations a WHERE a.token_ref_id = t.token_ref_id) AS last_authorized_at";
 
 /// A token with its history and who hears of its changes, by reference id (deleted ones
 /// too).
@@ -246,7 +247,7 @@ pub(crate) fn set_notification_url(
         Role::TokenRequestor => {
             "UPDATE token_requestors SET notification_url = $1 WHERE token_requestor_id = $2"
         }
-        Role::Admin => return Ok(false),
+        Role::Admin | Role::Network => return Ok(false),
     };
     Ok(c.execute(sql, params![url, participant_id])? == 1)
 }
@@ -262,7 +263,7 @@ pub(crate) fn notification_url(
         Role::TokenRequestor => {
             "SELECT notification_url FROM token_requestors WHERE token_requestor_id = $1"
         }
-        Role::Admin => return Ok(None),
+        Role::Admin | Role::Network => return Ok(None),
     };
     Ok(c.query_opt(sql, params![participant_id])?
         .map(|r| r.get::<Option<String>>("notification_url"))
@@ -340,7 +341,7 @@ fn history(c: &mut dyn Conn, token_ref_id: &str) -> Result<Vec<HistoryEntry>, St
     .collect()
 }
 
-fn status(s: &str) -> Result<TokenStatus, StoreError> {
+pub(crate) fn status(s: &str) -> Result<TokenStatus, StoreError> {
     TokenStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("token status {s}")))
 }
 
@@ -373,6 +374,11 @@ fn view_row(r: &Row) -> Result<TokenView, StoreError> {
         pan_hash: r.get("pan_hash")?,
         created_at: r.get("created_at")?,
         event_seq: r.get("event_seq")?,
+        usage: TokenUsage {
+            approved: r.get("approved")?,
+            declined: r.get("declined")?,
+            last_at: r.get("last_authorized_at")?,
+        },
         // Entry 1: the creation, by the service, read from the token itself.
         history: vec![HistoryEntry {
             seq: 1,

@@ -7,6 +7,7 @@ mod accounts;
 mod keys;
 mod outbox;
 mod participants;
+mod payments;
 mod provisioning;
 mod scripts;
 mod step_up;
@@ -16,6 +17,7 @@ pub use accounts::AccountStore;
 pub use keys::KeyStore;
 pub use outbox::OutboxStore;
 pub use participants::ParticipantStore;
+pub use payments::PaymentStore;
 pub use provisioning::ProvisioningStore;
 pub use scripts::ScriptStore;
 pub use step_up::StepUpStore;
@@ -31,6 +33,7 @@ pub trait Store:
     + OutboxStore
     + AccountStore
     + TokenStore
+    + PaymentStore
 {
 }
 
@@ -43,5 +46,6 @@ impl<T> Store for T where
         + OutboxStore
         + AccountStore
         + TokenStore
+        + PaymentStore
 {
 }

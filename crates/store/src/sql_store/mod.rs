@@ -8,6 +8,7 @@ mod accounts;
 mod keys;
 mod outbox;
 mod participants;
+mod payments;
 mod provisioning;
 mod scripts;
 mod step_up;

@@ -1,0 +1,38 @@
+-- Paying with the token (docs/protocol.md §16): payment networks as participants, and every
+-- authorisation recorded (never the PAN or the cryptogram), each (token, ATC) approved at most
+-- once by a partial unique index.
+CREATE TABLE api_keys_new (
+    key_hash     BLOB PRIMARY KEY,
+    role         TEXT NOT NULL CHECK (role IN ('admin', 'issuer', 'token_requestor', 'network')),
+    principal_id TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+) STRICT;
+INSERT INTO api_keys_new (key_hash, role, principal_id, created_at)
+    SELECT key_hash, role, principal_id, created_at FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_new RENAME TO api_keys;
+
+CREATE TABLE networks (
+    network_id TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE authorizations (
+    authorization_id TEXT PRIMARY KEY,
+    network_id       TEXT NOT NULL REFERENCES networks (network_id),
+    token_ref_id     TEXT REFERENCES tokens (token_ref_id),
+    atc              INTEGER NOT NULL,
+    decision         TEXT NOT NULL CHECK (decision IN ('APPROVED', 'DECLINED')),
+    reason           TEXT,
+    amount_minor     INTEGER NOT NULL,
+    currency         TEXT NOT NULL,
+    country          TEXT NOT NULL,
+    channel          TEXT NOT NULL,
+    created_at       INTEGER NOT NULL
+) STRICT;
+-- At most one approval per token and ATC, forever; also the highest approved ATC of a token.
+CREATE UNIQUE INDEX authorizations_atc_once ON authorizations (token_ref_id, atc)
+    WHERE decision = 'APPROVED';
+-- A token's authorisations, for its view.
+CREATE INDEX authorizations_by_token ON authorizations (token_ref_id, created_at);

@@ -1,0 +1,43 @@
+//! [`crate::PaymentStore`] on [`SqlStore`]: each method one job on a store thread. An
+//! authorisation is recorded like every other write: on SQLite in the writer's next batch, on
+//! PostgreSQL in a transaction of its own (one key per transaction, so concurrent approvals of
+//! one ATC wait on each other and never deadlock).
+
+use async_trait::async_trait;
+use provisio_tsp::payment_wire::AuthorizationDecision;
+use provisio_tsp::{NewAuthorization, PayingToken};
+
+use super::SqlStore;
+use crate::db::payments;
+use crate::{IdempotencyRecord, NetworkRecord, PaymentStore, StoreError};
+
+#[async_trait]
+impl PaymentStore for SqlStore {
+    async fn create_network(
+        &self,
+        network: &NetworkRecord,
+        api_key_hash: &[u8; 32],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let (network, hash, idem) = (network.clone(), *api_key_hash, idempotency.cloned());
+        self.write(move |c| payments::create_network(c, &network, &hash, idem.as_ref()))
+            .await
+    }
+
+    async fn paying_token(
+        &self,
+        token_pan_hash: &[u8; 32],
+    ) -> Result<Option<PayingToken>, StoreError> {
+        let hash = *token_pan_hash;
+        self.read(move |c| payments::paying_token(c, &hash)).await
+    }
+
+    async fn record_authorization(
+        &self,
+        authorization: &NewAuthorization,
+    ) -> Result<AuthorizationDecision, StoreError> {
+        let a = authorization.clone();
+        self.write(move |c| payments::record_authorization(c, &a))
+            .await
+    }
+}
