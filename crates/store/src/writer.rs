@@ -10,6 +10,9 @@
 //!   `jti`, a taken token PAN or idempotency key), it is written again with each request's rows
 //!   in a savepoint of their own: the request that broke the rule is rolled back to its
 //!   savepoint and gets its own [`StoreError::Conflict`]; the others are unaffected.
+//! - Authorisations go in with one insert of the batch's approvals, sorted by token and ATC
+//!   (so two writers lock their keys in the same order), and one of its declines
+//!   (`db/payments.rs`).
 //! - Every other write (SQLite only: PostgreSQL takes concurrent writers, and they run on the
 //!   store's pool) runs in a savepoint of the batch's transaction, so a refused one leaves
 //!   nothing behind.
@@ -20,10 +23,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use provisio_tsp::NewAuthorization;
+use provisio_tsp::payment_wire::AuthorizationDecision;
 use provisio_tsp::records::NewProvisioning;
 use tokio::sync::oneshot;
 
 use crate::db::conn::{Backend, Conn, savepoint};
+use crate::db::payments::record_authorizations;
 use crate::db::provisioning::{Item, fits_one_statement, insert_in_one_statement, insert_many};
 use crate::db::workers::{Connect, Slot, stopped};
 use crate::{IdempotencyRecord, StoreError};
@@ -38,6 +44,11 @@ enum Write {
         provisioning: Box<NewProvisioning>,
         idempotency: Option<IdempotencyRecord>,
         done: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// An authorisation: the batch's go in together (`db/payments.rs`).
+    Authorization {
+        authorization: Box<NewAuthorization>,
+        done: oneshot::Sender<Result<AuthorizationDecision, StoreError>>,
     },
     /// Any other write: it runs in a savepoint of the batch and returns what answers its
     /// caller once the batch is committed (or failed).
@@ -118,6 +129,20 @@ impl Writer {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Records an authorisation with whatever else is waiting; returns the decision recorded
+    /// once it is durable (an approval of an ATC approved before is recorded as a decline).
+    pub(crate) async fn commit_authorization(
+        &self,
+        authorization: NewAuthorization,
+    ) -> Result<AuthorizationDecision, StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.send(Write::Authorization {
+            authorization: Box::new(authorization),
+            done,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     /// Runs `work` in the next batch (in a savepoint of it) and returns its result once the
     /// batch is committed.
     pub(crate) async fn write<T: Send + 'static>(
@@ -144,6 +169,10 @@ impl std::fmt::Debug for Write {
                 .debug_struct("Provisioning")
                 .field("provisioning_id", &provisioning.provisioning_id)
                 .finish_non_exhaustive(),
+            Write::Authorization { authorization, .. } => f
+                .debug_struct("Authorization")
+                .field("authorization_id", &authorization.authorization_id)
+                .finish_non_exhaustive(),
             Write::Other(_) => f.write_str("Other"),
         }
     }
@@ -152,6 +181,7 @@ impl std::fmt::Debug for Write {
 /// One transaction for the batch; everyone is answered after it.
 fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
     let mut pushes = Vec::new();
+    let mut authorizations = Vec::new();
     let mut others = Vec::new();
     for w in batch {
         match w {
@@ -160,6 +190,10 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
                 idempotency,
                 done,
             } => pushes.push((provisioning, idempotency, done)),
+            Write::Authorization {
+                authorization,
+                done,
+            } => authorizations.push((authorization, done)),
             Write::Other(work) => others.push(work),
         }
     }
@@ -167,10 +201,16 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
         .iter()
         .map(|(p, r, _)| (p.as_ref(), r.as_ref()))
         .collect();
+    let records: Vec<&NewAuthorization> = authorizations.iter().map(|(a, _)| a.as_ref()).collect();
+    let mut decisions = None;
     let mut finishes: Vec<Finish> = Vec::with_capacity(others.len());
     let outcome = slot.with(|c| {
         // PostgreSQL: a common batch of pushes alone is one statement, committed on its own.
-        if others.is_empty() && c.backend() == Backend::Postgres && fits_one_statement(&items) {
+        if others.is_empty()
+            && records.is_empty()
+            && c.backend() == Backend::Postgres
+            && fits_one_statement(&items)
+        {
             return match insert_in_one_statement(c, &items) {
                 Ok(()) => Ok(items.iter().map(|_| Ok(())).collect()),
                 // Again one by one, each in its own savepoint, in the order of the foreign
@@ -192,6 +232,7 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
         // back and begun again with each push in a savepoint of its own.
         let together = in_transaction(c, |c| {
             insert_many(c, &items)?;
+            decisions = Some(authorizations_in(c, &records));
             for work in others.drain(..) {
                 finishes.push(work(c));
             }
@@ -204,6 +245,7 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
                 finishes.clear();
                 in_transaction(c, |c| {
                     let results = one_by_one(c, &items);
+                    decisions = Some(authorizations_in(c, &records));
                     for work in others.drain(..) {
                         finishes.push(work(c));
                     }
@@ -218,12 +260,29 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
             for ((_, _, done), result) in pushes.into_iter().zip(results) {
                 let _ = done.send(result);
             }
+            match decisions {
+                Some(Ok(decided)) => {
+                    for ((_, done), decision) in authorizations.into_iter().zip(decided) {
+                        let _ = done.send(Ok(decision));
+                    }
+                }
+                Some(Err(e)) => {
+                    for (_, done) in authorizations {
+                        let _ = done.send(Err(copy(&e)));
+                    }
+                }
+                // Not run: their callers get "the batch failed" as the channels drop.
+                None => {}
+            }
             for finish in finishes {
                 finish(Ok(()));
             }
         }
         Err(e) => {
             for (_, _, done) in pushes {
+                let _ = done.send(Err(copy(&e)));
+            }
+            for (_, done) in authorizations {
                 let _ = done.send(Err(copy(&e)));
             }
             for finish in finishes {
@@ -233,6 +292,17 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
             // callers' answer channels: those callers get "the batch failed".
         }
     }
+}
+
+/// The batch's authorisations, in a savepoint: if they fail, the rest of the batch commits.
+fn authorizations_in(
+    c: &mut dyn Conn,
+    records: &[&NewAuthorization],
+) -> Result<Vec<AuthorizationDecision>, StoreError> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    savepoint(c, |c| record_authorizations(c, records))
 }
 
 /// `work` between `BEGIN` and `COMMIT` (SQLite: `BEGIN IMMEDIATE`, so the batch holds the

@@ -56,6 +56,11 @@ pub(crate) struct AuthorizeArgs {
     /// request too.
     #[arg(long)]
     database_pid: Option<u32>,
+    /// Load the reference server instead (`reference.rs`): HTTP, JSON and the floor's work
+    /// only, no store, no authentication. What it reaches is the most this machine gives any
+    /// server.
+    #[arg(long, conflicts_with_all = ["store", "database_pid"])]
+    reference: bool,
 }
 
 /// The report; docs/benchmarking.md explains every key.
@@ -104,21 +109,37 @@ pub(super) async fn run(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
         .store
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let master = master_key_hex(&crypto)?;
-    let admin_key = provisio_server::new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let server = Target::spawn(&store, dir.path(), &master, &admin_key).await?;
-    let admin = ProvisioClient::new(&server.base, &admin_key);
-
-    let mut suffix = [0u8; 4];
-    crypto.fill_random(&mut suffix)?;
-    let run = u32::from_be_bytes(suffix);
-    let held = provision(&crypto, &admin, run, args.tokens, args.json).await?;
-    let network_key = admin
-        .register_network(
-            &format!("bench-net-{}", hex::encode(suffix)),
-            "Bench Network",
-        )
-        .await?;
+    let (server, held, network_key, store) = if args.reference {
+        let held = (0..args.tokens)
+            .map(|i| {
+                Ok(Held {
+                    token_pan: test_card(i)?.pan.expose().to_owned(),
+                    exp_month: 12,
+                    exp_year: 2031,
+                    key: AesKey::from_bytes(&super::reference::REFERENCE_CRYPTOGRAM_KEY)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let server = Target::spawn_reference().await?;
+        (server, held, "reference".to_owned(), "reference".to_owned())
+    } else {
+        let master = master_key_hex(&crypto)?;
+        let admin_key =
+            provisio_server::new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let server = Target::spawn(&store, dir.path(), &master, &admin_key).await?;
+        let admin = ProvisioClient::new(&server.base, &admin_key);
+        let mut suffix = [0u8; 4];
+        crypto.fill_random(&mut suffix)?;
+        let run = u32::from_be_bytes(suffix);
+        let held = provision(&crypto, &admin, run, args.tokens, args.json).await?;
+        let network_key = admin
+            .register_network(
+                &format!("bench-net-{}", hex::encode(suffix)),
+                "Bench Network",
+            )
+            .await?;
+        (server, held, network_key, store_kind(&store).to_owned())
+    };
     let n = args.requests.unwrap_or(args.duration as usize * 8000);
     let bodies = Arc::new(bodies(&held, n, args.json)?);
 
@@ -157,7 +178,7 @@ pub(super) async fn run(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
         completed,
         seconds,
         concurrency: args.concurrency,
-        store: store_kind(&store).to_owned(),
+        store,
         tokens: args.tokens,
         database_cpu_us_per_request: spent.database.map(per_request),
         load_generator_cpu_us_per_request: per_request(spent.own),

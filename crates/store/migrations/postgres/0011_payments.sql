@@ -24,8 +24,11 @@ CREATE TABLE authorizations (
     channel          TEXT NOT NULL,
     created_at       BIGINT NOT NULL
 );
--- At most one approval per token and ATC, forever; also the highest approved ATC of a token.
+-- At most one approval per token and ATC, forever; also the highest approved ATC of a token
+-- and its count. Approvals are the common case, so this is the only index of a token's
+-- approved authorisation (ids are time-ordered: the primary key grows at its end).
 CREATE UNIQUE INDEX authorizations_atc_once ON authorizations (token_ref_id, atc)
     WHERE decision = 'APPROVED';
--- A token's authorisations, for its view.
-CREATE INDEX authorizations_by_token ON authorizations (token_ref_id, created_at);
+-- A token's declines, for its view.
+CREATE INDEX authorizations_declined ON authorizations (token_ref_id, created_at)
+    WHERE decision = 'DECLINED';

@@ -3,7 +3,9 @@
 use provisio_tsp::payment_wire::AuthorizationDecision;
 use provisio_tsp::{NewAuthorization, PayingToken};
 
-use crate::db::codec::params;
+use std::collections::HashSet;
+
+use crate::db::codec::{Param, params};
 use crate::db::conn::Conn;
 use crate::db::participants::{insert_api_key, insert_idempotency};
 use crate::db::tokens::status;
@@ -66,48 +68,96 @@ pub(crate) fn paying_token(
     .transpose()
 }
 
-/// Records an authorisation. An approval of a (token, ATC) approved before is refused by the
-/// unique index and recorded declined as `atc_replayed` instead; the decision recorded is
-/// returned.
-pub(crate) fn record_authorization(
+/// Records a batch of authorisations in the writer's transaction, and returns each one's
+/// decision as recorded: an approval of a (token, ATC) approved before, by an earlier batch,
+/// another instance or an earlier member of this batch, is recorded `DECLINED` as
+/// `atc_replayed` instead (the partial unique index decides).
+///
+/// The approvals go in one statement, sorted by token and ATC, so two writers that commit
+/// overlapping approvals take their locks in the same order and never deadlock; then the
+/// declines (the refused approvals among them) in another.
+pub(crate) fn record_authorizations(
     c: &mut dyn Conn,
-    a: &NewAuthorization,
-) -> Result<AuthorizationDecision, StoreError> {
-    if a.decision == AuthorizationDecision::Approved {
-        let inserted = insert(
-            c,
-            a,
-            " ON CONFLICT (token_ref_id, atc) WHERE decision = 'APPROVED' DO NOTHING",
-        )?;
-        if inserted {
-            return Ok(AuthorizationDecision::Approved);
-        }
-        insert(c, &a.replayed(), "")?;
-        return Ok(AuthorizationDecision::Declined);
+    batch: &[&NewAuthorization],
+) -> Result<Vec<AuthorizationDecision>, StoreError> {
+    let mut approvals: Vec<&NewAuthorization> = batch
+        .iter()
+        .copied()
+        .filter(|a| a.decision == AuthorizationDecision::Approved)
+        .collect();
+    approvals.sort_by(|a, b| (&a.token_ref_id, a.atc).cmp(&(&b.token_ref_id, b.atc)));
+    let approved: HashSet<String> = if approvals.is_empty() {
+        HashSet::new()
+    } else {
+        let sql = format!(
+            "{} ON CONFLICT (token_ref_id, atc) WHERE decision = 'APPROVED' DO NOTHING RETURNING authorization_id",
+            insert_sql(approvals.len())
+        );
+        c.query(&sql, &params_of(&approvals))?
+            .iter()
+            .map(|r| r.get::<String>("authorization_id"))
+            .collect::<Result<_, _>>()?
+    };
+    let replayed: Vec<NewAuthorization> = approvals
+        .iter()
+        .filter(|a| !approved.contains(&a.authorization_id))
+        .map(|a| a.replayed())
+        .collect();
+    let declines: Vec<&NewAuthorization> = batch
+        .iter()
+        .copied()
+        .filter(|a| a.decision == AuthorizationDecision::Declined)
+        .chain(replayed.iter())
+        .collect();
+    if !declines.is_empty() {
+        c.execute(&insert_sql(declines.len()), &params_of(&declines))?;
     }
-    insert(c, a, "")?;
-    Ok(AuthorizationDecision::Declined)
+    Ok(batch
+        .iter()
+        .map(|a| {
+            if approved.contains(&a.authorization_id) {
+                AuthorizationDecision::Approved
+            } else {
+                AuthorizationDecision::Declined
+            }
+        })
+        .collect())
 }
 
-fn insert(c: &mut dyn Conn, a: &NewAuthorization, on_conflict: &str) -> Result<bool, StoreError> {
-    let sql = format!(
-        "INSERT INTO authorizations (authorization_id, network_id, token_ref_id, atc, decision, reason, amount_minor, currency, country, channel, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11){on_conflict}"
-    );
-    let n = c.execute(
-        &sql,
-        params![
-            &a.authorization_id,
-            &a.network_id,
-            a.token_ref_id.as_ref(),
-            a.atc,
-            a.decision.as_str(),
-            a.reason.map(|r| r.as_str()),
-            a.amount_minor,
-            &a.currency,
-            &a.country,
-            a.channel.as_str(),
-            a.created_at
-        ],
-    )?;
-    Ok(n == 1)
+const COLUMNS: usize = 11;
+
+/// `INSERT INTO authorizations (...) VALUES ($1, ..), ..` for `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=COLUMNS)
+                .map(|i| format!("${}", r * COLUMNS + i))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO authorizations (authorization_id, network_id, token_ref_id, atc, decision, reason, amount_minor, currency, country, channel, created_at) VALUES {}",
+        values.join(", ")
+    )
+}
+
+fn params_of<'a>(rows: &[&'a NewAuthorization]) -> Vec<Param<'a>> {
+    let mut out = Vec::with_capacity(rows.len() * COLUMNS);
+    for a in rows {
+        out.extend([
+            Param::from(&a.authorization_id),
+            Param::from(&a.network_id),
+            Param::from(a.token_ref_id.as_ref()),
+            Param::from(a.atc),
+            Param::from(a.decision.as_str()),
+            Param::from(a.reason.map(|r| r.as_str())),
+            Param::from(a.amount_minor),
+            Param::from(&a.currency),
+            Param::from(&a.country),
+            Param::from(a.channel.as_str()),
+            Param::from(a.created_at),
+        ]);
+    }
+    out
 }

@@ -13,7 +13,7 @@ use crate::db::codec::{Row, params};
 use crate::db::conn::Conn;
 use crate::{CardQuery, Conflict, Role, StoreError, TokenRecord};
 
-const VIEW_COLUMNS: &str = "t.token_ref_id, t.status, t.created_status, t.suspended_by, t.token_last4, t.exp_month, t.exp_year, t.issuer_id, t.token_requestor_id, t.wallet_user_id, t.device_id, t.account_ref, t.pan_hash, t.created_at, t.event_seq, (SELECT notification_url IS NOT NULL FROM issuers i WHERE i.issuer_id = t.issuer_id) AS issuer_notified, (SELECT notification_url IS NOT NULL FROM token_requestors r WHERE r.token_requestor_id = t.token_requestor_id) AS token_requestor_notified, (SELECT count(*) FROM authorizations a WHERE a.token_ref_id = t.token_ref_id AND a.decision = 'APPROVED') AS approved, (SELECT count(*) FROM authorizations a WHERE a.token_ref_id = t.token_ref_id AND a.decision = 'DECLINED') AS declined, (SELECT max(a.created_at) FROM authorizations a WHERE a.token_ref_id = t.token_ref_id) AS last_authorized_at";
+const VIEW_COLUMNS: &str = "t.token_ref_id, t.status, t.created_status, t.suspended_by, t.token_last4, t.exp_month, t.exp_year, t.issuer_id, t.token_requestor_id, t.wallet_user_id, t.device_id, t.account_ref, t.pan_hash, t.created_at, t.event_seq, (SELECT notification_url IS NOT NULL FROM issuers i WHERE i.issuer_id = t.issuer_id) AS issuer_notified, (SELECT notification_url IS NOT NULL FROM token_requestors r WHERE r.token_requestor_id = t.token_requestor_id) AS token_requestor_notified, (SELECT count(*) FROM authorizations a WHERE a.token_ref_id = t.token_ref_id AND a.decision = 'APPROVED') AS approved, (SELECT count(*) FROM authorizations a WHERE a.token_ref_id = t.token_ref_id AND a.decision = 'DECLINED') AS declined, (SELECT a.created_at FROM authorizations a WHERE a.token_ref_id = t.token_ref_id AND a.decision = 'APPROVED' ORDER BY a.atc DESC LIMIT 1) AS last_approved_at, (SELECT max(a.created_at) FROM authorizations a WHERE a.token_ref_id = t.token_ref_id AND a.decision = 'DECLINED') AS last_declined_at";
 
 /// A token with its history and who hears of its changes, by reference id (deleted ones
 /// too).
@@ -377,7 +377,10 @@ fn view_row(r: &Row) -> Result<TokenView, StoreError> {
         usage: TokenUsage {
             approved: r.get("approved")?,
             declined: r.get("declined")?,
-            last_at: r.get("last_authorized_at")?,
+            // The last approval is the one of the highest ATC (the device's latest payment).
+            last_at: r
+                .get::<Option<i64>>("last_approved_at")?
+                .max(r.get::<Option<i64>>("last_declined_at")?),
         },
         // Entry 1: the creation, by the service, read from the token itself.
         history: vec![HistoryEntry {

@@ -22,7 +22,7 @@ use crate::StoreError;
 use crate::db::conn::{Backend, Conn, transaction};
 use crate::db::migrate::migrate;
 use crate::db::postgres::PostgresConn;
-use crate::db::sqlite::SqliteConn;
+use crate::db::sqlite::{SqliteConn, spawn_checkpointer};
 use crate::db::workers::{Connect, Workers};
 use crate::writer::Writer;
 
@@ -34,6 +34,8 @@ pub struct SqlStore {
     readers: Workers,
     /// Group commit: push provisionings, and on SQLite every write.
     pub(crate) writer: Writer,
+    /// SQLite: keeps the checkpointer thread running while any clone of the store lives.
+    _checkpointer: Option<Arc<()>>,
 }
 
 /// SQLite reader threads unless the URL's `pool_size` says otherwise: reads are short, and
@@ -131,8 +133,8 @@ impl SqlStore {
                     Backend::Sqlite,
                     readers,
                     1,
-                    sqlite(path.clone(), SQLITE_READER_CACHE_KIB),
-                    sqlite(path, SQLITE_WRITER_CACHE_KIB),
+                    sqlite(path.clone(), SQLITE_READER_CACHE_KIB, false),
+                    sqlite(path, SQLITE_WRITER_CACHE_KIB, true),
                 )
             } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
                 let connect = postgres(url.clone());
@@ -155,10 +157,27 @@ impl SqlStore {
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+        let checkpointer = match (backend, url.strip_prefix("sqlite:")) {
+            (Backend::Sqlite, Some(rest)) => {
+                let alive = Arc::new(());
+                let path = PathBuf::from(
+                    rest.trim_start_matches("//")
+                        .split('?')
+                        .next()
+                        .unwrap_or(""),
+                );
+                spawn_checkpointer(path, Arc::downgrade(&alive)).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot start the checkpointer: {e}"))
+                })?;
+                Some(alive)
+            }
+            _ => None,
+        };
         Ok(Self {
             backend,
             readers: Workers::start("store-reader", readers as usize, read)?,
             writer: Writer::start(writers, write)?,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -188,9 +207,15 @@ impl SqlStore {
     }
 }
 
-fn sqlite(path: PathBuf, cache_kib: u32) -> Connect {
+/// SQLite connections; the `writer`'s leaves checkpoints to the checkpointer thread.
+fn sqlite(path: PathBuf, cache_kib: u32, writer: bool) -> Connect {
     Arc::new(move || {
-        SqliteConn::open(&path, cache_kib).map(|c| Box::new(c) as Box<dyn Conn + Send>)
+        let conn = if writer {
+            SqliteConn::open_writer(&path, cache_kib)
+        } else {
+            SqliteConn::open(&path, cache_kib)
+        };
+        conn.map(|c| Box::new(c) as Box<dyn Conn + Send>)
     })
 }
 

@@ -1,7 +1,6 @@
-//! [`crate::PaymentStore`] on [`SqlStore`]: each method one job on a store thread. An
-//! authorisation is recorded like every other write: on SQLite in the writer's next batch, on
-//! PostgreSQL in a transaction of its own (one key per transaction, so concurrent approvals of
-//! one ATC wait on each other and never deadlock).
+//! [`crate::PaymentStore`] on [`SqlStore`]: each method one job on a store thread.
+//! Authorisations go through the group commit on both databases: a batch's approvals are one
+//! insert, sorted by token and ATC so that writers never deadlock on each other's keys.
 
 use async_trait::async_trait;
 use provisio_tsp::payment_wire::AuthorizationDecision;
@@ -37,7 +36,6 @@ impl PaymentStore for SqlStore {
         authorization: &NewAuthorization,
     ) -> Result<AuthorizationDecision, StoreError> {
         let a = authorization.clone();
-        self.write(move |c| payments::record_authorization(c, &a))
-            .await
+        self.writer.commit_authorization(a).await
     }
 }
