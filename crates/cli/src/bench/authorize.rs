@@ -8,7 +8,6 @@
 //! generator only sends bytes. In the same run it measures one authorisation's floor
 //! ([`authorization_floor`]) and reports the server against it.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,9 +25,10 @@ use provisio_tsp::wire::Decision;
 use provisio_tsp::{VaultKeys, jwk_thumbprint};
 use serde::Serialize;
 
+use super::figures::Figures;
 use super::load::{self, Load};
 use super::process::{Clocks, Target};
-use super::{emit, master_key_hex, per_call_us, percentile, progress, store_kind, test_card};
+use super::{emit, master_key_hex, per_call_us, progress, store_kind, test_card};
 
 /// `provisio bench authorize` options.
 #[derive(Debug, Args)]
@@ -66,28 +66,13 @@ pub(crate) struct AuthorizeArgs {
 /// The report; docs/benchmarking.md explains every key.
 #[derive(Debug, Serialize)]
 struct Report {
-    throughput_per_s: f64,
-    p50_ms: f64,
-    p90_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-    errors: BTreeMap<String, u64>,
-    server_cpu_us_per_request: Option<f64>,
+    #[serde(flatten)]
+    figures: Figures,
     /// One authorisation's unavoidable work on one core, measured in this run.
     floor_us: f64,
-    cores: usize,
-    cpu_ratio: Option<f64>,
-    throughput_ratio: f64,
-    completed: u64,
-    seconds: f64,
     concurrency: usize,
     store: String,
     tokens: usize,
-    database_cpu_us_per_request: Option<f64>,
-    /// This process's CPU time per request (the load generator, on the same cores).
-    load_generator_cpu_us_per_request: f64,
-    /// The machine's idle time during the load, in cores.
-    idle_cores: f64,
 }
 
 /// A provisioned token as its phone holds it.
@@ -151,38 +136,12 @@ pub(super) async fn run(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
     drop(server);
     let floor = (floor_before + authorization_floor()?) / 2.0;
 
-    let Load {
-        mut latencies,
-        errors,
-        seconds,
-    } = load;
-    latencies.sort_unstable();
-    let completed = latencies.len() as u64;
-    let handled = completed + errors.values().sum::<u64>();
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let throughput = completed as f64 / seconds;
-    let per_request = |seconds: f64| seconds * 1e6 / handled.max(1) as f64;
-    let cpu_us = spent.server.map(per_request);
     let report = Report {
-        throughput_per_s: throughput,
-        p50_ms: percentile(&latencies, 0.50),
-        p90_ms: percentile(&latencies, 0.90),
-        p99_ms: percentile(&latencies, 0.99),
-        max_ms: latencies.last().copied().unwrap_or_default() as f64 / 1000.0,
-        errors,
-        server_cpu_us_per_request: cpu_us,
+        figures: Figures::of(load, spent, floor),
         floor_us: floor,
-        cores,
-        cpu_ratio: cpu_us.map(|c| c / floor),
-        throughput_ratio: throughput / (cores as f64 * 1e6 / floor),
-        completed,
-        seconds,
         concurrency: args.concurrency,
         store,
         tokens: args.tokens,
-        database_cpu_us_per_request: spent.database.map(per_request),
-        load_generator_cpu_us_per_request: per_request(spent.own),
-        idle_cores: spent.idle / seconds,
     };
     emit(args.json, &report, print_report)
 }
@@ -423,41 +382,15 @@ pub(super) fn authorization_floor() -> anyhow::Result<f64> {
 }
 
 fn print_report(r: &Report) {
+    let f = &r.figures;
     println!(
         "authorisation on {} ({} cores, concurrency {}, {:.1} s, {} tokens)",
-        r.store, r.cores, r.concurrency, r.seconds, r.tokens
+        r.store, f.cores, r.concurrency, f.seconds, r.tokens
     );
-    println!(
-        "  approved       {} ({:.0}/s)",
-        r.completed, r.throughput_per_s
-    );
-    println!(
-        "  latency        p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
-    );
-    if r.errors.is_empty() {
-        println!("  declines       none");
-    } else {
-        for (code, n) in &r.errors {
-            println!("  declines       {code}: {n}");
-        }
-    }
-    match (r.server_cpu_us_per_request, r.cpu_ratio) {
-        (Some(cpu), Some(ratio)) => {
-            println!("  server CPU     {cpu:.1} µs per request ({ratio:.2} × the floor)")
-        }
-        _ => println!("  server CPU     unknown"),
-    }
-    if let Some(db) = r.database_cpu_us_per_request {
-        println!("  database CPU   {db:.1} µs per request (its server's processes)");
-    }
-    println!(
-        "  load generator {:.1} µs per request (this process); {:.2} of {} cores idle",
-        r.load_generator_cpu_us_per_request, r.idle_cores, r.cores
-    );
+    f.print("approved", "declines");
     println!(
         "  floor          {:.1} µs per authorisation on one core (measured in this run)",
         r.floor_us
     );
-    println!("  throughput     {:.2} × cores / floor", r.throughput_ratio);
+    println!("  throughput     {:.2} × cores / floor", f.throughput_ratio);
 }

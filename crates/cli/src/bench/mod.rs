@@ -2,6 +2,7 @@
 //! paths each beside its raw primitive, measured in the same run.
 
 mod authorize;
+mod figures;
 mod floor;
 mod load;
 mod micro;

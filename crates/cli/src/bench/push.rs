@@ -7,7 +7,6 @@
 //! wallet keys): the load generator only sends. In the same run it measures the crypto floor
 //! (`floor.rs`) and reports the server against it.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,10 +23,11 @@ use provisio_tsp::jwk_thumbprint;
 use provisio_tsp::wire::PushProvisioningRequest;
 use serde::Serialize;
 
+use super::figures::Figures;
 use super::floor::crypto_floor;
 use super::load::{self, Load};
 use super::process::{Clocks, Target};
-use super::{emit, master_key_hex, percentile, progress, store_kind, test_card};
+use super::{emit, master_key_hex, progress, store_kind, test_card};
 
 /// `provisio bench push` options.
 #[derive(Debug, Args)]
@@ -83,19 +83,9 @@ pub(crate) struct PushArgs {
 /// the server's process is unknown (`--url` without `--server-pid`).
 #[derive(Debug, Serialize)]
 struct Report {
-    throughput_per_s: f64,
-    p50_ms: f64,
-    p90_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-    errors: BTreeMap<String, u64>,
-    server_cpu_us_per_request: Option<f64>,
+    #[serde(flatten)]
+    figures: Figures,
     crypto_floor_us: f64,
-    cores: usize,
-    cpu_ratio: Option<f64>,
-    throughput_ratio: f64,
-    completed: u64,
-    seconds: f64,
     concurrency: usize,
     store: String,
     preloaded_tokens: u64,
@@ -103,12 +93,6 @@ struct Report {
     /// same store (`null` with `--url` and `--reference`).
     vault_tokens: Option<u64>,
     server_rss_mib: Option<f64>,
-    database_cpu_us_per_request: Option<f64>,
-    /// This process's CPU time per request: the load generator's HTTP client and tasks, on
-    /// the same cores as the server.
-    load_generator_cpu_us_per_request: f64,
-    /// The machine's idle time during the load, in cores (0 when every core was busy).
-    idle_cores: f64,
     /// With `--compare-reference`: the reference server's throughput in the same run (the
     /// mean of its loads before and after the real server's).
     reference_throughput_per_s: Option<f64>,
@@ -165,12 +149,13 @@ pub(super) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
         let before = measure(&args, true).await?;
         let mut report = measure(&args, false).await?;
         let after = measure(&args, true).await?;
-        let reference = (before.throughput_per_s + after.throughput_per_s) / 2.0;
+        let reference = (before.figures.throughput_per_s + after.figures.throughput_per_s) / 2.0;
         report.reference_throughput_per_s = Some(reference);
-        report.reference_ratio = Some(report.throughput_per_s / reference);
+        report.reference_ratio = Some(report.figures.throughput_per_s / reference);
         report.reference_cpu_ratio = before
+            .figures
             .cpu_ratio
-            .zip(after.cpu_ratio)
+            .zip(after.figures.cpu_ratio)
             .map(|(a, b)| (a + b) / 2.0);
         report
     } else {
@@ -258,40 +243,14 @@ async fn measure(args: &PushArgs, reference: bool) -> anyhow::Result<Report> {
     drop(server);
     let floor = (floor_before + crypto_floor()?) / 2.0;
 
-    let Load {
-        mut latencies,
-        errors,
-        seconds,
-    } = load;
-    latencies.sort_unstable();
-    let completed = latencies.len() as u64;
-    let handled = completed + errors.values().sum::<u64>();
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let throughput = completed as f64 / seconds;
-    let per_request = |seconds: f64| seconds * 1e6 / handled.max(1) as f64;
-    let cpu_us = spent.server.map(per_request);
     let report = Report {
-        throughput_per_s: throughput,
-        p50_ms: percentile(&latencies, 0.50),
-        p90_ms: percentile(&latencies, 0.90),
-        p99_ms: percentile(&latencies, 0.99),
-        max_ms: latencies.last().copied().unwrap_or_default() as f64 / 1000.0,
-        errors,
-        server_cpu_us_per_request: cpu_us,
+        figures: Figures::of(load, spent, floor),
         crypto_floor_us: floor,
-        cores,
-        cpu_ratio: cpu_us.map(|c| c / floor),
-        throughput_ratio: throughput / (cores as f64 * 1e6 / floor),
-        completed,
-        seconds,
         concurrency: args.concurrency,
         store,
         preloaded_tokens: args.preload,
         vault_tokens,
         server_rss_mib: rss,
-        database_cpu_us_per_request: spent.database.map(per_request),
-        load_generator_cpu_us_per_request: per_request(spent.own),
-        idle_cores: spent.idle / seconds,
         reference_throughput_per_s: None,
         reference_ratio: None,
         reference_cpu_ratio: None,
@@ -344,41 +303,15 @@ async fn drive(
 }
 
 fn print_report(r: &Report) {
+    let f = &r.figures;
     println!(
         "push provisioning on {} ({} cores, concurrency {}, {:.1} s, {} tokens preloaded)",
-        r.store, r.cores, r.concurrency, r.seconds, r.preloaded_tokens
+        r.store, f.cores, r.concurrency, f.seconds, r.preloaded_tokens
     );
     if let Some(n) = r.vault_tokens {
         println!("  vault          {n} tokens when the load started");
     }
-    println!(
-        "  completed      {} ({:.0}/s)",
-        r.completed, r.throughput_per_s
-    );
-    println!(
-        "  latency        p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
-    );
-    if r.errors.is_empty() {
-        println!("  errors         none");
-    } else {
-        for (code, n) in &r.errors {
-            println!("  errors         {code}: {n}");
-        }
-    }
-    match (r.server_cpu_us_per_request, r.cpu_ratio) {
-        (Some(cpu), Some(ratio)) => {
-            println!("  server CPU     {cpu:.0} µs per request ({ratio:.2} × the floor)")
-        }
-        _ => println!("  server CPU     unknown (give --server-pid with --url)"),
-    }
-    if let Some(db) = r.database_cpu_us_per_request {
-        println!("  database CPU   {db:.0} µs per request (its server's processes)");
-    }
-    println!(
-        "  load generator {:.0} µs per request (this process); {:.2} of {} cores idle",
-        r.load_generator_cpu_us_per_request, r.idle_cores, r.cores
-    );
+    f.print("completed", "errors");
     if let Some(rss) = r.server_rss_mib {
         println!("  server memory  {rss:.0} MiB resident at the end");
     }
@@ -386,7 +319,7 @@ fn print_report(r: &Report) {
         "  crypto floor   {:.0} µs per request on one core (measured in this run)",
         r.crypto_floor_us
     );
-    println!("  throughput     {:.2} × cores / floor", r.throughput_ratio);
+    println!("  throughput     {:.2} × cores / floor", f.throughput_ratio);
     if let (Some(reference), Some(ratio)) = (r.reference_throughput_per_s, r.reference_ratio) {
         println!(
             "  reference      {reference:.0}/s in this run; this server {ratio:.2} × the reference"

@@ -153,5 +153,13 @@ pub(crate) async fn authorize_payment(
         _ => decided,
     };
     state.metrics.authorization(decided.answer.reason);
+    tracing::debug!(
+        authorization_id = %decided.record.authorization_id,
+        decision = decided.record.decision.as_str(),
+        reason = decided.record.reason.map(|r| r.as_str()),
+        token_ref_id = decided.record.token_ref_id.as_deref(),
+        atc = decided.record.atc,
+        "authorisation recorded"
+    );
     Ok(axum::Json(decided.answer).into_response())
 }
