@@ -10,7 +10,7 @@
 //!   `jti`, a taken token PAN or idempotency key), it is written again with each request's rows
 //!   in a savepoint of their own: the request that broke the rule is rolled back to its
 //!   savepoint and gets its own [`StoreError::Conflict`]; the others are unaffected.
-//! - Authorisations go in with one insert of the batch's approvals, sorted by token and ATC
+//! - Authorisations go in with one insert of those that use up their ATC, sorted by token and ATC
 //!   (so two writers lock their keys in the same order), and one of its declines
 //!   (`db/payments.rs`).
 //! - Every other write (SQLite only: PostgreSQL takes concurrent writers, and they run on the
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use provisio_tsp::NewAuthorization;
-use provisio_tsp::payment_wire::AuthorizationDecision;
+use provisio_tsp::Recorded;
 use provisio_tsp::records::NewProvisioning;
 use tokio::sync::oneshot;
 
@@ -48,7 +48,7 @@ enum Write {
     /// An authorisation: the batch's go in together (`db/payments.rs`).
     Authorization {
         authorization: Box<NewAuthorization>,
-        done: oneshot::Sender<Result<AuthorizationDecision, StoreError>>,
+        done: oneshot::Sender<Result<Recorded, StoreError>>,
     },
     /// Any other write: it runs in a savepoint of the batch and returns what answers its
     /// caller once the batch is committed (or failed).
@@ -129,12 +129,12 @@ impl Writer {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Records an authorisation with whatever else is waiting; returns the decision recorded
-    /// once it is durable (an approval of an ATC approved before is recorded as a decline).
+    /// Records an authorisation with whatever else is waiting; says how once it is durable (as
+    /// decided, or as a replay of an ATC used before).
     pub(crate) async fn commit_authorization(
         &self,
         authorization: NewAuthorization,
-    ) -> Result<AuthorizationDecision, StoreError> {
+    ) -> Result<Recorded, StoreError> {
         let (done, answer) = oneshot::channel();
         self.send(Write::Authorization {
             authorization: Box::new(authorization),
@@ -298,7 +298,7 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
 fn authorizations_in(
     c: &mut dyn Conn,
     records: &[&NewAuthorization],
-) -> Result<Vec<AuthorizationDecision>, StoreError> {
+) -> Result<Vec<Recorded>, StoreError> {
     if records.is_empty() {
         return Ok(Vec::new());
     }

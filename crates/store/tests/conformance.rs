@@ -19,10 +19,10 @@ use provisio_store::{
     ParticipantStore, PaymentStore, ProvisioningStore, Role, ScriptStore, SignalQuery, SqlStore,
     StoreError, TokenRequestorRecord, TokenStore, TsmStore,
 };
-use provisio_tsp::NewAuthorization;
 use provisio_tsp::payment_wire::{AuthorizationDecision, Channel, DeclineReason};
 use provisio_tsp::records::{NewProvisioning, NewToken, TokenStatus};
 use provisio_tsp::wire::Decision;
+use provisio_tsp::{NewAuthorization, Recorded};
 use provisio_tsp::{Script, Sealed, TsmHandoff, VaultKeys};
 
 const NOW: i64 = 1_800_000_000;
@@ -597,15 +597,24 @@ async fn a_database_with_a_newer_schema_is_refused() {
     }
 }
 
-fn authorization(n: usize, atc: u16, decision: AuthorizationDecision) -> NewAuthorization {
+fn authorization(
+    n: usize,
+    atc: u16,
+    reason: Option<DeclineReason>,
+    claims: bool,
+) -> NewAuthorization {
     NewAuthorization {
         authorization_id: format!("au_{n}"),
         network_id: "net".into(),
         token_ref_id: Some("tr_1".into()),
         atc,
-        decision,
-        reason: (decision == AuthorizationDecision::Declined)
-            .then_some(DeclineReason::CryptogramInvalid),
+        decision: if reason.is_none() {
+            AuthorizationDecision::Approved
+        } else {
+            AuthorizationDecision::Declined
+        },
+        reason,
+        claims_atc: claims,
         amount_minor: 1250,
         currency: "978".into(),
         country: "250".into(),
@@ -615,7 +624,7 @@ fn authorization(n: usize, atc: u16, decision: AuthorizationDecision) -> NewAuth
 }
 
 #[tokio::test]
-async fn an_atc_is_approved_once_under_concurrency_across_instances() {
+async fn an_atc_is_used_once_under_concurrency_across_instances() {
     for (name, store, url, _dir) in stores().await {
         store
             .commit_provisioning(&unique(1, false), None)
@@ -655,37 +664,51 @@ async fn an_atc_is_approved_once_under_concurrency_across_instances() {
             } else {
                 other.clone()
             };
-            let a = authorization(i, 7, AuthorizationDecision::Approved);
+            let a = authorization(i, 7, None, true);
             tasks.push(tokio::spawn(
                 async move { s.record_authorization(&a).await },
             ));
         }
         let mut approved = 0;
         for t in tasks {
-            if t.await.unwrap().unwrap() == AuthorizationDecision::Approved {
+            if t.await.unwrap().unwrap() == Recorded::AsDecided {
                 approved += 1;
             }
         }
         assert_eq!(approved, 1, "{name}: one approval of ATC 7");
-        // A declined attempt never blocks a later approval of its ATC.
-        store
-            .record_authorization(&authorization(20, 9, AuthorizationDecision::Declined))
-            .await
-            .unwrap();
+        // A bad cryptogram uses up nothing: its ATC is approved after it.
+        let record = |a: NewAuthorization| {
+            let store = store.clone();
+            async move { store.record_authorization(&a).await.unwrap() }
+        };
+        let bad = Some(DeclineReason::CryptogramInvalid);
         assert_eq!(
-            store
-                .record_authorization(&authorization(21, 9, AuthorizationDecision::Approved))
-                .await
-                .unwrap(),
-            AuthorizationDecision::Approved,
+            record(authorization(20, 9, bad, false)).await,
+            Recorded::AsDecided
+        );
+        assert_eq!(
+            record(authorization(21, 9, None, true)).await,
+            Recorded::AsDecided,
+            "{name}"
+        );
+        // A good cryptogram declined (the token was suspended) uses up its ATC: the same
+        // cryptogram after a resume is a replay.
+        let suspended = Some(DeclineReason::TokenNotActive);
+        assert_eq!(
+            record(authorization(22, 11, suspended, true)).await,
+            Recorded::AsDecided
+        );
+        assert_eq!(
+            record(authorization(23, 11, None, true)).await,
+            Recorded::Replayed,
             "{name}"
         );
         let token = store.paying_token(&hash("tp-1")).await.unwrap().unwrap();
-        assert_eq!(token.highest_atc, Some(9), "{name}");
+        assert_eq!(token.highest_atc, Some(11), "{name}");
         let view = store.token_facts("tr_1").await.unwrap().unwrap().view;
         assert_eq!(
             (view.usage.approved, view.usage.declined, view.usage.last_at),
-            (2, 16, Some(NOW + 21)),
+            (2, 18, Some(NOW + 23)),
             "{name}: every attempt is recorded, the replays declined"
         );
     }

@@ -59,7 +59,7 @@ pub use mint::{
 };
 pub use payment::{
     Authorization, AuthorizeInput, Authorized, NewAuthorization, PayingToken, PaymentConfig,
-    PaymentError, authorize,
+    PaymentError, Recorded, authorize,
 };
 pub use process::{CardFacts, HostedAccount, Opening, PushContext, PushFacts, PushRequest, gate};
 pub use push::{AcceptContext, Accepted, Opened, Verified, open};

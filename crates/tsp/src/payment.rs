@@ -9,9 +9,11 @@
 //! The checks, in order: a token has this token PAN and expiry; it is `ACTIVE`; it has not
 //! expired; the channel is one its domain allows; the cryptogram is the one its key makes for
 //! this transaction and ATC (compared in constant time); the ATC is not too far behind the
-//! highest approved. That each (token, ATC) is approved at most once is not checked here but by
-//! the store's unique index when the record is committed, so it holds across concurrent
-//! requests and instances; an approval the index refuses becomes [`Authorized::replayed`].
+//! highest used. An attempt whose cryptogram verifies uses up its (token, ATC), whatever the
+//! decision, so a cryptogram made while the token could not pay is not approved later. That
+//! each (token, ATC) is used once is not checked here but by the store's unique index when the
+//! record is committed, so it holds across concurrent requests and instances; an attempt the
+//! index refuses becomes [`Authorized::replayed`].
 
 use provisio_crypto::{AesKey, CryptoProvider};
 use provisio_emv::{Atc, Transaction, TransactionError};
@@ -191,7 +193,7 @@ pub struct PayingToken {
     pub card_expiry: Option<(u8, u16)>,
     /// The funding account's reference.
     pub account_ref: String,
-    /// The highest ATC approved so far.
+    /// The highest ATC used up so far (by attempts whose cryptogram verified).
     pub highest_atc: Option<u16>,
 }
 
@@ -210,6 +212,9 @@ pub struct NewAuthorization {
     pub decision: AuthorizationDecision,
     /// Why declined.
     pub reason: Option<DeclineReason>,
+    /// Whether the cryptogram verified: then this attempt uses up its (token, ATC), approved
+    /// or not, and a later one with the same ATC is a replay.
+    pub claims_atc: bool,
     /// Amount in minor units.
     pub amount_minor: u64,
     /// ISO 4217 numeric.
@@ -224,14 +229,24 @@ pub struct NewAuthorization {
 
 impl NewAuthorization {
     /// The same attempt declined as a replay: what is recorded when the store already holds an
-    /// approval of this (token, ATC).
+    /// attempt that used up this (token, ATC).
     pub fn replayed(&self) -> Self {
         Self {
             decision: AuthorizationDecision::Declined,
             reason: Some(DeclineReason::AtcReplayed),
+            claims_atc: false,
             ..self.clone()
         }
     }
+}
+
+/// How the store recorded an authorisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// As decided.
+    AsDecided,
+    /// As a replay: its (token, ATC) was used up before ([`Authorized::replayed`]).
+    Replayed,
 }
 
 /// A decided authorisation: what to record and, once recorded, what to answer.
@@ -244,7 +259,7 @@ pub struct Authorized {
 }
 
 impl Authorized {
-    /// The approval the store refused because this (token, ATC) was approved before: declined
+    /// The attempt the store refused because this (token, ATC) was used up before: declined
     /// as `atc_replayed`, without the PAN.
     pub fn replayed(self) -> Self {
         Self {
@@ -293,8 +308,8 @@ pub fn authorize(
     // A token PAN with another expiry is not this token (the pair is what a card presents).
     let token =
         token.filter(|t| (t.exp_month, t.exp_year) == (request.exp_month, request.exp_year));
-    let verdict = match token {
-        None => Err(DeclineReason::UnknownToken),
+    let (verdict, claims_atc) = match token {
+        None => (Err(DeclineReason::UnknownToken), false),
         Some(t) => check(crypto, vault, config, request, t, now)?,
     };
     let record = NewAuthorization {
@@ -307,6 +322,7 @@ pub fn authorize(
             Err(_) => AuthorizationDecision::Declined,
         },
         reason: verdict.as_ref().err().copied(),
+        claims_atc,
         amount_minor: request.amount_minor,
         currency: request.currency.clone(),
         country: request.country.clone(),
@@ -330,6 +346,10 @@ pub fn authorize(
     Ok(Authorized { record, answer })
 }
 
+/// The verdict on a found token, and whether its cryptogram verified (then the attempt uses
+/// up its ATC, whatever the verdict).
+type Checked = (Result<Funding, DeclineReason>, bool);
+
 /// The funding card behind an approved token.
 struct Funding {
     pan: String,
@@ -343,46 +363,52 @@ fn check(
     request: &Authorization,
     token: &PayingToken,
     now: UnixSeconds,
-) -> Result<Result<Funding, DeclineReason>, PaymentError> {
-    if token.status != TokenStatus::Active {
-        return Ok(Err(DeclineReason::TokenNotActive));
-    }
-    let expiry = Expiry::new(u32::from(token.exp_month), u32::from(token.exp_year))
-        .map_err(|_| PaymentError::Internal)?;
-    if expiry.is_past(now) {
-        return Ok(Err(DeclineReason::TokenExpired));
-    }
-    let allowed = match request.channel {
-        Channel::Contactless | Channel::InApp => true,
-        Channel::Ecommerce => config.ecommerce,
-    };
-    if !allowed {
-        return Ok(Err(DeclineReason::ChannelNotAllowed));
-    }
+) -> Result<Checked, PaymentError> {
+    // The cryptogram is checked for every token found, so that an attempt made while the
+    // token could not pay (suspended, say) still uses up its ATC: its cryptogram is not
+    // approved later, after a resume.
     let aad = |field: &str| format!("token:{}:{field}", token.token_ref_id).into_bytes();
     let key = vault
         .open(crypto, &token.cryptogram_key, &aad("cryptogram_key"))
         .map_err(|_| PaymentError::Internal)?;
     let key = AesKey::from_bytes(key.expose()).map_err(|_| PaymentError::Internal)?;
-    let good = provisio_emv::verify(&key, request.atc, &request.transaction, &request.cryptogram)
+    let verified =
+        provisio_emv::verify(&key, request.atc, &request.transaction, &request.cryptogram)
+            .map_err(|_| PaymentError::Internal)?;
+    let expiry = Expiry::new(u32::from(token.exp_month), u32::from(token.exp_year))
         .map_err(|_| PaymentError::Internal)?;
-    if !good {
-        return Ok(Err(DeclineReason::CryptogramInvalid));
-    }
+    let allowed = match request.channel {
+        Channel::Contactless | Channel::InApp => true,
+        Channel::Ecommerce => config.ecommerce,
+    };
     let behind = token
         .highest_atc
         .is_some_and(|h| h.saturating_sub(request.atc.get()) > config.atc_window);
-    if behind {
-        return Ok(Err(DeclineReason::AtcReplayed));
+    let refusal = if token.status != TokenStatus::Active {
+        Some(DeclineReason::TokenNotActive)
+    } else if expiry.is_past(now) {
+        Some(DeclineReason::TokenExpired)
+    } else if !allowed {
+        Some(DeclineReason::ChannelNotAllowed)
+    } else if !verified {
+        Some(DeclineReason::CryptogramInvalid)
+    } else if behind {
+        Some(DeclineReason::AtcReplayed)
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
+        return Ok((Err(reason), verified));
     }
     let pan = vault
         .open(crypto, &token.pan, &aad("pan"))
         .map_err(|_| PaymentError::Internal)?;
     let pan = String::from_utf8(pan.expose().to_vec()).map_err(|_| PaymentError::Internal)?;
-    Ok(Ok(Funding {
+    let funding = Funding {
         pan,
         expiry: token.card_expiry,
-    }))
+    };
+    Ok((Ok(funding), true))
 }
 
 #[cfg(test)]
@@ -534,7 +560,10 @@ mod tests {
             (decide(&good, Some(&near)), None),
             (decide(&request(5, 1250, Channel::InApp), Some(&t)), None),
         ];
-        for (i, (a, reason)) in cases.into_iter().enumerate() {
+        // Only a cryptogram that verifies uses up its ATC (an unknown token's has none).
+        let claims = [false, false, true, true, true, false, true, true, true];
+        for (i, ((a, reason), claims)) in cases.into_iter().zip(claims).enumerate() {
+            assert_eq!(a.record.claims_atc, claims, "case {i}");
             assert_eq!(a.answer.reason, reason, "case {i}");
             assert_eq!(a.record.reason, reason, "case {i}");
             assert_eq!(a.answer.pan.is_some(), reason.is_none(), "case {i}");

@@ -1,8 +1,9 @@
 //! Paying with the token (docs/protocol.md §16): a phone without secure element pays at a
 //! simulated terminal with a cryptogram its wallet core makes; the network de-tokenises and
 //! gets the funding card; a replayed cryptogram, a changed amount and a suspended token are
-//! declined with their reasons; after resume, and after a restart of the wallet core from its
-//! stored state, the phone pays again.
+//! declined with their reasons, and so is the suspended token's cryptogram after the resume;
+//! after the resume, and after a restart of the wallet core from its stored state, the phone
+//! pays again.
 
 use std::path::Path;
 
@@ -199,15 +200,24 @@ pub(super) async fn pay_without_secure_element(d: &Demo) -> anyhow::Result<Vec<S
         "the wallet suspends the token (LOST); the phone pays 12.90 EUR with ATC {}",
         p.atc
     ));
+    let while_suspended = request_of(&lunch, &p);
     authorize(
         &d.network_api,
-        &request_of(&lunch, &p),
+        &while_suspended,
         Some(DeclineReason::TokenNotActive),
         &mut steps,
     )
     .await?;
 
     d.tokens.wallet.change(&token, "resume", "FOUND").await?;
+    authorize(
+        &d.network_api,
+        &while_suspended,
+        Some(DeclineReason::AtcReplayed),
+        &mut steps,
+    )
+    .await?;
+    steps.push("the token is resumed (FOUND); the cryptogram made while it was suspended, sent again, is declined: its ATC was used".into());
     // The app restarts: a fresh wallet core reads the stored state back.
     let stored: PaymentState = serde_json::from_slice(&std::fs::read(&state)?)?;
     let mut restarted = WalletApp::new(&d.crypto, super::DEMO_TRID, &phone.user, &phone.device)?;
@@ -219,7 +229,7 @@ pub(super) async fn pay_without_secure_element(d: &Demo) -> anyhow::Result<Vec<S
         p.atc
     );
     steps.push(format!(
-        "the token is resumed (FOUND); the wallet app restarts from its stored state and pays with ATC {} (never one used before)",
+        "the wallet app restarts from its stored state and pays with ATC {} (never one used before)",
         p.atc
     ));
     authorize(&d.network_api, &request_of(&lunch, &p), None, &mut steps).await?;
@@ -229,7 +239,7 @@ pub(super) async fn pay_without_secure_element(d: &Demo) -> anyhow::Result<Vec<S
         view.authorizations.approved, view.authorizations.declined
     ));
     ensure!(
-        (view.authorizations.approved, view.authorizations.declined) == (2, 3),
+        (view.authorizations.approved, view.authorizations.declined) == (2, 4),
         "the token's view counts {:?}",
         view.authorizations
     );

@@ -8,10 +8,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use provisio_store::{Conflict, NetworkRecord, Role, StoreError};
-use provisio_tsp::payment_wire::{
-    AuthorizationAnswer, AuthorizationDecision, AuthorizationRequest,
-};
-use provisio_tsp::{Authorization, AuthorizeInput, authorize, ordered_id};
+use provisio_tsp::payment_wire::{AuthorizationAnswer, AuthorizationRequest};
+use provisio_tsp::{Authorization, AuthorizeInput, Recorded, authorize, ordered_id};
 use provisio_types::{Code, NetworkId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -148,9 +146,9 @@ pub(crate) async fn authorize_payment(
         },
     )?;
     let recorded = state.store.record_authorization(&decided.record).await?;
-    let decided = match (decided.record.decision, recorded) {
-        (AuthorizationDecision::Approved, AuthorizationDecision::Declined) => decided.replayed(),
-        _ => decided,
+    let decided = match recorded {
+        Recorded::Replayed => decided.replayed(),
+        Recorded::AsDecided => decided,
     };
     state.metrics.authorization(decided.answer.reason);
     tracing::debug!(

@@ -71,7 +71,8 @@ async fn an_approval_de_tokenises_and_every_rule_declines_with_its_reason() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    let (_, v) = authorize(&h, &net, &t.request(5, 1250, "CONTACTLESS")).await;
+    let while_suspended = t.request(5, 1250, "CONTACTLESS");
+    let (_, v) = authorize(&h, &net, &while_suspended).await;
     assert_eq!(outcome(&v), declined("token_not_active"));
     let reason = json!({"reason": "FOUND"}).to_string().into_bytes();
     let (s, _) = call(
@@ -84,6 +85,9 @@ async fn an_approval_de_tokenises_and_every_rule_declines_with_its_reason() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+    // The cryptogram made while it was suspended used up its ATC: it is not approved now.
+    let (_, v) = authorize(&h, &net, &while_suspended).await;
+    assert_eq!(outcome(&v), declined("atc_replayed"));
     let (_, v) = authorize(&h, &net, &t.request(6, 1250, "CONTACTLESS")).await;
     assert_eq!(outcome(&v), approved());
 
@@ -91,7 +95,7 @@ async fn an_approval_de_tokenises_and_every_rule_declines_with_its_reason() {
     let (s, v) = call(&h.app, "GET", &path, Some(&h.wallet_key), vec![], None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["authorizations"]["approved"], 3, "{v}");
-    assert_eq!(v["authorizations"]["declined"], 4, "{v}");
+    assert_eq!(v["authorizations"]["declined"], 5, "{v}");
     assert_eq!(v["authorizations"]["last_at"], h.clock.now());
 }
 

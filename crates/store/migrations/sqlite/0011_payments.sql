@@ -1,5 +1,5 @@
 -- Paying with the token (docs/protocol.md §16): payment networks as participants, and every
--- authorisation recorded (never the PAN or the cryptogram), each (token, ATC) approved at most
+-- authorisation recorded (never the PAN or the cryptogram), each (token, ATC) used at most
 -- once by a partial unique index.
 CREATE TABLE api_keys_new (
     key_hash     BLOB PRIMARY KEY,
@@ -25,17 +25,20 @@ CREATE TABLE authorizations (
     atc              INTEGER NOT NULL,
     decision         TEXT NOT NULL CHECK (decision IN ('APPROVED', 'DECLINED')),
     reason           TEXT,
+    -- 1 when the cryptogram verified: the attempt used up its (token, ATC), approved or not.
+    atc_claimed      INTEGER NOT NULL CHECK (atc_claimed IN (0, 1)),
     amount_minor     INTEGER NOT NULL,
     currency         TEXT NOT NULL,
     country          TEXT NOT NULL,
     channel          TEXT NOT NULL,
     created_at       INTEGER NOT NULL
 ) STRICT;
--- At most one approval per token and ATC, forever; also the highest approved ATC of a token
--- and its count. Approvals are the common case, so this is the only index of a token's
--- approved authorisation (ids are time-ordered: the primary key grows at its end).
+-- Each (token, ATC) used once, forever, by an attempt whose cryptogram verified (so at most one
+-- approval); also the highest ATC used and the approvals' count. Approvals are the common case,
+-- so this is the only index of an approved authorisation (ids are time-ordered: the primary
+-- key grows at its end).
 CREATE UNIQUE INDEX authorizations_atc_once ON authorizations (token_ref_id, atc)
-    WHERE decision = 'APPROVED';
+    WHERE atc_claimed = 1;
 -- A token's declines, for its view.
 CREATE INDEX authorizations_declined ON authorizations (token_ref_id, created_at)
     WHERE decision = 'DECLINED';

@@ -1,7 +1,6 @@
 //! Payment networks and authorisations (docs/protocol.md §16).
 
-use provisio_tsp::payment_wire::AuthorizationDecision;
-use provisio_tsp::{NewAuthorization, PayingToken};
+use provisio_tsp::{NewAuthorization, PayingToken, Recorded};
 
 use std::collections::HashSet;
 
@@ -36,8 +35,8 @@ pub(crate) fn create_network(
     Ok(())
 }
 
-/// The token a token PAN's keyed hash names, with the highest ATC approved for it (read from
-/// the approvals' unique index).
+/// The token a token PAN's keyed hash names, with the highest ATC used for it (read from the
+/// unique index of used ATCs).
 pub(crate) fn paying_token(
     c: &mut dyn Conn,
     token_pan_hash: &[u8; 32],
@@ -46,7 +45,7 @@ pub(crate) fn paying_token(
         "SELECT t.token_ref_id, t.status, t.exp_month, t.exp_year, t.cryptogram_key, t.pan,
                 t.card_exp_month, t.card_exp_year, t.account_ref,
                 (SELECT max(a.atc) FROM authorizations a
-                  WHERE a.token_ref_id = t.token_ref_id AND a.decision = 'APPROVED') AS highest_atc
+                  WHERE a.token_ref_id = t.token_ref_id AND a.atc_claimed = 1) AS highest_atc
          FROM tokens t WHERE t.token_pan_hash = $1",
         params![token_pan_hash],
     )?
@@ -68,63 +67,60 @@ pub(crate) fn paying_token(
     .transpose()
 }
 
-/// Records a batch of authorisations in the writer's transaction, and returns each one's
-/// decision as recorded: an approval of a (token, ATC) approved before, by an earlier batch,
-/// another instance or an earlier member of this batch, is recorded `DECLINED` as
-/// `atc_replayed` instead (the partial unique index decides).
+/// Records a batch of authorisations in the writer's transaction, and returns for each whether
+/// it was recorded as decided or as a replay: an attempt that uses up a (token, ATC) used
+/// before, by an earlier batch, another instance or an earlier member of this batch, is
+/// recorded `DECLINED` as `atc_replayed` instead (the partial unique index decides).
 ///
-/// The approvals go in one statement, sorted by token and ATC, so two writers that commit
-/// overlapping approvals take their locks in the same order and never deadlock; then the
-/// declines (the refused approvals among them) in another.
+/// The attempts that use up their ATC go in one statement, sorted by token and ATC, so two
+/// writers that commit overlapping ones take their locks in the same order and never deadlock;
+/// then the others (the refused ones among them) in another.
 pub(crate) fn record_authorizations(
     c: &mut dyn Conn,
     batch: &[&NewAuthorization],
-) -> Result<Vec<AuthorizationDecision>, StoreError> {
-    let mut approvals: Vec<&NewAuthorization> = batch
-        .iter()
-        .copied()
-        .filter(|a| a.decision == AuthorizationDecision::Approved)
-        .collect();
-    approvals.sort_by(|a, b| (&a.token_ref_id, a.atc).cmp(&(&b.token_ref_id, b.atc)));
-    let approved: HashSet<String> = if approvals.is_empty() {
+) -> Result<Vec<Recorded>, StoreError> {
+    let mut claims: Vec<&NewAuthorization> =
+        batch.iter().copied().filter(|a| a.claims_atc).collect();
+    claims.sort_by(|a, b| (&a.token_ref_id, a.atc).cmp(&(&b.token_ref_id, b.atc)));
+    let used: HashSet<String> = if claims.is_empty() {
         HashSet::new()
     } else {
         let sql = format!(
-            "{} ON CONFLICT (token_ref_id, atc) WHERE decision = 'APPROVED' DO NOTHING RETURNING authorization_id",
-            insert_sql(approvals.len())
+            "{} ON CONFLICT (token_ref_id, atc) WHERE atc_claimed = 1 DO NOTHING RETURNING authorization_id",
+            insert_sql(claims.len())
         );
-        c.query(&sql, &params_of(&approvals))?
+        c.query(&sql, &params_of(&claims))?
             .iter()
             .map(|r| r.get::<String>("authorization_id"))
             .collect::<Result<_, _>>()?
     };
-    let replayed: Vec<NewAuthorization> = approvals
+    let replayed: Vec<NewAuthorization> = claims
         .iter()
-        .filter(|a| !approved.contains(&a.authorization_id))
+        .filter(|a| !used.contains(&a.authorization_id))
         .map(|a| a.replayed())
         .collect();
-    let declines: Vec<&NewAuthorization> = batch
+    let rest: Vec<&NewAuthorization> = batch
         .iter()
         .copied()
-        .filter(|a| a.decision == AuthorizationDecision::Declined)
+        .filter(|a| !a.claims_atc)
         .chain(replayed.iter())
         .collect();
-    if !declines.is_empty() {
-        c.execute(&insert_sql(declines.len()), &params_of(&declines))?;
+    if !rest.is_empty() {
+        c.execute(&insert_sql(rest.len()), &params_of(&rest))?;
     }
     Ok(batch
         .iter()
         .map(|a| {
-            if approved.contains(&a.authorization_id) {
-                AuthorizationDecision::Approved
+            if a.claims_atc && !used.contains(&a.authorization_id) {
+                Recorded::Replayed
             } else {
-                AuthorizationDecision::Declined
+                Recorded::AsDecided
             }
         })
         .collect())
 }
 
-const COLUMNS: usize = 11;
+const COLUMNS: usize = 12;
 
 /// `INSERT INTO authorizations (...) VALUES ($1, ..), ..` for `rows` rows.
 fn insert_sql(rows: usize) -> String {
@@ -137,7 +133,7 @@ fn insert_sql(rows: usize) -> String {
         })
         .collect();
     format!(
-        "INSERT INTO authorizations (authorization_id, network_id, token_ref_id, atc, decision, reason, amount_minor, currency, country, channel, created_at) VALUES {}",
+        "INSERT INTO authorizations (authorization_id, network_id, token_ref_id, atc, decision, reason, atc_claimed, amount_minor, currency, country, channel, created_at) VALUES {}",
         values.join(", ")
     )
 }
@@ -152,6 +148,7 @@ fn params_of<'a>(rows: &[&'a NewAuthorization]) -> Vec<Param<'a>> {
             Param::from(a.atc),
             Param::from(a.decision.as_str()),
             Param::from(a.reason.map(|r| r.as_str())),
+            Param::from(a.claims_atc),
             Param::from(a.amount_minor),
             Param::from(&a.currency),
             Param::from(&a.country),

@@ -1,7 +1,7 @@
 //! The store's payments role (docs/protocol.md §16).
 
 use async_trait::async_trait;
-use provisio_tsp::payment_wire::AuthorizationDecision;
+use provisio_tsp::Recorded;
 use provisio_tsp::{NewAuthorization, PayingToken};
 
 use crate::{IdempotencyRecord, NetworkRecord, StoreError};
@@ -17,16 +17,16 @@ pub trait PaymentStore: Send + Sync + 'static {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
-    /// The token with this token PAN hash (any status), with the highest ATC approved for it.
+    /// The token with this token PAN hash (any status), with the highest ATC used for it.
     async fn paying_token(
         &self,
         token_pan_hash: &[u8; 32],
     ) -> Result<Option<PayingToken>, StoreError>;
 
-    /// Records an authorisation, durably, and returns the decision recorded: an approval of a
-    /// (token, ATC) approved before (by any instance) is recorded `DECLINED` as `atc_replayed`.
+    /// Records an authorisation, durably, and says how: an attempt that uses up a (token, ATC)
+    /// used before (by any instance) is recorded `DECLINED` as `atc_replayed`.
     async fn record_authorization(
         &self,
         authorization: &NewAuthorization,
-    ) -> Result<AuthorizationDecision, StoreError>;
+    ) -> Result<Recorded, StoreError>;
 }

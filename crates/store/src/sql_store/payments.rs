@@ -3,7 +3,7 @@
 //! insert, sorted by token and ATC so that writers never deadlock on each other's keys.
 
 use async_trait::async_trait;
-use provisio_tsp::payment_wire::AuthorizationDecision;
+use provisio_tsp::Recorded;
 use provisio_tsp::{NewAuthorization, PayingToken};
 
 use super::SqlStore;
@@ -34,7 +34,7 @@ impl PaymentStore for SqlStore {
     async fn record_authorization(
         &self,
         authorization: &NewAuthorization,
-    ) -> Result<AuthorizationDecision, StoreError> {
+    ) -> Result<Recorded, StoreError> {
         let a = authorization.clone();
         self.writer.commit_authorization(a).await
     }
