@@ -34,8 +34,8 @@ pub use records::{
     TokenRequestorRecord,
 };
 pub use roles::{
-    AccountStore, KeyStore, OutboxStore, ParticipantStore, PaymentStore, ProvisioningStore,
-    ScriptStore, StepUpStore, Store, TokenStore,
+    AccountStore, Decide, Decided, KeyStore, OutboxStore, ParticipantStore, PaymentStore,
+    ProvisioningStore, ScriptStore, StepUpStore, Store, TokenStore,
 };
 pub use sql_store::SqlStore;
 pub use step_up_records::{ScriptFacts, ScriptFactsQuery, StepUpFacts, StepUpFactsQuery};

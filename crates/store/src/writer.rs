@@ -23,16 +23,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use provisio_tsp::NewAuthorization;
-use provisio_tsp::Recorded;
 use provisio_tsp::records::NewProvisioning;
+use provisio_tsp::{Authorized, NewAuthorization, PaymentError, Recorded};
 use tokio::sync::oneshot;
 
 use crate::db::conn::{Backend, Conn, savepoint};
-use crate::db::payments::record_authorizations;
+use crate::db::payments::{paying_token, record_authorizations};
 use crate::db::provisioning::{Item, fits_one_statement, insert_in_one_statement, insert_many};
 use crate::db::workers::{Connect, Slot, stopped};
-use crate::{IdempotencyRecord, StoreError};
+use crate::{Decide, Decided, IdempotencyRecord, StoreError};
 
 /// The most writes one transaction carries.
 const MAX_BATCH: usize = 128;
@@ -45,14 +44,21 @@ enum Write {
         idempotency: Option<IdempotencyRecord>,
         done: oneshot::Sender<Result<(), StoreError>>,
     },
-    /// An authorisation: the batch's go in together (`db/payments.rs`).
-    Authorization {
-        authorization: Box<NewAuthorization>,
-        done: oneshot::Sender<Result<Recorded, StoreError>>,
-    },
+    /// An authorisation: its token is read and the core decides in the batch's transaction,
+    /// and the batch's records go in together (`db/payments.rs`).
+    Authorization(Box<PendingAuthorization>),
     /// Any other write: it runs in a savepoint of the batch and returns what answers its
     /// caller once the batch is committed (or failed).
     Other(Work),
+}
+
+/// An authorisation waiting for its batch: the token PAN's hash, the core's decision to run on
+/// the token found, and its caller.
+struct PendingAuthorization {
+    token_pan_hash: [u8; 32],
+    decide: Option<Decide>,
+    decided: Option<Result<Authorized, PaymentError>>,
+    done: oneshot::Sender<Result<Decided, StoreError>>,
 }
 
 /// A write's statements, run in the batch's transaction.
@@ -129,17 +135,21 @@ impl Writer {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Records an authorisation with whatever else is waiting; says how once it is durable (as
-    /// decided, or as a replay of an ATC used before).
-    pub(crate) async fn commit_authorization(
+    /// Reads the token with this token PAN hash, runs `decide` on it and records the outcome,
+    /// in the next batch's transaction; returns once it is durable, with how it was recorded
+    /// (as decided, or as a replay of an ATC used before).
+    pub(crate) async fn authorize(
         &self,
-        authorization: NewAuthorization,
-    ) -> Result<Recorded, StoreError> {
+        token_pan_hash: [u8; 32],
+        decide: Decide,
+    ) -> Result<Decided, StoreError> {
         let (done, answer) = oneshot::channel();
-        self.send(Write::Authorization {
-            authorization: Box::new(authorization),
+        self.send(Write::Authorization(Box::new(PendingAuthorization {
+            token_pan_hash,
+            decide: Some(decide),
+            decided: None,
             done,
-        })?;
+        })))?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -169,10 +179,7 @@ impl std::fmt::Debug for Write {
                 .debug_struct("Provisioning")
                 .field("provisioning_id", &provisioning.provisioning_id)
                 .finish_non_exhaustive(),
-            Write::Authorization { authorization, .. } => f
-                .debug_struct("Authorization")
-                .field("authorization_id", &authorization.authorization_id)
-                .finish_non_exhaustive(),
+            Write::Authorization(_) => f.write_str("Authorization"),
             Write::Other(_) => f.write_str("Other"),
         }
     }
@@ -190,10 +197,7 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
                 idempotency,
                 done,
             } => pushes.push((provisioning, idempotency, done)),
-            Write::Authorization {
-                authorization,
-                done,
-            } => authorizations.push((authorization, done)),
+            Write::Authorization(a) => authorizations.push(*a),
             Write::Other(work) => others.push(work),
         }
     }
@@ -201,13 +205,12 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
         .iter()
         .map(|(p, r, _)| (p.as_ref(), r.as_ref()))
         .collect();
-    let records: Vec<&NewAuthorization> = authorizations.iter().map(|(a, _)| a.as_ref()).collect();
     let mut decisions = None;
     let mut finishes: Vec<Finish> = Vec::with_capacity(others.len());
     let outcome = slot.with(|c| {
         // PostgreSQL: a common batch of pushes alone is one statement, committed on its own.
         if others.is_empty()
-            && records.is_empty()
+            && authorizations.is_empty()
             && c.backend() == Backend::Postgres
             && fits_one_statement(&items)
         {
@@ -232,7 +235,8 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
         // back and begun again with each push in a savepoint of its own.
         let together = in_transaction(c, |c| {
             insert_many(c, &items)?;
-            decisions = Some(authorizations_in(c, &records));
+            decide_all(c, &mut authorizations)?;
+            decisions = Some(authorizations_in(c, &authorizations));
             for work in others.drain(..) {
                 finishes.push(work(c));
             }
@@ -245,7 +249,8 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
                 finishes.clear();
                 in_transaction(c, |c| {
                     let results = one_by_one(c, &items);
-                    decisions = Some(authorizations_in(c, &records));
+                    decide_all(c, &mut authorizations)?;
+                    decisions = Some(authorizations_in(c, &authorizations));
                     for work in others.drain(..) {
                         finishes.push(work(c));
                     }
@@ -261,14 +266,27 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
                 let _ = done.send(result);
             }
             match decisions {
-                Some(Ok(decided)) => {
-                    for ((_, done), decision) in authorizations.into_iter().zip(decided) {
-                        let _ = done.send(Ok(decision));
+                Some(Ok(recorded)) => {
+                    let mut recorded = recorded.into_iter();
+                    for a in authorizations {
+                        let answer = match a.decided {
+                            Some(Ok(decided)) => match recorded.next() {
+                                Some(how) => Ok(Ok((decided, how))),
+                                None => Err(StoreError::Unavailable(
+                                    "an authorisation was not recorded".into(),
+                                )),
+                            },
+                            Some(Err(refused)) => Ok(Err(refused)),
+                            None => Err(StoreError::Unavailable(
+                                "an authorisation was not decided".into(),
+                            )),
+                        };
+                        let _ = a.done.send(answer);
                     }
                 }
                 Some(Err(e)) => {
-                    for (_, done) in authorizations {
-                        let _ = done.send(Err(copy(&e)));
+                    for a in authorizations {
+                        let _ = a.done.send(Err(copy(&e)));
                     }
                 }
                 // Not run: their callers get "the batch failed" as the channels drop.
@@ -282,8 +300,8 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
             for (_, _, done) in pushes {
                 let _ = done.send(Err(copy(&e)));
             }
-            for (_, done) in authorizations {
-                let _ = done.send(Err(copy(&e)));
+            for a in authorizations {
+                let _ = a.done.send(Err(copy(&e)));
             }
             for finish in finishes {
                 finish(Err(copy(&e)));
@@ -294,15 +312,35 @@ fn commit_batch(slot: &mut Slot, batch: Vec<Write>) {
     }
 }
 
-/// The batch's authorisations, in a savepoint: if they fail, the rest of the batch commits.
+/// Reads each undecided authorisation's token in the batch's transaction and runs its
+/// decision on it (once: a batch begun again keeps the decisions made).
+fn decide_all(c: &mut dyn Conn, pending: &mut [PendingAuthorization]) -> Result<(), StoreError> {
+    for a in pending.iter_mut() {
+        if let Some(decide) = a.decide.take() {
+            let token = paying_token(c, &a.token_pan_hash)?;
+            a.decided = Some(decide(token));
+        }
+    }
+    Ok(())
+}
+
+/// The batch's decided authorisations, in a savepoint: if they fail, the rest of the batch
+/// commits. One answer per decision the core made, in order.
 fn authorizations_in(
     c: &mut dyn Conn,
-    records: &[&NewAuthorization],
+    pending: &[PendingAuthorization],
 ) -> Result<Vec<Recorded>, StoreError> {
+    let records: Vec<&NewAuthorization> = pending
+        .iter()
+        .filter_map(|a| match &a.decided {
+            Some(Ok(decided)) => Some(&decided.record),
+            _ => None,
+        })
+        .collect();
     if records.is_empty() {
         return Ok(Vec::new());
     }
-    savepoint(c, |c| record_authorizations(c, records))
+    savepoint(c, |c| record_authorizations(c, &records))
 }
 
 /// `work` between `BEGIN` and `COMMIT` (SQLite: `BEGIN IMMEDIATE`, so the batch holds the

@@ -15,14 +15,16 @@ use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_store::{
-    ApduLogRow, Conflict, IdempotencyRecord, IssuerRecord, NetworkRecord, OutboxStore,
+    ApduLogRow, Conflict, Decide, IdempotencyRecord, IssuerRecord, NetworkRecord, OutboxStore,
     ParticipantStore, PaymentStore, ProvisioningStore, Role, ScriptStore, SignalQuery, SqlStore,
     StoreError, TokenRequestorRecord, TokenStore, TsmStore,
 };
-use provisio_tsp::payment_wire::{AuthorizationDecision, Channel, DeclineReason};
+use provisio_tsp::payment_wire::{
+    AuthorizationAnswer, AuthorizationDecision, Channel, DeclineReason,
+};
 use provisio_tsp::records::{NewProvisioning, NewToken, TokenStatus};
 use provisio_tsp::wire::Decision;
-use provisio_tsp::{NewAuthorization, Recorded};
+use provisio_tsp::{Authorized, NewAuthorization, PayingToken, Recorded};
 use provisio_tsp::{Script, Sealed, TsmHandoff, VaultKeys};
 
 const NOW: i64 = 1_800_000_000;
@@ -623,6 +625,36 @@ fn authorization(
     }
 }
 
+/// Records `a` through the store's one-transaction call (the decision made beforehand): how
+/// it was recorded, and the token the store read for it.
+async fn record(store: &Arc<SqlStore>, a: NewAuthorization) -> (Option<PayingToken>, Recorded) {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let into = seen.clone();
+    let decide: Decide = Box::new(move |token| {
+        *into.lock().unwrap() = token;
+        Ok(Authorized {
+            answer: AuthorizationAnswer {
+                authorization_id: a.authorization_id.clone(),
+                decision: a.decision,
+                reason: a.reason,
+                token_ref_id: a.token_ref_id.clone(),
+                pan: None,
+                exp_month: None,
+                exp_year: None,
+                account_ref: None,
+            },
+            record: a,
+        })
+    });
+    let (_, how) = store
+        .authorize(&hash("tp-1"), decide)
+        .await
+        .unwrap()
+        .unwrap();
+    let token = seen.lock().unwrap().take();
+    (token, how)
+}
+
 #[tokio::test]
 async fn an_atc_is_used_once_under_concurrency_across_instances() {
     for (name, store, url, _dir) in stores().await {
@@ -648,12 +680,6 @@ async fn an_atc_is_used_once_under_concurrency_across_instances() {
             (principal.role, principal.id.as_str()),
             (Role::Network, "net")
         );
-        let token = store.paying_token(&hash("tp-1")).await.unwrap().unwrap();
-        assert_eq!(
-            (token.token_ref_id.as_str(), token.highest_atc),
-            ("tr_1", None)
-        );
-        assert!(store.paying_token(&hash("tp-2")).await.unwrap().is_none());
 
         // A second instance on the same database, as another server would be.
         let other = Arc::new(SqlStore::open(&url).await.unwrap());
@@ -665,46 +691,42 @@ async fn an_atc_is_used_once_under_concurrency_across_instances() {
                 other.clone()
             };
             let a = authorization(i, 7, None, true);
-            tasks.push(tokio::spawn(
-                async move { s.record_authorization(&a).await },
-            ));
+            tasks.push(tokio::spawn(async move { record(&s, a).await }));
         }
         let mut approved = 0;
         for t in tasks {
-            if t.await.unwrap().unwrap() == Recorded::AsDecided {
+            let (token, how) = t.await.unwrap();
+            assert_eq!(
+                token.unwrap().token_ref_id,
+                "tr_1",
+                "{name}: the store read the token"
+            );
+            if how == Recorded::AsDecided {
                 approved += 1;
             }
         }
         assert_eq!(approved, 1, "{name}: one approval of ATC 7");
         // A bad cryptogram uses up nothing: its ATC is approved after it.
-        let record = |a: NewAuthorization| {
-            let store = store.clone();
-            async move { store.record_authorization(&a).await.unwrap() }
-        };
         let bad = Some(DeclineReason::CryptogramInvalid);
         assert_eq!(
-            record(authorization(20, 9, bad, false)).await,
+            record(&store, authorization(20, 9, bad, false)).await.1,
             Recorded::AsDecided
         );
+        let (token, how) = record(&store, authorization(21, 9, None, true)).await;
+        assert_eq!(how, Recorded::AsDecided, "{name}");
         assert_eq!(
-            record(authorization(21, 9, None, true)).await,
-            Recorded::AsDecided,
-            "{name}"
+            token.unwrap().highest_atc,
+            Some(7),
+            "{name}: read before this record"
         );
         // A good cryptogram declined (the token was suspended) uses up its ATC: the same
         // cryptogram after a resume is a replay.
         let suspended = Some(DeclineReason::TokenNotActive);
-        assert_eq!(
-            record(authorization(22, 11, suspended, true)).await,
-            Recorded::AsDecided
-        );
-        assert_eq!(
-            record(authorization(23, 11, None, true)).await,
-            Recorded::Replayed,
-            "{name}"
-        );
-        let token = store.paying_token(&hash("tp-1")).await.unwrap().unwrap();
-        assert_eq!(token.highest_atc, Some(11), "{name}");
+        let declined = record(&store, authorization(22, 11, suspended, true)).await;
+        assert_eq!(declined.1, Recorded::AsDecided);
+        let (token, how) = record(&store, authorization(23, 11, None, true)).await;
+        assert_eq!(how, Recorded::Replayed, "{name}");
+        assert_eq!(token.unwrap().highest_atc, Some(11), "{name}");
         let view = store.token_facts("tr_1").await.unwrap().unwrap().view;
         assert_eq!(
             (view.usage.approved, view.usage.declined, view.usage.last_at),

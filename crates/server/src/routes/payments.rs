@@ -1,13 +1,13 @@
 //! Paying with the token (docs/protocol.md §16): payment networks register through the admin
 //! API, and `POST /v1/network/authorizations` de-tokenises with cryptogram validation:
-//! authenticate, parse, load the token in one store call, run the core once, record once,
-//! answer.
+//! authenticate, parse, then one store call that loads the token, runs the core on it and
+//! records the outcome in one transaction, answer.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use provisio_store::{Conflict, NetworkRecord, Role, StoreError};
+use provisio_store::{Conflict, Decide, NetworkRecord, Role, StoreError};
 use provisio_tsp::payment_wire::{AuthorizationAnswer, AuthorizationRequest};
 use provisio_tsp::{Authorization, AuthorizeInput, Recorded, authorize, ordered_id};
 use provisio_types::{Code, NetworkId};
@@ -126,26 +126,30 @@ pub(crate) async fn authorize_payment(
     let req: AuthorizationRequest = parse_json_quiet(&body)?;
     let request = Authorization::parse(&req)?;
     let crypto = state.crypto.as_ref();
-    let vault = state.keys.vault();
-    let token = state
-        .store
-        .paying_token(&request.token_pan_hash(crypto, vault))
-        .await?;
+    let token_pan_hash = request.token_pan_hash(crypto, state.keys.vault());
     let now = state.clock.now();
     let authorization_id = ordered_id(crypto, "au_", now).map_err(|e| ApiError::internal(&e))?;
-    let decided = authorize(
-        crypto,
-        vault,
-        &state.config.payments,
-        &AuthorizeInput {
-            request: &request,
-            token: token.as_ref(),
-            network_id: &network.id,
-            authorization_id: &authorization_id,
-            now,
-        },
-    )?;
-    let recorded = state.store.record_authorization(&decided.record).await?;
+    // The core runs in the store's transaction, on the token it reads there (one crossing).
+    let (crypto, keys, config) = (
+        state.crypto.clone(),
+        state.keys.clone(),
+        state.config.clone(),
+    );
+    let decide: Decide = Box::new(move |token| {
+        authorize(
+            crypto.as_ref(),
+            keys.vault(),
+            &config.payments,
+            &AuthorizeInput {
+                request: &request,
+                token: token.as_ref(),
+                network_id: &network.id,
+                authorization_id: &authorization_id,
+                now,
+            },
+        )
+    });
+    let (decided, recorded) = state.store.authorize(&token_pan_hash, decide).await??;
     let decided = match recorded {
         Recorded::Replayed => decided.replayed(),
         Recorded::AsDecided => decided,

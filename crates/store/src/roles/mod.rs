@@ -17,7 +17,7 @@ pub use accounts::AccountStore;
 pub use keys::KeyStore;
 pub use outbox::OutboxStore;
 pub use participants::ParticipantStore;
-pub use payments::PaymentStore;
+pub use payments::{Decide, Decided, PaymentStore};
 pub use provisioning::ProvisioningStore;
 pub use scripts::ScriptStore;
 pub use step_up::StepUpStore;

@@ -1,14 +1,13 @@
-//! [`crate::PaymentStore`] on [`SqlStore`]: each method one job on a store thread.
-//! Authorisations go through the group commit on both databases: a batch's approvals are one
+//! [`crate::PaymentStore`] on [`SqlStore`]. An authorisation is one write of the group commit
+//! on both databases: its token is read, the core decides and the outcome is recorded in the
+//! batch's transaction, so a request crosses to the store once; a batch's records are one
 //! insert, sorted by token and ATC so that writers never deadlock on each other's keys.
 
 use async_trait::async_trait;
-use provisio_tsp::Recorded;
-use provisio_tsp::{NewAuthorization, PayingToken};
 
 use super::SqlStore;
 use crate::db::payments;
-use crate::{IdempotencyRecord, NetworkRecord, PaymentStore, StoreError};
+use crate::{Decide, Decided, IdempotencyRecord, NetworkRecord, PaymentStore, StoreError};
 
 #[async_trait]
 impl PaymentStore for SqlStore {
@@ -23,19 +22,11 @@ impl PaymentStore for SqlStore {
             .await
     }
 
-    async fn paying_token(
+    async fn authorize(
         &self,
         token_pan_hash: &[u8; 32],
-    ) -> Result<Option<PayingToken>, StoreError> {
-        let hash = *token_pan_hash;
-        self.read(move |c| payments::paying_token(c, &hash)).await
-    }
-
-    async fn record_authorization(
-        &self,
-        authorization: &NewAuthorization,
-    ) -> Result<Recorded, StoreError> {
-        let a = authorization.clone();
-        self.writer.commit_authorization(a).await
+        decide: Decide,
+    ) -> Result<Decided, StoreError> {
+        self.writer.authorize(*token_pan_hash, decide).await
     }
 }
