@@ -31,6 +31,8 @@ mod secure_element;
 /// The demo card: a test PAN, never a real one.
 pub(crate) const DEMO_PAN: &str = "4000123456789017";
 const DEMO_ISSUER: &str = "demo-bank";
+/// An issuer registered with `push_step_up`: its pushes in the step-up band still step up.
+const DEMO_STRICT_ISSUER: &str = "demo-bank-strict";
 const DEMO_TRID: &str = "40010030273";
 /// A wallet whose accounts Provisio hosts (`wallet_accounts: "hosted"`).
 const DEMO_HOSTED_TRID: &str = "40010030299";
@@ -75,6 +77,8 @@ struct Demo {
     /// The issuer's backend (enrolments, verification).
     issuer_api: ProvisioClient,
     issuer_app: IssuerApp,
+    /// The app of [`DEMO_STRICT_ISSUER`].
+    strict_app: IssuerApp,
     impostor_app: IssuerApp,
     jwks: JwkSet,
     /// The SMS and e-mail the phones receive.
@@ -236,7 +240,14 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     flows.push(run_flow("push provisioning", green_path(&demo)).await);
     flows.push(
         run_flow(
-            "non-override: wallet level below the service's, step-up by OTP",
+            "trusted push: wallet level below the service's, approved as authenticated by the issuer's app",
+            trusted_push(&demo),
+        )
+        .await,
+    );
+    flows.push(
+        run_flow(
+            "non-override: wallet level below the service's, an issuer that keeps step-up on pushes, step-up by OTP",
             step_up_then_otp(&demo),
         )
         .await,
@@ -349,6 +360,18 @@ async fn setup(
     let issuer_api_key = admin
         .register_issuer(DEMO_ISSUER, "Demo Bank", &jwk)
         .await?;
+    let strict_key = crypto.generate_ec_key()?;
+    let strict_kid = jwk_thumbprint(crypto, strict_key.public_key());
+    let mut strict_jwk = Jwk::from_public_key(strict_key.public_key());
+    strict_jwk.kid = Some(strict_kid.clone());
+    admin
+        .register_issuer_with(&serde_json::json!({
+            "issuer_id": DEMO_STRICT_ISSUER,
+            "name": "Demo Bank (step-up on pushes)",
+            "signing_jwk": strict_jwk,
+            "push_step_up": true,
+        }))
+        .await?;
     let wallet_key = admin
         .register_token_requestor(DEMO_TRID, "Demo Wallet", "external")
         .await?;
@@ -373,6 +396,7 @@ async fn setup(
         network_api: admin.with_key(&network_key),
         admin,
         issuer_app: IssuerApp::new(DEMO_ISSUER, &kid, issuer_key, tsp_id),
+        strict_app: IssuerApp::new(DEMO_STRICT_ISSUER, &strict_kid, strict_key, tsp_id),
         impostor_app: IssuerApp::new("not-a-registered-bank", &kid, impostor_key, tsp_id),
         jwks,
         inbox,
@@ -462,7 +486,20 @@ impl Demo {
         expected: Decision,
         steps: &mut Vec<String>,
     ) -> anyhow::Result<PushProvisioningResponse> {
-        let req = self.request(&self.issuer_app, phone, steps, |_| {}, wallet_risk)?;
+        self.push_via(&self.issuer_app, phone, wallet_risk, expected, steps)
+            .await
+    }
+
+    /// [`Demo::push`] from the app of `issuer`.
+    async fn push_via(
+        &self,
+        issuer: &IssuerApp,
+        phone: &Phone,
+        wallet_risk: Option<WalletRiskInfo>,
+        expected: Decision,
+        steps: &mut Vec<String>,
+    ) -> anyhow::Result<PushProvisioningResponse> {
+        let req = self.request(issuer, phone, steps, |_| {}, wallet_risk)?;
         let r = phone.api.push_provisioning(&req, None).await?;
         let fired: Vec<&str> = r.risk.reasons.iter().map(|x| x.code.as_str()).collect();
         steps.push(format!(
@@ -666,11 +703,41 @@ async fn green_path(d: &Demo) -> anyhow::Result<Vec<String>> {
     Ok(steps)
 }
 
+/// US 10,243,958: the wallet's non-override level below the service's asks for further
+/// authentication, and the issuer's app gave it: approved without step-up.
+async fn trusted_push(d: &Demo) -> anyhow::Result<Vec<String>> {
+    let mut steps = Vec::new();
+    let mut phone = d.phone(908)?;
+    let r = d
+        .push(
+            &phone,
+            Some(WalletRiskInfo::level(5, true)),
+            Decision::Approved,
+            &mut steps,
+        )
+        .await?;
+    anyhow::ensure!(
+        r.risk.merge_rule == "issuer_app_authenticated",
+        "merge rule {}",
+        r.risk.merge_rule
+    );
+    steps.push(format!(
+        "the wallet's 5 is below the service's {}, which asks for further authentication; the issuer's app authenticated the cardholder and signed the request, so no step-up",
+        r.risk.tsp_level
+    ));
+    d.install_approved(&mut phone, &r, &mut steps).await?;
+    Ok(steps)
+}
+
 async fn step_up_then_otp(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
     let mut phone = d.phone(902)?;
+    steps.push(format!(
+        "{DEMO_STRICT_ISSUER} is registered with push_step_up: its pushes in the step-up band still step up"
+    ));
     let r = d
-        .push(
+        .push_via(
+            &d.strict_app,
             &phone,
             Some(WalletRiskInfo::level(5, true)),
             Decision::StepUpRequired,
@@ -789,7 +856,8 @@ async fn lockout(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
     let phone = d.phone(905)?;
     let r = d
-        .push(
+        .push_via(
+            &d.strict_app,
             &phone,
             Some(WalletRiskInfo::level(5, true)),
             Decision::StepUpRequired,

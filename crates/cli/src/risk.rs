@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use provisio_risk::{Policy, RiskDecision, Signals, evaluate};
+use provisio_risk::{Policy, RiskDecision, Signals, Way, evaluate};
 use provisio_tsp::wire::WalletRiskInfo;
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +53,10 @@ struct Input {
     /// The service's signals.
     #[serde(default)]
     signals: Signals,
+    /// The way in: `{"kind": "issuer_app", "step_up": false}` (default, the trusted push) or
+    /// `{"kind": "wallet", "issuer": {"decision": "APPROVE", ...} or absent}`.
+    #[serde(default)]
+    way: Way,
 }
 
 #[derive(Serialize)]
@@ -88,7 +92,13 @@ pub(crate) fn run(command: RiskCommand) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("{} is not a risk input", args.input.display()))?;
             let wallet = WalletRiskInfo::to_input(input.wallet_risk.as_ref())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
-            let decision = evaluate(&policy, &input.issuer_id, &wallet, &input.signals);
+            let decision = evaluate(
+                &policy,
+                &input.issuer_id,
+                &wallet,
+                &input.signals,
+                &input.way,
+            );
             if args.json {
                 let out = EvalOutput {
                     issuer_id: &input.issuer_id,

@@ -58,7 +58,8 @@ fn demo_passes_and_never_reveals_the_pan() {
         "hosted wallet: fresh phone, module, account, KBA (one failed attempt), then push",
         "hosted wallet: three failed attempts lock the account; push refused",
         "push provisioning",
-        "non-override: wallet level below the service's, step-up by OTP",
+        "trusted push: wallet level below the service's, approved as authenticated by the issuer's app",
+        "non-override: wallet level below the service's, an issuer that keeps step-up on pushes, step-up by OTP",
         "non-override: wallet level above the service's, provisioned by script",
         "decline: device on the block list",
         "step-up: OTP lockout",
@@ -154,5 +155,5 @@ fn demo_passes_and_never_reveals_the_pan() {
             && transcript.contains("TOKEN_UPDATED"),
         "the token-life flows' refusals and events are in the transcript"
     );
-    assert!(transcript.contains("17 of 17 flows as expected"));
+    assert!(transcript.contains("18 of 18 flows as expected"));
 }

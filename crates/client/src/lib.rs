@@ -114,6 +114,16 @@ impl ProvisioClient {
         Ok(r.api_key)
     }
 
+    /// `POST /v1/admin/issuers` with every member of `body` (card ranges, `push_step_up`,
+    /// ...); returns the issuer's API key.
+    pub async fn register_issuer_with(
+        &self,
+        body: &serde_json::Value,
+    ) -> Result<String, ClientError> {
+        let r: Registered = self.post("/v1/admin/issuers", body, None).await?;
+        Ok(r.api_key)
+    }
+
     /// `POST /v1/admin/token-requestors`; returns the wallet provider's API key.
     pub async fn register_token_requestor(
         &self,

@@ -3,7 +3,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use provisio_risk::{Policy, Signals, WalletInput, WalletRisk, evaluate};
+use provisio_risk::{Policy, Signals, WalletInput, WalletRisk, Way, evaluate};
 
 fn bench(c: &mut Criterion) {
     let policy = Policy::builtin();
@@ -18,7 +18,6 @@ fn bench(c: &mut Criterion) {
         card_attempts_1h: 3,
         device_tokens: 2,
         device_distinct_cards_24h: 3,
-        trusted_push: true,
         ..Signals::default()
     };
     c.bench_function("baseline: clone the inputs", |b| {
@@ -31,6 +30,7 @@ fn bench(c: &mut Criterion) {
                 black_box("demo-bank"),
                 black_box(&wallet),
                 black_box(&signals),
+                black_box(&Way::default()),
             )
         })
     });

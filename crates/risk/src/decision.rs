@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::assess::{FiredRule, ServiceAssessment, assess};
 use crate::policy::{MergeSettings, Policy};
 use crate::signals::{Signals, WalletInput};
+use crate::way::{IssuerDecision, IssuerVerdict, Way};
 
 /// Band boundaries: approve below `step_up_from`, decline from `decline_from`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +68,9 @@ pub enum MergeRule {
     NoWalletRisk,
     /// The wallet could not assess: the service's level, at least the policy's stand-in level.
     WalletRiskUnassessable,
+    /// A pushed request whose level fell in the step-up band, approved because the issuer's
+    /// app authenticated the cardholder (US 10,243,958 claim 1); the level is the merge's.
+    IssuerAppAuthenticated,
 }
 
 impl MergeRule {
@@ -78,6 +82,7 @@ impl MergeRule {
             Self::ServiceLevel => "service_level",
             Self::NoWalletRisk => "no_wallet_risk",
             Self::WalletRiskUnassessable => "wallet_risk_unassessable",
+            Self::IssuerAppAuthenticated => "issuer_app_authenticated",
         }
     }
 }
@@ -112,6 +117,10 @@ pub struct RiskDecision {
     pub fired: Vec<FiredRule>,
     /// The fired rules' and the merge's reasons, in order.
     pub reasons: Vec<Reason>,
+    /// On the wallet path: what the issuer's decisioning said (or the fallback), with its
+    /// latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerVerdict>,
 }
 
 /// Evaluates `policy` for `issuer_id` and merges with the wallet's level. A pure function of
@@ -121,16 +130,11 @@ pub fn evaluate(
     issuer_id: &str,
     wallet: &WalletInput,
     signals: &Signals,
+    way: &Way,
 ) -> RiskDecision {
     let profile = policy.profile(issuer_id);
     let service = assess(profile, signals, wallet);
-    let mut d = decide(
-        wallet,
-        &service,
-        signals.trusted_push,
-        profile.merge,
-        profile.thresholds(),
-    );
+    let mut d = decide(wallet, &service, way, profile.merge, profile.thresholds());
     d.policy_version.clone_from(&profile.version);
     d
 }
@@ -143,13 +147,18 @@ pub fn evaluate(
 /// - no non-override: the service decides, and on the trusted issuer-app path it may lower
 ///   its level by the credit (never below a rule's floor);
 /// - a missing or unassessable wallet risk: the service's level, at least a stand-in level.
+///
+/// Then the way in: a trusted push in the step-up band is approved (US 10,243,958); on the
+/// wallet path the issuer's decline declines and its "require authentication" makes at least
+/// step-up.
 pub fn decide(
     wallet: &WalletInput,
     service: &ServiceAssessment,
-    trusted_push: bool,
+    way: &Way,
     merge: MergeSettings,
     thresholds: Thresholds,
 ) -> RiskDecision {
+    let trusted_push = way.is_issuer_app();
     let s = service.level();
     let mut reasons: Vec<Reason> = service
         .fired
@@ -178,7 +187,7 @@ pub fn decide(
             ),
         });
     }
-    let (final_level, merge_rule, outcome) = match wallet {
+    let (final_level, mut merge_rule, mut outcome) = match wallet {
         WalletInput::Assessed(w) if w.non_override && w.level < s => {
             reasons.push(Reason {
                 code: "non_override_service_higher".into(),
@@ -222,6 +231,49 @@ pub fn decide(
             (l, rule, thresholds.band(l))
         }
     };
+    match way {
+        Way::IssuerApp { step_up: false } if outcome == Outcome::StepUp => {
+            reasons.push(Reason {
+                code: "issuer_app_authenticated".into(),
+                text: "The issuer's app authenticated the cardholder and signed the request data, so the credential is provisioned without step-up (US 10,243,958).".into(),
+            });
+            merge_rule = MergeRule::IssuerAppAuthenticated;
+            outcome = Outcome::Approve;
+        }
+        Way::Wallet { issuer: Some(v) } => {
+            let (code, text) = match (v.decision, v.fallback.is_some()) {
+                (IssuerDecision::Decline, _) => {
+                    outcome = Outcome::Decline;
+                    (
+                        "issuer_declined",
+                        "The issuer declined the card for this wallet.",
+                    )
+                }
+                (IssuerDecision::RequireAuthentication, fallback) => {
+                    outcome = outcome.max(Outcome::StepUp);
+                    if fallback {
+                        (
+                            "issuer_decision_unavailable",
+                            "The issuer's decisioning gave no usable answer in time; the fallback requires authentication.",
+                        )
+                    } else {
+                        (
+                            "issuer_requires_authentication",
+                            "The issuer requires the cardholder to authenticate.",
+                        )
+                    }
+                }
+                (IssuerDecision::Approve, _) => {
+                    ("issuer_approved", "The issuer approved; the levels decide.")
+                }
+            };
+            reasons.push(Reason {
+                code: code.into(),
+                text: text.into(),
+            });
+        }
+        _ => {}
+    }
     RiskDecision {
         policy_version: String::new(),
         wallet_level: wallet.level(),
@@ -232,5 +284,9 @@ pub fn decide(
         outcome,
         fired: service.fired.clone(),
         reasons,
+        issuer: match way {
+            Way::Wallet { issuer } => issuer.clone(),
+            Way::IssuerApp { .. } => None,
+        },
     }
 }

@@ -10,6 +10,8 @@
 //!  trusted issuer-app path (credit unless non_override) ─────────┘      │
 //!                                            bands ◄───────────────────┘
 //!                              APPROVE  |  STEP_UP  |  DECLINE
+//!              the way in: a trusted push approves the step-up band; on the wallet
+//!              path the issuer's decisioning may decline or require authentication
 //! ```
 //!
 //! [`evaluate`] is a pure function: the same policy and inputs always give the same
@@ -20,8 +22,10 @@ mod assess;
 mod decision;
 mod policy;
 mod signals;
+mod way;
 
 pub use assess::{FiredRule, ServiceAssessment, assess};
 pub use decision::{MergeRule, Outcome, Reason, RiskDecision, Thresholds, decide, evaluate};
 pub use policy::{DEFAULT_POLICY, Effect, MergeSettings, Policy, PolicyError, Profile, Rule};
 pub use signals::{Signal, SignalKind, Signals, WalletInput, WalletRisk};
+pub use way::{IssuerDecision, IssuerVerdict, Way};

@@ -92,9 +92,6 @@ pub struct Signals {
     pub device_allowed: bool,
     /// The card is on the allow list.
     pub pan_allowed: bool,
-    /// The request came through the trusted issuer-app push path (signed by the issuer). Not
-    /// a rule signal: the policy's `trusted_push_credit` applies it in the merge.
-    pub trusted_push: bool,
 }
 
 /// A signal a policy rule can test.
@@ -118,11 +115,11 @@ pub enum Signal {
     RecentDeclines,
     /// [`Signals::failed_step_ups`].
     FailedStepUps,
-    /// The wallet's level (only when it sent one).
+    /// The wallet's level (only when it sent one without non-override).
     WalletLevel,
-    /// The wallet's device score (only when it sent one).
+    /// The wallet's device score (only when it sent one without non-override).
     WalletDeviceScore,
-    /// The wallet's account score (only when it sent one).
+    /// The wallet's account score (only when it sent one without non-override).
     WalletAccountScore,
     /// [`Signals::account_age_days`]; younger is riskier.
     AccountAgeDays,
@@ -215,9 +212,13 @@ impl Signal {
 
     /// The signal's value: a number, `1`/`0` for flags, `None` when the wallet did not send
     /// the score or level it names.
+    ///
+    /// A non-override wallet level is the first level of US 10,140,615 claim 1, and the
+    /// second must come from "additional information ... different than the first set of
+    /// information": so the wallet's own level and scores are not service signals then.
     pub(crate) fn value(self, s: &Signals, wallet: &WalletInput) -> Option<u32> {
         let assessed = match wallet {
-            WalletInput::Assessed(w) => Some(w),
+            WalletInput::Assessed(w) if !w.non_override => Some(w),
             _ => None,
         };
         Some(match self {

@@ -52,6 +52,14 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(routes::health::openapi))
         .route("/v1/keys/jwks.json", get(routes::keys::jwks))
         .route("/v1/admin/issuers", post(routes::admin::create_issuer))
+        .route(
+            "/v1/admin/issuers/{issuer_id}/bin-ranges",
+            put(routes::issuer_settings::set_bin_ranges),
+        )
+        .route(
+            "/v1/admin/issuers/{issuer_id}/decisioning",
+            put(routes::issuer_settings::set_decisioning),
+        )
         .route("/v1/admin/networks", post(routes::payments::create_network))
         .route(
             "/v1/network/authorizations",

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use provisio_accounts::AccountsConfig;
-use provisio_crypto::{AwsLcProvider, EcPublicKey};
+use provisio_crypto::AwsLcProvider;
 use provisio_store::{Principal, Store};
 use provisio_tsp::{TspConfig, TspKeys};
 
@@ -37,7 +37,7 @@ pub struct AppState {
     /// Who holds an API key, by its hash.
     pub(crate) principals: Arc<ReadCache<[u8; 32], Principal>>,
     /// An issuer's signing `kid` and key, by issuer id.
-    pub(crate) issuer_keys: Arc<ReadCache<String, (String, EcPublicKey)>>,
+    pub(crate) issuer_keys: Arc<ReadCache<String, provisio_tsp::IssuerKey>>,
 }
 
 impl AppState {

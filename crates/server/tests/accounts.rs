@@ -34,7 +34,7 @@ struct Hosted {
 }
 
 async fn hosted() -> Hosted {
-    let h = harness().await;
+    let h = harness_stepping_up().await;
     let body =
         json!({"token_requestor_id": HOSTED, "name": "Hosted wallet", "wallet_accounts": "hosted"});
     let (s, v) = call(

@@ -447,14 +447,38 @@ async fn every_single_byte_change_of_the_jwe_is_a_4xx() {
     assert_eq!(h.push(&req).await.0, StatusCode::OK);
 }
 
+/// US 10,243,958 claim 1: the issuer's app authenticated the cardholder, so a push in the
+/// step-up band is provisioned "without requiring the second application to perform a
+/// step-up authentication process"; the decline band still declines.
+#[tokio::test]
+async fn claim_958_push_in_the_step_up_band_is_provisioned_without_step_up() {
+    let h = harness().await;
+    let mut req = h.request_with(|_| {});
+    req.wallet_risk = Some(WalletRiskInfo::level(55, true));
+    let (s, v) = h.push(&req).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["decision"], "APPROVED");
+    assert_eq!(v["risk"]["final_level"], 55);
+    assert_eq!(v["risk"]["merge_rule"], "issuer_app_authenticated");
+    assert_eq!(v["token"]["status"], "ACTIVE");
+    assert!(v["access_data"].is_string());
+    assert!(v.get("step_up").is_none());
+    let mut declined = h.request_with(|_| {});
+    declined.wallet_risk = Some(WalletRiskInfo::level(85, true));
+    let (_, v) = h.push(&declined).await;
+    assert_eq!(v["decision"], "DECLINED", "{v}");
+}
+
+/// An issuer registered with `push_step_up: true` keeps the step-up band on its pushes.
 #[tokio::test]
 async fn non_override_wallet_risk_is_a_floor() {
-    let h = harness().await;
+    let h = harness_stepping_up().await;
     let mut req = h.request_with(|_| {});
     req.wallet_risk = Some(WalletRiskInfo::level(55, true));
     let (s, v) = h.push(&req).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["decision"], "STEP_UP_REQUIRED");
+    assert_eq!(v["risk"]["merge_rule"], "non_override_wallet_floor");
     assert_eq!(v["risk"]["final_level"], 55);
     assert_eq!(v["token"]["status"], "INACTIVE");
     assert!(v.get("access_data").is_none());

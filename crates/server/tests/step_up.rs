@@ -78,7 +78,7 @@ fn wrong(code: &str) -> String {
 
 #[tokio::test]
 async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready() {
-    let mut h = harness().await;
+    let mut h = harness_stepping_up().await;
     let sink = Arc::new(MemorySink::default());
     let _deliverer = spawn_delivery(h.state.clone(), sink.clone());
     let pv = h.step_up_push().await;
@@ -217,7 +217,7 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
 
 #[tokio::test]
 async fn expiry_tries_resends_and_lockout() {
-    let h = harness().await;
+    let h = harness_stepping_up().await;
     let sink = Arc::new(MemorySink::default());
     let _deliverer = spawn_delivery(h.state.clone(), sink.clone());
 
@@ -333,7 +333,7 @@ async fn expiry_tries_resends_and_lockout() {
 
 #[tokio::test]
 async fn a_code_is_accepted_once_under_concurrent_verification() {
-    let h = Arc::new(harness().await);
+    let h = Arc::new(harness_stepping_up().await);
     let sink = Arc::new(MemorySink::default());
     let _deliverer = spawn_delivery(h.state.clone(), sink.clone());
     let pv = h.step_up_push().await;
@@ -363,7 +363,7 @@ async fn a_code_is_accepted_once_under_concurrent_verification() {
 
 #[tokio::test]
 async fn approval_carries_a_script_and_lists_decide() {
-    let h = harness().await;
+    let h = harness_stepping_up().await;
     let (s, v) = h.push(&h.request_with(|_| {})).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["decision"], "APPROVED");

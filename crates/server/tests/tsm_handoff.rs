@@ -14,7 +14,7 @@ mod common;
 
 use axum::Router;
 use axum::http::StatusCode;
-use common::{ADMIN, Harness, call, code, harness};
+use common::{ADMIN, Harness, call, code, harness, harness_stepping_up};
 use provisio_crypto::{CryptoProvider, EcKeyPair};
 use provisio_jose::Jwk;
 use provisio_tsm::open_credential;
@@ -44,7 +44,7 @@ async fn put_tsm(app: &Router, issuer: &str, body: &Value) -> (StatusCode, Value
 }
 
 async fn handoff(register: bool) -> Handoff {
-    let h = harness().await;
+    let h = harness_stepping_up().await;
     let app = provisio_server::router(h.state.clone().with_public_url(PUBLIC));
     let sp_key = h.crypto.generate_ec_key().unwrap();
     if register {

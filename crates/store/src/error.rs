@@ -6,8 +6,10 @@
 pub enum Conflict {
     /// The push session id was accepted before.
     SessionId,
-    /// The issuer's `jti` was accepted before.
+    /// The issuer's `jti` (or, wallet-initiated, the token requestor's) was accepted before.
     Jti,
+    /// The issuer-app activation data's nonce was accepted before.
+    ActivationNonce,
     /// The minted token PAN exists (mint again).
     TokenPan,
     /// The device already holds a live token of this card for this token requestor.
@@ -18,6 +20,8 @@ pub enum Conflict {
     IdempotencyKey,
     /// The issuer id is registered.
     IssuerId,
+    /// A card range prefix belongs to another issuer.
+    BinRange,
     /// The token requestor id is registered.
     TokenRequestorId,
     /// The network id is registered.

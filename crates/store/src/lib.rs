@@ -29,9 +29,9 @@ pub use db::conn::Backend;
 pub use db::migrate::SCHEMA_VERSION;
 pub use error::{Conflict, StoreError};
 pub use records::{
-    CardQuery, IdempotencyRecord, IssuerRecord, ListKind, ListName, NetworkRecord, Principal,
-    PushFacts, PushFactsQuery, Role, ScriptRecord, SignalQuery, SpTsmRecord, TokenRecord,
-    TokenRequestorRecord,
+    CardQuery, Decisioning, IdempotencyRecord, IssuerRecord, ListKind, ListName, NetworkRecord,
+    Principal, PushFacts, PushFactsQuery, Role, ScriptRecord, SignalQuery, SpTsmRecord,
+    TokenRecord, TokenRequestorRecord,
 };
 pub use roles::{
     AccountStore, Decide, Decided, KeyStore, OutboxStore, ParticipantStore, PaymentStore,

@@ -66,6 +66,21 @@ pub struct IssuerRecord {
     pub created_at: i64,
     /// Where its token events are posted.
     pub notification_url: Option<String>,
+    /// Its pushes still step up in the step-up band (it opted out of the trusted push).
+    pub push_step_up: bool,
+    /// Its card ranges (6 to 11 digit prefixes).
+    pub bin_ranges: Vec<String>,
+    /// Its decisioning endpoint and the key card data is sealed to, if it registered one.
+    pub decisioning: Option<Decisioning>,
+}
+
+/// Where an issuer decides on cards entered in a wallet (docs/protocol.md §17.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decisioning {
+    /// The endpoint (https, or http to a loopback address).
+    pub url: String,
+    /// The EC P-256 public JWK (with `kid`) the card data is sealed to, as JSON.
+    pub encryption_jwk: String,
 }
 
 /// A registered wallet provider.

@@ -56,6 +56,9 @@ async fn open(url: &str) -> Arc<SqlStore> {
             signing_jwk: "{}".into(),
             created_at: NOW,
             notification_url: None,
+            push_step_up: false,
+            bin_ranges: vec!["400000".into(), "48953712".into()],
+            decisioning: None,
         },
         &[1; 32],
         None,
@@ -732,6 +735,69 @@ async fn an_atc_is_used_once_under_concurrency_across_instances() {
             (view.usage.approved, view.usage.declined, view.usage.last_at),
             (2, 18, Some(NOW + 23)),
             "{name}: every attempt is recorded, the replays declined"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_longest_card_range_names_the_issuer_and_a_range_is_one_issuers() {
+    for (name, store, _, _dir) in stores().await {
+        let of = |pan: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .issuer_of_pan(pan)
+                    .await
+                    .unwrap()
+                    .map(|i| (i.issuer_id, i.bin_ranges))
+            }
+        };
+        let bank = Some((
+            "bank".to_owned(),
+            vec!["400000".to_owned(), "48953712".to_owned()],
+        ));
+        assert_eq!(of("4895371234567890").await, bank, "{name}");
+        assert_eq!(of("4000001234567899").await, bank, "{name}");
+        assert_eq!(of("5100001234567890").await, None, "{name}");
+        let other = IssuerRecord {
+            issuer_id: "other".into(),
+            name: "Other".into(),
+            signing_kid: "k".into(),
+            signing_jwk: "{}".into(),
+            created_at: NOW,
+            notification_url: None,
+            push_step_up: false,
+            bin_ranges: vec!["400000".into()],
+            decisioning: None,
+        };
+        let taken = store.create_issuer(&other, &[9; 32], None).await;
+        assert!(
+            matches!(taken, Err(StoreError::Conflict(Conflict::BinRange))),
+            "{name}: {taken:?}"
+        );
+        // Nothing of the refused registration stays.
+        assert!(store.issuer("other").await.unwrap().is_none(), "{name}");
+        let other = IssuerRecord {
+            bin_ranges: vec!["4895371".into()],
+            ..other
+        };
+        store.create_issuer(&other, &[9; 32], None).await.unwrap();
+        // The longer range still wins over the shorter one.
+        assert_eq!(of("4895371234567890").await, bank, "{name}");
+        assert_eq!(
+            of("4895371999999999").await.map(|(id, _)| id).as_deref(),
+            Some("other"),
+            "{name}"
+        );
+        let refused = store.set_bin_ranges("other", &["48953712".into()]).await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict(Conflict::BinRange))),
+            "{name}"
+        );
+        assert_eq!(
+            store.issuer("other").await.unwrap().unwrap().bin_ranges,
+            ["4895371"],
+            "{name}: a refused replacement changes nothing"
         );
     }
 }

@@ -5,7 +5,7 @@
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_jose::{EncryptOptions, KeyManagement};
-use provisio_risk::{Signals, WalletInput, evaluate};
+use provisio_risk::{Signals, WalletInput, Way, evaluate};
 use provisio_tsp::{Accepted, Contact, MintInput, TspConfig, TspKeys, mint};
 use provisio_types::{Expiry, Pan};
 
@@ -26,11 +26,13 @@ fn bench(c: &mut Criterion) {
         contact: Contact::default(),
     };
     let device = crypto.generate_ec_key().unwrap();
-    let signals = Signals {
-        trusted_push: true,
-        ..Signals::default()
-    };
-    let risk = evaluate(&config.risk_policy, "bank", &WalletInput::Missing, &signals);
+    let risk = evaluate(
+        &config.risk_policy,
+        "bank",
+        &WalletInput::Missing,
+        &Signals::default(),
+        &Way::default(),
+    );
     let input = MintInput {
         accepted: &accepted,
         device_key: device.public_key(),

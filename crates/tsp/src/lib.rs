@@ -61,7 +61,9 @@ pub use payment::{
     Authorization, AuthorizeInput, Authorized, NewAuthorization, PayingToken, PaymentConfig,
     PaymentError, Recorded, authorize,
 };
-pub use process::{CardFacts, HostedAccount, Opening, PushContext, PushFacts, PushRequest, gate};
+pub use process::{
+    CardFacts, HostedAccount, IssuerKey, Opening, PushContext, PushFacts, PushRequest, gate,
+};
 pub use push::{AcceptContext, Accepted, Opened, Verified, open};
 pub use script::{
     MAX_REASON, ReportedScript, ScriptEnd, ScriptError, ScriptFacts, ScriptOutcome, ScriptReport,

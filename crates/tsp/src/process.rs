@@ -12,7 +12,7 @@
 
 use provisio_accounts::AccountState;
 use provisio_crypto::{CryptoProvider, EcPublicKey};
-use provisio_risk::{Signals, WalletInput, evaluate};
+use provisio_risk::{Signals, WalletInput, Way, evaluate};
 use provisio_types::{DeviceId, Pan, SessionId, UnixSeconds, WalletUserId};
 
 use crate::push::{AcceptContext, Opened, open};
@@ -56,15 +56,26 @@ pub struct HostedAccount {
     pub binding_key: EcPublicKey,
 }
 
+/// A registered issuer as a push reads it.
+#[derive(Debug, Clone)]
+pub struct IssuerKey {
+    /// Its signing key's `kid`.
+    pub kid: String,
+    /// Its signing key.
+    pub key: EcPublicKey,
+    /// Its pushes still step up in the step-up band (it opted out of the trusted push).
+    pub push_step_up: bool,
+}
+
 /// What the store knew when the request arrived.
 #[derive(Debug, Clone)]
 pub struct PushFacts {
-    /// The signing key id and key of the issuer the request data names, if registered.
-    pub issuer_key: Option<(String, EcPublicKey)>,
+    /// The issuer the request data names, if registered.
+    pub issuer_key: Option<IssuerKey>,
     /// For a wallet whose accounts are hosted here: the user's live account, if any
     /// (`None` for wallets with their own accounts).
     pub account: Option<Option<HostedAccount>>,
-    /// The service's risk signals (`trusted_push` is set here).
+    /// The service's risk signals.
     pub signals: Signals,
     /// The issuer's TSM, when the device has a secure element and the issuer registered one.
     pub sp_tsm: Option<SpTsmTarget>,
@@ -175,9 +186,9 @@ impl Opening {
             )?;
         }
         let opened = self.opened.as_ref().map_err(Clone::clone)?;
-        let (kid, key) = facts.issuer_key.as_ref().ok_or(PushError::UnknownIssuer)?;
+        let issuer = facts.issuer_key.as_ref().ok_or(PushError::UnknownIssuer)?;
         let accepted = opened
-            .verify(ctx.crypto, kid, key)?
+            .verify(ctx.crypto, &issuer.kid, &issuer.key)?
             .accept(&AcceptContext {
                 tsp_id: &ctx.config.tsp_id,
                 caller_trid: ctx.caller_trid,
@@ -187,15 +198,16 @@ impl Opening {
                 now: ctx.now,
                 window_s: ctx.config.freshness_window_s,
             })?;
-        let mut signals = facts.signals.clone();
         // Only the issuer-app path reaches here: the request data is signed by the issuer's
-        // registered key after it authenticated the cardholder.
-        signals.trusted_push = true;
+        // registered key after it authenticated the cardholder (US 10,243,958 claim 1).
         let risk = evaluate(
             &ctx.config.risk_policy,
             &accepted.issuer_id,
             &req.wallet,
-            &signals,
+            &facts.signals,
+            &Way::IssuerApp {
+                step_up: issuer.push_step_up,
+            },
         );
         // A secure element is provisioned through the issuer's TSM; an issuer without one gets
         // the HCE script on every device.

@@ -58,6 +58,8 @@ codes! {
     TokenRequestorExists = "token_requestor_exists",
     /// The network id is registered already.
     NetworkExists = "network_exists",
+    /// A card range prefix belongs to another issuer.
+    BinRangeTaken = "bin_range_taken",
     /// A TSM needs a report URL, and the service runs without `--public-url`.
     NoPublicUrl = "no_public_url",
 

@@ -10,7 +10,7 @@ use provisio_crypto::{AesKey, AwsLcProvider, CryptoProvider, SecretBytes};
 use provisio_gp::scp03::{CardHandshake, HostHandshake, SecurityLevel, StaticKeys};
 use provisio_gp::{Command, Response, StatusWord};
 use provisio_jose::{EncryptOptions, KeyManagement};
-use provisio_risk::{Policy, Signals, WalletInput, WalletRisk, evaluate};
+use provisio_risk::{Policy, Signals, WalletInput, WalletRisk, Way, evaluate};
 use provisio_server::{Clock, SystemClock};
 use provisio_tsp::{Accepted, Contact, MintInput, TspConfig, TspKeys};
 use provisio_types::Expiry;
@@ -88,7 +88,6 @@ pub(super) fn risk(args: &MicroArgs) -> anyhow::Result<ExitCode> {
         card_attempts_1h: 3,
         device_tokens: 2,
         device_distinct_cards_24h: 3,
-        trusted_push: true,
         ..Signals::default()
     };
     let op = per_call_us(args.iterations, || {
@@ -97,6 +96,7 @@ pub(super) fn risk(args: &MicroArgs) -> anyhow::Result<ExitCode> {
             "demo-bank",
             black_box(&wallet),
             black_box(&signals),
+            black_box(&Way::default()),
         ));
         Ok(())
     })?;
@@ -188,15 +188,12 @@ pub(super) fn mint(args: &MicroArgs) -> anyhow::Result<ExitCode> {
         contact: Contact::default(),
     };
     let device = crypto.generate_ec_key()?;
-    let signals = Signals {
-        trusted_push: true,
-        ..Signals::default()
-    };
     let risk = evaluate(
         &config.risk_policy,
         "bench-bank",
         &WalletInput::Missing,
-        &signals,
+        &Signals::default(),
+        &Way::default(),
     );
     let pan_hash = keys
         .vault()

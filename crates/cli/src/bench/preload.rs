@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use provisio_crypto::{AwsLcProvider, CryptoProvider, EcKeyPair, SecretBytes};
-use provisio_risk::{Signals, WalletInput, evaluate};
+use provisio_risk::{Signals, WalletInput, Way, evaluate};
 use provisio_server::SystemClock;
 use provisio_store::{IssuerRecord, SqlStore, Store, TokenRequestorRecord};
 use provisio_tsp::records::NewProvisioning;
@@ -150,6 +150,9 @@ async fn register(store: &dyn Store, crypto: &AwsLcProvider, now: i64) -> anyhow
         signing_jwk: serde_json::to_string(&jwk)?,
         created_at: now,
         notification_url: None,
+        push_step_up: false,
+        bin_ranges: Vec::new(),
+        decisioning: None,
     };
     store.create_issuer(&issuer, &unheld(crypto)?, None).await?;
     let requestor = TokenRequestorRecord {
@@ -214,11 +217,16 @@ pub(super) fn record(
         },
     };
     let signals = Signals {
-        trusted_push: true,
         device_blocked: i % 20 == 19,
         ..Signals::default()
     };
-    let risk = evaluate(&config.risk_policy, ISSUER, &WalletInput::Missing, &signals);
+    let risk = evaluate(
+        &config.risk_policy,
+        ISSUER,
+        &WalletInput::Missing,
+        &signals,
+        &Way::default(),
+    );
     let device: EcKeyPair = crypto.generate_ec_key()?;
     let input = MintInput {
         accepted: &accepted,

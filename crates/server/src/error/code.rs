@@ -89,6 +89,11 @@ pub const fn meaning(code: Code) -> Meaning {
             "Network already registered",
             "The network id is registered already.",
         ),
+        C::BinRangeTaken => m(
+            StatusCode::CONFLICT,
+            "Card range taken",
+            "A card range prefix is registered to another issuer.",
+        ),
         C::NoPublicUrl => m(
             StatusCode::CONFLICT,
             "No public URL",

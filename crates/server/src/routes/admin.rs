@@ -31,6 +31,13 @@ pub struct CreateIssuer {
     /// loopback address.
     #[serde(default)]
     pub notification_url: Option<String>,
+    /// Its card ranges: prefixes of 6 to 11 digits (docs/protocol.md §17.1).
+    #[serde(default)]
+    pub bin_ranges: Vec<String>,
+    /// Its pushes still step up in the step-up band, instead of being approved as
+    /// authenticated by its app (docs/protocol.md §17.6). Default `false`.
+    #[serde(default)]
+    pub push_step_up: bool,
 }
 
 /// `POST /v1/admin/issuers` answer.
@@ -88,7 +95,7 @@ pub struct CreatedTokenRequestor {
         (status = 400, body = Problem, description = "malformed_request"),
         (status = 401, body = Problem, description = "unauthorized"),
         (status = 403, body = Problem, description = "forbidden: not an admin key"),
-        (status = 409, body = Problem, description = "issuer_exists"),
+        (status = 409, body = Problem, description = "issuer_exists; bin_range_taken: a card range is another issuer's"),
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
     security(("api_key" = [])))]
@@ -125,6 +132,9 @@ pub(crate) async fn create_issuer(
         signing_jwk: serde_json::to_string(&req.signing_jwk).map_err(|e| ApiError::internal(&e))?,
         created_at: now,
         notification_url: super::token_admin::checked_url(req.notification_url)?,
+        push_step_up: req.push_step_up,
+        bin_ranges: super::issuer_settings::checked_ranges(req.bin_ranges)?,
+        decisioning: None,
     };
     let key_hash = hash_api_key(crypto, &api_key);
     let body = serde_json::to_string(&CreatedIssuer {
@@ -240,7 +250,7 @@ async fn registration_answer(
         Ok(()) => Ok(created(body)),
         Err(StoreError::Conflict(c)) if c == exists.0 => Err(ApiError::new(exists.1, exists.2)),
         Err(StoreError::Conflict(Conflict::IdempotencyKey)) => replay_after_race(state, idem).await,
-        Err(e) => Err(e.into()),
+        Err(e) => Err(super::issuer_settings::range_conflict(e)),
     }
 }
 

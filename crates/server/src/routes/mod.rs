@@ -4,6 +4,7 @@ pub(crate) mod accounts;
 pub(crate) mod admin;
 pub(crate) mod health;
 pub(crate) mod issuer_accounts;
+pub(crate) mod issuer_settings;
 pub(crate) mod kba_sources;
 pub(crate) mod keys;
 pub(crate) mod payments;

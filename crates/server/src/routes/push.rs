@@ -6,13 +6,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use provisio_crypto::EcPublicKey;
 use provisio_jose::Jwk;
 use provisio_store::{
     AccountGate, CardQuery, Conflict, Principal, PushFactsQuery, Role, SignalQuery, StoreError,
 };
 use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse};
-use provisio_tsp::{HostedAccount, Opening, PushContext, PushFacts, PushRequest};
+use provisio_tsp::{HostedAccount, IssuerKey, Opening, PushContext, PushFacts, PushRequest};
 
 use super::admin::replay_after_race;
 use crate::auth::require;
@@ -208,20 +207,21 @@ async fn already_in_wallet(state: &AppState, query: PushFactsQuery) -> ApiError 
     }
 }
 
-/// The registered issuer's signing `kid` and key, parsed and validated once per
-/// [`crate::read_cache::TTL`].
+/// The registered issuer's signing `kid` and key and its push setting, parsed and validated
+/// once per [`crate::read_cache::TTL`].
 fn issuer_key(
     state: &AppState,
     issuer: Option<provisio_store::IssuerRecord>,
-) -> Result<Option<(String, EcPublicKey)>, ApiError> {
+) -> Result<Option<IssuerKey>, ApiError> {
     let Some(issuer) = issuer else {
         return Ok(None);
     };
     let jwk: Jwk = serde_json::from_str(&issuer.signing_jwk).map_err(|e| ApiError::internal(&e))?;
-    let found = (
-        issuer.signing_kid,
-        jwk.public_key().map_err(|e| ApiError::internal(&e))?,
-    );
+    let found = IssuerKey {
+        kid: issuer.signing_kid,
+        key: jwk.public_key().map_err(|e| ApiError::internal(&e))?,
+        push_step_up: issuer.push_step_up,
+    };
     state.issuer_keys.put(issuer.issuer_id, found.clone());
     Ok(Some(found))
 }

@@ -111,6 +111,19 @@ pub async fn harness() -> Harness {
 
 /// The harness with the service configured by `config` (retry timings, time limits).
 pub async fn harness_with(config: TspConfig) -> Harness {
+    harness_of(config, false).await
+}
+
+/// The harness whose issuer registered `push_step_up: true`: its pushes in the step-up band
+/// step up instead of being approved as authenticated by its app (docs/protocol.md §17.6),
+/// which is how the step-up machinery is reached through a push.
+#[allow(dead_code)]
+pub async fn harness_stepping_up() -> Harness {
+    harness_of(TspConfig::default(), true).await
+}
+
+/// The harness with `config`, its issuer registered with `push_step_up`.
+pub async fn harness_of(config: TspConfig, push_step_up: bool) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let url = provisio_testkit::postgres::store_url(dir.path(), "t.db").await;
     let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
@@ -125,7 +138,7 @@ pub async fn harness_with(config: TspConfig) -> Harness {
     let kid = jwk_thumbprint(&crypto, key.public_key());
     let mut jwk = Jwk::from_public_key(key.public_key());
     jwk.kid = Some(kid.clone());
-    let body = serde_json::json!({"issuer_id": "bank-a", "name": "Bank A", "signing_jwk": jwk});
+    let body = serde_json::json!({"issuer_id": "bank-a", "name": "Bank A", "signing_jwk": jwk, "push_step_up": push_step_up});
     let (s, v) = call(
         &app,
         "POST",

@@ -107,7 +107,7 @@ async fn events_are_signed_retried_until_accepted_and_arrive_in_order() {
 
 #[tokio::test]
 async fn a_passed_step_up_is_told_as_the_tokens_activation() {
-    let h = harness_with(config_with_events(12)).await;
+    let h = harness_of(config_with_events(12), true).await;
     let (rx, url) = Receiver::start(0).await;
     assert_eq!(
         set_url(&h, ADMIN, "issuers", "bank-a", &url).await.0,

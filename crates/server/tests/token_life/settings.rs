@@ -12,10 +12,13 @@ use serde_json::json;
 #[tokio::test]
 async fn the_sweep_deletes_expired_pending_tokens_and_closes_their_step_up() {
     let ttl = 300;
-    let h = harness_with(TspConfig {
-        pending_token_ttl_s: ttl,
-        ..TspConfig::default()
-    })
+    let h = harness_of(
+        TspConfig {
+            pending_token_ttl_s: ttl,
+            ..TspConfig::default()
+        },
+        true,
+    )
     .await;
     let sink = Arc::new(MemorySink::default());
     let _deliverer = spawn_delivery(h.state.clone(), sink.clone());

@@ -55,8 +55,17 @@ fn conflict(what: &str) -> Conflict {
     let is = |constraint: &str, columns: &str| what.contains(constraint) || what.contains(columns);
     if is("provisionings_session_unique", "provisionings.session_id") {
         Conflict::SessionId
-    } else if is("provisionings_jti_unique", "provisionings.jti") {
+    } else if is("provisionings_jti_unique", "provisionings.jti")
+        || is(
+            "wallet_requests_jti_unique",
+            "wallet_requests.token_requestor_id",
+        )
+    {
         Conflict::Jti
+    } else if is("activation_nonces_unique", "activation_nonces.issuer_id") {
+        Conflict::ActivationNonce
+    } else if is("issuer_bin_ranges_pkey", "issuer_bin_ranges.prefix") {
+        Conflict::BinRange
     } else if is("tokens_token_pan_unique", "tokens.token_pan_hash") {
         Conflict::TokenPan
     } else if is(
@@ -160,6 +169,16 @@ mod tests {
                 Conflict::Jti,
             ),
             ("tokens_token_pan_unique", Conflict::TokenPan),
+            (
+                "UNIQUE constraint failed: wallet_requests.token_requestor_id, wallet_requests.jti",
+                Conflict::Jti,
+            ),
+            ("wallet_requests_jti_unique", Conflict::Jti),
+            ("issuer_bin_ranges_pkey", Conflict::BinRange),
+            (
+                "UNIQUE constraint failed: issuer_bin_ranges.prefix",
+                Conflict::BinRange,
+            ),
             ("something_else", Conflict::Other),
         ] {
             assert_eq!(conflict(what), rule, "{what}");

@@ -66,6 +66,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0011_payments.sql"),
         include_str!("../../migrations/postgres/0011_payments.sql"),
     ),
+    (
+        "second_way_in",
+        include_str!("../../migrations/sqlite/0012_second_way_in.sql"),
+        include_str!("../../migrations/postgres/0012_second_way_in.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -15,6 +15,7 @@ pub(crate) mod workers;
 
 pub(crate) mod accounts;
 pub(crate) mod handoff;
+pub(crate) mod issuer_settings;
 pub(crate) mod migrate;
 pub(crate) mod outbox;
 pub(crate) mod participants;

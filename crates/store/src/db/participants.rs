@@ -5,7 +5,10 @@ use provisio_tsp::{KeyKind, StoredKey};
 
 use crate::db::codec::{Row, params};
 use crate::db::conn::Conn;
-use crate::{IdempotencyRecord, IssuerRecord, Principal, Role, StoreError, TokenRequestorRecord};
+use crate::db::issuer_settings;
+use crate::{
+    Decisioning, IdempotencyRecord, IssuerRecord, Principal, Role, StoreError, TokenRequestorRecord,
+};
 
 /// Every stored key of the token service.
 pub(crate) fn load_keys(c: &mut dyn Conn) -> Result<Vec<StoredKey>, StoreError> {
@@ -138,16 +141,20 @@ pub(crate) fn create_issuer(
     idempotency: Option<&IdempotencyRecord>,
 ) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO issuers (issuer_id, name, signing_kid, signing_jwk, created_at, notification_url) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO issuers (issuer_id, name, signing_kid, signing_jwk, created_at, notification_url, push_step_up, decision_url, decision_jwk) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         params![
             &issuer.issuer_id,
             &issuer.name,
             &issuer.signing_kid,
             &issuer.signing_jwk,
             issuer.created_at,
-            issuer.notification_url.as_ref()
+            issuer.notification_url.as_ref(),
+            issuer.push_step_up,
+            issuer.decisioning.as_ref().map(|d| &d.url),
+            issuer.decisioning.as_ref().map(|d| &d.encryption_jwk)
         ],
     )?;
+    issuer_settings::insert_bin_ranges(c, &issuer.issuer_id, &issuer.bin_ranges)?;
     insert_api_key(
         c,
         api_key_hash,
@@ -166,15 +173,22 @@ pub(crate) fn issuer(
     c: &mut dyn Conn,
     issuer_id: &str,
 ) -> Result<Option<IssuerRecord>, StoreError> {
-    c.query_opt(
-        "SELECT issuer_id, name, signing_kid, signing_jwk, created_at, notification_url FROM issuers WHERE issuer_id = $1",
+    let Some(row) = c.query_opt(
+        "SELECT issuer_id, name, signing_kid, signing_jwk, created_at, notification_url, push_step_up, decision_url, decision_jwk FROM issuers WHERE issuer_id = $1",
         params![issuer_id],
     )?
-    .map(|r| issuer_row(&r))
-    .transpose()
+    else {
+        return Ok(None);
+    };
+    let mut issuer = issuer_row(&row)?;
+    issuer.bin_ranges = issuer_settings::bin_ranges(c, issuer_id)?;
+    Ok(Some(issuer))
 }
 
-pub(crate) fn issuer_row(r: &Row) -> Result<IssuerRecord, StoreError> {
+/// An issuer's row, without its card ranges.
+fn issuer_row(r: &Row) -> Result<IssuerRecord, StoreError> {
+    let url: Option<String> = r.get("decision_url")?;
+    let jwk: Option<String> = r.get("decision_jwk")?;
     Ok(IssuerRecord {
         issuer_id: r.get("issuer_id")?,
         name: r.get("name")?,
@@ -182,6 +196,12 @@ pub(crate) fn issuer_row(r: &Row) -> Result<IssuerRecord, StoreError> {
         signing_jwk: r.get("signing_jwk")?,
         notification_url: r.get("notification_url")?,
         created_at: r.get("created_at")?,
+        push_step_up: r.get("push_step_up")?,
+        bin_ranges: Vec::new(),
+        decisioning: url.zip(jwk).map(|(url, encryption_jwk)| Decisioning {
+            url,
+            encryption_jwk,
+        }),
     })
 }
 
@@ -232,9 +252,15 @@ mod tests {
             signing_jwk: "{}".into(),
             created_at: 5,
             notification_url: Some("https://bank-a.example/events".into()),
+            push_step_up: true,
+            bin_ranges: vec!["489537".into(), "4895371".into()],
+            decisioning: Some(Decisioning {
+                url: "https://bank-a.example/decide".into(),
+                encryption_jwk: "{}".into(),
+            }),
         };
         create_issuer(&mut c, &issuer, &[1; 32], None).unwrap();
-        assert_eq!(issuer_row_of(&mut c).signing_kid, "k1");
+        assert_eq!(issuer_row_of(&mut c), issuer);
         let p = principal(&mut c, &[1; 32]).unwrap().unwrap();
         assert_eq!((p.role, p.id.as_str()), (Role::Issuer, "bank-a"));
         assert!(matches!(

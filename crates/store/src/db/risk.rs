@@ -82,7 +82,6 @@ pub(crate) fn signals(c: &mut dyn Conn, q: &SignalQuery) -> Result<Signals, Stor
         bin_blocked: get("bin_blocked")? != 0,
         device_allowed: get("device_allowed")? != 0,
         pan_allowed: get("pan_allowed")? != 0,
-        trusted_push: false,
     })
 }
 

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    IdempotencyRecord, IssuerRecord, KbaSourceRecord, ListKind, ListName, Principal, SpTsmRecord,
-    StoreError, TokenRequestorRecord,
+    Decisioning, IdempotencyRecord, IssuerRecord, KbaSourceRecord, ListKind, ListName, Principal,
+    SpTsmRecord, StoreError, TokenRequestorRecord,
 };
 
 /// Participants: who holds which API key, issuers, token requestors, their settings, and the
@@ -22,8 +22,26 @@ pub trait ParticipantStore: Send + Sync + 'static {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
-    /// An issuer by id.
+    /// An issuer by id, with its card ranges.
     async fn issuer(&self, issuer_id: &str) -> Result<Option<IssuerRecord>, StoreError>;
+
+    /// The issuer whose card range is the longest prefix of `pan` (docs/protocol.md §17.1).
+    async fn issuer_of_pan(&self, pan: &str) -> Result<Option<IssuerRecord>, StoreError>;
+
+    /// Replaces an issuer's card ranges; `false` when it is not registered. A prefix another
+    /// issuer holds is [`crate::Conflict::BinRange`], and nothing changes.
+    async fn set_bin_ranges(
+        &self,
+        issuer_id: &str,
+        prefixes: &[String],
+    ) -> Result<bool, StoreError>;
+
+    /// Sets an issuer's decisioning endpoint; `false` when it is not registered.
+    async fn set_decisioning(
+        &self,
+        issuer_id: &str,
+        decisioning: &Decisioning,
+    ) -> Result<bool, StoreError>;
 
     /// Registers a token requestor with its API key hash, and the idempotent answer if any.
     async fn create_token_requestor(

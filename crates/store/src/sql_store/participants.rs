@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 
 use super::SqlStore;
-use crate::db::{accounts, handoff, participants, risk};
+use crate::db::{accounts, handoff, issuer_settings, participants, risk};
 use crate::{
-    IdempotencyRecord, IssuerRecord, KbaSourceRecord, ListKind, ListName, ParticipantStore,
-    Principal, SpTsmRecord, StoreError, TokenRequestorRecord,
+    Decisioning, IdempotencyRecord, IssuerRecord, KbaSourceRecord, ListKind, ListName,
+    ParticipantStore, Principal, SpTsmRecord, StoreError, TokenRequestorRecord,
 };
 
 #[async_trait]
@@ -31,6 +31,32 @@ impl ParticipantStore for SqlStore {
     async fn issuer(&self, issuer_id: &str) -> Result<Option<IssuerRecord>, StoreError> {
         let id = str::to_owned(issuer_id);
         self.read(move |c| participants::issuer(c, &id)).await
+    }
+
+    async fn issuer_of_pan(&self, pan: &str) -> Result<Option<IssuerRecord>, StoreError> {
+        let prefixes = issuer_settings::range_prefixes(pan);
+        self.read(move |c| issuer_settings::issuer_of_prefixes(c, &prefixes))
+            .await
+    }
+
+    async fn set_bin_ranges(
+        &self,
+        issuer_id: &str,
+        prefixes: &[String],
+    ) -> Result<bool, StoreError> {
+        let (id, prefixes) = (str::to_owned(issuer_id), prefixes.to_vec());
+        self.write(move |c| issuer_settings::replace_bin_ranges(c, &id, &prefixes))
+            .await
+    }
+
+    async fn set_decisioning(
+        &self,
+        issuer_id: &str,
+        decisioning: &Decisioning,
+    ) -> Result<bool, StoreError> {
+        let (id, d) = (str::to_owned(issuer_id), decisioning.clone());
+        self.write(move |c| issuer_settings::set_decisioning(c, &id, &d))
+            .await
     }
 
     async fn create_token_requestor(
