@@ -112,6 +112,18 @@ impl IssuerApp {
     }
 }
 
+/// The token service's encryption key (`ECDH-ES+A256KW`) in its JWKS, and its public key.
+pub(crate) fn tsp_encryption_key(
+    tsp_jwks: &JwkSet,
+) -> Result<(&provisio_jose::Jwk, provisio_crypto::EcPublicKey), AppError> {
+    let enc = tsp_jwks
+        .keys
+        .iter()
+        .find(|k| k.key_use == Some(KeyUse::Enc) && k.alg.as_deref() == Some("ECDH-ES+A256KW"))
+        .ok_or(AppError::NoTspEncryptionKey)?;
+    Ok((enc, enc.public_key()?))
+}
+
 /// Signs `claims` as a JWS (ES256, `kid`) and encrypts it as a nested JWT to the token
 /// service's current encryption key (`ECDH-ES+A256KW`, `A256GCM`, `cty: JWT`).
 pub fn seal_request_data(
@@ -121,12 +133,7 @@ pub fn seal_request_data(
     claims: &RequestClaims,
     tsp_jwks: &JwkSet,
 ) -> Result<String, AppError> {
-    let enc = tsp_jwks
-        .keys
-        .iter()
-        .find(|k| k.key_use == Some(KeyUse::Enc) && k.alg.as_deref() == Some("ECDH-ES+A256KW"))
-        .ok_or(AppError::NoTspEncryptionKey)?;
-    let tsp_key = enc.public_key()?;
+    let (enc, tsp_key) = tsp_encryption_key(tsp_jwks)?;
     let payload = zeroize::Zeroizing::new(
         serde_json::to_vec(claims)
             .map_err(|_| AppError::Crypto(provisio_jose::JoseError::Internal))?,

@@ -7,13 +7,15 @@ use provisio_accounts::wire::{AccountDevice, AccountUser, CreateWalletAccount};
 use provisio_accounts::{Manifest, verify_manifest};
 use provisio_crypto::{AesKey, CryptoProvider, EcKeyPair};
 use provisio_emv::Transaction;
-use provisio_jose::{Jwk, JwkSet, KeyManagement};
+use provisio_jose::{EncryptOptions, Jwk, JwkSet, KeyManagement};
+use provisio_tsp::wallet_wire::{CardEntry, WalletProvisioningRequest};
 use provisio_tsp::wire::{AccessData, DeviceInfo, PushProvisioningRequest, WalletRiskInfo};
 use provisio_tsp::{SCRIPT_VERSION, Script, ScriptTarget, StepOp, StepReport, StepResult};
 use provisio_types::{Expiry, TokenPan};
 use zeroize::Zeroizing;
 
-use crate::{AppError, InstalledCard, Payment, PaymentState, SessionStart};
+use crate::issuer_app::tsp_encryption_key;
+use crate::{AppError, CardDetails, InstalledCard, Payment, PaymentState, SessionStart};
 
 /// What the wallet app answers the issuer app with (step 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +142,55 @@ impl WalletApp {
             },
             wallet_risk,
         }
+    }
+
+    /// The body of `POST /v1/provisionings` (docs/protocol.md §17.2) for a card the user typed
+    /// or scanned: the card, the optional `cvc2` (for the issuer's decisioning only), `now` as
+    /// `iat` and a fresh random `jti`, encrypted to the token service's current encryption key
+    /// (`ECDH-ES+A256KW`, `A256GCM`).
+    pub fn card_request(
+        &self,
+        crypto: &dyn CryptoProvider,
+        tsp_jwks: &JwkSet,
+        card: &CardDetails,
+        cvc2: Option<&str>,
+        now: i64,
+        wallet_risk: Option<WalletRiskInfo>,
+    ) -> Result<WalletProvisioningRequest, AppError> {
+        let (enc, tsp_key) = tsp_encryption_key(tsp_jwks)?;
+        let mut jti = [0u8; 16];
+        crypto
+            .fill_random(&mut jti)
+            .map_err(|e| AppError::Crypto(e.into()))?;
+        let entry = Zeroizing::new(CardEntry {
+            pan: card.pan.expose().to_owned(),
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+            name: card.name.clone(),
+            cvc2: cvc2.map(str::to_owned),
+            iat: now,
+            jti: provisio_jose::b64_encode(&jti),
+        });
+        let plaintext = Zeroizing::new(
+            serde_json::to_vec(&*entry)
+                .map_err(|_| AppError::Crypto(provisio_jose::JoseError::Internal))?,
+        );
+        let options = EncryptOptions {
+            alg: KeyManagement::EcdhEsA256Kw,
+            kid: enc.kid.as_deref(),
+            cty: None,
+        };
+        Ok(WalletProvisioningRequest {
+            encrypted_card: provisio_jose::encrypt(crypto, &tsp_key, &options, &plaintext)?,
+            wallet_user_id: self.wallet_user_id.clone(),
+            device_id: self.device_id.clone(),
+            device: DeviceInfo {
+                binding_jwk: Jwk::from_public_key(self.binding_key.public_key()),
+                device_type: "PHONE".into(),
+                secure_element_id: None,
+            },
+            wallet_risk,
+        })
     }
 
     /// Opens the access data with the device's binding key (`ECDH-ES`, `A256GCM` only).

@@ -30,6 +30,8 @@ pub(crate) struct ConfigFile {
     tokens: Option<TokensFile>,
     /// Paying: the ATC window, whether phone tokens pay e-commerce.
     payments: Option<PaymentsFile>,
+    /// Issuers' decisioning: the budget and the fallback.
+    decisioning: Option<DecisioningFile>,
     #[serde(skip)]
     base_dir: PathBuf,
 }
@@ -60,6 +62,14 @@ struct TokensFile {
 struct PaymentsFile {
     atc_window: Option<u16>,
     ecommerce: Option<bool>,
+}
+
+/// `[decisioning]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisioningFile {
+    budget_ms: Option<u64>,
+    fallback: Option<provisio_risk::IssuerDecision>,
 }
 
 impl ConfigFile {
@@ -160,6 +170,15 @@ impl ConfigFile {
             c.payments.atc_window = p.atc_window.unwrap_or(c.payments.atc_window);
             c.payments.ecommerce = p.ecommerce.unwrap_or(c.payments.ecommerce);
         }
+        if let Some(d) = &self.decisioning {
+            if let Some(ms) = d.budget_ms {
+                if !(50..=10_000).contains(&ms) {
+                    bail!("decisioning.budget_ms must be 50 to 10000");
+                }
+                c.decisioning.budget_ms = ms;
+            }
+            c.decisioning.fallback = d.fallback.unwrap_or(c.decisioning.fallback);
+        }
         Ok(c)
     }
 }
@@ -243,6 +262,27 @@ mod tests {
         );
         assert_eq!(c.level.phone_mismatch, 50);
         assert_eq!(c.max_attempts, 3);
+    }
+
+    #[test]
+    fn the_decisioning_table_sets_the_budget_and_the_fallback() {
+        let c = parse("[decisioning]\nbudget_ms = 250\nfallback = \"DECLINE\"\n")
+            .unwrap()
+            .tsp_config()
+            .unwrap();
+        assert_eq!(
+            (c.decisioning.budget_ms, c.decisioning.fallback),
+            (250, provisio_risk::IssuerDecision::Decline)
+        );
+        let d = parse("").unwrap().tsp_config().unwrap().decisioning;
+        assert_eq!(d, provisio_tsp::DecisioningConfig::default());
+        for bad in [
+            "[decisioning]\nbudget_ms = 20\n",
+            "[decisioning]\nbudget_ms = 60000\n",
+        ] {
+            assert!(parse(bad).unwrap().tsp_config().is_err(), "{bad}");
+        }
+        assert!(parse("[decisioning]\nfallback = \"MAYBE\"\n").is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod account_crypto;
 mod auth;
 mod bootstrap;
 mod clock;
+mod decisioning;
 mod error;
 mod idempotency;
 mod kba_source;
@@ -112,6 +113,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/push-provisioning",
             post(routes::push::push_provisioning),
+        )
+        .route(
+            "/v1/provisionings",
+            post(routes::provisionings::wallet_provisioning),
         )
         .route(
             "/v1/provisionings/{provisioning_id}/step-up/otp",

@@ -113,6 +113,7 @@ fn provisioning(
     let script = Script::for_token(&crypto, &token_ref_id, handoff).unwrap();
     NewProvisioning {
         provisioning_id: format!("pv_{n}"),
+        origin: provisio_tsp::records::Origin::Push,
         session_id: session.into(),
         issuer_id: "bank".into(),
         jti: jti.into(),

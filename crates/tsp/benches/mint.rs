@@ -15,6 +15,7 @@ fn bench(c: &mut Criterion) {
     let (keys, _) = TspKeys::generate(&crypto, &SecretBytes::new(vec![7; 32]), now).unwrap();
     let config = TspConfig::default();
     let accepted = Accepted {
+        origin: provisio_tsp::records::Origin::Push,
         issuer_id: "bank".into(),
         jti: "jti".into(),
         session_id: "sid".into(),
@@ -40,6 +41,7 @@ fn bench(c: &mut Criterion) {
         risk: &risk,
         pan_hash: [1; 32],
         card: &provisio_tsp::CardFacts::default(),
+        methods: None,
         now,
     };
     let options = EncryptOptions {

@@ -63,6 +63,8 @@ pub struct TspConfig {
     pub pending_token_ttl_s: i64,
     /// How authorisations are decided (docs/protocol.md §16).
     pub payments: crate::PaymentConfig,
+    /// How issuers' decisioning is asked (docs/protocol.md §17.3).
+    pub decisioning: crate::DecisioningConfig,
 }
 
 impl Default for TspConfig {
@@ -82,6 +84,7 @@ impl Default for TspConfig {
             events: crate::EventConfig::default(),
             pending_token_ttl_s: 30 * 24 * 3600,
             payments: crate::PaymentConfig::default(),
+            decisioning: crate::DecisioningConfig::default(),
         }
     }
 }

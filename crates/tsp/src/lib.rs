@@ -21,6 +21,7 @@
 
 mod config;
 mod contact;
+mod decisioning;
 mod error;
 mod events;
 mod handoff;
@@ -41,10 +42,16 @@ pub mod token_records;
 pub mod token_wire;
 mod tokens;
 mod vault;
+mod wallet_request;
+pub mod wallet_wire;
 pub mod wire;
 
 pub use config::{TokenBin, TspConfig};
 pub use contact::Contact;
+pub use decisioning::{
+    Asked, CardForIssuer, DECISION_TYP, DecisioningConfig, IssuerAnswer, decision_request,
+    read_answer,
+};
 pub use error::PushError;
 pub use events::{EVENT_CHANNEL, EventConfig, EventDelivery, Recipient, TokenEvent, retry_delay};
 pub use handoff::{
@@ -85,3 +92,4 @@ pub use tokens::{
     ordering_key, parse_reason,
 };
 pub use vault::{Sealed, VaultKeys};
+pub use wallet_request::{EnteredCard, WalletRequest};

@@ -8,15 +8,15 @@ use provisio_types::{Expiry, TokenPan, UnixSeconds, luhn_check_digit};
 use crate::VaultKeys;
 use crate::handoff::{TokenSecrets, hand_off};
 use crate::lifecycle::{Actor, Reason as ChangeReason, Standing};
-use crate::records::{NewProvisioning, NewToken, TokenStatus};
+use crate::records::{NewProvisioning, NewToken, Origin, TokenStatus};
 use crate::tokens::{ChangeContext, Parties, account_ref, events};
 use crate::wire::{
     AccessData, Decision, PushProvisioningResponse, ReasonInfo, RiskInfo, StepUp, StepUpMethod,
     TokenInfo,
 };
 use crate::{
-    Accepted, CardFacts, PushError, Script, SeTarget, Sealed, SpTsmTarget, TokenBin, TsmHandoff,
-    TspConfig, TspKeys, offer_methods, ordered_id,
+    Accepted, CardFacts, MethodType, PushError, Script, SeTarget, Sealed, SpTsmTarget, TokenBin,
+    TsmHandoff, TspConfig, TspKeys, offer_methods, ordered_id,
 };
 
 /// The algorithm the device-bound key is for: AES-CMAC over the transaction data.
@@ -47,6 +47,9 @@ pub struct MintInput<'a> {
     pub pan_hash: [u8; 32],
     /// What the store knows of the card (its account reference, who is notified).
     pub card: &'a CardFacts,
+    /// The step-up methods the issuer allows (its decisioning answer); `None`: every method
+    /// the contact allows.
+    pub methods: Option<&'a [MethodType]>,
     /// When.
     pub now: UnixSeconds,
 }
@@ -121,15 +124,18 @@ pub fn mint(
         risk,
         pan_hash,
         card,
+        methods: allowed,
         now,
     } = *input;
     let vault = keys.vault();
     let provisioning_id = ordered_id(crypto, "pv_", now).map_err(internal)?;
     let mut risk = risk.clone();
     let methods = match risk.outcome {
-        Outcome::StepUp => {
-            offer_methods(crypto, vault, &accepted.contact).map_err(|_| PushError::Internal)?
-        }
+        Outcome::StepUp => offer_methods(crypto, vault, &accepted.contact)
+            .map_err(|_| PushError::Internal)?
+            .into_iter()
+            .filter(|m| allowed.is_none_or(|a| a.contains(&m.method_type)))
+            .collect(),
         _ => Vec::new(),
     };
     let decision = match risk.outcome {
@@ -246,7 +252,11 @@ pub fn mint(
     });
     let record = NewProvisioning {
         provisioning_id: provisioning_id.clone(),
-        session_id: accepted.session_id.clone(),
+        origin: accepted.origin,
+        session_id: match accepted.origin {
+            Origin::Push => accepted.session_id.clone(),
+            Origin::Wallet => provisioning_id.clone(),
+        },
         issuer_id: accepted.issuer_id.clone(),
         jti: accepted.jti.clone(),
         token_requestor_id: accepted.token_requestor_id.clone(),
@@ -381,6 +391,7 @@ fn risk_info(risk: &RiskDecision) -> RiskInfo {
                 text: r.text.clone(),
             })
             .collect(),
+        issuer: risk.issuer.clone(),
     }
 }
 

@@ -233,6 +233,7 @@ impl Opening {
                 risk: &risk,
                 pan_hash,
                 card: &facts.card,
+                methods: None,
                 now: ctx.now,
             },
         )

@@ -6,6 +6,7 @@ use provisio_types::{Expiry, Pan, PanError, UnixSeconds};
 use serde::Deserialize;
 
 use crate::Contact;
+use crate::records::Origin;
 use crate::wire::RequestClaims;
 use crate::{PushError, TspKeys};
 
@@ -47,11 +48,13 @@ pub struct AcceptContext<'a> {
 /// A request that passed every check but one-time use, which the store enforces on commit.
 #[derive(Debug)]
 pub struct Accepted {
+    /// How it came in.
+    pub origin: Origin,
     /// The issuer.
     pub issuer_id: String,
     /// `jti`.
     pub jti: String,
-    /// `sid`.
+    /// `sid` (wallet-initiated: empty; the store keeps the provisioning id).
     pub session_id: String,
     /// `uid`.
     pub wallet_user_id: String,
@@ -201,6 +204,7 @@ impl Verified {
             .check()
             .map_err(|m| PushError::Malformed(format!("signed request data: {m}")))?;
         Ok(Accepted {
+            origin: Origin::Push,
             issuer_id: c.iss,
             jti: c.jti,
             session_id: c.sid,

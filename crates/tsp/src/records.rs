@@ -8,17 +8,42 @@ use crate::{Sealed, TsmHandoff};
 
 pub use crate::lifecycle::TokenStatus;
 
-/// One processed push request. Its `session_id` and `(issuer_id, jti)` are unique in the
-/// store: committing a second one with either is the replay the protocol forbids.
+/// How a provisioning request came in (docs/protocol.md §17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Pushed by the issuer's app (§3): its session id and `(issuer_id, jti)` are unique.
+    Push,
+    /// Entered in the wallet (§17.2): its `jti` is unique per token requestor. It has no push
+    /// session, so the store keeps its provisioning id where a push keeps its session id and
+    /// `jti`.
+    Wallet,
+}
+
+impl Origin {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Push => "PUSH",
+            Self::Wallet => "WALLET",
+        }
+    }
+}
+
+/// One processed provisioning request. A push's `session_id` and `(issuer_id, jti)`, and a
+/// wallet-initiated request's `(token_requestor_id, jti)`, are unique in the store:
+/// committing a second one is the replay the protocol forbids.
 #[derive(Debug, Clone)]
 pub struct NewProvisioning {
     /// Our id.
     pub provisioning_id: String,
-    /// `sid`, unique forever.
+    /// How it came in.
+    pub origin: Origin,
+    /// `sid`, unique forever (wallet-initiated: the provisioning id).
     pub session_id: String,
-    /// `iss`.
+    /// `iss`, or the issuer of the card's range.
     pub issuer_id: String,
-    /// `jti`, unique per issuer forever.
+    /// `jti`: the issuer's, unique per issuer forever; or the wallet's, unique per token
+    /// requestor forever.
     pub jti: String,
     /// The caller.
     pub token_requestor_id: String,

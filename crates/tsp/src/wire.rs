@@ -218,6 +218,11 @@ pub struct RiskInfo {
     pub policy_version: String,
     /// Every reason that contributed.
     pub reasons: Vec<ReasonInfo>,
+    /// On the wallet path with decisioning: what the issuer said (`decision`, `latency_ms`)
+    /// or the `fallback` that stood in for it (docs/protocol.md §17.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub issuer: Option<provisio_risk::IssuerVerdict>,
 }
 
 /// One reason.

@@ -177,6 +177,7 @@ pub(super) fn mint(args: &MicroArgs) -> anyhow::Result<ExitCode> {
     let config = TspConfig::default();
     let card = test_card(1)?;
     let accepted = Accepted {
+        origin: provisio_tsp::records::Origin::Push,
         issuer_id: "bench-bank".into(),
         jti: "jti".into(),
         session_id: "sid".into(),
@@ -205,6 +206,7 @@ pub(super) fn mint(args: &MicroArgs) -> anyhow::Result<ExitCode> {
         risk: &risk,
         pan_hash,
         card: &provisio_tsp::CardFacts::default(),
+        methods: None,
         now,
     };
     let op = per_call_us(args.iterations, || {

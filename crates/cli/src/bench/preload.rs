@@ -203,6 +203,7 @@ pub(super) fn record(
     let pan = card(i)?;
     let pan_hash = keys.vault().lookup_hash(&crypto, "pan", pan.expose());
     let accepted = Accepted {
+        origin: provisio_tsp::records::Origin::Push,
         issuer_id: ISSUER.into(),
         jti: format!("{prefix}-jti-{i}"),
         session_id: format!("{prefix}-sid-{i}"),
@@ -235,6 +236,7 @@ pub(super) fn record(
         risk: &risk,
         pan_hash,
         card: &provisio_tsp::CardFacts::default(),
+        methods: None,
         now: created_at,
     };
     Ok(provisio_tsp::mint(&crypto, keys, config, &input)?.record)

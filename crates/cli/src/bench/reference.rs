@@ -169,6 +169,7 @@ async fn push(
             merge_rule: "reference".into(),
             policy_version: "reference".into(),
             reasons: Vec::new(),
+            issuer: None,
         },
         token: Some(TokenInfo {
             token_ref_id: "reference".into(),

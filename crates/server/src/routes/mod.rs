@@ -8,6 +8,7 @@ pub(crate) mod issuer_settings;
 pub(crate) mod kba_sources;
 pub(crate) mod keys;
 pub(crate) mod payments;
+pub(crate) mod provisionings;
 pub(crate) mod push;
 pub(crate) mod risk_lists;
 pub(crate) mod scripts;

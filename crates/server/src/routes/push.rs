@@ -11,7 +11,10 @@ use provisio_store::{
     AccountGate, CardQuery, Conflict, Principal, PushFactsQuery, Role, SignalQuery, StoreError,
 };
 use provisio_tsp::wire::{PushProvisioningRequest, PushProvisioningResponse};
-use provisio_tsp::{HostedAccount, IssuerKey, Opening, PushContext, PushFacts, PushRequest};
+use provisio_tsp::{
+    HostedAccount, IssuerKey, Minted, Opening, PushContext, PushFacts, PushRequest,
+};
+use provisio_types::Pan;
 
 use super::admin::replay_after_race;
 use crate::auth::require;
@@ -84,12 +87,26 @@ pub(crate) async fn push_provisioning(
         caller_trid: &caller.id,
         now: state.clock.now(),
     };
+    commit_minted(&state, idem.as_ref(), query, || {
+        opening.process(&ctx, &facts)
+    })
+    .await
+}
+
+/// Mints (`process`, again with a fresh token PAN when the one drawn is taken), commits once
+/// with the idempotent answer, and answers 200; `query` names the card, for the answer to a
+/// push that lost the race for the device's live token of it.
+pub(crate) async fn commit_minted(
+    state: &AppState,
+    idem: Option<&IdempotencyKey>,
+    query: PushFactsQuery,
+    process: impl Fn() -> Result<Minted, provisio_tsp::PushError>,
+) -> Result<Response, ApiError> {
     for _ in 0..MINT_ATTEMPTS {
-        let minted = opening.process(&ctx, &facts)?;
+        let minted = process()?;
         let body = serde_json::to_string(&minted.response).map_err(|e| ApiError::internal(&e))?;
-        let idem_record = idem
-            .as_ref()
-            .map(|k| k.record(StatusCode::OK, &body, ctx.now));
+        let now = minted.record.created_at;
+        let idem_record = idem.map(|k| k.record(StatusCode::OK, &body, now));
         match state
             .store
             .commit_provisioning(&minted.record, idem_record.as_ref())
@@ -98,9 +115,10 @@ pub(crate) async fn push_provisioning(
             Ok(()) => {
                 tracing::info!(
                     provisioning_id = %minted.response.provisioning_id,
+                    origin = minted.record.origin.as_str(),
                     decision = ?minted.response.decision,
                     token_ref_id = minted.response.token.as_ref().map(|t| t.token_ref_id.as_str()).unwrap_or(""),
-                    "push provisioning committed"
+                    "provisioning committed"
                 );
                 let events = minted
                     .record
@@ -118,12 +136,12 @@ pub(crate) async fn push_provisioning(
                     .into_response());
             }
             Err(StoreError::Conflict(Conflict::TokenPan)) => continue,
-            // A concurrent push put this card on this device first (docs/protocol.md §15.1).
+            // A concurrent request put this card on this device first (docs/protocol.md §15.1).
             Err(StoreError::Conflict(Conflict::LiveToken)) => {
-                return Err(already_in_wallet(&state, query).await);
+                return Err(already_in_wallet(state, query).await);
             }
             Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
-                return replay_after_race(&state, idem.as_ref()).await;
+                return replay_after_race(state, idem).await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -144,38 +162,67 @@ fn facts_query(
 ) -> PushFactsQuery {
     let req = opening.request();
     let issuer = opening.issuer_to_load().map(str::to_owned);
+    let mut query = card_facts_query(
+        state,
+        caller,
+        &CardRequest {
+            pan: opening.claimed_pan(),
+            issuer_id: issuer.as_deref(),
+            wallet_user_id: req.wallet_user_id.as_str(),
+            device_id: req.device_id.as_str(),
+            secure_element: req.body.device.secure_element_id.is_some(),
+        },
+    );
+    query.idempotency = idem.map(IdempotencyKey::lookup);
+    query.issuer_id = issuer.filter(|_| load_issuer);
+    query
+}
+
+/// The card, the wallet user and the device a provisioning names.
+pub(crate) struct CardRequest<'a> {
+    pub(crate) pan: Option<&'a Pan>,
+    pub(crate) issuer_id: Option<&'a str>,
+    pub(crate) wallet_user_id: &'a str,
+    pub(crate) device_id: &'a str,
+    pub(crate) secure_element: bool,
+}
+
+/// What a provisioning of `card` reads besides its issuer: the hosted account, the card's risk
+/// signals, the issuer's TSM and what the store knows of the card.
+pub(crate) fn card_facts_query(
+    state: &AppState,
+    caller: &Principal,
+    card: &CardRequest<'_>,
+) -> PushFactsQuery {
+    let crypto = state.crypto.as_ref();
+    let pan_hash = card
+        .pan
+        .map(|pan| state.keys.vault().lookup_hash(crypto, "pan", pan.expose()));
     PushFactsQuery {
-        idempotency: idem.map(IdempotencyKey::lookup),
-        issuer_id: issuer.clone().filter(|_| load_issuer),
+        idempotency: None,
+        issuer_id: None,
         hosted_account: caller
             .hosted_accounts
-            .then(|| (caller.id.clone(), req.wallet_user_id.as_str().to_owned())),
-        signals: opening.claimed_pan().map(|pan| SignalQuery {
-            pan_hash: state
-                .keys
-                .vault()
-                .lookup_hash(state.crypto.as_ref(), "pan", pan.expose()),
+            .then(|| (caller.id.clone(), card.wallet_user_id.to_owned())),
+        signals: card.pan.zip(pan_hash).map(|(pan, pan_hash)| SignalQuery {
+            pan_hash,
             bin8: pan.expose().chars().take(8).collect(),
-            device_id: req.device_id.as_str().to_owned(),
+            device_id: card.device_id.to_owned(),
             token_requestor_id: caller.id.clone(),
-            wallet_user_id: req.wallet_user_id.as_str().to_owned(),
+            wallet_user_id: card.wallet_user_id.to_owned(),
             now: state.clock.now(),
         }),
-        sp_tsm_of: issuer
-            .clone()
-            .filter(|_| req.body.device.secure_element_id.is_some()),
-        card: opening
-            .claimed_pan()
-            .zip(issuer)
-            .map(|(pan, issuer_id)| CardQuery {
-                pan_hash: state.keys.vault().lookup_hash(
-                    state.crypto.as_ref(),
-                    "pan",
-                    pan.expose(),
-                ),
-                issuer_id,
+        sp_tsm_of: card
+            .issuer_id
+            .filter(|_| card.secure_element)
+            .map(str::to_owned),
+        card: pan_hash
+            .zip(card.issuer_id)
+            .map(|(pan_hash, issuer_id)| CardQuery {
+                pan_hash,
+                issuer_id: issuer_id.to_owned(),
                 token_requestor_id: caller.id.clone(),
-                device_id: req.device_id.as_str().to_owned(),
+                device_id: card.device_id.to_owned(),
                 on_device: false,
             }),
     }
@@ -183,7 +230,7 @@ fn facts_query(
 
 /// The answer to a push that lost the race for the device's one live token of its card:
 /// `already_in_wallet` with the winner's reference.
-async fn already_in_wallet(state: &AppState, query: PushFactsQuery) -> ApiError {
+pub(crate) async fn already_in_wallet(state: &AppState, query: PushFactsQuery) -> ApiError {
     let card_only = PushFactsQuery {
         idempotency: None,
         issuer_id: None,

@@ -10,7 +10,7 @@
 use std::fmt::Write;
 
 use provisio_tsp::Script;
-use provisio_tsp::records::{NewProvisioning, NewToken};
+use provisio_tsp::records::{NewProvisioning, NewToken, Origin};
 
 use crate::db::codec::{Param, params};
 use crate::db::conn::{Backend, Conn};
@@ -46,6 +46,12 @@ pub(crate) fn insert_many(c: &mut dyn Conn, batch: &[Item<'_>]) -> Result<(), St
         let mut values = Vec::new();
         provisioning_params(&records, &mut values);
         c.execute(&rows_sql(Table::Provisionings, records.len()), &values)?;
+        for p in records.iter().filter(|p| p.origin == Origin::Wallet) {
+            c.execute(
+                "INSERT INTO wallet_requests (token_requestor_id, jti, provisioning_id) VALUES ($1, $2, $3)",
+                params![&p.token_requestor_id, &p.jti, &p.provisioning_id],
+            )?;
+        }
         let tokens = with_token(&records);
         if !tokens.is_empty() {
             let mut values = Vec::new();
@@ -76,11 +82,13 @@ pub(crate) fn insert_many(c: &mut dyn Conn, batch: &[Item<'_>]) -> Result<(), St
 }
 
 /// Whether [`insert_in_one_statement`] can write this batch: one chunk, and only the common
-/// rows (no idempotent answer, step-up, TSM hand-off or token event).
+/// rows (no idempotent answer, step-up, TSM hand-off, token event or wallet-initiated
+/// request).
 pub(crate) fn fits_one_statement(batch: &[Item<'_>]) -> bool {
     batch.len() <= ROWS_PER_STATEMENT
         && batch.iter().all(|(p, r)| {
             r.is_none()
+                && p.origin == Origin::Push
                 && p.step_up.is_none()
                 && p.handoff.is_none()
                 && p.token.as_ref().is_none_or(|t| t.events.is_empty())
@@ -224,6 +232,7 @@ const PROVISIONING_COLUMNS: &[&str] = &[
     "risk",
     "created_at",
     "pan_hash",
+    "origin",
 ];
 
 fn provisioning_params<'a>(records: &[&'a NewProvisioning], out: &mut Vec<Param<'a>>) {
@@ -232,7 +241,12 @@ fn provisioning_params<'a>(records: &[&'a NewProvisioning], out: &mut Vec<Param<
             &p.provisioning_id,
             &p.session_id,
             &p.issuer_id,
-            &p.jti,
+            // A wallet's jti is unique per token requestor (`wallet_requests`), not per
+            // issuer: the column keeps the provisioning id, unique by construction.
+            match p.origin {
+                Origin::Push => &p.jti,
+                Origin::Wallet => &p.provisioning_id,
+            },
             &p.token_requestor_id,
             &p.wallet_user_id,
             &p.device_id,
@@ -240,6 +254,7 @@ fn provisioning_params<'a>(records: &[&'a NewProvisioning], out: &mut Vec<Param<
             &p.risk_json,
             p.created_at,
             &p.pan_hash,
+            p.origin.as_str(),
         ]);
     }
 }

@@ -302,6 +302,7 @@ mod tests {
         )
         .unwrap();
         let p = NewProvisioning {
+            origin: provisio_tsp::records::Origin::Push,
             provisioning_id: "p1".into(),
             session_id: "s1".into(),
             issuer_id: "iss".into(),

@@ -1,0 +1,249 @@
+//! Asking the issuer about a card entered in a wallet (docs/protocol.md §17.3), sans-IO: the
+//! signed request the server posts, and what the answer (or its absence) counts as.
+//!
+//! ```text
+//!  EnteredCard ──decision_request(issuer key)──► JWS ──server POSTs, within the budget──►
+//!     Asked (answered, timed out, unreachable) ──read_answer(fallback)──► IssuerAnswer
+//! ```
+
+use provisio_crypto::{CryptoProvider, EcPublicKey};
+use provisio_jose::{EncryptOptions, KeyManagement};
+use provisio_risk::{IssuerDecision, IssuerVerdict};
+
+use crate::contact::Contact;
+use crate::stepup::MethodType;
+use crate::wallet_wire::{DecisionAnswer, DecisionRequest, IssuerCard};
+use crate::{PushError, TspKeys};
+
+/// How the issuer is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecisioningConfig {
+    /// How long the answer may take, in milliseconds (default 1,000).
+    pub budget_ms: u64,
+    /// What counts when the issuer gives no usable answer in time (default
+    /// `REQUIRE_AUTHENTICATION`).
+    pub fallback: IssuerDecision,
+}
+
+impl Default for DecisioningConfig {
+    fn default() -> Self {
+        Self {
+            budget_ms: 1_000,
+            fallback: IssuerDecision::RequireAuthentication,
+        }
+    }
+}
+
+/// The `typ` of the signed request.
+pub const DECISION_TYP: &str = "provisio-decision+jws";
+
+/// What became of the call.
+#[derive(Debug, Clone)]
+pub enum Asked {
+    /// The issuer answered with this status and body.
+    Answered {
+        /// The HTTP status.
+        status: u16,
+        /// The body (at most what the server reads).
+        body: Vec<u8>,
+        /// How long it took.
+        latency_ms: u32,
+    },
+    /// No answer within the budget.
+    TimedOut {
+        /// The budget.
+        latency_ms: u32,
+    },
+    /// The call failed (connection refused, TLS, reset).
+    Unreachable {
+        /// How long until it failed.
+        latency_ms: u32,
+    },
+}
+
+/// The issuer's answer as it counts: a verdict for the merge, and for a step-up the methods it
+/// allows and where codes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerAnswer {
+    /// What the merge reads and the decision records.
+    pub verdict: IssuerVerdict,
+    /// The methods the issuer allows; `None`: every method the service can offer.
+    pub methods: Option<Vec<MethodType>>,
+    /// Where codes may go.
+    pub contact: Contact,
+}
+
+/// The card's data as the request to the issuer carries it.
+#[derive(Debug, Clone, Copy)]
+pub struct CardForIssuer<'a> {
+    /// The PAN.
+    pub pan: &'a str,
+    /// Expiry month.
+    pub exp_month: u8,
+    /// Expiry year.
+    pub exp_year: u16,
+    /// The name entered.
+    pub name: &'a str,
+    /// The CVC2 entered, if any: it goes to the issuer only.
+    pub cvc2: Option<&'a str>,
+}
+
+/// The compact JWS (ES256, the service's signing key) the server posts to the issuer: the
+/// card encrypted to the issuer's key (`issuer_kid`), and everything else of `claims`.
+pub fn decision_request(
+    crypto: &dyn CryptoProvider,
+    keys: &TspKeys,
+    issuer_key: &EcPublicKey,
+    issuer_kid: &str,
+    card: CardForIssuer<'_>,
+    claims: DecisionRequest,
+) -> Result<String, PushError> {
+    let plaintext = zeroize::Zeroizing::new(
+        serde_json::to_vec(&IssuerCard {
+            pan: card.pan,
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+            name: card.name,
+            cvc2: card.cvc2,
+        })
+        .map_err(|_| PushError::Internal)?,
+    );
+    let sealed = provisio_jose::encrypt(
+        crypto,
+        issuer_key,
+        &EncryptOptions {
+            alg: KeyManagement::EcdhEsA256Kw,
+            kid: Some(issuer_kid),
+            cty: None,
+        },
+        &plaintext,
+    )
+    .map_err(|_| PushError::Internal)?;
+    let claims = DecisionRequest {
+        card: sealed,
+        ..claims
+    };
+    let payload = serde_json::to_vec(&claims).map_err(|_| PushError::Internal)?;
+    let key = keys.current_sig();
+    provisio_jose::sign(crypto, &key.key, &key.kid, Some(DECISION_TYP), &payload)
+        .map_err(|_| PushError::Internal)
+}
+
+/// What the call counts as: the issuer's answer when it is a 200 with the documented JSON
+/// (one document, a known decision, known methods, a well-formed contact); otherwise the
+/// configured fallback, saying why.
+pub fn read_answer(asked: &Asked, config: &DecisioningConfig) -> IssuerAnswer {
+    let fallback = |why: &str, latency_ms: u32| IssuerAnswer {
+        verdict: IssuerVerdict {
+            decision: config.fallback,
+            fallback: Some(why.to_owned()),
+            latency_ms,
+        },
+        methods: None,
+        contact: Contact::default(),
+    };
+    let (status, body, latency_ms) = match asked {
+        Asked::TimedOut { latency_ms } => return fallback("timeout", *latency_ms),
+        Asked::Unreachable { latency_ms } => return fallback("unreachable", *latency_ms),
+        Asked::Answered {
+            status,
+            body,
+            latency_ms,
+        } => (*status, body, *latency_ms),
+    };
+    if status != 200 {
+        return fallback("http_status", latency_ms);
+    }
+    // serde_json refuses trailing data: an answer given twice in one body is malformed.
+    let Ok(answer) = serde_json::from_slice::<DecisionAnswer>(body) else {
+        return fallback("malformed", latency_ms);
+    };
+    let methods: Option<Vec<MethodType>> = answer
+        .methods
+        .iter()
+        .map(|m| MethodType::parse(m))
+        .collect();
+    let Some(methods) = methods else {
+        return fallback("malformed", latency_ms);
+    };
+    let contact = answer.contact.unwrap_or_default();
+    if contact.check().is_err() {
+        return fallback("malformed", latency_ms);
+    }
+    IssuerAnswer {
+        verdict: IssuerVerdict {
+            decision: answer.decision,
+            fallback: None,
+            latency_ms,
+        },
+        methods: (!methods.is_empty()).then_some(methods),
+        contact,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn answered(status: u16, body: &str) -> Asked {
+        Asked::Answered {
+            status,
+            body: body.as_bytes().to_vec(),
+            latency_ms: 7,
+        }
+    }
+
+    #[test]
+    fn only_a_well_formed_200_counts_as_the_issuers_answer() {
+        let config = DecisioningConfig::default();
+        let a = read_answer(
+            &answered(
+                200,
+                r#"{"decision": "REQUIRE_AUTHENTICATION", "methods": ["OTP_SMS"], "contact": {"phone": "+15550001234"}}"#,
+            ),
+            &config,
+        );
+        assert_eq!(a.verdict.decision, IssuerDecision::RequireAuthentication);
+        assert_eq!(a.verdict.fallback, None);
+        assert_eq!(a.methods, Some(vec![MethodType::OtpSms]));
+        assert_eq!(a.contact.phone.as_deref(), Some("+15550001234"));
+        let why = |asked: Asked| read_answer(&asked, &config).verdict.fallback;
+        for (asked, reason) in [
+            (answered(500, r#"{"decision": "APPROVE"}"#), "http_status"),
+            (answered(200, "garbage"), "malformed"),
+            (
+                answered(200, r#"{"decision": "APPROVE"}{"decision": "DECLINE"}"#),
+                "malformed",
+            ),
+            (answered(200, r#"{"decision": "MAYBE"}"#), "malformed"),
+            (
+                answered(
+                    200,
+                    r#"{"decision": "APPROVE", "methods": ["CARRIER_PIGEON"]}"#,
+                ),
+                "malformed",
+            ),
+            (
+                answered(
+                    200,
+                    r#"{"decision": "APPROVE", "contact": {"phone": "555"}}"#,
+                ),
+                "malformed",
+            ),
+            (Asked::TimedOut { latency_ms: 1000 }, "timeout"),
+            (Asked::Unreachable { latency_ms: 3 }, "unreachable"),
+        ] {
+            assert_eq!(why(asked).as_deref(), Some(reason));
+        }
+        let strict = DecisioningConfig {
+            fallback: IssuerDecision::Decline,
+            ..config
+        };
+        let a = read_answer(&Asked::TimedOut { latency_ms: 1000 }, &strict);
+        assert_eq!(
+            (a.verdict.decision, a.verdict.latency_ms),
+            (IssuerDecision::Decline, 1000)
+        );
+    }
+}
