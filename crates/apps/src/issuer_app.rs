@@ -95,6 +95,49 @@ impl IssuerApp {
         })
     }
 
+    /// Activation by the issuer's app (docs/protocol.md §17.4): once the app has
+    /// authenticated the cardholder, the activation data the wallet submits for `token_ref_id`
+    /// on `device_id`: a JWS (ES256) over the token, the device, a fresh 128-bit nonce and
+    /// `now`.
+    pub fn activation_data(
+        &self,
+        crypto: &dyn CryptoProvider,
+        token_ref_id: &str,
+        device_id: &str,
+        now: i64,
+    ) -> Result<String, AppError> {
+        let mut nonce = [0u8; 16];
+        crypto
+            .fill_random(&mut nonce)
+            .map_err(|e| AppError::Crypto(e.into()))?;
+        self.sign_activation(
+            crypto,
+            &provisio_tsp::wire::ActivationClaims {
+                token_ref_id: token_ref_id.to_owned(),
+                device_id: device_id.to_owned(),
+                nonce: provisio_jose::b64_encode(&nonce),
+                iat: now,
+            },
+        )
+    }
+
+    /// Signs activation data with these `claims` as they are (a test's replayed nonce).
+    pub fn sign_activation(
+        &self,
+        crypto: &dyn CryptoProvider,
+        claims: &provisio_tsp::wire::ActivationClaims,
+    ) -> Result<String, AppError> {
+        let payload = serde_json::to_vec(claims)
+            .map_err(|_| AppError::Crypto(provisio_jose::JoseError::Internal))?;
+        Ok(provisio_jose::sign(
+            crypto,
+            &self.signing_key,
+            &self.signing_kid,
+            Some("provisio-activation+jws"),
+            &payload,
+        )?)
+    }
+
     /// Step 3: signs `claims` (ES256) and encrypts the JWS to the token service.
     pub fn request_data(
         &self,

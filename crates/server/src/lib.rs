@@ -119,6 +119,10 @@ pub fn router(state: AppState) -> Router {
             post(routes::provisionings::wallet_provisioning),
         )
         .route(
+            "/v1/provisionings/{provisioning_id}/step-up/issuer-app",
+            post(routes::step_up::issuer_app),
+        )
+        .route(
             "/v1/provisionings/{provisioning_id}/step-up/otp",
             post(routes::step_up::send_otp),
         )

@@ -19,6 +19,7 @@
 //! constraints when the [`records::NewProvisioning`] is committed, so it holds across
 //! concurrent requests and server instances (docs/architecture.md §3).
 
+mod app_activation;
 mod config;
 mod contact;
 mod decisioning;
@@ -46,6 +47,7 @@ mod wallet_request;
 pub mod wallet_wire;
 pub mod wire;
 
+pub use app_activation::AppActivation;
 pub use config::{TokenBin, TspConfig};
 pub use contact::Contact;
 pub use decisioning::{
@@ -83,9 +85,9 @@ pub use step_up_process::{
     CODE_SENDER, CheckedOtp, OtpSend, OtpVerify, SentOtp, StepUpContext, StepUpFacts, WalletCaller,
 };
 pub use stepup::{
-    Activation, IssuedOtp, MethodRecord, MethodType, Notification, OtpRecord, OutboxMessage,
+    Activation, IssuedOtp, MethodRecord, MethodType, Notification, OtpRecord, OutboxMessage, Proof,
     StepUpChange, StepUpConfig, StepUpError, StepUpState, StepUpStatus, Verification,
-    offer_methods, open_notification,
+    issuer_app_method, offer_methods, open_notification,
 };
 pub use tokens::{
     Ask, ChangeContext, Parties, Reissue, TokenCaller, TokenError, account_ref, decide, events,

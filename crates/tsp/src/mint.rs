@@ -15,8 +15,9 @@ use crate::wire::{
     TokenInfo,
 };
 use crate::{
-    Accepted, CardFacts, MethodType, PushError, Script, SeTarget, Sealed, SpTsmTarget, TokenBin,
-    TsmHandoff, TspConfig, TspKeys, offer_methods, ordered_id,
+    Accepted, CardFacts, MethodRecord, MethodType, PushError, Script, SeTarget, Sealed,
+    SpTsmTarget, TokenBin, TsmHandoff, TspConfig, TspKeys, issuer_app_method, offer_methods,
+    ordered_id,
 };
 
 /// The algorithm the device-bound key is for: AES-CMAC over the transaction data.
@@ -131,11 +132,21 @@ pub fn mint(
     let provisioning_id = ordered_id(crypto, "pv_", now).map_err(internal)?;
     let mut risk = risk.clone();
     let methods = match risk.outcome {
-        Outcome::StepUp => offer_methods(crypto, vault, &accepted.contact)
-            .map_err(|_| PushError::Internal)?
-            .into_iter()
-            .filter(|m| allowed.is_none_or(|a| a.contains(&m.method_type)))
-            .collect(),
+        Outcome::StepUp => {
+            let mut methods: Vec<MethodRecord> = offer_methods(crypto, vault, &accepted.contact)
+                .map_err(|_| PushError::Internal)?
+                .into_iter()
+                .filter(|m| allowed.is_none_or(|a| a.contains(&m.method_type)))
+                .collect();
+            // The issuer's app needs no contact; it is offered when the issuer allows it.
+            if allowed.is_some_and(|a| a.contains(&MethodType::IssuerApp)) {
+                methods.push(
+                    issuer_app_method(crypto, &accepted.issuer_id)
+                        .map_err(|_| PushError::Internal)?,
+                );
+            }
+            methods
+        }
         _ => Vec::new(),
     };
     let decision = match risk.outcome {

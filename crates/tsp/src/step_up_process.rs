@@ -220,7 +220,7 @@ impl OtpVerify {
             ctx.now,
             ctx.config,
         );
-        let mut change = match verification {
+        let change = match verification {
             Verification::Refused(e) => return Err(e),
             Verification::Failed(change, e) => {
                 return Ok(CheckedOtp {
@@ -230,64 +230,76 @@ impl OtpVerify {
             }
             Verification::Passed(change) => change,
         };
-        let token = facts
-            .token
-            .as_ref()
-            .ok_or(StepUpError::Inconsistent("a step-up without its token"))?;
-        let released = release_access_data(
-            ctx.crypto,
-            ctx.keys,
-            token,
-            &step.provisioning_id,
-            facts.sp_tsm.as_ref(),
-        )
-        .map_err(StepUpError::Push)?;
-        let answer = StepUpPassed {
-            provisioning_id: step.provisioning_id.clone(),
-            token: TokenInfo {
-                token_ref_id: token.token_ref_id.clone(),
-                last4: token.token_last4.clone(),
-                exp_month: token.exp_month,
-                exp_year: token.exp_year,
-                status: TokenStatus::Active.as_str().into(),
-                account_ref: token.account_ref.clone(),
-            },
-            access_data: released.access_data,
-            script: released.script.clone(),
-        };
-        let activated = Standing::of(token.status)
-            .apply(Action::Activate, Actor::System, Reason::Other)
-            .map_err(|_| StepUpError::NotPending)?;
-        let change_ctx = ChangeContext {
-            crypto: ctx.crypto,
-            vault: ctx.keys.vault(),
-            now: ctx.now,
-        };
-        let sequence = token.event_seq + 1;
-        change.activation = Some(Activation {
-            change: TokenChange {
-                token_ref_id: token.token_ref_id.clone(),
-                event_seq: token.event_seq,
-                events: events(&change_ctx, &token.parties(), &activated, sequence)
-                    .map_err(|_| StepUpError::Internal)?,
-                change: activated,
-                agent_id: None,
-                at: ctx.now,
-                relink: None,
-            },
-            script: released.script,
-            handoff: released.handoff,
-        });
-        Ok(CheckedOtp {
-            change,
-            answer: Ok(answer),
-        })
+        pass(ctx, step, facts, change)
     }
 }
 
-/// The checks both requests begin with (docs/protocol.md §6.2, §6.3): a hosted wallet's
-/// account gate (§8.10: its device id must parse), a step-up exists, it is the caller's.
-fn held<'f>(
+/// A passed step-up: the change carries the token's activation (its events, its script and,
+/// for a secure element, the issuer TSM's job), and the answer the released access data.
+pub(crate) fn pass(
+    ctx: &StepUpContext<'_>,
+    step: &StepUpState,
+    facts: &StepUpFacts,
+    mut change: StepUpChange,
+) -> Result<CheckedOtp, StepUpError> {
+    let token = facts
+        .token
+        .as_ref()
+        .ok_or(StepUpError::Inconsistent("a step-up without its token"))?;
+    let released = release_access_data(
+        ctx.crypto,
+        ctx.keys,
+        token,
+        &step.provisioning_id,
+        facts.sp_tsm.as_ref(),
+    )
+    .map_err(StepUpError::Push)?;
+    let answer = StepUpPassed {
+        provisioning_id: step.provisioning_id.clone(),
+        token: TokenInfo {
+            token_ref_id: token.token_ref_id.clone(),
+            last4: token.token_last4.clone(),
+            exp_month: token.exp_month,
+            exp_year: token.exp_year,
+            status: TokenStatus::Active.as_str().into(),
+            account_ref: token.account_ref.clone(),
+        },
+        access_data: released.access_data,
+        script: released.script.clone(),
+    };
+    let activated = Standing::of(token.status)
+        .apply(Action::Activate, Actor::System, Reason::Other)
+        .map_err(|_| StepUpError::NotPending)?;
+    let change_ctx = ChangeContext {
+        crypto: ctx.crypto,
+        vault: ctx.keys.vault(),
+        now: ctx.now,
+    };
+    let sequence = token.event_seq + 1;
+    change.activation = Some(Activation {
+        change: TokenChange {
+            token_ref_id: token.token_ref_id.clone(),
+            event_seq: token.event_seq,
+            events: events(&change_ctx, &token.parties(), &activated, sequence)
+                .map_err(|_| StepUpError::Internal)?,
+            change: activated,
+            agent_id: None,
+            at: ctx.now,
+            relink: None,
+        },
+        script: released.script,
+        handoff: released.handoff,
+    });
+    Ok(CheckedOtp {
+        change,
+        answer: Ok(answer),
+    })
+}
+
+/// The checks every step-up request begins with (docs/protocol.md §6.2, §6.3, §17.4): a
+/// hosted wallet's account gate (§8.10: its device id must parse), a step-up exists, it is
+/// the caller's.
+pub(crate) fn held<'f>(
     caller: &WalletCaller,
     facts: &'f StepUpFacts,
     now: UnixSeconds,
@@ -608,12 +620,16 @@ mod tests {
         );
         let c = checked.change;
         assert_eq!(
-            (c.status, c.otp_wrong_tries, c.consecutive_failures),
-            (StepUpStatus::Pending, 1, 1)
+            (c.status, c.consecutive_failures, c.expected_version, c.at),
+            (StepUpStatus::Pending, 1, 4, NOW)
         );
         assert_eq!(
-            (c.expected_version, c.at, c.otp_consumed_at),
-            (4, NOW, None)
+            c.proof,
+            crate::Proof::Otp {
+                otp_id: otp.otp_id.clone(),
+                wrong_tries: 1,
+                consumed_at: None
+            }
         );
         assert!(c.activation.is_none());
         // An unknown code, or one used before: refused, nothing to commit.
@@ -670,10 +686,14 @@ mod tests {
         assert_eq!(passed.script.target, ScriptTarget::Hce);
         assert_eq!(passed.access_data.split('.').count(), 5, "a compact JWE");
         let c = checked.change;
-        assert_eq!(
-            (c.status, c.otp_consumed_at),
-            (StepUpStatus::Passed, Some(NOW))
-        );
+        assert_eq!(c.status, StepUpStatus::Passed);
+        assert!(matches!(
+            c.proof,
+            crate::Proof::Otp {
+                consumed_at: Some(NOW),
+                ..
+            }
+        ));
         let a = c.activation.unwrap();
         assert_eq!(
             (a.change.token_ref_id.as_str(), &a.script),

@@ -55,6 +55,9 @@ pub enum MethodType {
     OtpSms,
     /// A code by e-mail.
     OtpEmail,
+    /// The issuer's app authenticates the cardholder and signs activation data
+    /// (docs/protocol.md §17.4).
+    IssuerApp,
 }
 
 impl MethodType {
@@ -63,20 +66,23 @@ impl MethodType {
         match self {
             Self::OtpSms => "OTP_SMS",
             Self::OtpEmail => "OTP_EMAIL",
+            Self::IssuerApp => "ISSUER_APP",
         }
     }
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::OtpSms, Self::OtpEmail]
+        [Self::OtpSms, Self::OtpEmail, Self::IssuerApp]
             .into_iter()
             .find(|m| m.as_str() == s)
     }
 
-    fn channel(self) -> &'static str {
+    /// The channel a code goes by; `None` for a method without codes.
+    fn channel(self) -> Option<&'static str> {
         match self {
-            Self::OtpSms => "sms",
-            Self::OtpEmail => "email",
+            Self::OtpSms => Some("sms"),
+            Self::OtpEmail => Some("email"),
+            Self::IssuerApp => None,
         }
     }
 }
@@ -117,10 +123,10 @@ pub struct MethodRecord {
     pub method_id: String,
     /// Its type.
     pub method_type: MethodType,
-    /// The masked destination.
+    /// The masked destination (for `ISSUER_APP`: the issuer's id, whose app to open).
     pub masked: String,
-    /// The destination, sealed (AAD `step_up_method:<id>`).
-    pub destination: Sealed,
+    /// The destination, sealed (AAD `step_up_method:<id>`); none for `ISSUER_APP`.
+    pub destination: Option<Sealed>,
 }
 
 /// The step-up of one provisioning, as stored.
@@ -236,16 +242,34 @@ pub struct StepUpChange {
     pub status: StepUpStatus,
     /// New count.
     pub consecutive_failures: u32,
-    /// The code tried.
-    pub otp_id: String,
-    /// Its new wrong-try count.
-    pub otp_wrong_tries: u32,
-    /// Set when the code was accepted.
-    pub otp_consumed_at: Option<UnixSeconds>,
+    /// What the wallet presented, and what becomes of it.
+    pub proof: Proof,
     /// When the change was made.
     pub at: UnixSeconds,
     /// For a right code: what passing releases (set by [`crate::OtpVerify::process`]).
     pub activation: Option<Activation>,
+}
+
+/// What the wallet presented for a step-up, as the change records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// A one-time code (docs/protocol.md §6.3).
+    Otp {
+        /// The code tried.
+        otp_id: String,
+        /// Its new wrong-try count.
+        wrong_tries: u32,
+        /// Set when the code was accepted.
+        consumed_at: Option<UnixSeconds>,
+    },
+    /// Activation data the issuer's app signed (docs/protocol.md §17.4): its nonce is used
+    /// once per issuer, forever.
+    IssuerApp {
+        /// The issuer that signed it.
+        issuer_id: String,
+        /// Its nonce.
+        nonce: String,
+    },
 }
 
 /// What a passed step-up commits besides its own change: the token becomes `ACTIVE`, its
@@ -292,6 +316,9 @@ pub enum StepUpError {
     /// The method id is not one offered.
     #[error("the method id is not one offered for this provisioning")]
     UnknownMethod,
+    /// The method sends no codes (the issuer's app activates the token instead).
+    #[error("this method sends no codes: submit the issuer app's activation data")]
+    NoCodes,
     /// The code id is not one sent for this provisioning.
     #[error("no such code was sent for this provisioning")]
     UnknownOtp,
@@ -339,7 +366,7 @@ impl Refusal for StepUpError {
             Self::NoStepUp => Code::NotFound,
             Self::NotYours => Code::Forbidden,
             Self::NotPending => Code::StepUpNotPending,
-            Self::UnknownMethod => Code::UnknownMethod,
+            Self::UnknownMethod | Self::NoCodes => Code::UnknownMethod,
             Self::UnknownOtp => Code::NotFound,
             Self::OtpInvalid { .. } => Code::OtpInvalid,
             Self::OtpExpired => Code::OtpExpired,
@@ -389,10 +416,24 @@ pub fn offer_methods(
             method_id,
             method_type,
             masked,
-            destination,
+            destination: Some(destination),
         });
     }
     Ok(methods)
+}
+
+/// The `ISSUER_APP` method (docs/protocol.md §17.4): no destination; its masked form names the
+/// issuer whose app the wallet opens.
+pub fn issuer_app_method(
+    crypto: &dyn CryptoProvider,
+    issuer_id: &str,
+) -> Result<MethodRecord, StepUpError> {
+    Ok(MethodRecord {
+        method_id: random_id(crypto, "sm_").map_err(|_| StepUpError::Internal)?,
+        method_type: MethodType::IssuerApp,
+        masked: issuer_id.to_owned(),
+        destination: None,
+    })
 }
 
 fn method_aad(method_id: &str) -> Vec<u8> {
@@ -436,7 +477,7 @@ pub fn open_notification(
 }
 
 impl StepUpState {
-    fn check_pending(&self) -> Result<(), StepUpError> {
+    pub(crate) fn check_pending(&self) -> Result<(), StepUpError> {
         match self.status {
             StepUpStatus::Pending => Ok(()),
             StepUpStatus::Locked => Err(StepUpError::Locked),
@@ -460,6 +501,11 @@ impl StepUpState {
             .iter()
             .find(|m| m.method_id == method_id)
             .ok_or(StepUpError::UnknownMethod)?;
+        let (Some(channel), Some(destination)) =
+            (method.method_type.channel(), method.destination.as_ref())
+        else {
+            return Err(StepUpError::NoCodes);
+        };
         if self.sends > config.max_resends {
             return Err(StepUpError::ResendLimit);
         }
@@ -467,13 +513,13 @@ impl StepUpState {
         let otp_id = random_id(crypto, "otp_").map_err(internal)?;
         let code = zeroize::Zeroizing::new(six_digits(crypto)?);
         let to = vault
-            .open(crypto, &method.destination, &method_aad(&method.method_id))
+            .open(crypto, destination, &method_aad(&method.method_id))
             .map_err(internal)?;
         let message_id = random_id(crypto, "msg_").map_err(internal)?;
         let minutes = config.otp_ttl_s / 60;
         let notification = Notification {
             message_id: message_id.clone(),
-            channel: method.method_type.channel().into(),
+            channel: channel.into(),
             to: String::from_utf8(to.expose().to_vec()).map_err(|_| StepUpError::Internal)?,
             text: format!(
                 "{sender}: your code to add your card to your wallet is {}. It expires in {minutes} minutes. Never share it.",
@@ -546,26 +592,30 @@ impl StepUpState {
             expected_version: self.version,
             status: StepUpStatus::Passed,
             consecutive_failures: 0,
-            otp_id: otp.otp_id.clone(),
-            otp_wrong_tries: otp.wrong_tries,
-            otp_consumed_at: Some(now),
+            proof: Proof::Otp {
+                otp_id: otp.otp_id.clone(),
+                wrong_tries: otp.wrong_tries,
+                consumed_at: Some(now),
+            },
             at: now,
             activation: None,
         };
         if right {
             return Verification::Passed(change);
         }
-        change.otp_consumed_at = None;
-        change.otp_wrong_tries = otp.wrong_tries + 1;
+        let wrong_tries = otp.wrong_tries + 1;
+        change.proof = Proof::Otp {
+            otp_id: otp.otp_id.clone(),
+            wrong_tries,
+            consumed_at: None,
+        };
         change.consecutive_failures = self.consecutive_failures + 1;
         if change.consecutive_failures >= config.lockout_after {
             change.status = StepUpStatus::Locked;
             return Verification::Failed(change, StepUpError::Locked);
         }
         change.status = StepUpStatus::Pending;
-        let tries_left = config
-            .max_tries_per_code
-            .saturating_sub(change.otp_wrong_tries);
+        let tries_left = config.max_tries_per_code.saturating_sub(wrong_tries);
         Verification::Failed(change, StepUpError::OtpInvalid { tries_left })
     }
 }

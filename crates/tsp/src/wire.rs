@@ -284,6 +284,34 @@ pub struct OtpSent {
     pub resends_left: u32,
 }
 
+/// `POST /v1/provisionings/{id}/step-up/issuer-app` body (docs/protocol.md §17.4).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerAppActivationRequest {
+    /// The `ISSUER_APP` method's id from the step-up answer.
+    pub method_id: String,
+    /// The wallet user the provisioning is for.
+    pub wallet_user_id: String,
+    /// The device the provisioning is for.
+    pub device_id: String,
+    /// The issuer app's compact JWS (ES256, the issuer's registered key) over
+    /// `{"token_ref_id", "device_id", "nonce", "iat"}`.
+    pub activation_data: String,
+}
+
+/// The claims of the issuer app's activation data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivationClaims {
+    /// The token the step-up holds.
+    pub token_ref_id: String,
+    /// The device it is for.
+    pub device_id: String,
+    /// At least 128 random bits, base64url; accepted once per issuer.
+    pub nonce: String,
+    /// When the issuer app signed it (Unix seconds).
+    pub iat: i64,
+}
+
 /// `POST /v1/provisionings/{id}/step-up/verify` body.
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -256,7 +256,7 @@ pub(crate) async fn already_in_wallet(state: &AppState, query: PushFactsQuery) -
 
 /// The registered issuer's signing `kid` and key and its push setting, parsed and validated
 /// once per [`crate::read_cache::TTL`].
-fn issuer_key(
+pub(crate) fn issuer_key(
     state: &AppState,
     issuer: Option<provisio_store::IssuerRecord>,
 ) -> Result<Option<IssuerKey>, ApiError> {

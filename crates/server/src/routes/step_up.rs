@@ -11,9 +11,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use provisio_store::{Conflict, Principal, Role, StepUpFactsQuery, StoreError, TokenRecord};
-use provisio_tsp::wire::{OtpSendRequest, OtpSent, OtpVerifyRequest, StepUpPassed};
+use provisio_tsp::wire::{
+    IssuerAppActivationRequest, OtpSendRequest, OtpSent, OtpVerifyRequest, StepUpPassed,
+};
 use provisio_tsp::{
-    OtpSend, OtpVerify, StepUpContext, StepUpError, StepUpFacts, StoredToken, WalletCaller,
+    AppActivation, OtpSend, OtpVerify, StepUpContext, StepUpError, StepUpFacts, StoredToken,
+    WalletCaller,
 };
 use provisio_types::Refusal;
 
@@ -124,6 +127,76 @@ pub(crate) async fn verify_otp(
     Err(StepUpError::Conflict.into())
 }
 
+/// Activates the token with the issuer app's signed activation data (docs/protocol.md §17.4):
+/// answered as a right code is.
+#[utoipa::path(post, path = "/v1/provisionings/{provisioning_id}/step-up/issuer-app", tag = "step-up",
+    request_body = IssuerAppActivationRequest,
+    params(("provisioning_id" = String, Path, description = "From the provisioning answer")),
+    responses(
+        (status = 200, body = StepUpPassed, description = "Activated: token active, access data released"),
+        (status = 400, body = Problem, description = "malformed_request, unknown_method (not an ISSUER_APP method of this step-up), signature_invalid (not the token's issuer's key), binding_mismatch (another token or device), stale_timestamp"),
+        (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden (another user's or device's provisioning), step_up_locked, account_not_active"),
+        (status = 404, body = Problem, description = "not_found"),
+        (status = 409, body = Problem, description = "replayed_request (the nonce was used before), step_up_not_pending, step_up_conflict"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn issuer_app(
+    State(state): State<AppState>,
+    Path(provisioning_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = require(&state, &headers, Role::TokenRequestor).await?;
+    let activation = AppActivation::new(&provisioning_id, &principal.id, parse_json(&body)?);
+    let query = facts_query_with_token(
+        &principal,
+        &activation.provisioning_id,
+        &activation.caller,
+        None,
+        true,
+    );
+    let ctx = context(&state);
+    for _ in 0..RACE_RETRIES {
+        let loaded = state.store.load_step_up_facts(&query).await?;
+        let facts = facts(&state, &principal, loaded)?;
+        let issuer = match &facts.token {
+            Some(t) => {
+                let cached = state.issuer_keys.get(&t.issuer_id);
+                let key = match cached {
+                    Some(k) => Some(k),
+                    None => {
+                        super::push::issuer_key(&state, state.store.issuer(&t.issuer_id).await?)?
+                    }
+                };
+                key.map(|k| (t.issuer_id.clone(), k))
+            }
+            None => None,
+        };
+        let checked = activation.process(
+            &ctx,
+            &facts,
+            issuer.as_ref(),
+            state.config.freshness_window_s,
+        )?;
+        match state.store.commit_step_up_change(&checked.change).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(Conflict::StepUpVersion)) => continue,
+            Err(StoreError::Conflict(Conflict::ActivationNonce)) => {
+                return Err(provisio_tsp::PushError::Replayed("activation data (nonce)").into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if checked.change.activation.is_some() {
+            state.outbox_wake.notify_one();
+        }
+        let passed = checked.answer?;
+        tracing::info!(%provisioning_id, token_ref_id = %passed.token.token_ref_id, "issuer app activated the token");
+        return Ok(Json(passed).into_response());
+    }
+    Err(StepUpError::Conflict.into())
+}
+
 fn context(state: &AppState) -> StepUpContext<'_> {
     StepUpContext {
         crypto: state.crypto.as_ref(),
@@ -141,6 +214,17 @@ fn facts_query(
     caller: &WalletCaller,
     otp_id: Option<&str>,
 ) -> StepUpFactsQuery {
+    facts_query_with_token(principal, provisioning_id, caller, otp_id, otp_id.is_some())
+}
+
+/// [`facts_query`], with the token (and its issuer's TSM) when `token`.
+fn facts_query_with_token(
+    principal: &Principal,
+    provisioning_id: &str,
+    caller: &WalletCaller,
+    otp_id: Option<&str>,
+    token: bool,
+) -> StepUpFactsQuery {
     StepUpFactsQuery {
         provisioning_id: provisioning_id.to_owned(),
         otp_id: otp_id.map(str::to_owned),
@@ -149,7 +233,7 @@ fn facts_query(
             .then(|| caller.hosted_user())
             .flatten()
             .map(|uid| (principal.id.clone(), uid.as_str().to_owned())),
-        token: otp_id.is_some(),
+        token,
     }
 }
 

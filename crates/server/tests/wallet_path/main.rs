@@ -7,6 +7,7 @@
     clippy::panic
 )]
 
+mod activation;
 #[path = "../common/mod.rs"]
 mod common;
 mod decisioning;

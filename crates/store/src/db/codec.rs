@@ -149,6 +149,16 @@ impl Row {
         Sealed::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt(format!("sealed {name}")))
     }
 
+    /// A sealed value, or none for `NULL`.
+    pub(crate) fn sealed_opt(&self, name: &str) -> Result<Option<Sealed>, StoreError> {
+        let bytes: Option<Vec<u8>> = self.get(name)?;
+        bytes
+            .map(|b| {
+                Sealed::from_bytes(&b).ok_or_else(|| StoreError::Corrupt(format!("sealed {name}")))
+            })
+            .transpose()
+    }
+
     /// A count as `u32` (negative is impossible; huge saturates).
     pub(crate) fn count(&self, name: &str) -> Result<u32, StoreError> {
         let v: i64 = self.get(name)?;

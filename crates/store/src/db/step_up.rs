@@ -5,7 +5,8 @@
 
 use provisio_tsp::records::NewProvisioning;
 use provisio_tsp::{
-    IssuedOtp, MethodRecord, MethodType, OtpRecord, StepUpChange, StepUpState, StepUpStatus,
+    IssuedOtp, MethodRecord, MethodType, OtpRecord, Proof, Sealed, StepUpChange, StepUpState,
+    StepUpStatus,
 };
 
 use crate::db::codec::params;
@@ -34,7 +35,7 @@ pub(crate) fn insert_step_up(
         params![&p.provisioning_id, token_ref_id, p.created_at],
     )?;
     for (position, m) in (0_i64..).zip(methods) {
-        let destination = m.destination.to_bytes();
+        let destination = m.destination.as_ref().map(Sealed::to_bytes);
         c.execute(
             "INSERT INTO step_up_methods (method_id, provisioning_id, type, masked, destination, position) VALUES ($1, $2, $3, $4, $5, $6)",
             params![
@@ -42,7 +43,7 @@ pub(crate) fn insert_step_up(
                 &p.provisioning_id,
                 m.method_type.as_str(),
                 &m.masked,
-                &destination,
+                destination.as_ref(),
                 position,
             ],
         )?;
@@ -79,7 +80,7 @@ pub(crate) fn step_up(
                 method_type: MethodType::parse(&t)
                     .ok_or_else(|| StoreError::Corrupt(format!("method type {t}")))?,
                 masked: m.get("masked")?,
-                destination: m.sealed("destination")?,
+                destination: m.sealed_opt("destination")?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -243,14 +244,30 @@ pub(crate) fn commit_step_up_change(
         set,
         now,
     )?;
-    // The code is consumed only if nobody consumed it first (belt and braces with the
-    // version check above).
-    let n = c.execute(
-        "UPDATE otps SET wrong_tries = $1, consumed_at = $2 WHERE otp_id = $3 AND consumed_at IS NULL",
-        params![change.otp_wrong_tries, change.otp_consumed_at, &change.otp_id],
-    )?;
-    if n != 1 {
-        return Err(StoreError::Conflict(Conflict::StepUpVersion));
+    match &change.proof {
+        Proof::Otp {
+            otp_id,
+            wrong_tries,
+            consumed_at,
+        } => {
+            // The code is consumed only if nobody consumed it first (belt and braces with the
+            // version check above).
+            let n = c.execute(
+                "UPDATE otps SET wrong_tries = $1, consumed_at = $2 WHERE otp_id = $3 AND consumed_at IS NULL",
+                params![*wrong_tries, *consumed_at, otp_id],
+            )?;
+            if n != 1 {
+                return Err(StoreError::Conflict(Conflict::StepUpVersion));
+            }
+        }
+        // Each nonce of an issuer once, forever: a replayed one is
+        // [`Conflict::ActivationNonce`], and nothing of the change stays.
+        Proof::IssuerApp { issuer_id, nonce } => {
+            c.execute(
+                "INSERT INTO activation_nonces (issuer_id, nonce, provisioning_id, used_at) VALUES ($1, $2, $3, $4)",
+                params![issuer_id, nonce, &change.provisioning_id, now],
+            )?;
+        }
     }
     if let Some(a) = change
         .activation
@@ -275,7 +292,7 @@ mod tests {
     use provisio_tsp::records::NewProvisioning;
     use provisio_tsp::wire::Decision;
     use provisio_tsp::{
-        Activation, IssuedOtp, MethodRecord, MethodType, OtpRecord, OutboxMessage, Script,
+        Activation, IssuedOtp, MethodRecord, MethodType, OtpRecord, OutboxMessage, Proof, Script,
         ScriptStep, ScriptTarget, Sealed, StepOp, StepUpChange, StepUpStatus, TsmHandoff,
     };
 
@@ -354,7 +371,7 @@ mod tests {
             method_id: id.into(),
             method_type,
             masked: format!("***{id}"),
-            destination: sealed(tag),
+            destination: Some(sealed(tag)),
         }
     }
 
@@ -392,9 +409,11 @@ mod tests {
             expected_version,
             status,
             consecutive_failures: u32::from(status != StepUpStatus::Passed),
-            otp_id: otp_id.into(),
-            otp_wrong_tries: u32::from(status != StepUpStatus::Passed),
-            otp_consumed_at: (status == StepUpStatus::Passed).then_some(NOW + 20),
+            proof: Proof::Otp {
+                otp_id: otp_id.into(),
+                wrong_tries: u32::from(status != StepUpStatus::Passed),
+                consumed_at: (status == StepUpStatus::Passed).then_some(NOW + 20),
+            },
             at: NOW + 20,
             activation: None,
         }
@@ -474,7 +493,7 @@ mod tests {
         assert_eq!(ids, ["m2", "m1"]);
         assert_eq!(s.methods[0].method_type, MethodType::OtpEmail);
         assert_eq!(s.methods[0].masked, "***m2");
-        assert!(s.methods[0].destination == sealed(3));
+        assert!(s.methods[0].destination == Some(sealed(3)));
         assert!(super::step_up(&mut c, "nobody").unwrap().is_none());
     }
 
