@@ -123,6 +123,14 @@ pub fn router(state: AppState) -> Router {
             post(routes::step_up::issuer_app),
         )
         .route(
+            "/v1/provisionings/{provisioning_id}/step-up/call-center",
+            post(routes::step_up::call_center_collect),
+        )
+        .route(
+            "/v1/tokens/{token_ref_id}/activate",
+            post(routes::step_up::call_center_activate),
+        )
+        .route(
             "/v1/provisionings/{provisioning_id}/step-up/otp",
             post(routes::step_up::send_otp),
         )

@@ -121,7 +121,8 @@ impl AppActivation {
             },
             at: ctx.now,
             activation: None,
+            released: None,
         };
-        pass(ctx, step, facts, change)
+        pass(ctx, step, facts, change, None)
     }
 }

@@ -20,6 +20,7 @@
 //! concurrent requests and server instances (docs/architecture.md §3).
 
 mod app_activation;
+mod call_center;
 mod config;
 mod contact;
 mod decisioning;
@@ -48,6 +49,7 @@ pub mod wallet_wire;
 pub mod wire;
 
 pub use app_activation::AppActivation;
+pub use call_center::{CallCenterActivation, CallCenterCollect};
 pub use config::{TokenBin, TspConfig};
 pub use contact::Contact;
 pub use decisioning::{
@@ -87,7 +89,7 @@ pub use step_up_process::{
 pub use stepup::{
     Activation, IssuedOtp, MethodRecord, MethodType, Notification, OtpRecord, OutboxMessage, Proof,
     StepUpChange, StepUpConfig, StepUpError, StepUpState, StepUpStatus, Verification,
-    issuer_app_method, offer_methods, open_notification,
+    issuer_method, offer_methods, open_notification,
 };
 pub use tokens::{
     Ask, ChangeContext, Parties, Reissue, TokenCaller, TokenError, account_ref, decide, events,

@@ -16,7 +16,7 @@ use crate::wire::{
 };
 use crate::{
     Accepted, CardFacts, MethodRecord, MethodType, PushError, Script, SeTarget, Sealed,
-    SpTsmTarget, TokenBin, TsmHandoff, TspConfig, TspKeys, issuer_app_method, offer_methods,
+    SpTsmTarget, TokenBin, TsmHandoff, TspConfig, TspKeys, issuer_method, offer_methods,
     ordered_id,
 };
 
@@ -138,12 +138,15 @@ pub fn mint(
                 .into_iter()
                 .filter(|m| allowed.is_none_or(|a| a.contains(&m.method_type)))
                 .collect();
-            // The issuer's app needs no contact; it is offered when the issuer allows it.
-            if allowed.is_some_and(|a| a.contains(&MethodType::IssuerApp)) {
-                methods.push(
-                    issuer_app_method(crypto, &accepted.issuer_id)
-                        .map_err(|_| PushError::Internal)?,
-                );
+            // The issuer's app and call centre need no contact; each is offered when the
+            // issuer allows it.
+            for m in [MethodType::IssuerApp, MethodType::CallCenter] {
+                if allowed.is_some_and(|a| a.contains(&m)) {
+                    methods.push(
+                        issuer_method(crypto, m, &accepted.issuer_id)
+                            .map_err(|_| PushError::Internal)?,
+                    );
+                }
             }
             methods
         }

@@ -230,17 +230,20 @@ impl OtpVerify {
             }
             Verification::Passed(change) => change,
         };
-        pass(ctx, step, facts, change)
+        pass(ctx, step, facts, change, None)
     }
 }
 
 /// A passed step-up: the change carries the token's activation (its events, its script and,
 /// for a secure element, the issuer TSM's job), and the answer the released access data.
+/// `agent`: the issuer's call-centre agent who activated it (the token's history names them);
+/// `None` when the wallet presented the proof.
 pub(crate) fn pass(
     ctx: &StepUpContext<'_>,
     step: &StepUpState,
     facts: &StepUpFacts,
     mut change: StepUpChange,
+    agent: Option<&str>,
 ) -> Result<CheckedOtp, StepUpError> {
     let token = facts
         .token
@@ -267,8 +270,13 @@ pub(crate) fn pass(
         access_data: released.access_data,
         script: released.script.clone(),
     };
+    let actor = if agent.is_some() {
+        Actor::Issuer
+    } else {
+        Actor::System
+    };
     let activated = Standing::of(token.status)
-        .apply(Action::Activate, Actor::System, Reason::Other)
+        .apply(Action::Activate, actor, Reason::Other)
         .map_err(|_| StepUpError::NotPending)?;
     let change_ctx = ChangeContext {
         crypto: ctx.crypto,
@@ -283,7 +291,7 @@ pub(crate) fn pass(
             events: events(&change_ctx, &token.parties(), &activated, sequence)
                 .map_err(|_| StepUpError::Internal)?,
             change: activated,
-            agent_id: None,
+            agent_id: agent.map(str::to_owned),
             at: ctx.now,
             relink: None,
         },
@@ -390,6 +398,7 @@ mod tests {
                 sends: 0,
                 version: 4,
                 methods: offer_methods(&self.crypto, self.keys.vault(), &contact).unwrap(),
+                released: None,
             }
         }
 

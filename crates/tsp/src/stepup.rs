@@ -58,6 +58,8 @@ pub enum MethodType {
     /// The issuer's app authenticates the cardholder and signs activation data
     /// (docs/protocol.md §17.4).
     IssuerApp,
+    /// The cardholder calls the issuer; an agent activates the token (docs/protocol.md §17.5).
+    CallCenter,
 }
 
 impl MethodType {
@@ -67,14 +69,20 @@ impl MethodType {
             Self::OtpSms => "OTP_SMS",
             Self::OtpEmail => "OTP_EMAIL",
             Self::IssuerApp => "ISSUER_APP",
+            Self::CallCenter => "CALL_CENTER",
         }
     }
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::OtpSms, Self::OtpEmail, Self::IssuerApp]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            Self::OtpSms,
+            Self::OtpEmail,
+            Self::IssuerApp,
+            Self::CallCenter,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 
     /// The channel a code goes by; `None` for a method without codes.
@@ -82,7 +90,7 @@ impl MethodType {
         match self {
             Self::OtpSms => Some("sms"),
             Self::OtpEmail => Some("email"),
-            Self::IssuerApp => None,
+            Self::IssuerApp | Self::CallCenter => None,
         }
     }
 }
@@ -152,6 +160,9 @@ pub struct StepUpState {
     pub version: i64,
     /// The offered methods.
     pub methods: Vec<MethodRecord>,
+    /// Passed by the issuer's call centre: the answer the wallet collects (JSON of
+    /// [`crate::wire::StepUpPassed`]).
+    pub released: Option<String>,
 }
 
 /// A sent code, as stored (its hash only).
@@ -248,6 +259,8 @@ pub struct StepUpChange {
     pub at: UnixSeconds,
     /// For a right code: what passing releases (set by [`crate::OtpVerify::process`]).
     pub activation: Option<Activation>,
+    /// Passed by the call centre: the answer kept for the wallet to collect.
+    pub released: Option<String>,
 }
 
 /// What the wallet presented for a step-up, as the change records it.
@@ -269,6 +282,11 @@ pub enum Proof {
         issuer_id: String,
         /// Its nonce.
         nonce: String,
+    },
+    /// The issuer's call centre (docs/protocol.md §17.5): the agent who activated the token.
+    CallCenter {
+        /// The agent's id, in the token's history.
+        agent_id: String,
     },
 }
 
@@ -316,9 +334,15 @@ pub enum StepUpError {
     /// The method id is not one offered.
     #[error("the method id is not one offered for this provisioning")]
     UnknownMethod,
-    /// The method sends no codes (the issuer's app activates the token instead).
-    #[error("this method sends no codes: submit the issuer app's activation data")]
+    /// The method sends no codes (the issuer's app or call centre activates the token).
+    #[error("this method sends no codes: the issuer's app or call centre activates the token")]
     NoCodes,
+    /// No such token, or not the caller's.
+    #[error("no such token")]
+    UnknownToken,
+    /// The call centre has not activated the token yet.
+    #[error("the issuer's call centre has not activated the token yet")]
+    ActivationPending,
     /// The code id is not one sent for this provisioning.
     #[error("no such code was sent for this provisioning")]
     UnknownOtp,
@@ -367,6 +391,8 @@ impl Refusal for StepUpError {
             Self::NotYours => Code::Forbidden,
             Self::NotPending => Code::StepUpNotPending,
             Self::UnknownMethod | Self::NoCodes => Code::UnknownMethod,
+            Self::UnknownToken => Code::UnknownToken,
+            Self::ActivationPending => Code::ActivationPending,
             Self::UnknownOtp => Code::NotFound,
             Self::OtpInvalid { .. } => Code::OtpInvalid,
             Self::OtpExpired => Code::OtpExpired,
@@ -422,15 +448,16 @@ pub fn offer_methods(
     Ok(methods)
 }
 
-/// The `ISSUER_APP` method (docs/protocol.md §17.4): no destination; its masked form names the
-/// issuer whose app the wallet opens.
-pub fn issuer_app_method(
+/// An `ISSUER_APP` or `CALL_CENTER` method (docs/protocol.md §17.4, §17.5): no destination;
+/// its masked form names the issuer whose app to open or whose bank to call.
+pub fn issuer_method(
     crypto: &dyn CryptoProvider,
+    method_type: MethodType,
     issuer_id: &str,
 ) -> Result<MethodRecord, StepUpError> {
     Ok(MethodRecord {
         method_id: random_id(crypto, "sm_").map_err(|_| StepUpError::Internal)?,
-        method_type: MethodType::IssuerApp,
+        method_type,
         masked: issuer_id.to_owned(),
         destination: None,
     })
@@ -599,6 +626,7 @@ impl StepUpState {
             },
             at: now,
             activation: None,
+            released: None,
         };
         if right {
             return Verification::Passed(change);

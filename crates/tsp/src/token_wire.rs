@@ -48,6 +48,9 @@ pub struct HistoryItem {
     pub reason: String,
     /// `ISSUER`, `TOKEN_REQUESTOR`, `ADMIN` or `SYSTEM`.
     pub actor: String,
+    /// The issuer's call-centre agent, when one activated the token (docs/protocol.md §17.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
     /// Unix seconds.
     pub at: i64,
 }
@@ -168,6 +171,7 @@ impl From<&HistoryEntry> for HistoryItem {
             status: h.status.as_str().into(),
             reason: h.reason.clone(),
             actor: h.actor.clone(),
+            agent_id: h.agent_id.clone(),
             at: h.at,
         }
     }

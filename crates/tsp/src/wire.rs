@@ -299,6 +299,38 @@ pub struct IssuerAppActivationRequest {
     pub activation_data: String,
 }
 
+/// `POST /v1/tokens/{token_ref_id}/activate` body (docs/protocol.md §17.5).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallCenterActivationRequest {
+    /// The call-centre agent who authenticated the cardholder (1 to 64 printable characters);
+    /// the token's history names them.
+    pub agent_id: String,
+}
+
+/// `POST /v1/tokens/{token_ref_id}/activate` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CallCenterActivated {
+    /// The token.
+    pub token_ref_id: String,
+    /// `ACTIVE`.
+    pub status: String,
+    /// The agent, as the token's history names them.
+    pub agent_id: String,
+}
+
+/// `POST /v1/provisionings/{id}/step-up/call-center` body (docs/protocol.md §17.5).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallCenterCollectRequest {
+    /// The `CALL_CENTER` method's id from the step-up answer.
+    pub method_id: String,
+    /// The wallet user the provisioning is for.
+    pub wallet_user_id: String,
+    /// The device the provisioning is for.
+    pub device_id: String,
+}
+
 /// The claims of the issuer app's activation data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivationClaims {

@@ -107,6 +107,8 @@ codes! {
     StepUpLocked = "step_up_locked",
     /// No more codes may be sent.
     OtpResendLimit = "otp_resend_limit",
+    /// The issuer's call centre has not activated the token yet.
+    ActivationPending = "activation_pending",
 
     // Installation scripts.
     /// The report names another script.

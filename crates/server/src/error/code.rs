@@ -221,6 +221,11 @@ pub const fn meaning(code: Code) -> Meaning {
             "No more codes can be sent",
             "The limit of codes sent for this provisioning is reached.",
         ),
+        C::ActivationPending => m(
+            StatusCode::CONFLICT,
+            "Activation pending",
+            "The issuer's call centre has not activated the token yet; collect it once it has.",
+        ),
 
         C::ScriptMismatch => m(
             StatusCode::UNPROCESSABLE_ENTITY,

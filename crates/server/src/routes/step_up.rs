@@ -12,11 +12,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use provisio_store::{Conflict, Principal, Role, StepUpFactsQuery, StoreError, TokenRecord};
 use provisio_tsp::wire::{
+    CallCenterActivated, CallCenterActivationRequest, CallCenterCollectRequest,
     IssuerAppActivationRequest, OtpSendRequest, OtpSent, OtpVerifyRequest, StepUpPassed,
 };
 use provisio_tsp::{
-    AppActivation, OtpSend, OtpVerify, StepUpContext, StepUpError, StepUpFacts, StoredToken,
-    WalletCaller,
+    AppActivation, CallCenterActivation, CallCenterCollect, OtpSend, OtpVerify, StepUpContext,
+    StepUpError, StepUpFacts, StoredToken, WalletCaller,
 };
 use provisio_types::Refusal;
 
@@ -195,6 +196,94 @@ pub(crate) async fn issuer_app(
         return Ok(Json(passed).into_response());
     }
     Err(StepUpError::Conflict.into())
+}
+
+/// The issuer's call centre activates a token whose step-up offers `CALL_CENTER`
+/// (docs/protocol.md §17.5): the agent authenticated the cardholder on the phone.
+#[utoipa::path(post, path = "/v1/tokens/{token_ref_id}/activate", tag = "step-up",
+    request_body = CallCenterActivationRequest,
+    params(("token_ref_id" = String, Path, description = "The INACTIVE token")),
+    responses(
+        (status = 200, body = CallCenterActivated, description = "Activated; the wallet collects the access data"),
+        (status = 400, body = Problem, description = "malformed_request (agent_id), unknown_method (its step-up does not offer CALL_CENTER)"),
+        (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not an issuer key; step_up_locked"),
+        (status = 404, body = Problem, description = "unknown_token: no such token of this issuer"),
+        (status = 409, body = Problem, description = "step_up_not_pending (active already, or no step-up), step_up_conflict"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn call_center_activate(
+    State(state): State<AppState>,
+    Path(token_ref_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = require(&state, &headers, Role::Issuer).await?;
+    let activation = CallCenterActivation::new(&token_ref_id, &principal.id, parse_json(&body)?)?;
+    let token = state
+        .store
+        .token(&token_ref_id)
+        .await?
+        .filter(|t| t.issuer_id == principal.id)
+        .ok_or(StepUpError::UnknownToken)?;
+    let query = StepUpFactsQuery {
+        provisioning_id: token.provisioning_id,
+        otp_id: None,
+        hosted_account: None,
+        token: true,
+    };
+    let ctx = context(&state);
+    for _ in 0..RACE_RETRIES {
+        let loaded = state.store.load_step_up_facts(&query).await?;
+        let checked = activation.process(&ctx, &facts(&state, &principal, loaded)?)?;
+        match state.store.commit_step_up_change(&checked.change).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(Conflict::StepUpVersion)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        state.outbox_wake.notify_one();
+        tracing::info!(%token_ref_id, agent_id = %activation.agent_id, "the issuer's call centre activated the token");
+        return Ok(Json(CallCenterActivated {
+            token_ref_id,
+            status: "ACTIVE".into(),
+            agent_id: activation.agent_id,
+        })
+        .into_response());
+    }
+    Err(StepUpError::Conflict.into())
+}
+
+/// The wallet collects what a call-centre activation released: answered as a right code is,
+/// 409 `activation_pending` until the agent has activated the token.
+#[utoipa::path(post, path = "/v1/provisionings/{provisioning_id}/step-up/call-center", tag = "step-up",
+    request_body = CallCenterCollectRequest,
+    params(("provisioning_id" = String, Path, description = "From the provisioning answer")),
+    responses(
+        (status = 200, body = StepUpPassed, description = "Activated by the call centre: token active, access data released"),
+        (status = 400, body = Problem, description = "malformed_request, unknown_method (not a CALL_CENTER method of this step-up)"),
+        (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden (another user's or device's provisioning), step_up_locked, account_not_active"),
+        (status = 404, body = Problem, description = "not_found"),
+        (status = 409, body = Problem, description = "activation_pending: the call centre has not activated it yet"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn call_center_collect(
+    State(state): State<AppState>,
+    Path(provisioning_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = require(&state, &headers, Role::TokenRequestor).await?;
+    let collect = CallCenterCollect::new(&provisioning_id, &principal.id, parse_json(&body)?);
+    let query = facts_query(&principal, &collect.provisioning_id, &collect.caller, None);
+    let loaded = state.store.load_step_up_facts(&query).await?;
+    let released = collect.process(&context(&state), &facts(&state, &principal, loaded)?)?;
+    Ok((
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        released,
+    )
+        .into_response())
 }
 
 fn context(state: &AppState) -> StepUpContext<'_> {

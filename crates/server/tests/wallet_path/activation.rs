@@ -200,3 +200,123 @@ async fn the_issuer_apps_signed_activation_data_activates_the_token_once() {
     let (s, v) = submit(&h, &pv2, "device-a2", &fresh).await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
+
+/// Activation by the call centre (docs/protocol.md §17.5): the agent activates through the
+/// issuer's API; the token's history names them; the wallet collects the access data.
+#[tokio::test]
+async fn the_call_centre_activates_the_token_and_the_wallet_collects_it() {
+    let (h, fake) = wallet_harness(TspConfig::default(), true).await;
+    let fake = fake.unwrap();
+    fake.answers(json!({"decision": "REQUIRE_AUTHENTICATION", "methods": ["CALL_CENTER"]}));
+    let (_, pv) = provision(
+        &h,
+        &entered(&h, "device-c1", Some(WalletRiskInfo::level(5, false))),
+    )
+    .await;
+    assert_eq!(pv["decision"], "STEP_UP_REQUIRED", "{pv}");
+    let method = &pv["step_up"]["methods"][0];
+    assert_eq!(
+        (method["type"].as_str(), method["destination"].as_str()),
+        (Some("CALL_CENTER"), Some("bank-a"))
+    );
+    let token = pv["token"]["token_ref_id"].as_str().unwrap().to_owned();
+    let id = pv["provisioning_id"].as_str().unwrap();
+    let method_id = method["method_id"].as_str().unwrap().to_owned();
+    let collect = |user: &'static str| collect(&h, id, &method_id, user);
+    let (s, v) = collect("user-1").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "activation_pending"),
+        "{v}"
+    );
+    // Not the wallet, not another issuer's token, not without an agent.
+    assert_eq!(
+        activate(&h, &h.wallet_key, &token, "agent-7").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, v) = activate(&h, &h.issuer_api_key, "tr_unknown", "agent-7").await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "unknown_token"));
+    let (s, v) = activate(&h, &h.issuer_api_key, &token, "").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "malformed_request")
+    );
+    let (s, v) = activate(&h, &h.issuer_api_key, &token, "agent-7").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["status"].as_str(), v["agent_id"].as_str()),
+        (Some("ACTIVE"), Some("agent-7"))
+    );
+    let (s, v) = activate(&h, &h.issuer_api_key, &token, "agent-7").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "step_up_not_pending"),
+        "{v}"
+    );
+    // The token's history names the agent.
+    let (_, view) = call(
+        &h.app,
+        "GET",
+        &format!("/v1/tokens/{token}"),
+        Some(&h.issuer_api_key),
+        vec![],
+        None,
+    )
+    .await;
+    let last = view["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            last["status"].as_str(),
+            last["actor"].as_str(),
+            last["agent_id"].as_str()
+        ),
+        (Some("ACTIVE"), Some("ISSUER"), Some("agent-7")),
+        "{view}"
+    );
+    // Another wallet user gets nothing; the holder gets the access data, as often as asked.
+    assert_eq!(collect("user-2").await.0, StatusCode::FORBIDDEN);
+    let (s, v) = collect("user-1").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["token"]["status"], "ACTIVE");
+    assert!(v["access_data"].is_string() && v["script"].is_object());
+    assert_eq!(collect("user-1").await.1, v);
+    // A step-up that offers no call centre cannot be activated by it.
+    fake.answers(json!({"decision": "REQUIRE_AUTHENTICATION", "methods": ["ISSUER_APP"]}));
+    let (_, other) = provision(
+        &h,
+        &entered(&h, "device-c2", Some(WalletRiskInfo::level(5, false))),
+    )
+    .await;
+    let other_token = other["token"]["token_ref_id"].as_str().unwrap();
+    let (s, v) = activate(&h, &h.issuer_api_key, other_token, "agent-7").await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "unknown_method"),
+        "{v}"
+    );
+}
+
+async fn collect(h: &Harness, id: &str, method_id: &str, user: &str) -> (StatusCode, Value) {
+    let body = json!({"method_id": method_id, "wallet_user_id": user, "device_id": "device-c1"});
+    call(
+        &h.app,
+        "POST",
+        &format!("/v1/provisionings/{id}/step-up/call-center"),
+        Some(&h.wallet_key),
+        body.to_string().into_bytes(),
+        None,
+    )
+    .await
+}
+
+async fn activate(h: &Harness, key: &str, token: &str, agent: &str) -> (StatusCode, Value) {
+    call(
+        &h.app,
+        "POST",
+        &format!("/v1/tokens/{token}/activate"),
+        Some(key),
+        json!({"agent_id": agent}).to_string().into_bytes(),
+        None,
+    )
+    .await
+}

@@ -17,6 +17,10 @@ CREATE TABLE wallet_requests (
     CONSTRAINT wallet_requests_jti_unique PRIMARY KEY (token_requestor_id, jti)
 );
 
+-- A step-up the issuer's call centre passed: the answer the wallet collects (its access data
+-- is a JWE only the device opens).
+ALTER TABLE step_ups ADD COLUMN released TEXT;
+
 CREATE TABLE activation_nonces (
     issuer_id       TEXT NOT NULL REFERENCES issuers (issuer_id),
     nonce           TEXT NOT NULL,

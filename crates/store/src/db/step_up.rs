@@ -58,7 +58,7 @@ pub(crate) fn step_up(
     provisioning_id: &str,
 ) -> Result<Option<StepUpState>, StoreError> {
     let Some(r) = c.query_opt(
-        "SELECT s.token_ref_id, s.status, s.consecutive_failures, s.sends, s.version,
+        "SELECT s.token_ref_id, s.status, s.consecutive_failures, s.sends, s.version, s.released,
                     p.token_requestor_id, p.wallet_user_id, p.device_id
              FROM step_ups s JOIN provisionings p ON p.provisioning_id = s.provisioning_id
              WHERE s.provisioning_id = $1",
@@ -97,6 +97,7 @@ pub(crate) fn step_up(
         sends: r.count("sends")?,
         version: r.get("version")?,
         methods,
+        released: r.get("released")?,
     }))
 }
 
@@ -268,6 +269,14 @@ pub(crate) fn commit_step_up_change(
                 params![issuer_id, nonce, &change.provisioning_id, now],
             )?;
         }
+        // The agent is named in the token's history (the activation's change).
+        Proof::CallCenter { .. } => {}
+    }
+    if let Some(released) = &change.released {
+        c.execute(
+            "UPDATE step_ups SET released = $1 WHERE provisioning_id = $2",
+            params![released, &change.provisioning_id],
+        )?;
     }
     if let Some(a) = change
         .activation
@@ -416,6 +425,7 @@ mod tests {
             },
             at: NOW + 20,
             activation: None,
+            released: None,
         }
     }
 
