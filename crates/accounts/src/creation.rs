@@ -225,6 +225,10 @@ mod tests {
                 email: "ada@example.org".into(),
                 customer_ref: "cust-1".into(),
             },
+            module: crate::wire::InstalledModule {
+                module_version: "1.0.0".into(),
+                manifest: String::new(),
+            },
         }
     }
 

@@ -17,6 +17,20 @@ pub enum KbaError {
     /// The account names an issuer that is not registered.
     #[error("issuer_id names no registered issuer")]
     UnknownIssuer,
+    /// The account request names a wallet module this service did not transmit (the manifest
+    /// is not its own, or not for the version named).
+    #[error("module: {0}")]
+    ModuleUnknown(&'static str),
+    /// The installed wallet module was superseded; install the current one first.
+    #[error(
+        "the installed wallet module {installed} was superseded by {current}; install the current one (GET /v1/wallet-module)"
+    )]
+    ModuleSuperseded {
+        /// The version the request names.
+        installed: String,
+        /// The version the service transmits now.
+        current: String,
+    },
     /// The wallet user already has an account that is not expired (found on commit).
     #[error("this wallet user already has an account that is not expired")]
     AccountExists,
@@ -81,6 +95,8 @@ impl Refusal for KbaError {
         match self {
             Self::Malformed(_) => Code::MalformedRequest,
             Self::UnknownIssuer => Code::UnknownIssuer,
+            Self::ModuleUnknown(_) => Code::ModuleUnknown,
+            Self::ModuleSuperseded { .. } => Code::ModuleSuperseded,
             Self::AccountExists => Code::AccountExists,
             Self::Conflict => Code::AccountConflict,
             Self::NotPending(_) => Code::AccountNotPending,

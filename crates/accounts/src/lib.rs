@@ -51,8 +51,8 @@ pub use kba::{
 };
 pub use level::{LevelDecision, LevelFacts, LevelRules, SecurityLevel};
 pub use manifest::{
-    MANIFEST_TYP, Manifest, ManifestError, ModuleEndpoints, sign_manifest, verify_manifest,
-    wallet_module,
+    MANIFEST_TYP, Manifest, ManifestError, ModuleEndpoints, check_installed_module, sign_manifest,
+    verify_manifest, wallet_module,
 };
 pub use question::{AnswerOption, BadQuestion, Question, check_source_questions};
 pub use records::{EnrolmentRecord, KbaSourceRecord, NewAccount, QuestionRecord};

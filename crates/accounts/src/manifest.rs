@@ -117,6 +117,59 @@ pub fn wallet_module(
     Ok(WalletModule { manifest })
 }
 
+/// The service's check of the module an account request comes from (US 10,699,267: the
+/// server transmits the data to pre-install the wallet module, then accepts account requests
+/// from that pre-installed module): the manifest is one this service (`iss`) signed under one
+/// of its keys, for the version named, and that version is the `current` one.
+pub fn check_installed_module(
+    crypto: &dyn CryptoProvider,
+    module: &crate::wire::InstalledModule,
+    own_keys: &JwkSet,
+    iss: &str,
+    current: &str,
+) -> Result<(), KbaError> {
+    let verified = provisio_jose::verify(crypto, &module.manifest, |header| {
+        let kid = header.kid.as_deref().ok_or(JoseError::UnknownKey)?;
+        own_keys
+            .keys
+            .iter()
+            .find(|k| k.kid.as_deref() == Some(kid) && k.key_use != Some(KeyUse::Enc))
+            .ok_or(JoseError::UnknownKey)?
+            .public_key()
+    })
+    .map_err(|_| KbaError::ModuleUnknown("the manifest is not one this service signed"))?;
+    let manifest: Manifest = serde_json::from_slice(&verified.payload)
+        .ok()
+        .filter(|_| verified.header.typ.as_deref() == Some(MANIFEST_TYP))
+        .ok_or(KbaError::ModuleUnknown(
+            "the manifest is not a wallet module manifest",
+        ))?;
+    if manifest.iss != iss || manifest.module_version != module.module_version {
+        return Err(KbaError::ModuleUnknown(
+            "the manifest is not for this service or not for module_version",
+        ));
+    }
+    let older = match (
+        Version::parse(&manifest.module_version),
+        Version::parse(current),
+    ) {
+        (Ok(installed), Ok(current)) => installed < current,
+        _ => true,
+    };
+    if older {
+        return Err(KbaError::ModuleSuperseded {
+            installed: manifest.module_version,
+            current: current.to_owned(),
+        });
+    }
+    if manifest.module_version != current {
+        return Err(KbaError::ModuleUnknown(
+            "module_version is newer than the module this service transmits",
+        ));
+    }
+    Ok(())
+}
+
 /// Verifies a manifest under `trusted` signing keys (matched by `kid`, `use: sig`) and checks
 /// it may replace `installed` (none on a fresh phone) on an SDK of version `sdk`.
 pub fn verify_manifest(

@@ -28,6 +28,19 @@ pub struct CreateWalletAccount {
     pub device: AccountDevice,
     /// The user.
     pub user: AccountUser,
+    /// The pre-installed wallet module the request comes from (US 10,699,267).
+    pub module: InstalledModule,
+}
+
+/// The wallet module a wallet installed from `GET /v1/wallet-module`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstalledModule {
+    /// Its version.
+    pub module_version: String,
+    /// The manifest it was installed from, as transmitted (a compact JWS): the reference the
+    /// service checks is its own.
+    pub manifest: String,
 }
 
 /// The phone an account lives on.

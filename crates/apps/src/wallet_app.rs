@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use provisio_accounts::wire::{AccountDevice, AccountUser, CreateWalletAccount};
+use provisio_accounts::wire::{AccountDevice, AccountUser, CreateWalletAccount, InstalledModule};
 use provisio_accounts::{Manifest, verify_manifest};
 use provisio_crypto::{AesKey, CryptoProvider, EcKeyPair};
 use provisio_emv::Transaction;
@@ -37,7 +37,8 @@ pub struct WalletApp {
     wallet_user_id: String,
     device_id: String,
     binding_key: EcKeyPair,
-    module: Option<Manifest>,
+    /// The installed module and the manifest it came in, as transmitted.
+    module: Option<(Manifest, String)>,
     payment: PaymentState,
 }
 
@@ -75,14 +76,14 @@ impl WalletApp {
         manifest: &str,
         trusted: &JwkSet,
     ) -> Result<&Manifest, AppError> {
-        let installed = self.module.as_ref().map(|m| m.module_version.as_str());
+        let installed = self.module.as_ref().map(|(m, _)| m.module_version.as_str());
         let verified = verify_manifest(crypto, manifest, trusted, installed, SDK_VERSION)?;
-        Ok(self.module.insert(verified))
+        Ok(&self.module.insert((verified, manifest.to_owned())).0)
     }
 
     /// The installed wallet module.
     pub fn module(&self) -> Option<&Manifest> {
-        self.module.as_ref()
+        self.module.as_ref().map(|(m, _)| m)
     }
 
     /// The body of `POST /v1/wallet-accounts` for this user on this device, once the module
@@ -95,10 +96,14 @@ impl WalletApp {
         os: &str,
         risk_score: Option<u8>,
     ) -> Result<CreateWalletAccount, AppError> {
-        if self.module.is_none() {
+        let Some((module, manifest)) = &self.module else {
             return Err(AppError::ModuleNotInstalled);
-        }
+        };
         Ok(CreateWalletAccount {
+            module: InstalledModule {
+                module_version: module.module_version.clone(),
+                manifest: manifest.clone(),
+            },
             wallet_user_id: self.wallet_user_id.clone(),
             issuer_id: issuer_id.to_owned(),
             device: AccountDevice {

@@ -1019,3 +1019,82 @@ async fn a_third_party_gets_identity_data_and_a_repeating_source_is_refused() {
     let (s, v) = t.ask(&id).await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_GATEWAY, "kba_source_error"));
 }
+
+/// US 10,699,267: the server transmits the data to pre-install the wallet module, then accepts
+/// account requests from that pre-installed module. A request naming a module this service did
+/// not transmit, or an older one than it transmits now, is refused.
+#[tokio::test]
+async fn claim_267_account_requests_come_from_the_pre_installed_module() {
+    let t = hosted().await;
+    let wallet = t.phone("user-m", "device-m").await;
+    let good = wallet
+        .account_request("bank-a", user("cust-m"), "Pixel 9", "Android 16", None)
+        .unwrap();
+    let sign = |version: &str, key: &provisio_crypto::EcKeyPair, kid: &str| {
+        let config = provisio_accounts::AccountsConfig {
+            module_version: version.into(),
+            ..provisio_accounts::AccountsConfig::default()
+        };
+        provisio_accounts::wallet_module(
+            &t.h.crypto,
+            key,
+            kid,
+            "provisio",
+            t.h.clock.now(),
+            &config,
+            t.h.jwks.clone(),
+        )
+        .unwrap()
+        .manifest
+    };
+    let ours = t.h.state.keys.current_sig();
+    let stranger = provisio_crypto::CryptoProvider::generate_ec_key(&t.h.crypto).unwrap();
+    let cases = [
+        // Signed by a key that is not the service's, under the service's own kid.
+        (
+            "1.0.0",
+            sign("1.0.0", &stranger, &ours.kid),
+            StatusCode::BAD_REQUEST,
+            "module_unknown",
+        ),
+        // The service's manifest, another version named than it carries.
+        (
+            "1.0.1",
+            good.module.manifest.clone(),
+            StatusCode::BAD_REQUEST,
+            "module_unknown",
+        ),
+        // A manifest the service signed for an older module than it transmits now.
+        (
+            "0.9.0",
+            sign("0.9.0", &ours.key, &ours.kid),
+            StatusCode::FORBIDDEN,
+            "module_superseded",
+        ),
+        (
+            "2.0.0",
+            sign("2.0.0", &ours.key, &ours.kid),
+            StatusCode::BAD_REQUEST,
+            "module_unknown",
+        ),
+        (
+            "1.0.0",
+            "not-a-jws".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "module_unknown",
+        ),
+    ];
+    for (version, manifest, status, expected) in cases {
+        let mut req = good.clone();
+        req.module.module_version = version.into();
+        req.module.manifest = manifest;
+        let (s, v) = t
+            .post("/v1/wallet-accounts", serde_json::to_value(&req).unwrap())
+            .await;
+        assert_eq!((s, code(&v)), (status, expected), "{version}: {v}");
+    }
+    let (s, v) = t
+        .post("/v1/wallet-accounts", serde_json::to_value(&good).unwrap())
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}

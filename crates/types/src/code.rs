@@ -131,6 +131,10 @@ codes! {
     UnknownEvent = "unknown_event",
 
     // Hosted wallet accounts.
+    /// The account request names a wallet module this service did not transmit.
+    ModuleUnknown = "module_unknown",
+    /// The account request's wallet module was superseded.
+    ModuleSuperseded = "module_superseded",
     /// The wallet user has an account that is not expired.
     AccountExists = "account_exists",
     /// The account is not `PENDING_ACTIVATION`.

@@ -248,6 +248,16 @@ pub const fn meaning(code: Code) -> Meaning {
             "A TSM report contradicting the outcome recorded before.",
         ),
 
+        C::ModuleUnknown => m(
+            StatusCode::BAD_REQUEST,
+            "Unknown wallet module",
+            "The account request's module is not one this service transmitted (its manifest is not this service's, or not for the version named).",
+        ),
+        C::ModuleSuperseded => m(
+            StatusCode::FORBIDDEN,
+            "Wallet module superseded",
+            "The installed wallet module is older than the one the service transmits; install the current one (GET /v1/wallet-module).",
+        ),
         C::AccountExists => m(
             StatusCode::CONFLICT,
             "Wallet account exists",

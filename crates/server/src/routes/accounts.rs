@@ -38,9 +38,9 @@ const PATH: &str = "/v1/wallet-accounts";
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same body")),
     responses(
         (status = 201, body = WalletAccountView, description = "Created, PENDING_ACTIVATION"),
-        (status = 400, body = Problem, description = "malformed_request, unknown_issuer"),
+        (status = 400, body = Problem, description = "malformed_request, unknown_issuer, module_unknown: the module's manifest is not one this service transmitted"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "forbidden: not a token requestor key, or the wallet manages its own accounts"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key, or the wallet manages its own accounts; module_superseded: install the current wallet module first"),
         (status = 409, body = Problem, description = "account_exists: the wallet user has an account that is not expired"),
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
@@ -83,6 +83,13 @@ pub(crate) async fn create_account(
     {
         return Ok(replayed);
     }
+    provisio_accounts::check_installed_module(
+        state.crypto.as_ref(),
+        &req.body.module,
+        &state.keys.jwks(),
+        &state.config.tsp_id,
+        &state.accounts.module_version,
+    )?;
     let vault = ServiceVault::of(&state);
     let ctx = context(&state, &vault);
     let created = req.create(&ctx, &caller.id, &facts.new_account)?;
