@@ -27,6 +27,7 @@ mod accounts;
 mod lifecycle;
 mod pay;
 mod secure_element;
+mod wallet_path;
 
 /// The demo card: a test PAN, never a real one.
 pub(crate) const DEMO_PAN: &str = "4000123456789017";
@@ -89,6 +90,8 @@ struct Demo {
     events: lifecycle::Receiver,
     /// The payment network's switch.
     network_api: ProvisioClient,
+    /// The demo bank's decisioning endpoint (cards entered in the wallet).
+    bank: wallet_path::BankDecisioning,
 }
 
 /// One phone: a wallet for one user on one device, and the card the issuer app pushes.
@@ -267,6 +270,41 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .await,
     );
     flows.push(run_flow("decline: device on the block list", declined(&demo)).await);
+    flows.push(
+        run_flow(
+            "card entered in the wallet: the bank's decisioning approves",
+            wallet_path::approved_by_the_bank(&demo),
+        )
+        .await,
+    );
+    flows.push(
+        run_flow(
+            "card entered in the wallet: the bank requires authentication, its app activates the token",
+            wallet_path::activated_by_the_bank_app(&demo),
+        )
+        .await,
+    );
+    flows.push(
+        run_flow(
+            "card entered in the wallet: the bank's call centre activates the token",
+            wallet_path::activated_by_the_call_centre(&demo),
+        )
+        .await,
+    );
+    flows.push(
+        run_flow(
+            "card entered in the wallet: the bank declines",
+            wallet_path::declined_by_the_bank(&demo),
+        )
+        .await,
+    );
+    flows.push(
+        run_flow(
+            "card entered in the wallet: non-override below the service's, step-up by code to the bank's contact; above it, final",
+            wallet_path::non_override_on_the_wallet_path(&demo),
+        )
+        .await,
+    );
     flows.push(run_flow("step-up: OTP lockout", lockout(&demo)).await);
     flows.push(
         run_flow(
@@ -381,6 +419,22 @@ async fn setup(
     let network_key = admin.register_network(DEMO_NETWORK, "Demo Network").await?;
     let impostor_key = crypto.generate_ec_key()?;
     let jwks = admin.jwks().await?;
+    // The demo bank's card range and its decisioning (docs/protocol.md §17.1, §17.3).
+    let bank = wallet_path::BankDecisioning::start(crypto, jwks.clone()).await?;
+    admin
+        .put_issuer_setting(
+            DEMO_ISSUER,
+            "bin-ranges",
+            &serde_json::json!({"bin_ranges": ["40001234"]}),
+        )
+        .await?;
+    admin
+        .put_issuer_setting(
+            DEMO_ISSUER,
+            "decisioning",
+            &serde_json::json!({"url": bank.url, "encryption_jwk": bank.jwk}),
+        )
+        .await?;
     let tokens = lifecycle::TokenApis {
         admin: crate::tokens::Api::new(base, admin_key),
         issuer: crate::tokens::Api::new(base, &issuer_api_key),
@@ -402,6 +456,7 @@ async fn setup(
         inbox,
         tokens,
         events,
+        bank,
     })
 }
 

@@ -15,7 +15,7 @@ const DEMO_PAN: &str = "4000123456789017";
 /// Every PAN the demo's phones use (`400012345678`, three digits, the Luhn digit).
 fn demo_pans() -> Vec<String> {
     (901..=908)
-        .chain([911, 912, 913, 920, 921, 922, 923, 924, 999])
+        .chain([911, 912, 913, 920, 921, 922, 923, 924, 930, 931, 932, 933, 934, 935, 999])
         .map(|n| {
             let body = format!("400012345678{n:03}");
             let check = provisio_types::luhn_check_digit(&body).unwrap();
@@ -63,6 +63,11 @@ fn demo_passes_and_never_reveals_the_pan() {
         "non-override: wallet level above the service's, provisioned by script",
         "decline: device on the block list",
         "step-up: OTP lockout",
+        "card entered in the wallet: the bank's decisioning approves",
+        "card entered in the wallet: the bank requires authentication, its app activates the token",
+        "card entered in the wallet: the bank's call centre activates the token",
+        "card entered in the wallet: the bank declines",
+        "card entered in the wallet: non-override below the service's, step-up by code to the bank's contact; above it, final",
         "lost phone: the wallet suspends its token, the bank hears it, the found phone resumes; the wallet may not lift the bank's suspension",
         "stolen card: the bank suspends the card's tokens, reissues the card, resumes; the tokens are kept",
         "already in wallet: the same card pushed to the same phone again",
@@ -155,5 +160,9 @@ fn demo_passes_and_never_reveals_the_pan() {
             && transcript.contains("TOKEN_UPDATED"),
         "the token-life flows' refusals and events are in the transcript"
     );
-    assert!(transcript.contains("18 of 18 flows as expected"));
+    assert!(transcript.contains("23 of 23 flows as expected"));
+    assert!(
+        !transcript.contains("cvc2") && !logs.contains("\"123\""),
+        "the CVC2 reached the output or the logs"
+    );
 }

@@ -14,8 +14,10 @@ use provisio_accounts::wire::{
 };
 use provisio_jose::{Jwk, JwkSet};
 use provisio_tsp::payment_wire::{AuthorizationAnswer, AuthorizationRequest};
+use provisio_tsp::wallet_wire::WalletProvisioningRequest;
 use provisio_tsp::wire::{
-    Installation, OtpSendRequest, OtpSent, OtpVerifyRequest, PushProvisioningRequest,
+    CallCenterActivated, CallCenterActivationRequest, CallCenterCollectRequest, Installation,
+    IssuerAppActivationRequest, OtpSendRequest, OtpSent, OtpVerifyRequest, PushProvisioningRequest,
     PushProvisioningResponse, ScriptReportRequest, ScriptReportResponse, SpTsmConfig, StepUpPassed,
 };
 use serde::Deserialize;
@@ -238,6 +240,73 @@ impl ProvisioClient {
             .send()
             .await;
         answer(r).await
+    }
+
+    /// `PUT /v1/admin/issuers/{id}/{what}` (an admin key) with `body`: `bin-ranges`,
+    /// `decisioning`, `sp-tsm`, `notifications`.
+    pub async fn put_issuer_setting(
+        &self,
+        issuer_id: &str,
+        what: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let r = self
+            .http
+            .put(format!("{}/v1/admin/issuers/{issuer_id}/{what}", self.base))
+            .bearer_auth(&self.api_key)
+            .json(body)
+            .send()
+            .await;
+        answer(r).await
+    }
+
+    /// `POST /v1/provisionings`: a card entered in the wallet (docs/protocol.md §17.2).
+    pub async fn wallet_provisioning(
+        &self,
+        request: &WalletProvisioningRequest,
+    ) -> Result<PushProvisioningResponse, ClientError> {
+        self.post("/v1/provisionings", request, None).await
+    }
+
+    /// Activates a step-up with the issuer app's signed activation data (§17.4).
+    pub async fn issuer_app_activation(
+        &self,
+        provisioning_id: &str,
+        request: &IssuerAppActivationRequest,
+    ) -> Result<StepUpPassed, ClientError> {
+        self.post(
+            &format!("/v1/provisionings/{provisioning_id}/step-up/issuer-app"),
+            request,
+            None,
+        )
+        .await
+    }
+
+    /// The issuer's call centre activates a token (issuer key, §17.5).
+    pub async fn call_center_activate(
+        &self,
+        token_ref_id: &str,
+        agent_id: &str,
+    ) -> Result<CallCenterActivated, ClientError> {
+        let body = CallCenterActivationRequest {
+            agent_id: agent_id.to_owned(),
+        };
+        self.post(&format!("/v1/tokens/{token_ref_id}/activate"), &body, None)
+            .await
+    }
+
+    /// The wallet collects what the call centre's activation released (§17.5).
+    pub async fn call_center_collect(
+        &self,
+        provisioning_id: &str,
+        request: &CallCenterCollectRequest,
+    ) -> Result<StepUpPassed, ClientError> {
+        self.post(
+            &format!("/v1/provisionings/{provisioning_id}/step-up/call-center"),
+            request,
+            None,
+        )
+        .await
     }
 
     /// `GET /v1/wallet-module`: the signed manifest (verify it with
