@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod gp;
+mod issuers;
 mod logging;
 mod risk;
 mod se;
@@ -38,8 +39,10 @@ enum Command {
     /// A virtual secure element in a file: create, inspect, send APDUs, open SCP03 sessions.
     #[command(subcommand)]
     Se(se::SeCommand),
-    /// A running token service's tokens: get, search, suspend, resume, delete.
+    /// A running token service's tokens: get, search, suspend, resume, delete, activate.
     Tokens(tokens::TokensArgs),
+    /// A running token service's issuers: card ranges, decisioning endpoint.
+    Issuers(issuers::IssuersArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +66,7 @@ fn main() -> std::process::ExitCode {
             Command::Gp(command) => gp::run(command),
             Command::Se(command) => se::run(command),
             Command::Tokens(args) => tokens::run(args).await,
+            Command::Issuers(args) => issuers::run(args).await,
         }
     });
     match result {

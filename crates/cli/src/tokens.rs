@@ -15,11 +15,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// Exit code: the server refused (its problem is printed as `code: detail`).
-const EXIT_REFUSED: u8 = 1;
+pub(crate) const EXIT_REFUSED: u8 = 1;
 /// Exit code: the command line or its input is wrong (also clap's usage errors).
-const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit code: the server could not be reached or answered something undocumented.
-const EXIT_TRANSPORT: u8 = 3;
+pub(crate) const EXIT_TRANSPORT: u8 = 3;
 
 /// `provisio tokens` options.
 #[derive(Debug, Args)]
@@ -80,6 +80,15 @@ pub(crate) enum TokensCommand {
     Resume(ChangeArgs),
     /// Delete a token for good.
     Delete(ChangeArgs),
+    /// Activate an INACTIVE token whose step-up offers CALL_CENTER, as the issuer's call centre
+    /// (an issuer's key; docs/protocol.md §17.5).
+    Activate {
+        /// The token's reference id.
+        token_ref_id: String,
+        /// The agent who authenticated the cardholder (named in the token's history).
+        #[arg(long)]
+        agent_id: String,
+    },
 }
 
 /// What a suspend, resume or delete names.
@@ -286,7 +295,7 @@ fn token_path(token_ref_id: &str, rest: &str) -> String {
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -345,6 +354,26 @@ pub(crate) async fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
                 true,
             )
         }
+        TokensCommand::Activate {
+            token_ref_id,
+            agent_id,
+        } => {
+            let answer = api
+                .raw(
+                    reqwest::Method::POST,
+                    &token_path(token_ref_id, "/activate"),
+                    Some(&json!({ "agent_id": agent_id })),
+                )
+                .await;
+            return print_answer(answer, args.json, |v| {
+                format!(
+                    "token {} {} (activated by agent {})\n",
+                    v["token_ref_id"].as_str().unwrap_or(""),
+                    v["status"].as_str().unwrap_or(""),
+                    v["agent_id"].as_str().unwrap_or("")
+                )
+            });
+        }
         TokensCommand::Suspend(c) | TokensCommand::Resume(c) | TokensCommand::Delete(c) => {
             let action = match &args.command {
                 TokensCommand::Suspend(_) => "suspend",
@@ -384,6 +413,33 @@ pub(crate) async fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
         }
         Err(Failure::Refused(doc, p)) => {
             if args.json {
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            }
+            eprintln!("{}: {}", p.code, p.detail);
+            Ok(ExitCode::from(EXIT_REFUSED))
+        }
+        Err(Failure::Transport(e)) => Ok(transport(&e)),
+    }
+}
+
+/// Prints a call's answer (`--json`: as it came; otherwise `summary` of it) or its refusal
+/// (`code: detail` on standard error), and the exit code that says which.
+pub(crate) fn print_answer(
+    answer: Result<Value, Failure>,
+    json: bool,
+    summary: impl FnOnce(&Value) -> String,
+) -> anyhow::Result<ExitCode> {
+    match answer {
+        Ok(v) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", summary(&v));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(Failure::Refused(doc, p)) => {
+            if json {
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             }
             eprintln!("{}: {}", p.code, p.detail);

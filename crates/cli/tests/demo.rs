@@ -15,7 +15,9 @@ const DEMO_PAN: &str = "4000123456789017";
 /// Every PAN the demo's phones use (`400012345678`, three digits, the Luhn digit).
 fn demo_pans() -> Vec<String> {
     (901..=908)
-        .chain([911, 912, 913, 920, 921, 922, 923, 924, 930, 931, 932, 933, 934, 935, 999])
+        .chain([
+            911, 912, 913, 920, 921, 922, 923, 924, 930, 931, 932, 933, 934, 935, 999,
+        ])
         .map(|n| {
             let body = format!("400012345678{n:03}");
             let check = provisio_types::luhn_check_digit(&body).unwrap();

@@ -336,3 +336,92 @@ fn tokens_without_a_server_exits_3() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.starts_with("error: cannot reach"), "{}", r.stderr);
 }
+
+/// `provisio issuers ARGS` with the admin key.
+fn issuers(base: &str, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
+        .arg("issuers")
+        .args(["--url", base])
+        .args(args)
+        .env("PROVISIO_ADMIN_KEY", ADMIN)
+        .env_remove("PROVISIO_URL")
+        .output()
+        .expect("the provisio binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn issuers_sets_card_ranges_and_decisioning_and_tokens_activate_refuses_what_it_must() {
+    let server = serve().await;
+    let base = server.base.as_str();
+    let (token, _) = one_token(base).await;
+    let set = issuers(base, &["bin-ranges", "bank", "48953712", "400012"]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert_eq!(set.stdout.trim(), "bank: card ranges 400012, 48953712");
+    let bad = issuers(base, &["bin-ranges", "bank", "4000"]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.starts_with("malformed_request: "),
+        "{}",
+        bad.stderr
+    );
+    let nobody = issuers(base, &["bin-ranges", "nobody", "400012"]);
+    assert_eq!(
+        (nobody.code, nobody.stderr.split(':').next()),
+        (1, Some("not_found"))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let crypto = AwsLcProvider::new();
+    let key = crypto.generate_ec_key().unwrap();
+    let mut jwk = Jwk::from_public_key(key.public_key());
+    jwk.kid = Some("bank-enc-1".into());
+    let path = dir.path().join("bank.jwk");
+    std::fs::write(&path, serde_json::to_string(&jwk).unwrap()).unwrap();
+    let set = issuers(
+        base,
+        &[
+            "decisioning",
+            "bank",
+            "--endpoint",
+            "https://bank.example/decide",
+            "--jwk",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert_eq!(
+        set.stdout.trim(),
+        "bank: decisioning at https://bank.example/decide, card data encrypted to key bank-enc-1"
+    );
+    let plain = issuers(
+        base,
+        &[
+            "decisioning",
+            "bank",
+            "--endpoint",
+            "http://bank.example/decide",
+            "--jwk",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(plain.code, 1, "{}", plain.stdout);
+
+    // The call centre's activation is the issuer's: the admin key is refused.
+    let refused = tokens(
+        base,
+        Some(ADMIN),
+        &["activate", &token.token_ref_id, "--agent-id", "a-1"],
+        None,
+    );
+    assert_eq!(
+        (refused.code, refused.stderr.split(':').next()),
+        (1, Some("forbidden")),
+        "{}",
+        refused.stderr
+    );
+}

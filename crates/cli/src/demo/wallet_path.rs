@@ -60,7 +60,7 @@ async fn decide(State(bank): State<Bank>, body: Bytes) -> (StatusCode, String) {
     };
     let Some(card) = serde_json::from_slice::<Value>(&verified.payload)
         .ok()
-        .and_then(|claims| claims["card"].as_str().map(str::to_owned))
+        .and_then(|claims| claims.get("card")?.as_str().map(str::to_owned))
     else {
         return (StatusCode::BAD_REQUEST, String::new());
     };
@@ -71,7 +71,7 @@ async fn decide(State(bank): State<Bank>, body: Bytes) -> (StatusCode, String) {
     };
     let pan = serde_json::from_slice::<Value>(opened.plaintext.expose())
         .ok()
-        .and_then(|c| c["pan"].as_str().map(str::to_owned))
+        .and_then(|c| c.get("pan")?.as_str().map(str::to_owned))
         .unwrap_or_default();
     let answer = bank
         .answers
