@@ -7,30 +7,13 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::tokens::{Api, EXIT_USAGE, print_answer};
+use crate::tokens::{EXIT_USAGE, Remote, print_answer};
 
 /// `provisio issuers` options.
 #[derive(Debug, Args)]
 pub(crate) struct IssuersArgs {
-    /// The token service's base URL.
-    #[arg(
-        long,
-        env = "PROVISIO_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    url: String,
-    /// The admin key.
-    #[arg(
-        long,
-        env = "PROVISIO_ADMIN_KEY",
-        hide_env_values = true,
-        global = true
-    )]
-    key: Option<String>,
-    /// Print the server's answer (or problem document) as JSON.
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    remote: Remote,
     #[command(subcommand)]
     command: IssuersCommand,
 }
@@ -59,11 +42,10 @@ pub(crate) enum IssuersCommand {
 }
 
 pub(crate) async fn run(args: IssuersArgs) -> anyhow::Result<ExitCode> {
-    let Some(key) = args.key.clone().filter(|k| !k.is_empty()) else {
-        eprintln!("error: no API key: pass --key or set PROVISIO_ADMIN_KEY");
-        return Ok(ExitCode::from(EXIT_USAGE));
+    let api = match args.remote.api() {
+        Ok(api) => api,
+        Err(code) => return Ok(code),
     };
-    let api = Api::new(&args.url, &key);
     let (issuer_id, what, body) = match &args.command {
         IssuersCommand::BinRanges {
             issuer_id,
@@ -96,7 +78,7 @@ pub(crate) async fn run(args: IssuersArgs) -> anyhow::Result<ExitCode> {
         crate::tokens::encode(issuer_id)
     );
     let answer = api.raw(reqwest::Method::PUT, &path, Some(&body)).await;
-    print_answer(answer, args.json, |v| match what {
+    print_answer(answer, args.remote.json, |v| match what {
         "bin-ranges" => format!(
             "{issuer_id}: card ranges {}\n",
             v["bin_ranges"]

@@ -24,6 +24,16 @@ pub(crate) const EXIT_TRANSPORT: u8 = 3;
 /// `provisio tokens` options.
 #[derive(Debug, Args)]
 pub(crate) struct TokensArgs {
+    #[command(flatten)]
+    remote: Remote,
+    #[command(subcommand)]
+    command: TokensCommand,
+}
+
+/// Which running token service, with which key, and how to print its answers (the flags of
+/// `provisio tokens` and `provisio issuers`).
+#[derive(Debug, Args)]
+pub(crate) struct Remote {
     /// The token service's base URL.
     #[arg(
         long,
@@ -43,9 +53,20 @@ pub(crate) struct TokensArgs {
     key: Option<String>,
     /// Print the server's answer (or problem document) as JSON.
     #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: TokensCommand,
+    pub(crate) json: bool,
+}
+
+impl Remote {
+    /// The caller of the service with the key, or the usage error of a missing key.
+    pub(crate) fn api(&self) -> Result<Api, ExitCode> {
+        match self.key.as_deref().filter(|k| !k.is_empty()) {
+            Some(key) => Ok(Api::new(&self.url, key)),
+            None => {
+                eprintln!("error: no API key: pass --key or set PROVISIO_ADMIN_KEY");
+                Err(ExitCode::from(EXIT_USAGE))
+            }
+        }
+    }
 }
 
 /// `provisio tokens` subcommands.
@@ -308,11 +329,11 @@ pub(crate) fn encode(s: &str) -> String {
 }
 
 pub(crate) async fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
-    let Some(key) = args.key.clone().filter(|k| !k.is_empty()) else {
-        eprintln!("error: no API key: pass --key or set PROVISIO_ADMIN_KEY");
-        return Ok(ExitCode::from(EXIT_USAGE));
+    let api = match args.remote.api() {
+        Ok(api) => api,
+        Err(code) => return Ok(code),
     };
-    let api = Api::new(&args.url, &key);
+    let json = args.remote.json;
     let (answer, list) = match &args.command {
         TokensCommand::Get { token_ref_id } => (
             api.raw(reqwest::Method::GET, &token_path(token_ref_id, ""), None)
@@ -365,7 +386,7 @@ pub(crate) async fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
                     Some(&json!({ "agent_id": agent_id })),
                 )
                 .await;
-            return print_answer(answer, args.json, |v| {
+            return print_answer(answer, json, |v| {
                 format!(
                     "token {} {} (activated by agent {})\n",
                     v["token_ref_id"].as_str().unwrap_or(""),
@@ -394,7 +415,7 @@ pub(crate) async fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
     };
     match answer {
         Ok(v) => {
-            if args.json {
+            if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else if list {
                 let l: TokenList = match serde_json::from_value(v) {
@@ -412,7 +433,7 @@ pub(crate) async fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(Failure::Refused(doc, p)) => {
-            if args.json {
+            if json {
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             }
             eprintln!("{}: {}", p.code, p.detail);

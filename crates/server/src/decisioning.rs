@@ -11,7 +11,6 @@ use provisio_jose::Jwk;
 use provisio_risk::RiskDecision;
 use provisio_store::Decisioning;
 use provisio_tsp::wallet_wire::{DecisionRequest, TspRisk};
-use provisio_tsp::wire::ReasonInfo;
 use provisio_tsp::{Asked, EnteredCard, IssuerAnswer, decision_request, random_id, read_answer};
 
 use crate::{ApiError, AppState};
@@ -42,17 +41,7 @@ pub(crate) async fn ask(
         wallet_user_id: request.wallet_user_id.as_str().to_owned(),
         device_id: request.device_id.as_str().to_owned(),
         wallet_risk: request.body.wallet_risk.clone(),
-        tsp_risk: TspRisk {
-            level: tsp.service_level,
-            reasons: tsp
-                .reasons
-                .iter()
-                .map(|r| ReasonInfo {
-                    code: r.code.clone(),
-                    text: r.text.clone(),
-                })
-                .collect(),
-        },
+        tsp_risk: TspRisk::from(tsp),
         iat: state.clock.now(),
     };
     let jws = decision_request(

@@ -397,16 +397,20 @@ fn risk_info(risk: &RiskDecision) -> RiskInfo {
         non_override: risk.non_override,
         merge_rule: risk.merge_rule.as_str().into(),
         policy_version: risk.policy_version.clone(),
-        reasons: risk
-            .reasons
-            .iter()
-            .map(|r| ReasonInfo {
-                code: r.code.clone(),
-                text: r.text.clone(),
-            })
-            .collect(),
+        reasons: reason_infos(&risk.reasons),
         issuer: risk.issuer.clone(),
     }
+}
+
+/// The reasons as the wire carries them.
+pub(crate) fn reason_infos(reasons: &[Reason]) -> Vec<ReasonInfo> {
+    reasons
+        .iter()
+        .map(|r| ReasonInfo {
+            code: r.code.clone(),
+            text: r.text.clone(),
+        })
+        .collect()
 }
 
 /// A random Luhn-valid number in the token BIN range, never equal to the funding PAN.

@@ -12,12 +12,15 @@
 
 use provisio_accounts::AccountState;
 use provisio_crypto::{CryptoProvider, EcPublicKey};
-use provisio_risk::{Signals, WalletInput, Way, evaluate};
+use provisio_risk::{RiskDecision, Signals, WalletInput, Way, evaluate};
 use provisio_types::{DeviceId, Pan, SessionId, UnixSeconds, WalletUserId};
 
+use crate::push::Accepted;
 use crate::push::{AcceptContext, Opened, open};
-use crate::wire::{PushProvisioningRequest, WalletRiskInfo};
-use crate::{MintInput, Minted, PushError, SeTarget, SpTsmTarget, TspConfig, TspKeys, mint};
+use crate::wire::{DeviceInfo, PushProvisioningRequest, WalletRiskInfo};
+use crate::{
+    MethodType, MintInput, Minted, PushError, SeTarget, SpTsmTarget, TspConfig, TspKeys, mint,
+};
 
 /// A push request whose JSON and ids parsed: what the wallet sent, typed.
 #[derive(Debug)]
@@ -209,35 +212,55 @@ impl Opening {
                 step_up: issuer.push_step_up,
             },
         );
-        // A secure element is provisioned through the issuer's TSM; an issuer without one gets
-        // the HCE script on every device.
-        let secure_element = req
-            .body
-            .device
-            .secure_element_id
-            .as_deref()
-            .zip(facts.sp_tsm.as_ref())
-            .map(|(se_id, sp_tsm)| SeTarget { se_id, sp_tsm });
-        let pan_hash = ctx
-            .keys
-            .vault()
-            .lookup_hash(ctx.crypto, "pan", accepted.pan.expose());
-        mint(
-            ctx.crypto,
-            ctx.keys,
-            ctx.config,
-            &MintInput {
-                accepted: &accepted,
-                device_key: &req.device_key,
-                secure_element,
-                risk: &risk,
-                pan_hash,
-                card: &facts.card,
-                methods: None,
-                now: ctx.now,
-            },
+        mint_accepted(
+            ctx,
+            &accepted,
+            &req.body.device,
+            &req.device_key,
+            facts,
+            &risk,
+            None,
         )
     }
+}
+
+/// Mints what `risk` allows for an accepted request (either way in) on `device`: through the
+/// issuer's TSM for a secure element (an issuer without one gets the HCE script on every
+/// device), offering the step-up `methods` the issuer allows (`None`: every one the contact
+/// allows).
+pub(crate) fn mint_accepted(
+    ctx: &PushContext<'_>,
+    accepted: &Accepted,
+    device: &DeviceInfo,
+    device_key: &EcPublicKey,
+    facts: &PushFacts,
+    risk: &RiskDecision,
+    methods: Option<&[MethodType]>,
+) -> Result<Minted, PushError> {
+    let secure_element = device
+        .secure_element_id
+        .as_deref()
+        .zip(facts.sp_tsm.as_ref())
+        .map(|(se_id, sp_tsm)| SeTarget { se_id, sp_tsm });
+    let pan_hash = ctx
+        .keys
+        .vault()
+        .lookup_hash(ctx.crypto, "pan", accepted.pan.expose());
+    mint(
+        ctx.crypto,
+        ctx.keys,
+        ctx.config,
+        &MintInput {
+            accepted,
+            device_key,
+            secure_element,
+            risk,
+            pan_hash,
+            card: &facts.card,
+            methods,
+            now: ctx.now,
+        },
+    )
 }
 
 /// The join of activation and provisioning (docs/protocol.md §8.10): a hosted wallet's user

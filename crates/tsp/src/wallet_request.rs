@@ -17,12 +17,11 @@ use provisio_types::{DeviceId, Expiry, Pan, PanError, UnixSeconds, WalletUserId}
 use zeroize::Zeroizing;
 
 use crate::decisioning::{CardForIssuer, IssuerAnswer};
+use crate::process::mint_accepted;
 use crate::records::Origin;
 use crate::wallet_wire::{CardEntry, WalletProvisioningRequest};
 use crate::wire::WalletRiskInfo;
-use crate::{
-    Accepted, MintInput, Minted, PushContext, PushError, PushFacts, SeTarget, TspKeys, gate, mint,
-};
+use crate::{Accepted, Minted, PushContext, PushError, PushFacts, TspKeys, gate};
 
 /// The longest `jti`, name and CVC2 accepted.
 const MAX_JTI: usize = 128;
@@ -222,31 +221,14 @@ impl EnteredCard {
             expiry: self.expiry,
             contact: answer.map(|a| a.contact.clone()).unwrap_or_default(),
         };
-        let secure_element = req
-            .body
-            .device
-            .secure_element_id
-            .as_deref()
-            .zip(facts.sp_tsm.as_ref())
-            .map(|(se_id, sp_tsm)| SeTarget { se_id, sp_tsm });
-        let pan_hash = ctx
-            .keys
-            .vault()
-            .lookup_hash(ctx.crypto, "pan", self.pan.expose());
-        mint(
-            ctx.crypto,
-            ctx.keys,
-            ctx.config,
-            &MintInput {
-                accepted: &accepted,
-                device_key: &req.device_key,
-                secure_element,
-                risk: &risk,
-                pan_hash,
-                card: &facts.card,
-                methods: answer.and_then(|a| a.methods.as_deref()),
-                now: ctx.now,
-            },
+        mint_accepted(
+            ctx,
+            &accepted,
+            &req.body.device,
+            &req.device_key,
+            facts,
+            &risk,
+            answer.and_then(|a| a.methods.as_deref()),
         )
     }
 

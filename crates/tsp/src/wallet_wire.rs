@@ -100,6 +100,15 @@ pub struct TspRisk {
     pub reasons: Vec<ReasonInfo>,
 }
 
+impl From<&provisio_risk::RiskDecision> for TspRisk {
+    fn from(d: &provisio_risk::RiskDecision) -> Self {
+        Self {
+            level: d.service_level,
+            reasons: crate::mint::reason_infos(&d.reasons),
+        }
+    }
+}
+
 /// The issuer's answer, 200 JSON.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DecisionAnswer {

@@ -9,13 +9,12 @@ use axum::response::Response;
 use provisio_store::Role;
 use provisio_tsp::wallet_wire::WalletProvisioningRequest;
 use provisio_tsp::wire::PushProvisioningResponse;
-use provisio_tsp::{PushContext, PushError, PushFacts, WalletRequest};
+use provisio_tsp::{PushContext, PushError, WalletRequest};
 
-use super::push::{CardRequest, card_facts_query, commit_minted, hosted_account};
+use super::push::{CardRequest, card_facts_query, commit_minted, push_facts};
 use crate::auth::require;
 use crate::error::Problem;
 use crate::idempotency;
-use crate::sp_tsm_link::target_of;
 use crate::{ApiError, AppState};
 
 const PATH: &str = "/v1/provisionings";
@@ -70,16 +69,8 @@ pub(crate) async fn wallet_provisioning(
         },
     );
     let loaded = state.store.load_push_facts(&query).await?;
-    let facts = PushFacts {
-        issuer_key: None,
-        account: caller
-            .hosted_accounts
-            .then(|| loaded.account.map(hosted_account).transpose())
-            .transpose()?,
-        signals: loaded.signals.unwrap_or_default(),
-        sp_tsm: loaded.sp_tsm.map(|r| target_of(&state, r)).transpose()?,
-        card: loaded.card.unwrap_or_default(),
-    };
+    // Nothing here is signed by the issuer: no signing key to read.
+    let facts = push_facts(&state, &caller, loaded, None)?;
     let ctx = PushContext {
         crypto,
         keys: &state.keys,

@@ -67,19 +67,11 @@ pub(crate) async fn push_provisioning(
     {
         return Ok(replayed);
     }
-    let facts = PushFacts {
-        issuer_key: match cached_key {
-            Some(found) => Some(found),
-            None => issuer_key(&state, loaded.issuer)?,
-        },
-        account: caller
-            .hosted_accounts
-            .then(|| loaded.account.map(hosted_account).transpose())
-            .transpose()?,
-        signals: loaded.signals.unwrap_or_default(),
-        sp_tsm: loaded.sp_tsm.map(|r| target_of(&state, r)).transpose()?,
-        card: loaded.card.unwrap_or_default(),
+    let issuer = match cached_key {
+        Some(found) => Some(found),
+        None => issuer_key(&state, loaded.issuer.clone())?,
     };
+    let facts = push_facts(&state, &caller, loaded, issuer)?;
     let ctx = PushContext {
         crypto,
         keys: &state.keys,
@@ -149,6 +141,25 @@ pub(crate) async fn commit_minted(
     Err(ApiError::internal(
         &"token BIN range exhausted: no free token PAN after retries",
     ))
+}
+
+/// The loaded records as the core reads them: the account's and the TSM's keys parsed.
+pub(crate) fn push_facts(
+    state: &AppState,
+    caller: &Principal,
+    loaded: provisio_store::PushFacts,
+    issuer_key: Option<IssuerKey>,
+) -> Result<PushFacts, ApiError> {
+    Ok(PushFacts {
+        issuer_key,
+        account: caller
+            .hosted_accounts
+            .then(|| loaded.account.map(hosted_account).transpose())
+            .transpose()?,
+        signals: loaded.signals.unwrap_or_default(),
+        sp_tsm: loaded.sp_tsm.map(|r| target_of(state, r)).transpose()?,
+        card: loaded.card.unwrap_or_default(),
+    })
 }
 
 /// What the opened request names: the idempotent answer, the issuer (unless its key is
