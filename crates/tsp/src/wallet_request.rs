@@ -23,8 +23,9 @@ use crate::wallet_wire::{CardEntry, WalletProvisioningRequest};
 use crate::wire::WalletRiskInfo;
 use crate::{Accepted, Minted, PushContext, PushError, PushFacts, TspKeys, gate};
 
-/// The longest `jti`, name and CVC2 accepted.
+/// The longest `jti` accepted.
 const MAX_JTI: usize = 128;
+/// The longest cardholder name accepted, in characters.
 const MAX_NAME: usize = 100;
 
 /// A wallet-initiated request whose JSON and ids parsed.
