@@ -28,6 +28,15 @@ pub(crate) enum IssuersCommand {
         /// The prefixes.
         prefixes: Vec<String>,
     },
+    /// Whether the issuer's pushes in the step-up band still step up (`on`) or are approved as
+    /// authenticated by its app (`off`, the default).
+    PushStepUp {
+        /// The issuer.
+        issuer_id: String,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        setting: String,
+    },
     /// Set where the issuer decides on cards entered in a wallet.
     Decisioning {
         /// The issuer.
@@ -51,6 +60,11 @@ pub(crate) async fn run(args: IssuersArgs) -> anyhow::Result<ExitCode> {
             issuer_id,
             prefixes,
         } => (issuer_id, "bin-ranges", json!({ "bin_ranges": prefixes })),
+        IssuersCommand::PushStepUp { issuer_id, setting } => (
+            issuer_id,
+            "push-step-up",
+            json!({ "push_step_up": setting == "on" }),
+        ),
         IssuersCommand::Decisioning {
             issuer_id,
             endpoint,
@@ -89,6 +103,14 @@ pub(crate) async fn run(args: IssuersArgs) -> anyhow::Result<ExitCode> {
                     .collect::<Vec<_>>()
                     .join(", "))
                 .unwrap_or_default()
+        ),
+        "push-step-up" => format!(
+            "{issuer_id}: pushes in the step-up band {}\n",
+            if v.pointer("/push_step_up").and_then(Value::as_bool) == Some(true) {
+                "step up"
+            } else {
+                "are approved as authenticated by its app"
+            }
         ),
         _ => format!(
             "{issuer_id}: decisioning at {}, card data encrypted to key {}\n",

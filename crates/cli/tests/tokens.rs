@@ -369,6 +369,14 @@ async fn issuers_sets_card_ranges_and_decisioning_and_tokens_activate_refuses_wh
         "{}",
         bad.stderr
     );
+    let on = issuers(base, &["push-step-up", "bank", "on"]);
+    assert_eq!(on.code, 0, "{}", on.stderr);
+    assert_eq!(on.stdout.trim(), "bank: pushes in the step-up band step up");
+    let off = issuers(base, &["push-step-up", "bank", "off"]);
+    assert_eq!(
+        off.stdout.trim(),
+        "bank: pushes in the step-up band are approved as authenticated by its app"
+    );
     let nobody = issuers(base, &["bin-ranges", "nobody", "400012"]);
     assert_eq!(
         (nobody.code, nobody.stderr.split(':').next()),

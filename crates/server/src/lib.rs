@@ -61,6 +61,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/issuers/{issuer_id}/decisioning",
             put(routes::issuer_settings::set_decisioning),
         )
+        .route(
+            "/v1/admin/issuers/{issuer_id}/push-step-up",
+            put(routes::issuer_settings::set_push_step_up),
+        )
         .route("/v1/admin/networks", post(routes::payments::create_network))
         .route(
             "/v1/network/authorizations",

@@ -1,6 +1,7 @@
-//! Short-lived in-memory copies of records that never change once written: who holds an API
-//! key, and an issuer's signing key (parsed and validated). The hot path then does not ask the
-//! database, or parse a JWK, on every request.
+//! Short-lived in-memory copies of records that change rarely: who holds an API key, and an
+//! issuer's signing key (parsed and validated) with its push setting. The hot path then does
+//! not ask the database, or parse a JWK, on every request. A change made on this instance
+//! forgets the entry at once; another instance sees it within [`TTL`].
 //!
 //! Only records that were found are kept, so a key or issuer registered a moment ago (on this
 //! instance or another) is found on its first use. Entries live at most [`TTL`], and the map is
@@ -39,6 +40,13 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
             .map(|(_, v)| v.clone())
     }
 
+    /// Drops the entry for `key` (its record changed).
+    pub(crate) fn forget(&self, key: &K) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(key);
+        }
+    }
+
     /// Keeps `value` for `key`.
     pub(crate) fn put(&self, key: K, value: V) {
         if let Ok(mut entries) = self.entries.lock() {
@@ -60,6 +68,8 @@ mod tests {
         assert_eq!(c.get(&1), None);
         c.put(1, 10);
         assert_eq!(c.get(&1), Some(10));
+        c.forget(&1);
+        assert_eq!(c.get(&1), None);
         for i in 0..(CAPACITY as u32 + 5) {
             c.put(i + 100, i);
         }

@@ -605,3 +605,49 @@ async fn keys_survive_restart_and_refuse_a_wrong_master_key() {
         Err(provisio_server::BootstrapError::WrongMasterKey)
     ));
 }
+
+/// The operator changes an issuer's push setting after registration: its next push in the
+/// step-up band steps up, and back.
+#[tokio::test]
+async fn an_issuers_push_step_up_can_be_changed_later() {
+    let h = harness().await;
+    let push_in_band = || async {
+        let mut req = h.request_with(|_| {});
+        req.wallet_risk = Some(WalletRiskInfo::level(55, true));
+        h.push(&req).await.1["decision"].clone()
+    };
+    assert_eq!(push_in_band().await, "APPROVED");
+    let set = |on: bool| {
+        call(
+            &h.app,
+            "PUT",
+            "/v1/admin/issuers/bank-a/push-step-up",
+            Some(ADMIN),
+            serde_json::json!({"push_step_up": on})
+                .to_string()
+                .into_bytes(),
+            None,
+        )
+    };
+    let (s, v) = set(true).await;
+    assert_eq!(
+        (s, v["push_step_up"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{v}"
+    );
+    assert_eq!(push_in_band().await, "STEP_UP_REQUIRED");
+    assert_eq!(set(false).await.0, StatusCode::OK);
+    assert_eq!(push_in_band().await, "APPROVED");
+    let (s, _) = call(
+        &h.app,
+        "PUT",
+        "/v1/admin/issuers/nobody/push-step-up",
+        Some(ADMIN),
+        serde_json::json!({"push_step_up": true})
+            .to_string()
+            .into_bytes(),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

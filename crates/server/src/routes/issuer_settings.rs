@@ -40,6 +40,15 @@ pub(crate) struct DecisioningSettings {
     pub(crate) encryption_jwk: Jwk,
 }
 
+/// `PUT /v1/admin/issuers/{issuer_id}/push-step-up` body and answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PushStepUp {
+    /// `true`: the issuer's pushes in the step-up band step up; `false` (the default at
+    /// registration): they are approved as authenticated by its app.
+    pub(crate) push_step_up: bool,
+}
+
 /// The card ranges as they may be stored: 6 to 11 digits each, no prefix twice, sorted
 /// (400 `malformed_request` otherwise).
 pub(crate) fn checked_ranges(ranges: Vec<String>) -> Result<Vec<String>, ApiError> {
@@ -138,6 +147,43 @@ pub(crate) async fn set_decisioning(
         return Err(ApiError::not_found("no such issuer"));
     }
     tracing::info!(issuer_id, "decisioning endpoint set");
+    Ok(Json(req))
+}
+
+/// Sets whether the issuer's pushes still step up in the step-up band (docs/protocol.md
+/// §17.6). Every instance applies it within the read cache's time (60 s).
+#[utoipa::path(put, path = "/v1/admin/issuers/{issuer_id}/push-step-up", tag = "admin",
+    params(("issuer_id" = String, Path, description = "The issuer")),
+    request_body = PushStepUp,
+    responses(
+        (status = 200, body = PushStepUp, description = "Stored"),
+        (status = 400, body = Problem, description = "malformed_request"),
+        (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not an admin key"),
+        (status = 404, body = Problem, description = "not_found: no such issuer"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn set_push_step_up(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(issuer_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<PushStepUp>, ApiError> {
+    require(&state, &headers, Role::Admin).await?;
+    let req: PushStepUp = parse_json(&body)?;
+    if !state
+        .store
+        .set_push_step_up(&issuer_id, req.push_step_up)
+        .await?
+    {
+        return Err(ApiError::not_found("no such issuer"));
+    }
+    state.issuer_keys.forget(&issuer_id);
+    tracing::info!(
+        issuer_id,
+        push_step_up = req.push_step_up,
+        "push step-up set"
+    );
     Ok(Json(req))
 }
 

@@ -67,6 +67,19 @@ pub(crate) fn set_decisioning(
     Ok(n == 1)
 }
 
+/// Sets whether an issuer's pushes still step up; `false` when the issuer does not exist.
+pub(crate) fn set_push_step_up(
+    c: &mut dyn Conn,
+    issuer_id: &str,
+    push_step_up: bool,
+) -> Result<bool, StoreError> {
+    let n = c.execute(
+        "UPDATE issuers SET push_step_up = $1 WHERE issuer_id = $2",
+        params![push_step_up, issuer_id],
+    )?;
+    Ok(n == 1)
+}
+
 /// The prefixes of `pan` a card range may be (never the whole number: only these cross to the
 /// store's thread).
 pub(crate) fn range_prefixes(pan: &str) -> Vec<String> {

@@ -36,6 +36,13 @@ pub trait ParticipantStore: Send + Sync + 'static {
         prefixes: &[String],
     ) -> Result<bool, StoreError>;
 
+    /// Sets whether an issuer's pushes still step up; `false` when it is not registered.
+    async fn set_push_step_up(
+        &self,
+        issuer_id: &str,
+        push_step_up: bool,
+    ) -> Result<bool, StoreError>;
+
     /// Sets an issuer's decisioning endpoint; `false` when it is not registered.
     async fn set_decisioning(
         &self,

@@ -49,6 +49,16 @@ impl ParticipantStore for SqlStore {
             .await
     }
 
+    async fn set_push_step_up(
+        &self,
+        issuer_id: &str,
+        push_step_up: bool,
+    ) -> Result<bool, StoreError> {
+        let id = str::to_owned(issuer_id);
+        self.write(move |c| issuer_settings::set_push_step_up(c, &id, push_step_up))
+            .await
+    }
+
     async fn set_decisioning(
         &self,
         issuer_id: &str,
