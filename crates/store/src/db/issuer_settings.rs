@@ -7,34 +7,7 @@ use crate::db::participants;
 use crate::{Decisioning, IssuerRecord, StoreError};
 
 /// The shortest and longest card range prefix.
-pub(crate) const PREFIX_DIGITS: std::ops::RangeInclusive<usize> = 6..=11;
-
-/// Adds an issuer's card ranges; a prefix another issuer holds is
-/// [`crate::Conflict::BinRange`].
-pub(crate) fn insert_bin_ranges(
-    c: &mut dyn Conn,
-    issuer_id: &str,
-    prefixes: &[String],
-) -> Result<(), StoreError> {
-    for prefix in prefixes {
-        c.execute(
-            "INSERT INTO issuer_bin_ranges (prefix, issuer_id) VALUES ($1, $2)",
-            params![prefix, issuer_id],
-        )?;
-    }
-    Ok(())
-}
-
-/// An issuer's card ranges, in order.
-pub(crate) fn bin_ranges(c: &mut dyn Conn, issuer_id: &str) -> Result<Vec<String>, StoreError> {
-    c.query(
-        "SELECT prefix FROM issuer_bin_ranges WHERE issuer_id = $1 ORDER BY prefix",
-        params![issuer_id],
-    )?
-    .iter()
-    .map(|r| r.get("prefix"))
-    .collect()
-}
+const PREFIX_DIGITS: std::ops::RangeInclusive<usize> = 6..=11;
 
 /// Replaces an issuer's card ranges. Runs in a transaction; `false` when the issuer does not
 /// exist.
@@ -50,7 +23,7 @@ pub(crate) fn replace_bin_ranges(
         "DELETE FROM issuer_bin_ranges WHERE issuer_id = $1",
         params![issuer_id],
     )?;
-    insert_bin_ranges(c, issuer_id, prefixes)?;
+    participants::insert_bin_ranges(c, issuer_id, prefixes)?;
     Ok(true)
 }
 

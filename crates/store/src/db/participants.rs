@@ -5,7 +5,6 @@ use provisio_tsp::{KeyKind, StoredKey};
 
 use crate::db::codec::{Row, params};
 use crate::db::conn::Conn;
-use crate::db::issuer_settings;
 use crate::{
     Decisioning, IdempotencyRecord, IssuerRecord, Principal, Role, StoreError, TokenRequestorRecord,
 };
@@ -154,7 +153,7 @@ pub(crate) fn create_issuer(
             issuer.decisioning.as_ref().map(|d| &d.encryption_jwk)
         ],
     )?;
-    issuer_settings::insert_bin_ranges(c, &issuer.issuer_id, &issuer.bin_ranges)?;
+    insert_bin_ranges(c, &issuer.issuer_id, &issuer.bin_ranges)?;
     insert_api_key(
         c,
         api_key_hash,
@@ -181,8 +180,35 @@ pub(crate) fn issuer(
         return Ok(None);
     };
     let mut issuer = issuer_row(&row)?;
-    issuer.bin_ranges = issuer_settings::bin_ranges(c, issuer_id)?;
+    issuer.bin_ranges = bin_ranges(c, issuer_id)?;
     Ok(Some(issuer))
+}
+
+/// Adds an issuer's card ranges; a prefix another issuer holds is
+/// [`crate::Conflict::BinRange`].
+pub(crate) fn insert_bin_ranges(
+    c: &mut dyn Conn,
+    issuer_id: &str,
+    prefixes: &[String],
+) -> Result<(), StoreError> {
+    for prefix in prefixes {
+        c.execute(
+            "INSERT INTO issuer_bin_ranges (prefix, issuer_id) VALUES ($1, $2)",
+            params![prefix, issuer_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// An issuer's card ranges, in order.
+pub(crate) fn bin_ranges(c: &mut dyn Conn, issuer_id: &str) -> Result<Vec<String>, StoreError> {
+    c.query(
+        "SELECT prefix FROM issuer_bin_ranges WHERE issuer_id = $1 ORDER BY prefix",
+        params![issuer_id],
+    )?
+    .iter()
+    .map(|r| r.get("prefix"))
+    .collect()
 }
 
 /// An issuer's row, without its card ranges.
