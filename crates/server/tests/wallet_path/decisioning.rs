@@ -260,3 +260,61 @@ async fn a_decisioning_url_must_be_tls_and_the_key_public_with_a_kid() {
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
 }
+
+/// US 10,140,615 on the wallet path with the issuer's contact: the issuer approves, but a
+/// non-override wallet level below the service's still needs further authentication; the code
+/// goes to the issuer's contact and the token activates.
+#[tokio::test]
+async fn a_non_override_level_below_the_services_steps_up_even_when_the_issuer_approves() {
+    let (h, fake) = wallet_harness(TspConfig::default(), true).await;
+    let fake = fake.unwrap();
+    let sink = Arc::new(MemorySink::default());
+    let _deliverer = spawn_delivery(h.state.clone(), sink.clone());
+    fake.answers(json!({"decision": "APPROVE", "contact": {"phone": "+15559870003"}}));
+    let (s, v) = provision(
+        &h,
+        &entered(&h, "device-n1", Some(WalletRiskInfo::level(5, true))),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["decision"].as_str(), v["risk"]["merge_rule"].as_str()),
+        (
+            Some("STEP_UP_REQUIRED"),
+            Some("non_override_service_higher")
+        ),
+        "{v}"
+    );
+    assert!(reasons(&v).contains(&"issuer_approved".to_owned()));
+    let method = &v["step_up"]["methods"][0];
+    assert_eq!(method["type"], "OTP_SMS", "{v}");
+    let id = v["provisioning_id"].as_str().unwrap();
+    let body = json!({"method_id": method["method_id"], "wallet_user_id": "user-1", "device_id": "device-n1"});
+    let (s, sent) = call(
+        &h.app,
+        "POST",
+        &format!("/v1/provisionings/{id}/step-up/otp"),
+        Some(&h.wallet_key),
+        body.to_string().into_bytes(),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{sent}");
+    let code = nth_code(&sink, 0).await;
+    assert_eq!(sink.delivered()[0].to, "+15559870003");
+    let body = json!({"otp_id": sent["otp_id"], "code": code, "wallet_user_id": "user-1", "device_id": "device-n1"});
+    let (s, passed) = call(
+        &h.app,
+        "POST",
+        &format!("/v1/provisionings/{id}/step-up/verify"),
+        Some(&h.wallet_key),
+        body.to_string().into_bytes(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, passed["token"]["status"].as_str()),
+        (StatusCode::OK, Some("ACTIVE")),
+        "{passed}"
+    );
+}
