@@ -173,7 +173,14 @@ async fn two_instances_share_one_database_and_lose_nothing_acknowledged() {
     let kid = jwk_thumbprint(&crypto, issuer_key.public_key());
     let mut jwk = Jwk::from_public_key(issuer_key.public_key());
     jwk.kid = Some(kid.clone());
-    a.api.register_issuer("bank", "Bank", &jwk).await.unwrap();
+    // Its pushes keep the step-up (docs/protocol.md §17.6), so a code can be checked across
+    // the instances below.
+    a.api
+        .register_issuer_with(&serde_json::json!({
+            "issuer_id": "bank", "name": "Bank", "signing_jwk": jwk, "push_step_up": true,
+        }))
+        .await
+        .unwrap();
     let wallet_key = b
         .api
         .register_token_requestor(TRID, "Wallet", "external")
