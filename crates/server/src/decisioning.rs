@@ -93,6 +93,7 @@ pub(crate) async fn ask(
         },
     };
     let answer = read_answer(&asked, &config);
+    state.metrics.issuer_decision(&answer.verdict);
     tracing::info!(
         issuer_id,
         request_id,

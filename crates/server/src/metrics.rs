@@ -1,5 +1,6 @@
-//! Prometheus counters: requests by route and status, errors by code, token events by outcome;
-//! and the dead-lettered token events, counted in the store when scraped.
+//! Prometheus counters: requests by route and status, errors by code, token events by outcome,
+//! authorisations by decision, issuers' decisioning answers by decision and fallback; and the
+//! dead-lettered token events, counted in the store when scraped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -19,6 +20,10 @@ pub(crate) struct Metrics {
     /// Authorisations decided by this instance: approved, then one per decline reason in the
     /// order of `DeclineReason::ALL`.
     authorizations: [AtomicU64; 1 + DeclineReason::ALL.len()],
+    /// Issuers' decisioning answers as they counted, by decision and fallback reason (empty
+    /// for the issuer's own answer), and their latency.
+    decisions: Mutex<BTreeMap<(&'static str, String), u64>>,
+    decision_ms: AtomicU64,
 }
 
 impl Metrics {
@@ -47,6 +52,19 @@ impl Metrics {
         if let Some(n) = self.authorizations.get(i) {
             n.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// One issuer's decisioning answer (or its fallback) and how long it took.
+    pub(crate) fn issuer_decision(&self, verdict: &provisio_risk::IssuerVerdict) {
+        if let Ok(mut m) = self.decisions.lock() {
+            let key = (
+                verdict.decision.as_str(),
+                verdict.fallback.clone().unwrap_or_default(),
+            );
+            *m.entry(key).or_default() += 1;
+        }
+        self.decision_ms
+            .fetch_add(u64::from(verdict.latency_ms), Ordering::Relaxed);
     }
 
     pub(crate) fn event_dead_lettered(&self) {
@@ -98,6 +116,23 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        out.push_str("# HELP provisio_issuer_decisions_total Issuers' decisioning answers as they counted, by decision and fallback reason (empty: the issuer answered).\n");
+        out.push_str("# TYPE provisio_issuer_decisions_total counter\n");
+        if let Ok(m) = self.decisions.lock() {
+            for ((decision, fallback), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "provisio_issuer_decisions_total{{decision=\"{decision}\",fallback=\"{fallback}\"}} {n}"
+                );
+            }
+        }
+        out.push_str("# HELP provisio_issuer_decision_milliseconds_total Time spent waiting for issuers' decisioning.\n");
+        out.push_str("# TYPE provisio_issuer_decision_milliseconds_total counter\n");
+        let _ = writeln!(
+            out,
+            "provisio_issuer_decision_milliseconds_total {}",
+            self.decision_ms.load(Ordering::Relaxed)
+        );
         if let Some(n) = dead_events {
             out.push_str("# HELP provisio_token_events_dead Token events dead-lettered and not re-driven (all instances).\n");
             out.push_str("# TYPE provisio_token_events_dead gauge\n");

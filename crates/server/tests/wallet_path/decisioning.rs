@@ -191,6 +191,19 @@ async fn a_timeout_an_error_or_garbage_applies_the_fallback_and_a_late_answer_ch
         // The fallback has no contact from the issuer to send a code to.
         assert_eq!(v["decision"], "DECLINED", "{v}");
     }
+    // The operator sees the fallbacks by reason.
+    let metrics = metrics_text(&h).await;
+    for why in ["timeout", "http_status"] {
+        assert!(
+            metrics.contains(&format!(
+                "provisio_issuer_decisions_total{{decision=\"REQUIRE_AUTHENTICATION\",fallback=\"{why}\"}} 1"
+            )),
+            "{metrics}"
+        );
+    }
+    assert!(metrics.contains(
+        "provisio_issuer_decisions_total{decision=\"REQUIRE_AUTHENTICATION\",fallback=\"malformed\"} 2"
+    ));
     // The slow issuer's approval would have come after the request was answered: the
     // connection is gone, and nothing of it changes what was decided.
     tokio::time::sleep(Duration::from_millis(1_300)).await;
@@ -317,4 +330,19 @@ async fn a_non_override_level_below_the_services_steps_up_even_when_the_issuer_a
         (StatusCode::OK, Some("ACTIVE")),
         "{passed}"
     );
+}
+
+async fn metrics_text(h: &Harness) -> String {
+    let resp = tower::ServiceExt::oneshot(
+        h.app.clone(),
+        axum::http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
 }
