@@ -6,15 +6,42 @@ use provisio_store::{Principal, Role};
 
 use crate::{ApiError, AppState, hash_api_key};
 
-/// The bearer credential of a request, or 401.
+/// The bearer credential of a request, or 401. The scheme is case-insensitive (RFC 9110
+/// section 11.1): `Bearer`, `bearer` and `BEARER` all name it.
 pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim())
         .filter(|k| !k.is_empty())
         .ok_or_else(ApiError::unauthorized)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_the_key_required() {
+        let with = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                axum::http::header::AUTHORIZATION,
+                axum::http::HeaderValue::from_str(value)
+                    .unwrap_or_else(|_| axum::http::HeaderValue::from_static("x")),
+            );
+            bearer(&h).ok().map(str::to_owned)
+        };
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            assert_eq!(with(&format!("{scheme} pvk_k")).as_deref(), Some("pvk_k"));
+        }
+        assert_eq!(with("Basic pvk_k"), None);
+        assert_eq!(with("Bearer "), None);
+        assert_eq!(with("Bearerpvk_k"), None);
+        assert_eq!(bearer(&HeaderMap::new()).ok(), None);
+    }
 }
 
 /// The caller, or 401.

@@ -238,3 +238,84 @@ async fn a_tsm_body_that_is_not_json_is_a_problem_document_after_authentication(
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
 }
+
+/// Every answer, of every role, a success, a refusal or the framework's own, says
+/// `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`; the bearer scheme is
+/// case-insensitive (RFC 9110 section 11.1).
+#[tokio::test]
+async fn every_answer_is_uncacheable_and_unsniffable() {
+    let h = common::harness().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = provisio_testkit::postgres::store_url(dir.path(), "sei.db").await;
+    let sei = provisio_server::sei_router(provisio_server::SeiState::new(
+        std::sync::Arc::new(provisio_store::SqlStore::open(&url).await.unwrap()),
+        provisio_crypto::SecretBytes::new(vec![7; 32]),
+        "sei-admin-key",
+        std::sync::Arc::new(provisio_server::SystemClock),
+    ));
+    let headers_of = |app: &axum::Router, method: &str, path: &str, key: Option<&str>| {
+        let app = app.clone();
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(k) = key {
+            req = req.header("authorization", k);
+        }
+        let req = req.body(Body::empty()).unwrap();
+        async move {
+            let r = app.oneshot(req).await.unwrap();
+            let get = |name: &str| {
+                r.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            (
+                r.status(),
+                get("cache-control"),
+                get("x-content-type-options"),
+            )
+        }
+    };
+    let admin_lower = format!("bearer {}", common::ADMIN);
+    let cases = [
+        (&h.app, "GET", "/v1/keys/jwks.json", None, StatusCode::OK),
+        (
+            &h.app,
+            "GET",
+            "/v1/admin/events/dead",
+            Some(admin_lower.as_str()),
+            StatusCode::OK,
+        ),
+        (
+            &h.app,
+            "GET",
+            "/v1/admin/events/dead",
+            Some("Basic eDp5"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            &h.app,
+            "GET",
+            "/v1/no-such-thing",
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            &h.app,
+            "DELETE",
+            "/v1/push-provisioning",
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (&sei, "GET", "/healthz", None, StatusCode::OK),
+        (&sei, "GET", "/v1/sei/nothing", None, StatusCode::NOT_FOUND),
+    ];
+    for (app, method, path, key, status) in cases {
+        let (s, cache, sniff) = headers_of(app, method, path, key).await;
+        assert_eq!(s, status, "{method} {path}");
+        assert_eq!(
+            (cache.as_deref(), sniff.as_deref()),
+            (Some("no-store"), Some("nosniff")),
+            "{method} {path}"
+        );
+    }
+}

@@ -55,5 +55,8 @@ pub fn sei_router(state: SeiState) -> Router {
         .layer(axum::middleware::map_response(
             crate::error::framework_problems,
         ))
+        .layer(axum::middleware::map_response(
+            crate::headers::security_headers,
+        ))
         .with_state(state)
 }

@@ -45,5 +45,8 @@ pub fn sp_router(state: SpState) -> Router {
         .layer(axum::middleware::map_response(
             crate::error::framework_problems,
         ))
+        .layer(axum::middleware::map_response(
+            crate::headers::security_headers,
+        ))
         .with_state(state)
 }
