@@ -1,6 +1,10 @@
 //! `Idempotency-Key` (docs/protocol.md §1.4): the same key with the same body returns the
 //! first answer; with another body, 422 `idempotency_conflict`. The first answer is committed
 //! in the same transaction as the records it describes, so it exists exactly when they do.
+//!
+//! The stored answer is sealed under the vault (its AAD names the principal and the key): a
+//! registration's answer holds the new participant's API key, and a backup of the database
+//! must not hand it out.
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -65,6 +69,7 @@ impl IdempotencyKey {
     /// another request.
     pub(crate) async fn replay(&self, state: &AppState) -> Result<Option<Response>, ApiError> {
         self.replay_of(
+            state,
             state
                 .store
                 .idempotency(&self.principal, &self.key)
@@ -77,11 +82,14 @@ impl IdempotencyKey {
     /// facts): a replay, a conflict, or nothing yet.
     pub(crate) fn replay_of(
         &self,
+        state: &AppState,
         stored: Option<&IdempotencyRecord>,
     ) -> Result<Option<Response>, ApiError> {
         match stored {
             None => Ok(None),
-            Some(r) if r.request_hash == self.request_hash => Ok(Some(stored_response(r))),
+            Some(r) if r.request_hash == self.request_hash => {
+                Ok(Some(stored_response(r, &self.open(state, &r.body)?)))
+            }
             Some(_) => Err(ApiError::new(
                 Code::IdempotencyConflict,
                 "this Idempotency-Key was used with a different request",
@@ -94,25 +102,60 @@ impl IdempotencyKey {
         (self.principal.clone(), self.key.clone())
     }
 
-    /// The record of the answer about to be committed.
-    pub(crate) fn record(&self, status: StatusCode, body: &str, now: i64) -> IdempotencyRecord {
-        IdempotencyRecord {
+    /// The record of the answer about to be committed, its body sealed.
+    pub(crate) fn record(
+        &self,
+        state: &AppState,
+        status: StatusCode,
+        body: &str,
+        now: i64,
+    ) -> Result<IdempotencyRecord, ApiError> {
+        let sealed = state
+            .keys
+            .vault()
+            .seal(state.crypto.as_ref(), body.as_bytes(), &self.aad())
+            .map_err(|e| ApiError::internal(&e))?;
+        Ok(IdempotencyRecord {
             principal: self.principal.clone(),
             key: self.key.clone(),
             request_hash: self.request_hash,
             status: status.as_u16(),
-            body: body.to_owned(),
+            body: format!("{SEALED}{}", provisio_jose::b64_encode(&sealed.to_bytes())),
             created_at: now,
-        }
+        })
+    }
+
+    /// The stored body in the clear. A body stored before answers were sealed (without the
+    /// prefix) is as it was.
+    fn open(&self, state: &AppState, stored: &str) -> Result<String, ApiError> {
+        let Some(sealed) = stored.strip_prefix(SEALED) else {
+            return Ok(stored.to_owned());
+        };
+        let bytes = provisio_jose::b64_decode(sealed).map_err(|e| ApiError::internal(&e))?;
+        let sealed = provisio_tsp::Sealed::from_bytes(&bytes)
+            .ok_or_else(|| ApiError::internal(&"a stored idempotent answer is damaged"))?;
+        let plain = state
+            .keys
+            .vault()
+            .open(state.crypto.as_ref(), &sealed, &self.aad())
+            .map_err(|e| ApiError::internal(&e))?;
+        String::from_utf8(plain.expose().to_vec()).map_err(|e| ApiError::internal(&e))
+    }
+
+    fn aad(&self) -> Vec<u8> {
+        format!("idempotency:{}:{}", self.principal, self.key).into_bytes()
     }
 }
 
-fn stored_response(r: &IdempotencyRecord) -> Response {
+/// The prefix of a sealed stored answer (base64url of the sealed bytes follows).
+const SEALED: &str = "sealed:";
+
+fn stored_response(r: &IdempotencyRecord, body: &str) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
     (
         status,
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        r.body.clone(),
+        body.to_owned(),
     )
         .into_response()
 }

@@ -651,3 +651,47 @@ async fn an_issuers_push_step_up_can_be_changed_later() {
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// A registration's first answer holds the new participant's API key: replayed for the same
+/// Idempotency-Key, it is stored sealed, never in the clear (a database backup hands out no
+/// key).
+#[tokio::test]
+async fn a_stored_idempotent_answer_never_holds_an_api_key_in_the_clear() {
+    let h = harness().await;
+    let body = serde_json::json!({"token_requestor_id": "40010099988", "name": "Another wallet"});
+    let register = || {
+        call(
+            &h.app,
+            "POST",
+            "/v1/admin/token-requestors",
+            Some(ADMIN),
+            body.to_string().into_bytes(),
+            Some("reg-1"),
+        )
+    };
+    let (s, first) = register().await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let api_key = first["api_key"].as_str().unwrap().to_owned();
+    let (s, again) = register().await;
+    assert_eq!((s, &again), (StatusCode::CREATED, &first));
+    let stored = h
+        .state
+        .store
+        .idempotency("admin", "reg-1")
+        .await
+        .unwrap()
+        .expect("the first answer is stored");
+    assert!(!stored.body.contains(&api_key), "{}", stored.body);
+    assert!(!stored.body.contains("api_key"), "{}", stored.body);
+    // The replayed key works.
+    let (s, _) = call(
+        &h.app,
+        "GET",
+        "/v1/tokens/tr_none",
+        Some(&api_key),
+        vec![],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

@@ -79,7 +79,7 @@ pub(crate) async fn create_account(
         })
         .await?;
     if let Some(key) = &idem
-        && let Some(replayed) = key.replay_of(facts.idempotency.as_ref())?
+        && let Some(replayed) = key.replay_of(&state, facts.idempotency.as_ref())?
     {
         return Ok(replayed);
     }
@@ -96,7 +96,8 @@ pub(crate) async fn create_account(
     let body = serde_json::to_string(&created.view).map_err(|e| ApiError::internal(&e))?;
     let idem_record = idem
         .as_ref()
-        .map(|k| k.record(StatusCode::CREATED, &body, ctx.now));
+        .map(|k| k.record(&state, StatusCode::CREATED, &body, ctx.now))
+        .transpose()?;
     match state
         .store
         .create_account(&created.account, &created.created, idem_record.as_ref())

@@ -144,7 +144,8 @@ pub(crate) async fn create_issuer(
     .map_err(|e| ApiError::internal(&e))?;
     let idem_record = idem
         .as_ref()
-        .map(|k| k.record(StatusCode::CREATED, &body, now));
+        .map(|k| k.record(&state, StatusCode::CREATED, &body, now))
+        .transpose()?;
     let committed = state
         .store
         .create_issuer(&record, &key_hash, idem_record.as_ref())
@@ -217,7 +218,8 @@ pub(crate) async fn create_token_requestor(
     .map_err(|e| ApiError::internal(&e))?;
     let idem_record = idem
         .as_ref()
-        .map(|k| k.record(StatusCode::CREATED, &body, now));
+        .map(|k| k.record(&state, StatusCode::CREATED, &body, now))
+        .transpose()?;
     let committed = state
         .store
         .create_token_requestor(&record, &key_hash, idem_record.as_ref())

@@ -83,7 +83,8 @@ pub(crate) async fn create_network(
     .map_err(|e| ApiError::internal(&e))?;
     let idem_record = idem
         .as_ref()
-        .map(|k| k.record(StatusCode::CREATED, &body, now));
+        .map(|k| k.record(&state, StatusCode::CREATED, &body, now))
+        .transpose()?;
     match state
         .store
         .create_network(&record, &key_hash, idem_record.as_ref())

@@ -63,7 +63,7 @@ pub(crate) async fn push_provisioning(
     );
     let loaded = state.store.load_push_facts(&query).await?;
     if let Some(key) = &idem
-        && let Some(replayed) = key.replay_of(loaded.idempotency.as_ref())?
+        && let Some(replayed) = key.replay_of(&state, loaded.idempotency.as_ref())?
     {
         return Ok(replayed);
     }
@@ -98,7 +98,9 @@ pub(crate) async fn commit_minted(
         let minted = process()?;
         let body = serde_json::to_string(&minted.response).map_err(|e| ApiError::internal(&e))?;
         let now = minted.record.created_at;
-        let idem_record = idem.map(|k| k.record(StatusCode::OK, &body, now));
+        let idem_record = idem
+            .map(|k| k.record(state, StatusCode::OK, &body, now))
+            .transpose()?;
         match state
             .store
             .commit_provisioning(&minted.record, idem_record.as_ref())
