@@ -19,31 +19,6 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         .ok_or_else(ApiError::unauthorized)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_scheme_is_case_insensitive_and_the_key_required() {
-        let with = |value: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(
-                axum::http::header::AUTHORIZATION,
-                axum::http::HeaderValue::from_str(value)
-                    .unwrap_or_else(|_| axum::http::HeaderValue::from_static("x")),
-            );
-            bearer(&h).ok().map(str::to_owned)
-        };
-        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
-            assert_eq!(with(&format!("{scheme} pvk_k")).as_deref(), Some("pvk_k"));
-        }
-        assert_eq!(with("Basic pvk_k"), None);
-        assert_eq!(with("Bearer "), None);
-        assert_eq!(with("Bearerpvk_k"), None);
-        assert_eq!(bearer(&HeaderMap::new()).ok(), None);
-    }
-}
-
 /// The caller, or 401.
 pub(crate) async fn authenticate(
     state: &AppState,
@@ -77,4 +52,29 @@ pub(crate) async fn require(
         )));
     }
     Ok(principal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_the_key_required() {
+        let with = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                axum::http::header::AUTHORIZATION,
+                axum::http::HeaderValue::from_str(value)
+                    .unwrap_or_else(|_| axum::http::HeaderValue::from_static("x")),
+            );
+            bearer(&h).ok().map(str::to_owned)
+        };
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            assert_eq!(with(&format!("{scheme} pvk_k")).as_deref(), Some("pvk_k"));
+        }
+        assert_eq!(with("Basic pvk_k"), None);
+        assert_eq!(with("Bearer "), None);
+        assert_eq!(with("Bearerpvk_k"), None);
+        assert_eq!(bearer(&HeaderMap::new()).ok(), None);
+    }
 }
