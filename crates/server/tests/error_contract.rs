@@ -319,3 +319,77 @@ async fn every_answer_is_uncacheable_and_unsniffable() {
         );
     }
 }
+
+/// A value of the wrong type is never echoed in `detail` (an OTP code sent as a number, a PAN
+/// sent as a number, an unknown enum value); a missing or unknown member is still named.
+#[tokio::test]
+async fn a_malformed_body_is_described_without_quoting_its_values() {
+    let h = common::harness().await;
+    let cases: [(&str, &str, serde_json::Value, &str, Option<&str>); 4] = [
+        (
+            "/v1/provisionings/pv_x/step-up/verify",
+            h.wallet_key.as_str(),
+            serde_json::json!({"otp_id": "otp_1", "code": 918273, "wallet_user_id": "u", "device_id": "d"}),
+            "918273",
+            Some("expected a string"),
+        ),
+        (
+            "/v1/cards/suspend",
+            h.issuer_api_key.as_str(),
+            serde_json::json!({"pan": 4000123456789017u64, "reason": "LOST"}),
+            "4000123456789017",
+            None,
+        ),
+        (
+            "/v1/tokens/tr_x/suspend",
+            common::ADMIN,
+            serde_json::json!({"reason": "SECRET-REASON-7"}),
+            "SECRET-REASON-7",
+            None,
+        ),
+        (
+            "/v1/push-provisioning",
+            h.wallet_key.as_str(),
+            serde_json::json!({"encrypted_payload": "x", "session_id": 55555555}),
+            "55555555",
+            None,
+        ),
+    ];
+    for (path, key, body, secret, says) in cases {
+        let (s, v) = common::call(
+            &h.app,
+            "POST",
+            path,
+            Some(key),
+            body.to_string().into_bytes(),
+            None,
+        )
+        .await;
+        let detail = v["detail"].as_str().unwrap_or_default();
+        assert!(s.is_client_error(), "{path}: {s} {v}");
+        assert!(
+            !detail.contains(secret),
+            "{path} echoes its value: {detail}"
+        );
+        if let Some(says) = says {
+            assert!(detail.contains(says), "{path}: {detail}");
+        }
+    }
+    // A missing member is named.
+    let (_, v) = common::call(
+        &h.app,
+        "POST",
+        "/v1/admin/token-requestors",
+        Some(common::ADMIN),
+        serde_json::json!({"name": "W"}).to_string().into_bytes(),
+        None,
+    )
+    .await;
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `token_requestor_id`"),
+        "{v}"
+    );
+}

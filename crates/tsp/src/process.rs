@@ -122,9 +122,8 @@ pub struct PushContext<'a> {
 impl PushRequest {
     /// Parses the body and its ids (400 `malformed_request` saying which member).
     pub fn parse(body: &[u8]) -> Result<Self, PushError> {
-        let body: PushProvisioningRequest = serde_json::from_slice(body).map_err(|e| {
-            PushError::Malformed(format!("the body is not the documented JSON: {e}"))
-        })?;
+        let body: PushProvisioningRequest = serde_json::from_slice(body)
+            .map_err(|e| PushError::Malformed(crate::wire::json_error_detail(&e)))?;
         let malformed = |e: provisio_types::IdError| PushError::Malformed(e.to_string());
         let session_id = SessionId::parse(&body.session_id).map_err(malformed)?;
         let wallet_user_id = WalletUserId::parse(&body.wallet_user_id).map_err(malformed)?;

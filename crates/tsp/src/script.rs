@@ -384,9 +384,8 @@ impl TsmReport<'_> {
                     .is_some_and(|h| ct_eq(h, &hash))
             })
             .ok_or(ScriptError::Unauthorized)?;
-        let report: JobStatus = serde_json::from_slice(self.body).map_err(|e| {
-            ScriptError::Malformed(format!("the body is not the documented JSON: {e}"))
-        })?;
+        let report: JobStatus = serde_json::from_slice(self.body)
+            .map_err(|e| ScriptError::Malformed(crate::wire::json_error_detail(&e)))?;
         if report.job_id != self.job_id {
             return Err(ScriptError::Malformed(
                 "job_id differs from the path".into(),

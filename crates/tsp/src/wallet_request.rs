@@ -57,9 +57,8 @@ pub struct EnteredCard {
 impl WalletRequest {
     /// Parses the body and its ids (400 `malformed_request` saying which member).
     pub fn parse(body: &[u8]) -> Result<Self, PushError> {
-        let body: WalletProvisioningRequest = serde_json::from_slice(body).map_err(|e| {
-            PushError::Malformed(format!("the body is not the documented JSON: {e}"))
-        })?;
+        let body: WalletProvisioningRequest = serde_json::from_slice(body)
+            .map_err(|e| PushError::Malformed(crate::wire::json_error_detail(&e)))?;
         let malformed = |e: provisio_types::IdError| PushError::Malformed(e.to_string());
         let wallet_user_id = WalletUserId::parse(&body.wallet_user_id).map_err(malformed)?;
         let device_id = DeviceId::parse(&body.device_id).map_err(malformed)?;

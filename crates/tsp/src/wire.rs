@@ -10,6 +10,47 @@ use crate::script_format::{Script, StepReport};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Why a body is not the documented JSON, in words that never quote a value of it: serde's
+/// messages quote the value of a member of the wrong type or an unknown variant (an OTP code,
+/// a PAN sent as a number), so those say only what was expected. Member names (missing,
+/// unknown) are kept: they are the documented names.
+pub fn json_error_detail(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    // serde_json appends " at line L column C"; the position is given once, at the end.
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(m, _)| m);
+    let what = match e.classify() {
+        serde_json::error::Category::Data => {
+            let quoting = [
+                "invalid type: ",
+                "invalid value: ",
+                "invalid length ",
+                "unknown variant ",
+            ];
+            if quoting.iter().any(|p| message.starts_with(p)) {
+                match message.split_once(", expected ") {
+                    Some((_, expected)) => {
+                        format!("a member has the wrong type or value (expected {expected})")
+                    }
+                    None => "a member has the wrong type or value".to_owned(),
+                }
+            } else {
+                message.to_owned()
+            }
+        }
+        serde_json::error::Category::Eof => "it ends too early".to_owned(),
+        serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
+            "it is not JSON".to_owned()
+        }
+    };
+    format!(
+        "the body is not the documented JSON: {what} (line {}, column {})",
+        e.line(),
+        e.column()
+    )
+}
+
 /// `POST /v1/push-provisioning` body (docs/protocol.md §3.3).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -22,28 +22,11 @@ use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 
-/// Parses a JSON body into its documented type, or 400 `malformed_request` saying where.
+/// Parses a JSON body into its documented type, or 400 `malformed_request` saying where and
+/// what was expected, never quoting a value (some bodies carry a PAN or a code).
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
-        .map_err(|e| ApiError::malformed(format!("the body is not the documented JSON: {e}")))
-}
-
-/// Like [`parse_json`] for bodies that carry a PAN: the detail says where the body is wrong,
-/// never what it holds (serde's messages quote some values, a number among them).
-pub(crate) fn parse_json_quiet<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Data => {
-                "a member is missing, unknown or of the wrong type"
-            }
-            _ => "it is not JSON",
-        };
-        ApiError::malformed(format!(
-            "the body is not the documented JSON: {what} (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })
+        .map_err(|e| ApiError::malformed(provisio_tsp::wire::json_error_detail(&e)))
 }
 
 /// Whether a partner URL is acceptable: https, or http only to this host (data for partners

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::admin::replay_after_race;
-use super::{parse_json, parse_json_quiet};
+use super::parse_json;
 use crate::auth::require;
 use crate::error::Problem;
 use crate::idempotency;
@@ -124,7 +124,7 @@ pub(crate) async fn authorize_payment(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let network = require(&state, &headers, Role::Network).await?;
-    let req: AuthorizationRequest = parse_json_quiet(&body)?;
+    let req: AuthorizationRequest = parse_json(&body)?;
     let request = Authorization::parse(&req)?;
     let crypto = state.crypto.as_ref();
     let token_pan_hash = request.token_pan_hash(crypto, state.keys.vault());

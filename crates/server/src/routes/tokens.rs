@@ -18,7 +18,7 @@ use provisio_tsp::{
 };
 use provisio_types::{Code, DeviceId, Pan, WalletUserId};
 
-use super::{parse_json, parse_json_quiet};
+use super::parse_json;
 use crate::auth::{authenticate, require};
 use crate::error::Problem;
 use crate::{ApiError, AppState};
@@ -62,7 +62,7 @@ pub(crate) async fn search(
     body: Bytes,
 ) -> Result<Json<TokenList>, ApiError> {
     let principal = authenticate(&state, &headers).await?;
-    let req: SearchRequest = parse_json_quiet(&body)?;
+    let req: SearchRequest = parse_json(&body)?;
     let q = search_query(&state, &principal, &req)?;
     let views = state.store.search_tokens(&q).await?;
     Ok(Json(TokenList {
@@ -219,7 +219,7 @@ macro_rules! card_change_route {
             body: Bytes,
         ) -> Result<Json<TokenList>, ApiError> {
             let issuer = require(&state, &headers, Role::Issuer).await?;
-            let req: CardChangeRequest = parse_json_quiet(&body)?;
+            let req: CardChangeRequest = parse_json(&body)?;
             let reason = parse_reason(&req.reason)?;
             let pan = parse_pan("pan", &req.pan)?;
             change_card(&state, &issuer, &pan, $action, reason, None).await
@@ -264,7 +264,7 @@ pub(crate) async fn reissue_card(
     body: Bytes,
 ) -> Result<Json<TokenList>, ApiError> {
     let issuer = require(&state, &headers, Role::Issuer).await?;
-    let req: ReissueRequest = parse_json_quiet(&body)?;
+    let req: ReissueRequest = parse_json(&body)?;
     let pan = parse_pan("pan", &req.pan)?;
     let new_pan = req
         .new_pan
