@@ -139,10 +139,12 @@ impl IssuerApp {
     }
 
     /// Step 3: signs `claims` (ES256) and encrypts the JWS to the token service.
+    /// (`claims` is any JSON object: the documented [`RequestClaims`], or, in tests, claims
+    /// the contract refuses.)
     pub fn request_data(
         &self,
         crypto: &dyn CryptoProvider,
-        claims: &RequestClaims,
+        claims: &impl serde::Serialize,
         tsp_jwks: &JwkSet,
     ) -> Result<String, AppError> {
         seal_request_data(
@@ -173,7 +175,7 @@ pub fn seal_request_data(
     crypto: &dyn CryptoProvider,
     signing_key: &EcKeyPair,
     signing_kid: &str,
-    claims: &RequestClaims,
+    claims: &impl serde::Serialize,
     tsp_jwks: &JwkSet,
 ) -> Result<String, AppError> {
     let (enc, tsp_key) = tsp_encryption_key(tsp_jwks)?;

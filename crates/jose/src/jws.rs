@@ -93,6 +93,45 @@ mod tests {
             .unwrap()
     }
 
+    /// The order n of P-256 (SEC 2, section 2.4.2), big-endian.
+    const P256_N: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+        0x25, 0x51,
+    ];
+
+    /// `n - s` for a 32-byte big-endian `s < n`.
+    fn negate(s: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; 32];
+        let mut borrow = 0i16;
+        for i in (0..32).rev() {
+            let d = i16::from(P256_N[i]) - i16::from(s[i]) - borrow;
+            borrow = i16::from(d < 0);
+            out[i] = (d + 256 * borrow) as u8;
+        }
+        out
+    }
+
+    /// ECDSA verifies (r, s) and (r, n - s) alike; standard JOSE libraries do not normalise S,
+    /// so a high-S ES256 signature stays accepted. One-time use rests on `jti` and the session
+    /// id, never on the signature's bytes (docs/protocol.md §3.2).
+    #[test]
+    fn a_high_s_signature_is_accepted() {
+        let p = AwsLcProvider::new();
+        let (head, sig) = A3_JWS.rsplit_once('.').unwrap();
+        let sig = b64_decode(sig).unwrap();
+        let (r, s) = sig.split_at(32);
+        let flipped = [r, &negate(s)].concat();
+        assert_ne!(flipped, sig);
+        let other = format!("{head}.{}", crate::b64_encode(&flipped));
+        assert!(verify_with_key(&p, &other, &a3_public()).is_ok());
+        // A changed r is refused: the test would see a verifier that accepts anything.
+        let mut broken = flipped.clone();
+        broken[0] ^= 1;
+        let broken = format!("{head}.{}", crate::b64_encode(&broken));
+        assert!(verify_with_key(&p, &broken, &a3_public()).is_err());
+    }
+
     /// RFC 7515 appendix A.3: the published ES256 JWS verifies under the published key.
     #[test]
     fn rfc7515_a3_verifies() {

@@ -695,3 +695,74 @@ async fn a_stored_idempotent_answer_never_holds_an_api_key_in_the_clear() {
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// Card data is exactly what is documented (an unknown `acct` member such as a CVV is refused;
+/// unknown top-level claims stay ignored, RFC 7519 section 4); an empty or unprintable `jti`, a
+/// name with a NUL or a bidirectional override, and a `wallet_risk` that is not an object are
+/// refused, each as `malformed_request`.
+#[tokio::test]
+async fn lenient_shapes_are_refused() {
+    let h = harness().await;
+    let sealed = |tweak: &dyn Fn(&mut serde_json::Value)| {
+        let (claims, answer) = h.claims();
+        let mut v = serde_json::to_value(&claims).unwrap();
+        tweak(&mut v);
+        let jwe = h.issuer.request_data(&h.crypto, &v, &h.jwks).unwrap();
+        h.wallet.push_request(&answer, jwe, None)
+    };
+    type Tweak<'a> = &'a dyn Fn(&mut serde_json::Value);
+    let tweaks: [(&str, Tweak<'_>); 5] = [
+        ("acct.cvv", &|v| v["acct"]["cvv"] = "123".into()),
+        ("empty jti", &|v| v["jti"] = "".into()),
+        ("NUL in jti", &|v| v["jti"] = "j\u{0}1".into()),
+        ("NUL in the name", &|v| {
+            v["acct"]["name"] = "A\u{0}Holder".into()
+        }),
+        ("bidi override in the name", &|v| {
+            v["acct"]["name"] = "A \u{202E}redloH".into()
+        }),
+    ];
+    for (what, tweak) in tweaks {
+        let (s, v) = h.push(&sealed(tweak)).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "malformed_request"),
+            "{what}: {v}"
+        );
+    }
+    // An unknown top-level claim is ignored.
+    let (s, v) = h.push(&sealed(&|v| v["x_extra"] = "ignored".into())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // wallet_risk as an array is not read member by member.
+    let req = h.request_with(|_| {});
+    let mut body = serde_json::to_value(&req).unwrap();
+    body["wallet_risk"] = serde_json::json!([10, true]);
+    let (s, v) = h.push_raw(body.to_string().into_bytes(), None).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "malformed_request"),
+        "{v}"
+    );
+    body["wallet_risk"] = serde_json::Value::Null;
+    assert_eq!(
+        h.push_raw(body.to_string().into_bytes(), None).await.0,
+        StatusCode::OK
+    );
+    // Registration names are plain text.
+    let (s, v) = call(
+        &h.app,
+        "POST",
+        "/v1/admin/token-requestors",
+        Some(ADMIN),
+        serde_json::json!({"token_requestor_id": "40010099977", "name": "Wallet\u{202E}"})
+            .to_string()
+            .into_bytes(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "malformed_request"),
+        "{v}"
+    );
+}

@@ -153,7 +153,7 @@ impl Opened {
         // The serde message may quote a value (the PAN among them), so it is not passed on.
         let claims: RequestClaims = serde_json::from_slice(&verified.payload).map_err(|_| {
             PushError::Malformed(
-                "the signed request data lacks a documented claim or has one of the wrong type"
+                "the signed request data lacks a documented claim, has one of the wrong type, or acct has a member the contract does not name"
                     .into(),
             )
         })?;
@@ -183,6 +183,16 @@ impl Verified {
         }
         if c.trid != ctx.caller_trid {
             return Err(PushError::BindingMismatch("token requestor"));
+        }
+        if c.jti.is_empty() || c.jti.len() > 128 || !c.jti.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(PushError::Malformed(
+                "the request data's jti must be 1 to 128 printable ASCII characters".into(),
+            ));
+        }
+        if !provisio_types::is_plain_text(&c.acct.name, 100) {
+            return Err(PushError::Malformed(
+                "acct.name must be 1 to 100 characters of plain text (no control or bidirectional formatting characters)".into(),
+            ));
         }
         if ctx.now.abs_diff(c.iat) > ctx.window_s.unsigned_abs() {
             return Err(PushError::StaleTimestamp);

@@ -110,12 +110,9 @@ impl WalletRequest {
                 "the card's jti must be 1 to 128 printable ASCII characters".into(),
             ));
         }
-        if card.name.is_empty()
-            || card.name.chars().count() > MAX_NAME
-            || card.name.chars().any(char::is_control)
-        {
+        if !provisio_types::is_plain_text(&card.name, MAX_NAME) {
             return Err(PushError::Malformed(
-                "the card's name must be 1 to 100 characters without control characters".into(),
+                "the card's name must be 1 to 100 characters of plain text (no control or bidirectional formatting characters)".into(),
             ));
         }
         if card

@@ -24,7 +24,7 @@ pub struct WalletProvisioningRequest {
     /// The device the token is bound to.
     pub device: DeviceInfo,
     /// The wallet's own risk assessment (US 10,140,615), optional.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::wire::wallet_risk_object")]
     pub wallet_risk: Option<WalletRiskInfo>,
 }
 

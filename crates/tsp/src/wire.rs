@@ -66,8 +66,24 @@ pub struct PushProvisioningRequest {
     /// The device the token is bound to.
     pub device: DeviceInfo,
     /// The wallet's own risk assessment (US 10,140,615), optional.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wallet_risk_object")]
     pub wallet_risk: Option<WalletRiskInfo>,
+}
+
+/// `wallet_risk` as an object, `null` or absent. Serde's derive would also read a JSON array
+/// into the struct, member by position; the contract's member is an object.
+pub(crate) fn wallet_risk_object<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<WalletRiskInfo>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v @ serde_json::Value::Object(_)) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        Some(_) => Err(serde::de::Error::custom(
+            "wallet_risk must be an object (or null)",
+        )),
+    }
 }
 
 /// The device a token is bound to.
@@ -167,8 +183,11 @@ pub struct RequestClaims {
     pub contact: Option<Contact>,
 }
 
-/// The funding account inside the signed claims. `Debug` masks the PAN.
+/// The funding account inside the signed claims: exactly the documented members (a card
+/// field the contract does not name, such as a CVV, is refused rather than carried along
+/// unread). `Debug` masks the PAN.
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccountData {
     /// The PAN, 12 to 19 digits.
     pub pan: String,

@@ -10,6 +10,7 @@ mod expiry;
 mod ids;
 mod luhn;
 mod pan;
+mod text;
 
 pub use code::{Code, Fault, Refusal};
 pub use expiry::{Expiry, ExpiryError};
@@ -18,6 +19,7 @@ pub use ids::{
 };
 pub use luhn::{luhn_check_digit, luhn_valid};
 pub use pan::{Pan, PanError, TokenPan};
+pub use text::is_plain_text;
 
 /// A point in time as whole seconds since the Unix epoch (docs/protocol.md §1).
 pub type UnixSeconds = i64;

@@ -111,6 +111,7 @@ pub(crate) async fn create_issuer(
         return Ok(replayed);
     }
     let req: CreateIssuer = parse_json(&body)?;
+    checked_name(&req.name)?;
     let issuer_id =
         IssuerId::parse(&req.issuer_id).map_err(|e| ApiError::malformed(e.to_string()))?;
     req.signing_jwk
@@ -195,6 +196,7 @@ pub(crate) async fn create_token_requestor(
         return Ok(replayed);
     }
     let req: CreateTokenRequestor = parse_json(&body)?;
+    checked_name(&req.name)?;
     let id = TokenRequestorId::parse(&req.token_requestor_id)
         .map_err(|e| ApiError::malformed(e.to_string()))?;
     let crypto = state.crypto.as_ref();
@@ -253,6 +255,18 @@ async fn registration_answer(
         Err(StoreError::Conflict(c)) if c == exists.0 => Err(ApiError::new(exists.1, exists.2)),
         Err(StoreError::Conflict(Conflict::IdempotencyKey)) => replay_after_race(state, idem).await,
         Err(e) => Err(super::issuer_settings::range_conflict(e)),
+    }
+}
+
+/// A participant's display name: 1 to 100 characters of plain text (400 `malformed_request`
+/// otherwise: no control or bidirectional formatting characters).
+pub(crate) fn checked_name(name: &str) -> Result<(), ApiError> {
+    if provisio_types::is_plain_text(name, 100) {
+        Ok(())
+    } else {
+        Err(ApiError::malformed(
+            "name must be 1 to 100 characters of plain text (no control or bidirectional formatting characters)",
+        ))
     }
 }
 

@@ -66,6 +66,7 @@ pub(crate) async fn create_network(
         return Ok(replayed);
     }
     let req: CreateNetwork = parse_json(&body)?;
+    super::admin::checked_name(&req.name)?;
     let id = NetworkId::parse(&req.network_id).map_err(|e| ApiError::malformed(e.to_string()))?;
     let crypto = state.crypto.as_ref();
     let api_key = new_api_key(crypto).map_err(|e| ApiError::internal(&e))?;
