@@ -13,6 +13,7 @@ mod error;
 mod headers;
 mod idempotency;
 mod kba_source;
+mod media_type;
 mod metrics;
 mod openapi;
 mod outbox;
@@ -195,6 +196,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(routes::health::not_found)
         .method_not_allowed_fallback(routes::health::method_not_allowed)
+        .layer(axum::middleware::from_fn(media_type::json_bodies))
         .layer(axum::middleware::map_response(error::framework_problems))
         .layer(axum::middleware::map_response(headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(

@@ -222,6 +222,7 @@ async fn a_tsm_body_that_is_not_json_is_a_problem_document_after_authentication(
                 .method("POST")
                 .uri("/v1/sei/admin/elements")
                 .header("authorization", format!("Bearer {}", common::ADMIN))
+                .header("content-type", "application/json")
                 .body(Body::from("{"))
                 .unwrap(),
         )
@@ -392,4 +393,49 @@ async fn a_malformed_body_is_described_without_quoting_its_values() {
             .contains("missing field `token_requestor_id`"),
         "{v}"
     );
+}
+
+/// A body that is not sent as `application/json` is 415 `unsupported_media_type` before it is
+/// read, on every role; JSON with a charset parameter is JSON.
+#[tokio::test]
+async fn a_body_that_is_not_json_is_unsupported_media() {
+    let h = common::harness().await;
+    let body = serde_json::json!({"token_requestor_id": "40010099966", "name": "W"}).to_string();
+    let send = |content_type: Option<&str>| {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/v1/admin/token-requestors")
+            .header("authorization", format!("Bearer {}", common::ADMIN));
+        if let Some(t) = content_type {
+            req = req.header("content-type", t);
+        }
+        let req = req.body(Body::from(body.clone())).unwrap();
+        let app = h.app.clone();
+        async move {
+            let r = app.oneshot(req).await.unwrap();
+            let status = r.status();
+            let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    for t in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let (s, v) = send(t).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some("unsupported_media_type")
+            ),
+            "{t:?}: {v}"
+        );
+    }
+    let (s, v) = send(Some("application/json; charset=utf-8")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
 }

@@ -44,6 +44,8 @@ codes! {
     MethodNotAllowed = "method_not_allowed",
     /// The body is larger than the endpoint accepts.
     PayloadTooLarge = "payload_too_large",
+    /// The body is not sent as `application/json`.
+    UnsupportedMediaType = "unsupported_media_type",
     /// The same `Idempotency-Key` came with another body.
     IdempotencyConflict = "idempotency_conflict",
     /// The store cannot be reached; retry later.

@@ -58,6 +58,11 @@ pub const fn meaning(code: Code) -> Meaning {
             "Payload too large",
             "The body is larger than the endpoint accepts.",
         ),
+        C::UnsupportedMediaType => m(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            "A request body that is not sent as Content-Type: application/json.",
+        ),
         C::IdempotencyConflict => m(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Idempotency key reused with a different request",

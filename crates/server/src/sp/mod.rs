@@ -42,6 +42,7 @@ pub fn sp_router(state: SpState) -> Router {
         )
         .fallback(crate::routes::health::not_found)
         .method_not_allowed_fallback(crate::routes::health::method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::media_type::json_bodies))
         .layer(axum::middleware::map_response(
             crate::error::framework_problems,
         ))
