@@ -831,7 +831,7 @@ async fn step_up_then_otp(d: &Demo) -> anyhow::Result<Vec<String>> {
     steps.push("another wallet user tries the right code on this provisioning".into());
     d.expect_refusal(
         d.verify(&thief, &r.provisioning_id, &otp_id, &code).await,
-        "forbidden",
+        "not_found",
         &mut steps,
     )?;
     let passed = d.verify(&phone, &r.provisioning_id, &otp_id, &code).await?;

@@ -126,8 +126,8 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
     let (s, v) = h.verify(&pv, otp_id, &code, "user-2").await;
     assert_eq!(
         (s, problem(&v)),
-        (StatusCode::FORBIDDEN, "forbidden"),
-        "another user's provisioning"
+        (StatusCode::NOT_FOUND, "not_found"),
+        "another user's provisioning is answered as one that does not exist"
     );
     let (s, v) = h.verify(&pv, "otp_unknown", &code, "user-1").await;
     assert_eq!((s, problem(&v)), (StatusCode::NOT_FOUND, "not_found"));
@@ -185,6 +185,22 @@ async fn a_right_code_activates_the_token_and_the_script_makes_it_payment_ready(
         (s, problem(&v)),
         (StatusCode::UNPROCESSABLE_ENTITY, "script_mismatch")
     );
+    // Another wallet user's report is answered as for a provisioning with no script: the
+    // provisioning's existence is not told.
+    let mut theirs = report(&script["script_id"], json!([ok(1), ok(2), ok(3)]));
+    theirs["wallet_user_id"] = json!("user-2");
+    let (s_other, v_other) = h.post(&path, theirs).await;
+    let (s_none, v_none) = h
+        .post(
+            "/v1/provisionings/pv_does_not_exist/script-report",
+            report(&script["script_id"], json!([ok(1)])),
+        )
+        .await;
+    assert_eq!(
+        (s_other, problem(&v_other)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    assert_eq!((s_none, &v_none["detail"]), (s_other, &v_other["detail"]));
     let failed = json!([ok(1), {"seq": 2, "result": "FAILED"}, ok(3)]);
     let (s, v) = h.post(&path, report(&script["script_id"], failed)).await;
     assert_eq!(

@@ -146,8 +146,9 @@ pub enum ScriptError {
     /// No script was sent for the provisioning (or not to this wallet provider).
     #[error("no script was sent for this provisioning")]
     NoScript,
-    /// The provisioning belongs to another wallet user, device or wallet.
-    #[error("this provisioning belongs to another wallet user or device")]
+    /// The provisioning belongs to another wallet user, device or wallet: answered exactly as
+    /// one with no script (404), so its existence is not told.
+    #[error("no script was sent for this provisioning")]
     NotYours,
     /// The hosted-account gate refused (docs/protocol.md §8.10).
     #[error(transparent)]
@@ -178,7 +179,7 @@ impl Refusal for ScriptError {
             Self::Malformed(_) => Code::MalformedRequest,
             Self::Unauthorized => Code::Unauthorized,
             Self::NoScript => Code::NotFound,
-            Self::NotYours => Code::Forbidden,
+            Self::NotYours => Code::NotFound,
             Self::Account(e) => e.code(),
             Self::ReportedByTsm => Code::ReportedByTsm,
             Self::WrongScript => Code::ScriptMismatch,

@@ -325,8 +325,9 @@ pub enum StepUpError {
     /// No step-up exists for the provisioning (approved, declined, or none at all).
     #[error("no step-up exists for this provisioning")]
     NoStepUp,
-    /// The provisioning belongs to another wallet user, device or wallet.
-    #[error("this provisioning belongs to another wallet user or device")]
+    /// The provisioning belongs to another wallet user, device or wallet: answered exactly as
+    /// one without a step-up (404), so its existence is not told.
+    #[error("no step-up exists for this provisioning")]
     NotYours,
     /// No step-up is pending for it (approved, declined, or passed already).
     #[error("no step-up is pending for this provisioning")]
@@ -388,7 +389,7 @@ impl Refusal for StepUpError {
         match self {
             Self::Malformed(_) => Code::MalformedRequest,
             Self::NoStepUp => Code::NotFound,
-            Self::NotYours => Code::Forbidden,
+            Self::NotYours => Code::NotFound,
             Self::NotPending => Code::StepUpNotPending,
             Self::UnknownMethod | Self::NoCodes => Code::UnknownMethod,
             Self::UnknownToken => Code::UnknownToken,

@@ -196,7 +196,11 @@ async fn the_issuer_apps_signed_activation_data_activates_the_token_once() {
         None,
     )
     .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "another user's provisioning is not told"
+    );
     let (s, v) = submit(&h, &pv2, "device-a2", &fresh).await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
@@ -274,7 +278,7 @@ async fn the_call_centre_activates_the_token_and_the_wallet_collects_it() {
         "{view}"
     );
     // Another wallet user gets nothing; the holder gets the access data, as often as asked.
-    assert_eq!(collect("user-2").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(collect("user-2").await.0, StatusCode::NOT_FOUND);
     let (s, v) = collect("user-1").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["token"]["status"], "ACTIVE");
