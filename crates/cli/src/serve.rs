@@ -96,8 +96,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let url = settings::database_url(args.database_url, &data_dir);
 
     let admin_key = match std::env::var("PROVISIO_ADMIN_KEY") {
-        Ok(k) if k.len() >= 22 => k,
-        Ok(_) => bail!("PROVISIO_ADMIN_KEY must be at least 22 characters (128 bits of base64url)"),
+        Ok(k) => {
+            settings::checked_admin_key(&k)?;
+            k
+        }
         Err(_) => {
             let k = new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("Generated admin API key (shown once, stored only as a hash): {k}");

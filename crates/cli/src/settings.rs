@@ -214,7 +214,32 @@ fn parse_master(hex_key: &str) -> anyhow::Result<SecretBytes> {
         bail!("the master key must be 64 hex characters (256 bits)");
     }
     let bytes = hex::decode(hex_key).map_err(|_| anyhow::anyhow!("the master key must be hex"))?;
+    if distinct(bytes.iter()) < 8 {
+        bail!(
+            "the master key repeats a few bytes (e.g. all zeros): it is not random; make one with `openssl rand -hex 32`"
+        );
+    }
     Ok(SecretBytes::new(bytes))
+}
+
+/// The admin key from `PROVISIO_ADMIN_KEY`: at least 22 characters (128 bits of base64url)
+/// and not a repetition of a few characters (such as 22 times the same one), which no
+/// random key is.
+pub(crate) fn checked_admin_key(key: &str) -> anyhow::Result<()> {
+    if key.len() < 22 {
+        bail!("PROVISIO_ADMIN_KEY must be at least 22 characters (128 bits of base64url)");
+    }
+    if distinct(key.bytes()) < 8 {
+        bail!(
+            "PROVISIO_ADMIN_KEY repeats a few characters: it is not random; leave it unset and `serve` makes one"
+        );
+    }
+    Ok(())
+}
+
+/// How many different values `items` holds.
+fn distinct<T: Ord>(items: impl Iterator<Item = T>) -> usize {
+    items.collect::<std::collections::BTreeSet<_>>().len()
 }
 
 /// Writes a file readable only by its owner.
@@ -262,6 +287,20 @@ mod tests {
         );
         assert_eq!(c.level.phone_mismatch, 50);
         assert_eq!(c.max_attempts, 3);
+    }
+
+    #[test]
+    fn low_entropy_operator_secrets_are_refused() {
+        assert!(parse_master(&"00".repeat(32)).is_err());
+        assert!(parse_master(&"ab".repeat(32)).is_err());
+        assert!(
+            parse_master("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+                .is_ok()
+        );
+        assert!(checked_admin_key(&"a".repeat(22)).is_err());
+        assert!(checked_admin_key("abababababababababababab").is_err());
+        assert!(checked_admin_key("short").is_err());
+        assert!(checked_admin_key("pvk_test-admin-key-0123456789abcdef").is_ok());
     }
 
     #[test]

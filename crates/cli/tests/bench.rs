@@ -161,7 +161,7 @@ fn bench_store_commits_every_minted_record_and_weighs_its_cpu_against_the_floor(
     // Two runs on one store (the master key opens it again): each run's ids are its own.
     let run = || {
         let out = Command::new(env!("CARGO_BIN_EXE_provisio"))
-            .env("PROVISIO_MASTER_KEY", "22".repeat(32))
+            .env("PROVISIO_MASTER_KEY", "0123456789abcdef".repeat(4))
             .args(["bench", "store", "--json", "--requests", "300"])
             .args(["--concurrency", "4", "--store", &url])
             .output()
@@ -243,7 +243,7 @@ fn bench_push_loads_a_running_server_by_url() {
         ])
         .arg(dir.path())
         .env("PROVISIO_ADMIN_KEY", admin)
-        .env("PROVISIO_MASTER_KEY", "11".repeat(32))
+        .env("PROVISIO_MASTER_KEY", "fedcba9876543210".repeat(4))
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
