@@ -136,7 +136,7 @@ use crate::routes;
         provisio_tsp::payment_wire::Channel,
         provisio_tsp::payment_wire::TokenUsage,
     )),
-    modifiers(&BearerAuth, &ProblemCodes)
+    modifiers(&BearerAuth, &ProblemCodes, &ProblemMediaType)
 )]
 pub struct ApiDoc;
 
@@ -154,6 +154,39 @@ impl Modify for BearerAuth {
                         .build(),
                 ),
             );
+        }
+    }
+}
+
+/// Error answers are `application/problem+json` (RFC 9457), as the server sends them: every
+/// 4xx and 5xx response's content is declared under that media type.
+pub(crate) struct ProblemMediaType;
+
+impl Modify for ProblemMediaType {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in &mut operation.responses.responses {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if !status.starts_with('4') && !status.starts_with('5') {
+                        continue;
+                    }
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response
+                            .content
+                            .insert("application/problem+json".into(), content);
+                    }
+                }
+            }
         }
     }
 }

@@ -439,3 +439,46 @@ async fn a_body_that_is_not_json_is_unsupported_media() {
     let (s, v) = send(Some("application/json; charset=utf-8")).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
 }
+
+/// Every role's OpenAPI document declares its error answers as `application/problem+json`,
+/// the media type the server sends them with, and successes as JSON.
+#[test]
+fn error_answers_are_documented_as_problem_documents() {
+    for (role, doc) in [
+        (
+            "token service",
+            serde_json::to_value(ApiDoc::openapi()).unwrap(),
+        ),
+        (
+            "bank TSM",
+            serde_json::to_value(SpApiDoc::openapi()).unwrap(),
+        ),
+        (
+            "carrier TSM",
+            serde_json::to_value(SeiApiDoc::openapi()).unwrap(),
+        ),
+    ] {
+        let mut errors = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let Some(responses) = operation["responses"].as_object() else {
+                    continue;
+                };
+                for (status, response) in responses {
+                    let Some(content) = response["content"].as_object() else {
+                        continue;
+                    };
+                    if status.starts_with('4') || status.starts_with('5') {
+                        errors += 1;
+                        assert!(
+                            content.contains_key("application/problem+json")
+                                && !content.contains_key("application/json"),
+                            "{role}: {method} {path} {status}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(errors > 0, "{role} documents no error answer");
+    }
+}

@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 
 use super::routes;
 use crate::error::Problem;
-use crate::openapi::{BearerAuth, ProblemCodes};
+use crate::openapi::{BearerAuth, ProblemCodes, ProblemMediaType};
 
 /// The carrier TSM's document.
 #[derive(OpenApi)]
@@ -29,6 +29,6 @@ use crate::openapi::{BearerAuth, ProblemCodes};
         provisio_tsm::wire::SessionStep,
         provisio_tsm::wire::Relayed,
     )),
-    modifiers(&BearerAuth, &ProblemCodes)
+    modifiers(&BearerAuth, &ProblemCodes, &ProblemMediaType)
 )]
 pub struct SeiApiDoc;

@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 
 use super::routes;
 use crate::error::Problem;
-use crate::openapi::{BearerAuth, ProblemCodes};
+use crate::openapi::{BearerAuth, ProblemCodes, ProblemMediaType};
 
 /// The issuer TSM's document.
 #[derive(OpenApi)]
@@ -21,6 +21,6 @@ use crate::openapi::{BearerAuth, ProblemCodes};
         provisio_tsm::wire::SessionStep,
         provisio_tsm::wire::Relayed,
     )),
-    modifiers(&BearerAuth, &ProblemCodes)
+    modifiers(&BearerAuth, &ProblemCodes, &ProblemMediaType)
 )]
 pub struct SpApiDoc;
