@@ -1,6 +1,8 @@
-//! Request bodies are JSON, said so: a body sent with another `Content-Type` (or none) is 415
-//! `unsupported_media_type` before any handler reads it, so a form or a text body is never
-//! parsed as JSON by accident (RFC 9110 section 15.5.16).
+//! Request bodies are JSON, said so, and not too large: a body sent with another
+//! `Content-Type` (or none) is 415 `unsupported_media_type` before any handler reads it, so a
+//! form or a text body is never parsed as JSON by accident (RFC 9110 section 15.5.16); a
+//! `Content-Length` above the limit is 413 `payload_too_large` at once, without waiting for a
+//! body that may never come.
 
 use axum::body::HttpBody;
 use axum::extract::Request;
@@ -11,10 +13,21 @@ use provisio_types::Code;
 
 use crate::ApiError;
 
-/// Refuses a non-empty body that is not `application/json` (parameters such as `charset` are
-/// allowed).
+/// The largest request body (axum's default limit for a `Bytes` body).
+const MAX_BODY: u64 = 2 * 1024 * 1024;
+
+/// Refuses a body announced larger than [`MAX_BODY`], and a non-empty body that is not
+/// `application/json` (parameters such as `charset` are allowed).
 pub(crate) async fn json_bodies(request: Request, next: Next) -> Response {
-    let empty = request.body().size_hint().exact() == Some(0);
+    let size = request.body().size_hint();
+    if size.lower() > MAX_BODY {
+        return ApiError::new(
+            Code::PayloadTooLarge,
+            "the body is larger than this endpoint accepts (2 MiB)",
+        )
+        .into_response();
+    }
+    let empty = size.exact() == Some(0);
     if !empty && !is_json(request.headers().get(CONTENT_TYPE)) {
         return ApiError::new(
             Code::UnsupportedMediaType,

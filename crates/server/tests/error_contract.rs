@@ -482,3 +482,31 @@ fn error_answers_are_documented_as_problem_documents() {
         assert!(errors > 0, "{role} documents no error answer");
     }
 }
+
+/// A `Content-Length` above the limit is refused at once, before any body arrives: the answer
+/// comes although the body is never sent.
+#[tokio::test]
+async fn an_oversized_content_length_is_refused_without_waiting_for_the_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = common::harness().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = h.app.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket
+        .write_all(
+            b"POST /v1/push-provisioning HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    // A bound on liveness, not on speed: without the check the server waits for the body.
+    let n = tokio::time::timeout(std::time::Duration::from_secs(20), socket.read(&mut answer))
+        .await
+        .expect("answered before the body came")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("payload_too_large"), "{text}");
+}
