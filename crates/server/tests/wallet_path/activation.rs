@@ -10,7 +10,7 @@ use provisio_tsp::wire::WalletRiskInfo;
 use provisio_tsp::{TspConfig, jwk_thumbprint};
 use serde_json::{Value, json};
 
-use crate::support::*;
+use super::support::*;
 
 /// A wallet-initiated provisioning held for the issuer app, on `device`.
 async fn held(h: &Harness, fake: &FakeIssuer, device: &str) -> Value {

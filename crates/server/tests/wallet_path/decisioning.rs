@@ -11,7 +11,7 @@ use provisio_tsp::wire::WalletRiskInfo;
 use provisio_tsp::{DecisioningConfig, TspConfig};
 use serde_json::{Value, json};
 
-use crate::support::*;
+use super::support::*;
 
 fn budget(ms: u64) -> TspConfig {
     TspConfig {

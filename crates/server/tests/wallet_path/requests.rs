@@ -9,7 +9,7 @@ use serde_json::json;
 
 use provisio_server::Clock;
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test]
 async fn a_card_entered_in_the_wallet_is_provisioned_to_the_device() {

@@ -7,9 +7,12 @@
     clippy::panic
 )]
 
-mod activation;
-#[path = "../common/mod.rs"]
 mod common;
-mod decisioning;
-mod requests;
-mod support;
+
+/// The tests, one file each in `wallet_path/`.
+mod wallet_path {
+    mod activation;
+    mod decisioning;
+    mod requests;
+    mod support;
+}
