@@ -637,11 +637,7 @@ impl Demo {
         r: &PushProvisioningResponse,
         steps: &mut Vec<String>,
     ) -> anyhow::Result<(String, String)> {
-        let method = r
-            .step_up
-            .as_ref()
-            .and_then(|s| s.methods.iter().find(|m| m.method_type == "OTP_SMS"))
-            .context("no SMS method offered")?;
+        let method = wallet_path::offered(r, "OTP_SMS")?;
         let before = self.inbox.delivered().len();
         let sent = phone
             .api

@@ -10,8 +10,9 @@ use axum::http::header::CONTENT_TYPE;
 use provisio_jose::Jwk;
 use provisio_risk::RiskDecision;
 use provisio_store::Decisioning;
-use provisio_tsp::wallet_wire::{DecisionRequest, TspRisk};
-use provisio_tsp::{Asked, EnteredCard, IssuerAnswer, decision_request, random_id, read_answer};
+use provisio_tsp::{
+    Asked, EnteredCard, IssuerAnswer, PushContext, decision_request, random_id, read_answer,
+};
 
 use crate::{ApiError, AppState};
 
@@ -22,35 +23,24 @@ const MAX_ANSWER: usize = 64 * 1024;
 /// counts: the issuer's answer or the fallback.
 pub(crate) async fn ask(
     state: &AppState,
+    ctx: &PushContext<'_>,
     issuer_id: &str,
     decisioning: &Decisioning,
     card: &EnteredCard,
-    caller_trid: &str,
     tsp: &RiskDecision,
 ) -> Result<IssuerAnswer, ApiError> {
     let crypto = state.crypto.as_ref();
     let jwk: Jwk =
         serde_json::from_str(&decisioning.encryption_jwk).map_err(|e| ApiError::internal(&e))?;
     let key = jwk.public_key().map_err(|e| ApiError::internal(&e))?;
-    let request = card.request();
     let request_id = random_id(crypto, "dq_").map_err(|e| ApiError::internal(&e))?;
-    let claims = DecisionRequest {
-        request_id: request_id.clone(),
-        card: String::new(),
-        token_requestor_id: caller_trid.to_owned(),
-        wallet_user_id: request.wallet_user_id.as_str().to_owned(),
-        device_id: request.device_id.as_str().to_owned(),
-        wallet_risk: request.body.wallet_risk.clone(),
-        tsp_risk: TspRisk::from(tsp),
-        iat: state.clock.now(),
-    };
     let jws = decision_request(
-        crypto,
-        &state.keys,
+        ctx,
+        card,
+        tsp,
+        &request_id,
         &key,
         jwk.kid.as_deref().unwrap_or_default(),
-        card.for_issuer(),
-        claims,
     )?;
     let config = state.config.decisioning;
     let budget = Duration::from_millis(config.budget_ms);

@@ -2,18 +2,18 @@
 //! signed request the server posts, and what the answer (or its absence) counts as.
 //!
 //! ```text
-//!  EnteredCard ──decision_request(issuer key)──► JWS ──server POSTs, within the budget──►
+//!  EnteredCard ──decision_request(service's decision, issuer key)──► JWS ──server POSTs, within the budget──►
 //!     Asked (answered, timed out, unreachable) ──read_answer(fallback)──► IssuerAnswer
 //! ```
 
-use provisio_crypto::{CryptoProvider, EcPublicKey};
+use provisio_crypto::EcPublicKey;
 use provisio_jose::{EncryptOptions, KeyManagement};
-use provisio_risk::{IssuerDecision, IssuerVerdict};
+use provisio_risk::{IssuerDecision, IssuerVerdict, RiskDecision};
 
 use crate::contact::Contact;
 use crate::stepup::MethodType;
-use crate::wallet_wire::{DecisionAnswer, DecisionRequest, IssuerCard};
-use crate::{PushError, TspKeys};
+use crate::wallet_wire::{DecisionAnswer, DecisionRequest, TspRisk};
+use crate::{EnteredCard, PushContext, PushError};
 
 /// How the issuer is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,43 +73,22 @@ pub struct IssuerAnswer {
     pub contact: Contact,
 }
 
-/// The card's data as the request to the issuer carries it.
-#[derive(Debug, Clone, Copy)]
-pub struct CardForIssuer<'a> {
-    /// The PAN.
-    pub pan: &'a str,
-    /// Expiry month.
-    pub exp_month: u8,
-    /// Expiry year.
-    pub exp_year: u16,
-    /// The name entered.
-    pub name: &'a str,
-    /// The CVC2 entered, if any: it goes to the issuer only.
-    pub cvc2: Option<&'a str>,
-}
-
-/// The compact JWS (ES256, the service's signing key) the server posts to the issuer: the
-/// card encrypted to the issuer's key (`issuer_kid`), and everything else of `claims`.
+/// The compact JWS (ES256, the service's signing key) the server posts to the issuer about
+/// `card`: the card encrypted to the issuer's key (`issuer_kid`), the wallet's request, and
+/// the service's own decision `tsp` before the issuer's answer.
 pub fn decision_request(
-    crypto: &dyn CryptoProvider,
-    keys: &TspKeys,
+    ctx: &PushContext<'_>,
+    card: &EnteredCard,
+    tsp: &RiskDecision,
+    request_id: &str,
     issuer_key: &EcPublicKey,
     issuer_kid: &str,
-    card: CardForIssuer<'_>,
-    claims: DecisionRequest,
 ) -> Result<String, PushError> {
     let plaintext = zeroize::Zeroizing::new(
-        serde_json::to_vec(&IssuerCard {
-            pan: card.pan,
-            exp_month: card.exp_month,
-            exp_year: card.exp_year,
-            name: card.name,
-            cvc2: card.cvc2,
-        })
-        .map_err(|_| PushError::Internal)?,
+        serde_json::to_vec(&card.for_issuer()).map_err(|_| PushError::Internal)?,
     );
     let sealed = provisio_jose::encrypt(
-        crypto,
+        ctx.crypto,
         issuer_key,
         &EncryptOptions {
             alg: KeyManagement::EcdhEsA256Kw,
@@ -119,13 +98,20 @@ pub fn decision_request(
         &plaintext,
     )
     .map_err(|_| PushError::Internal)?;
+    let request = card.request();
     let claims = DecisionRequest {
+        request_id: request_id.to_owned(),
         card: sealed,
-        ..claims
+        token_requestor_id: ctx.caller_trid.to_owned(),
+        wallet_user_id: request.wallet_user_id.as_str().to_owned(),
+        device_id: request.device_id.as_str().to_owned(),
+        wallet_risk: request.body.wallet_risk.clone(),
+        tsp_risk: TspRisk::from(tsp),
+        iat: ctx.now,
     };
     let payload = serde_json::to_vec(&claims).map_err(|_| PushError::Internal)?;
-    let key = keys.current_sig();
-    provisio_jose::sign(crypto, &key.key, &key.kid, Some(DECISION_TYP), &payload)
+    let key = ctx.keys.current_sig();
+    provisio_jose::sign(ctx.crypto, &key.key, &key.kid, Some(DECISION_TYP), &payload)
         .map_err(|_| PushError::Internal)
 }
 

@@ -53,8 +53,7 @@ pub use call_center::{CallCenterActivation, CallCenterCollect};
 pub use config::{TokenBin, TspConfig};
 pub use contact::Contact;
 pub use decisioning::{
-    Asked, CardForIssuer, DECISION_TYP, DecisioningConfig, IssuerAnswer, decision_request,
-    read_answer,
+    Asked, DECISION_TYP, DecisioningConfig, IssuerAnswer, decision_request, read_answer,
 };
 pub use error::PushError;
 pub use events::{EVENT_CHANNEL, EventConfig, EventDelivery, Recipient, TokenEvent, retry_delay};

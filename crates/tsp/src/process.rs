@@ -124,17 +124,19 @@ impl PushRequest {
     pub fn parse(body: &[u8]) -> Result<Self, PushError> {
         let body: PushProvisioningRequest = serde_json::from_slice(body)
             .map_err(|e| PushError::Malformed(crate::wire::json_error_detail(&e)))?;
-        let malformed = |e: provisio_types::IdError| PushError::Malformed(e.to_string());
-        let session_id = SessionId::parse(&body.session_id).map_err(malformed)?;
-        let wallet_user_id = WalletUserId::parse(&body.wallet_user_id).map_err(malformed)?;
-        let device_id = DeviceId::parse(&body.device_id).map_err(malformed)?;
-        let device_key = body
-            .device
-            .binding_jwk
-            .public_key()
-            .map_err(|e| PushError::Malformed(format!("device.binding_jwk: {e}")))?;
-        let wallet = WalletRiskInfo::to_input(body.wallet_risk.as_ref())
-            .map_err(|e| PushError::Malformed(e.into()))?;
+        let session_id =
+            SessionId::parse(&body.session_id).map_err(|e| PushError::Malformed(e.to_string()))?;
+        let WalletSide {
+            wallet_user_id,
+            device_id,
+            device_key,
+            wallet,
+        } = WalletSide::parse(
+            &body.wallet_user_id,
+            &body.device_id,
+            &body.device,
+            body.wallet_risk.as_ref(),
+        )?;
         Ok(Self {
             body,
             session_id,
@@ -152,6 +154,37 @@ impl PushRequest {
             request: self,
             opened,
         }
+    }
+}
+
+/// The wallet's side of a provisioning request, either way in: its user, the device and its
+/// binding key, its risk.
+pub(crate) struct WalletSide {
+    pub(crate) wallet_user_id: WalletUserId,
+    pub(crate) device_id: DeviceId,
+    pub(crate) device_key: EcPublicKey,
+    pub(crate) wallet: WalletInput,
+}
+
+impl WalletSide {
+    /// Parses the members (400 `malformed_request` saying which).
+    pub(crate) fn parse(
+        wallet_user_id: &str,
+        device_id: &str,
+        device: &DeviceInfo,
+        wallet_risk: Option<&WalletRiskInfo>,
+    ) -> Result<Self, PushError> {
+        let malformed = |e: provisio_types::IdError| PushError::Malformed(e.to_string());
+        Ok(Self {
+            wallet_user_id: WalletUserId::parse(wallet_user_id).map_err(malformed)?,
+            device_id: DeviceId::parse(device_id).map_err(malformed)?,
+            device_key: device
+                .binding_jwk
+                .public_key()
+                .map_err(|e| PushError::Malformed(format!("device.binding_jwk: {e}")))?,
+            wallet: WalletRiskInfo::to_input(wallet_risk)
+                .map_err(|e| PushError::Malformed(e.into()))?,
+        })
     }
 }
 

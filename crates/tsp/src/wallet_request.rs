@@ -16,11 +16,10 @@ use provisio_risk::{RiskDecision, WalletInput, Way, evaluate};
 use provisio_types::{DeviceId, Expiry, Pan, PanError, UnixSeconds, WalletUserId};
 use zeroize::Zeroizing;
 
-use crate::decisioning::{CardForIssuer, IssuerAnswer};
-use crate::process::mint_accepted;
+use crate::decisioning::IssuerAnswer;
+use crate::process::{WalletSide, mint_accepted};
 use crate::records::Origin;
-use crate::wallet_wire::{CardEntry, WalletProvisioningRequest};
-use crate::wire::WalletRiskInfo;
+use crate::wallet_wire::{CardEntry, IssuerCard, WalletProvisioningRequest};
 use crate::{Accepted, Minted, PushContext, PushError, PushFacts, TspKeys, gate};
 
 /// The longest `jti` accepted.
@@ -59,16 +58,17 @@ impl WalletRequest {
     pub fn parse(body: &[u8]) -> Result<Self, PushError> {
         let body: WalletProvisioningRequest = serde_json::from_slice(body)
             .map_err(|e| PushError::Malformed(crate::wire::json_error_detail(&e)))?;
-        let malformed = |e: provisio_types::IdError| PushError::Malformed(e.to_string());
-        let wallet_user_id = WalletUserId::parse(&body.wallet_user_id).map_err(malformed)?;
-        let device_id = DeviceId::parse(&body.device_id).map_err(malformed)?;
-        let device_key = body
-            .device
-            .binding_jwk
-            .public_key()
-            .map_err(|e| PushError::Malformed(format!("device.binding_jwk: {e}")))?;
-        let wallet = WalletRiskInfo::to_input(body.wallet_risk.as_ref())
-            .map_err(|e| PushError::Malformed(e.into()))?;
+        let WalletSide {
+            wallet_user_id,
+            device_id,
+            device_key,
+            wallet,
+        } = WalletSide::parse(
+            &body.wallet_user_id,
+            &body.device_id,
+            &body.device,
+            body.wallet_risk.as_ref(),
+        )?;
         Ok(Self {
             body,
             wallet_user_id,
@@ -150,14 +150,6 @@ impl WalletRequest {
     }
 }
 
-impl zeroize::Zeroize for CardEntry {
-    fn zeroize(&mut self) {
-        self.pan.zeroize();
-        self.name.zeroize();
-        self.cvc2.zeroize();
-    }
-}
-
 impl EnteredCard {
     /// The parsed request.
     pub fn request(&self) -> &WalletRequest {
@@ -170,8 +162,8 @@ impl EnteredCard {
     }
 
     /// The card as the issuer's decisioning receives it (the CVC2 only there).
-    pub fn for_issuer(&self) -> CardForIssuer<'_> {
-        CardForIssuer {
+    pub(crate) fn for_issuer(&self) -> IssuerCard<'_> {
+        IssuerCard {
             pan: self.pan.expose(),
             exp_month: self.expiry.month(),
             exp_year: self.expiry.year(),

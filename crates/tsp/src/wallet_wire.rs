@@ -49,6 +49,14 @@ pub struct CardEntry {
     pub jti: String,
 }
 
+impl zeroize::Zeroize for CardEntry {
+    fn zeroize(&mut self) {
+        self.pan.zeroize();
+        self.name.zeroize();
+        self.cvc2.zeroize();
+    }
+}
+
 impl fmt::Debug for CardEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CardEntry")

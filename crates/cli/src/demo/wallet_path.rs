@@ -18,7 +18,7 @@ use provisio_server::{Clock, SystemClock};
 use provisio_tsp::jwk_thumbprint;
 use provisio_tsp::wire::{
     CallCenterCollectRequest, Decision, IssuerAppActivationRequest, PushProvisioningResponse,
-    WalletRiskInfo,
+    StepUpMethod, WalletRiskInfo,
 };
 use serde_json::{Value, json};
 
@@ -161,6 +161,18 @@ impl Demo {
     }
 }
 
+/// The step-up method of `kind` the answer offers.
+pub(super) fn offered<'a>(
+    r: &'a PushProvisioningResponse,
+    kind: &str,
+) -> anyhow::Result<&'a StepUpMethod> {
+    r.step_up
+        .iter()
+        .flat_map(|s| &s.methods)
+        .find(|m| m.method_type == kind)
+        .with_context(|| format!("no {kind} method offered"))
+}
+
 /// The bank's decisioning approves; the wallet installs the token.
 pub(super) async fn approved_by_the_bank(d: &Demo) -> anyhow::Result<Vec<String>> {
     let mut steps = Vec::new();
@@ -195,12 +207,7 @@ pub(super) async fn activated_by_the_bank_app(d: &Demo) -> anyhow::Result<Vec<St
             &mut steps,
         )
         .await?;
-    let method = r
-        .step_up
-        .iter()
-        .flat_map(|s| &s.methods)
-        .find(|m| m.method_type == "ISSUER_APP")
-        .context("no ISSUER_APP method")?;
+    let method = offered(&r, "ISSUER_APP")?;
     let token = r.token.as_ref().context("no token")?;
     steps.push(format!(
         "token {} stays INACTIVE; the wallet opens {}'s app with it; the app authenticates the cardholder and signs activation data over the token, the device and a nonce",
@@ -262,12 +269,7 @@ pub(super) async fn activated_by_the_call_centre(d: &Demo) -> anyhow::Result<Vec
             &mut steps,
         )
         .await?;
-    let method = r
-        .step_up
-        .iter()
-        .flat_map(|s| &s.methods)
-        .find(|m| m.method_type == "CALL_CENTER")
-        .context("no CALL_CENTER method")?;
+    let method = offered(&r, "CALL_CENTER")?;
     let token = r.token.as_ref().context("no token")?;
     let collect = CallCenterCollectRequest {
         method_id: method.method_id.clone(),

@@ -82,15 +82,8 @@ pub(crate) async fn wallet_provisioning(
         Some(decisioning) => {
             let tsp = card.assess(&ctx, &issuer.issuer_id, &facts)?;
             Some(
-                crate::decisioning::ask(
-                    &state,
-                    &issuer.issuer_id,
-                    decisioning,
-                    &card,
-                    &caller.id,
-                    &tsp,
-                )
-                .await?,
+                crate::decisioning::ask(&state, &ctx, &issuer.issuer_id, decisioning, &card, &tsp)
+                    .await?,
             )
         }
         None => None,

@@ -61,7 +61,7 @@ pub(crate) async fn push_provisioning(
         &opening,
         cached_key.is_none(),
     );
-    let loaded = state.store.load_push_facts(&query).await?;
+    let mut loaded = state.store.load_push_facts(&query).await?;
     if let Some(key) = &idem
         && let Some(replayed) = key.replay_of(&state, loaded.idempotency.as_ref())?
     {
@@ -69,7 +69,7 @@ pub(crate) async fn push_provisioning(
     }
     let issuer = match cached_key {
         Some(found) => Some(found),
-        None => issuer_key(&state, loaded.issuer.clone())?,
+        None => issuer_key(&state, loaded.issuer.take())?,
     };
     let facts = push_facts(&state, &caller, loaded, issuer)?;
     let ctx = PushContext {

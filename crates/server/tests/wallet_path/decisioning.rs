@@ -99,31 +99,7 @@ async fn require_authentication_steps_up_with_the_issuers_methods_and_its_contac
         (Some("OTP_SMS"), Some("***-***-0001"))
     );
     // The code goes to the issuer's contact and activates the token.
-    let id = v["provisioning_id"].as_str().unwrap();
-    let body = json!({"method_id": methods[0]["method_id"], "wallet_user_id": "user-1", "device_id": "device-d2"});
-    let (s, sent) = call(
-        &h.app,
-        "POST",
-        &format!("/v1/provisionings/{id}/step-up/otp"),
-        Some(&h.wallet_key),
-        body.to_string().into_bytes(),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{sent}");
-    let code = nth_code(&sink, 0).await;
-    assert_eq!(sink.delivered()[0].to, "+15559870001");
-    let body = json!({"otp_id": sent["otp_id"], "code": code, "wallet_user_id": "user-1", "device_id": "device-d2"});
-    let (s, passed) = call(
-        &h.app,
-        "POST",
-        &format!("/v1/provisionings/{id}/step-up/verify"),
-        Some(&h.wallet_key),
-        body.to_string().into_bytes(),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{passed}");
+    let passed = pass_by_sms(&h, &sink, &v, "device-d2", "+15559870001").await;
     assert_eq!(passed["token"]["status"], "ACTIVE");
 }
 
@@ -301,35 +277,8 @@ async fn a_non_override_level_below_the_services_steps_up_even_when_the_issuer_a
     assert!(reasons(&v).contains(&"issuer_approved".to_owned()));
     let method = &v["step_up"]["methods"][0];
     assert_eq!(method["type"], "OTP_SMS", "{v}");
-    let id = v["provisioning_id"].as_str().unwrap();
-    let body = json!({"method_id": method["method_id"], "wallet_user_id": "user-1", "device_id": "device-n1"});
-    let (s, sent) = call(
-        &h.app,
-        "POST",
-        &format!("/v1/provisionings/{id}/step-up/otp"),
-        Some(&h.wallet_key),
-        body.to_string().into_bytes(),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{sent}");
-    let code = nth_code(&sink, 0).await;
-    assert_eq!(sink.delivered()[0].to, "+15559870003");
-    let body = json!({"otp_id": sent["otp_id"], "code": code, "wallet_user_id": "user-1", "device_id": "device-n1"});
-    let (s, passed) = call(
-        &h.app,
-        "POST",
-        &format!("/v1/provisionings/{id}/step-up/verify"),
-        Some(&h.wallet_key),
-        body.to_string().into_bytes(),
-        None,
-    )
-    .await;
-    assert_eq!(
-        (s, passed["token"]["status"].as_str()),
-        (StatusCode::OK, Some("ACTIVE")),
-        "{passed}"
-    );
+    let passed = pass_by_sms(&h, &sink, &v, "device-n1", "+15559870003").await;
+    assert_eq!(passed["token"]["status"], "ACTIVE", "{passed}");
 }
 
 async fn metrics_text(h: &Harness) -> String {

@@ -200,3 +200,42 @@ pub(crate) fn reasons(v: &Value) -> Vec<String> {
         .map(|r| r["code"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// Sends a code by the step-up's first method (an SMS, which must go to `phone`), verifies it
+/// and answers the verification's 200 body.
+pub(crate) async fn pass_by_sms(
+    h: &Harness,
+    sink: &provisio_server::MemorySink,
+    pv: &Value,
+    device: &str,
+    phone: &str,
+) -> Value {
+    let id = pv["provisioning_id"].as_str().unwrap();
+    let post = |path: String, body: Value| async move {
+        call(
+            &h.app,
+            "POST",
+            &path,
+            Some(&h.wallet_key),
+            body.to_string().into_bytes(),
+            None,
+        )
+        .await
+    };
+    let method = &pv["step_up"]["methods"][0]["method_id"];
+    let (s, sent) = post(
+        format!("/v1/provisionings/{id}/step-up/otp"),
+        json!({"method_id": method, "wallet_user_id": "user-1", "device_id": device}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{sent}");
+    let code = nth_code(sink, 0).await;
+    assert_eq!(sink.delivered()[0].to, phone);
+    let (s, passed) = post(
+        format!("/v1/provisionings/{id}/step-up/verify"),
+        json!({"otp_id": sent["otp_id"], "code": code, "wallet_user_id": "user-1", "device_id": device}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{passed}");
+    passed
+}
