@@ -24,9 +24,11 @@ use serde::Serialize;
 use crate::serve::open_store;
 
 mod accounts;
+mod capture;
 mod lifecycle;
 mod pay;
 mod secure_element;
+mod tls;
 mod wallet_path;
 
 /// The demo card: a test PAN, never a real one.
@@ -109,11 +111,13 @@ struct Phone {
 fn demo_pan(n: u32) -> anyhow::Result<Pan> {
     let body = format!("400012345678{n:03}");
     let check = luhn_check_digit(&body).context("demo PAN")?;
+    capture::secret("pan", &format!("{body}{check}"));
     Ok(Pan::parse(&format!("{body}{check}"))?)
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     crate::logging::init("warn", false);
+    capture::start()?;
     let temp = tempfile::tempdir()?;
     let data_dir = args
         .data_dir
@@ -130,10 +134,14 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     crypto
         .fill_random(&mut master)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    capture::secret_bytes("master_key", &master);
     let admin_key = new_api_key(&crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
+    capture::secret("api_key", &admin_key);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
+    // TLS between the three servers, mutual TLS on both TSMs (tls.rs).
+    let tls = tls::DemoTls::create(&data_dir.join("tls"))?;
+    let tsp = tls.endpoint("token-service", false).await?;
+    let base = tsp.base.clone();
     let state = bootstrap(
         store,
         &SecretBytes::new(master),
@@ -142,26 +150,23 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         clock,
     )
     .await?
-    .with_public_url(&base);
+    .with_public_url(&base)
+    .with_outgoing(&tsp.outgoing);
     let tsp_id = state.config.tsp_id.clone();
     let inbox = Arc::new(MemorySink::default());
     let deliverer = spawn_delivery(state.clone(), inbox.clone());
-    let server =
-        tokio::spawn(async move { axum::serve(listener, provisio_server::router(state)).await });
+    let server = tsp.spawn(provisio_server::router(state));
 
     // The carrier's TSM: its own server, database, master key and admin key.
     let (sei_store, sei_master, sei_admin) = role_setup(&crypto, &data_dir, "sei-tsm.db").await?;
     let sei_state =
         provisio_server::SeiState::new(sei_store, sei_master, &sei_admin, Arc::new(SystemClock));
-    let sei_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let sei = ProvisioClient::new(
-        &format!("http://{}", sei_listener.local_addr()?),
-        &sei_admin,
-    );
+    let sei_end = tls.endpoint("carrier-tsm", true).await?;
+    let sei = ProvisioClient::with_http(&sei_end.base, &sei_admin, tls.http.clone());
     // The bank's TSM: its own server, database and keys; registered with the carrier.
     let (sp_store, sp_master, sp_admin) = role_setup(&crypto, &data_dir, "sp-tsm.db").await?;
-    let sp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let sp_base = format!("http://{}", sp_listener.local_addr()?);
+    let sp_end = tls.endpoint("bank-tsm", true).await?;
+    let sp_base = sp_end.base.clone();
     let link = provisio_server::SeiLink {
         base: sei.base().to_owned(),
         api_key: String::new(),
@@ -176,11 +181,13 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         link.clone(),
     )
     .await
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?
+    .with_outgoing(&sp_end.outgoing);
     let sp_jwk = sp_state.public_jwk();
-    let sei_server = tokio::spawn(async move {
-        axum::serve(sei_listener, provisio_server::sei_router(sei_state)).await
-    });
+    let sei_server = sei_end.spawn(provisio_server::sei_router(sei_state));
+    tls.refuses_anonymous(sei.base())
+        .await
+        .context("mutual TLS at the carrier TSM")?;
 
     let provider = sei
         .sei_add_provider(&provisio_tsm::wire::AddProvider {
@@ -195,17 +202,15 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     });
     let sp_driver =
         provisio_server::spawn_sp_driver(sp_state.clone(), std::time::Duration::from_millis(20));
-    let sp_server = tokio::spawn(async move {
-        axum::serve(sp_listener, provisio_server::sp_router(sp_state)).await
-    });
-    let sp_operator = ProvisioClient::new(&sp_base, &sp_admin);
+    let sp_server = sp_end.spawn(provisio_server::sp_router(sp_state));
+    let sp_operator = sei.at(&sp_base, &sp_admin);
     let sp_caller_key = sp_operator
         .sp_add_caller("demo token service")
         .await?
         .api_key;
 
     let mut flows = Vec::new();
-    let demo = setup(&crypto, &base, &admin_key, &tsp_id, inbox)
+    let demo = setup(&crypto, &tls.http, (&base, &admin_key), &tsp_id, inbox)
         .await
         .context("registering the demo participants")?;
     // The bank's TSM installs its tokens on secure elements; the token service holds the
@@ -345,6 +350,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .await,
     );
     flows.push(run_flow("attack: unknown issuer", unknown_issuer(&demo)).await);
+    capture::finish()?;
     server.abort();
     sei_server.abort();
     sp_server.abort();
@@ -380,17 +386,19 @@ async fn role_setup(
         .fill_random(&mut master)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let admin = new_api_key(crypto).map_err(|e| anyhow::anyhow!("{e}"))?;
+    capture::secret_bytes("master_key", &master);
+    capture::secret("api_key", &admin);
     Ok((store, SecretBytes::new(master), admin))
 }
 
 async fn setup(
     crypto: &AwsLcProvider,
-    base: &str,
-    admin_key: &str,
+    http: &reqwest::Client,
+    (base, admin_key): (&str, &str),
     tsp_id: &str,
     inbox: Arc<MemorySink>,
 ) -> anyhow::Result<Demo> {
-    let admin = ProvisioClient::new(base, admin_key);
+    let admin = ProvisioClient::with_http(base, admin_key, http.clone());
     let issuer_key = crypto.generate_ec_key()?;
     let kid = jwk_thumbprint(crypto, issuer_key.public_key());
     let mut jwk = Jwk::from_public_key(issuer_key.public_key());
@@ -436,9 +444,9 @@ async fn setup(
         )
         .await?;
     let tokens = lifecycle::TokenApis {
-        admin: crate::tokens::Api::new(base, admin_key),
-        issuer: crate::tokens::Api::new(base, &issuer_api_key),
-        wallet: crate::tokens::Api::new(base, &wallet_key),
+        admin: crate::tokens::Api::with_http(base, admin_key, http.clone()),
+        issuer: crate::tokens::Api::with_http(base, &issuer_api_key, http.clone()),
+        wallet: crate::tokens::Api::with_http(base, &wallet_key, http.clone()),
     };
     let events = lifecycle::Receiver::start(jwks.clone(), admin.clone()).await?;
     lifecycle::subscribe(&tokens.admin, &events).await?;
@@ -588,6 +596,7 @@ impl Demo {
         let ops: Vec<String> = script.steps.iter().map(|s| format!("{:?}", s.op)).collect();
         let reports = phone.wallet.install(&self.crypto, script, access_data)?;
         let card = phone.wallet.cards().last().context("nothing installed")?;
+        capture::card(card);
         steps.push(format!(
             "wallet runs script {} v{} ({:?}): {} -> token {:?} stored with its cryptogram key, default card: {}",
             script.script_id,
@@ -660,6 +669,7 @@ impl Demo {
             let inbox = self.inbox.delivered();
             if let Some(sms) = inbox.iter().skip(before).find(|n| n.to == to) {
                 let code = six_digit_code(&sms.text).context("no code in the SMS")?;
+                capture::secret("otp", &code);
                 steps.push(format!(
                     "code {} sent by SMS to {} through the outbox (resends left {}); the phone receives it",
                     sent.otp_id, sent.destination, sent.resends_left
@@ -741,6 +751,8 @@ async fn green_path(d: &Demo) -> anyhow::Result<Vec<String>> {
     let access_data = r.access_data.as_deref().context("no access data")?;
     let access = phone.wallet.open_access_data(&d.crypto, access_data)?;
     let token_pan = provisio_types::TokenPan::parse(&access.token_pan)?;
+    capture::secret("token_pan", token_pan.expose());
+    capture::secret("cryptogram_key", &access.cryptogram_key);
     anyhow::ensure!(
         access.token_ref_id == token.token_ref_id && token_pan.last4() == token.last4,
         "access data does not match the token"

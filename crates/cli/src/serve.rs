@@ -11,6 +11,7 @@ use provisio_server::{
     NoGateway, NotificationSink, SeiLink, SeiState, SpState, SystemClock, WebhookSink, bootstrap,
     new_api_key, sei_router, sp_router, spawn_delivery, spawn_pending_sweep, spawn_sp_driver,
 };
+use provisio_server::serving::{HttpLimits, Outgoing, Serving, Tls, TlsFiles, serve};
 use provisio_store::{SqlStore, Store};
 use tokio::net::TcpListener;
 
@@ -43,6 +44,66 @@ pub(crate) struct ServeArgs {
     role: Role,
     #[command(flatten)]
     sp: SpArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// TLS (docs/operations.md §4).
+#[derive(Debug, Args)]
+pub(crate) struct TlsArgs {
+    /// Serve TLS with this certificate chain (PEM, leaf first); reloaded on SIGHUP.
+    #[arg(long, env = "PROVISIO_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "PROVISIO_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates issued by these CAs (PEM): mutual TLS.
+    #[arg(long, env = "PROVISIO_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// Extra CAs (PEM) trusted for this server's own calls to partners.
+    #[arg(long, env = "PROVISIO_TRUST_CA")]
+    trust_ca: Option<PathBuf>,
+    /// A TLS-terminating proxy is in front: serve plain HTTP on a non-loopback address, and
+    /// take the peer address for throttling from the proxy's X-Forwarded-For.
+    #[arg(long, env = "PROVISIO_BEHIND_TLS_PROXY")]
+    behind_tls_proxy: bool,
+}
+
+impl TlsArgs {
+    /// How to serve, and what outgoing calls trust and present (the serving certificate
+    /// doubles as the client certificate toward partners that ask for one).
+    fn serving(&self, limits: HttpLimits) -> anyhow::Result<(Serving, Outgoing)> {
+        let files = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+            }),
+            _ => None,
+        };
+        let tls = files.clone().map(Tls::load).transpose()?;
+        if let Some(tls) = &tls {
+            tls.reload_on_sighup();
+        }
+        let outgoing = Outgoing::load(self.trust_ca.as_deref(), files.as_ref())?;
+        let serving = Serving {
+            limits,
+            tls,
+            behind_tls_proxy: self.behind_tls_proxy,
+        };
+        Ok((serving, outgoing))
+    }
+}
+
+/// Binds `listen`, refusing a non-loopback address in clear.
+async fn bind(listen: &str, serving: &Serving) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    serving
+        .check_listen(listener.local_addr()?)
+        .map_err(anyhow::Error::msg)?;
+    Ok(listener)
 }
 
 /// The party a server process plays.
@@ -106,24 +167,27 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             k
         }
     };
+    let (serving, outgoing) = args.tls.serving(file.http_limits()?)?;
+    let listener = bind(&args.listen, &serving).await?;
     match args.role {
-        Role::SeiTsm => return serve_sei(&args.listen, &url, master, &admin_key).await,
-        Role::SpTsm => return serve_sp(&args.listen, &url, master, &admin_key, &args.sp).await,
+        Role::SeiTsm => return serve_sei(listener, serving, &url, master, &admin_key).await,
+        Role::SpTsm => {
+            return serve_sp(listener, (serving, outgoing), &url, master, &admin_key, &args.sp)
+                .await;
+        }
         Role::Tsp => {}
     }
-    let listener = TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    let public = args
-        .sp
-        .public_url
-        .clone()
-        .unwrap_or(format!("http://{}", listener.local_addr()?));
+    let public = args.sp.public_url.clone().unwrap_or(format!(
+        "{}://{}",
+        serving.scheme(),
+        listener.local_addr()?
+    ));
     let store = open_store(&url).await?;
     let state = bootstrap(store, &master, &admin_key, config, Arc::new(SystemClock))
         .await?
         .with_accounts(accounts)
-        .with_public_url(&public);
+        .with_public_url(&public)
+        .with_outgoing(&outgoing);
     let sink: Arc<dyn NotificationSink> = match file.notification_webhook() {
         Some(url) => Arc::new(WebhookSink::new(url)),
         None => {
@@ -136,37 +200,32 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     spawn_delivery(state.clone(), sink);
     // Pending tokens whose step-up never passed are deleted after `[tokens] pending_ttl_days`.
     spawn_pending_sweep(state.clone());
-    tracing::info!(listen = %listener.local_addr()?, database = %redact_url(&url), "provisio serving");
-    axum::serve(listener, provisio_server::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tracing::info!(listen = %listener.local_addr()?, tls = serving.tls.is_some(), database = %redact_url(&url), "provisio serving");
+    serve(listener, provisio_server::router(state), serving, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
 /// The carrier TSM role: its routes over its own tables.
 async fn serve_sei(
-    listen: &str,
+    listener: TcpListener,
+    serving: Serving,
     url: &str,
     master: SecretBytes,
     admin_key: &str,
 ) -> anyhow::Result<ExitCode> {
     let store = Arc::new(SqlStore::open(url).await?);
     let state = SeiState::new(store, master, admin_key, Arc::new(SystemClock));
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    tracing::info!(listen = %listener.local_addr()?, database = %redact_url(url), "provisio SEI-TSM serving");
-    axum::serve(listener, sei_router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tracing::info!(listen = %listener.local_addr()?, tls = serving.tls.is_some(), database = %redact_url(url), "provisio SEI-TSM serving");
+    serve(listener, sei_router(state), serving, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
 /// The issuer TSM role: its routes and its job driver over its own tables.
 async fn serve_sp(
-    listen: &str,
+    listener: TcpListener,
+    (serving, outgoing): (Serving, Outgoing),
     url: &str,
     master: SecretBytes,
     admin_key: &str,
@@ -181,13 +240,11 @@ async fn serve_sp(
     if !(5..=16).contains(&prefix.len()) {
         bail!("--sp-aid-prefix must be 5 to 16 bytes");
     }
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    let public = sp
-        .public_url
-        .clone()
-        .unwrap_or(format!("http://{}", listener.local_addr()?));
+    let public = sp.public_url.clone().unwrap_or(format!(
+        "{}://{}",
+        serving.scheme(),
+        listener.local_addr()?
+    ));
     let sei = SeiLink {
         base: sp
             .sei_url
@@ -211,12 +268,11 @@ async fn serve_sp(
         sei,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?
+    .with_outgoing(&outgoing);
     spawn_sp_driver(state.clone(), std::time::Duration::from_secs(1));
-    tracing::info!(listen = %listener.local_addr()?, database = %redact_url(url), "provisio SP-TSM serving");
-    axum::serve(listener, sp_router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tracing::info!(listen = %listener.local_addr()?, tls = serving.tls.is_some(), database = %redact_url(url), "provisio SP-TSM serving");
+    serve(listener, sp_router(state), serving, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

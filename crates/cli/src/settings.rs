@@ -1,11 +1,13 @@
 //! Server settings from flags, environment (docs/operations.md §1) and an optional TOML file.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use provisio_accounts::AccountsConfig;
 use provisio_crypto::{CryptoProvider, SecretBytes};
 use provisio_risk::Policy;
+use provisio_server::serving::HttpLimits;
 use provisio_tsp::{TokenBin, TspConfig};
 use serde::Deserialize;
 
@@ -32,6 +34,8 @@ pub(crate) struct ConfigFile {
     payments: Option<PaymentsFile>,
     /// Issuers' decisioning: the budget and the fallback.
     decisioning: Option<DecisioningFile>,
+    /// The HTTP layer: timeouts, the connection cap, failed-authentication throttling.
+    http: Option<HttpFile>,
     #[serde(skip)]
     base_dir: PathBuf,
 }
@@ -72,7 +76,43 @@ struct DecisioningFile {
     fallback: Option<provisio_risk::IssuerDecision>,
 }
 
+/// `[http]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    header_read_timeout_s: Option<u64>,
+    request_timeout_s: Option<u64>,
+    idle_timeout_s: Option<u64>,
+    max_connections: Option<usize>,
+    auth_failures_per_minute: Option<u32>,
+}
+
 impl ConfigFile {
+    /// The `[http]` settings, checked.
+    pub(crate) fn http_limits(&self) -> anyhow::Result<HttpLimits> {
+        let mut l = HttpLimits::default();
+        let Some(h) = &self.http else { return Ok(l) };
+        let seconds = |name: &str, v: Option<u64>, default: Duration| -> anyhow::Result<Duration> {
+            match v {
+                None => Ok(default),
+                Some(s @ 1..=3600) => Ok(Duration::from_secs(s)),
+                Some(_) => bail!("http.{name} must be 1 to 3600 seconds"),
+            }
+        };
+        l.header_read_timeout =
+            seconds("header_read_timeout_s", h.header_read_timeout_s, l.header_read_timeout)?;
+        l.request_timeout = seconds("request_timeout_s", h.request_timeout_s, l.request_timeout)?;
+        l.idle_timeout = seconds("idle_timeout_s", h.idle_timeout_s, l.idle_timeout)?;
+        if let Some(n) = h.max_connections {
+            if !(1..=1_000_000).contains(&n) {
+                bail!("http.max_connections must be 1 to 1000000");
+            }
+            l.max_connections = n;
+        }
+        l.auth_failures_per_minute = h.auth_failures_per_minute.unwrap_or(l.auth_failures_per_minute);
+        Ok(l)
+    }
+
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -272,6 +312,21 @@ mod tests {
 
     fn parse(text: &str) -> anyhow::Result<ConfigFile> {
         Ok(toml::from_str(text)?)
+    }
+
+    #[test]
+    fn the_http_table_sets_the_limits_and_refuses_nonsense() {
+        let l = parse("[http]\nrequest_timeout_s = 5\nmax_connections = 64\nauth_failures_per_minute = 0\n")
+            .unwrap()
+            .http_limits()
+            .unwrap();
+        assert_eq!(l.request_timeout, Duration::from_secs(5));
+        assert_eq!(l.max_connections, 64);
+        assert_eq!(l.auth_failures_per_minute, 0);
+        assert_eq!(l.header_read_timeout, HttpLimits::default().header_read_timeout);
+        assert!(parse("[http]\nidle_timeout_s = 0\n").unwrap().http_limits().is_err());
+        assert!(parse("[http]\nmax_connections = 0\n").unwrap().http_limits().is_err());
+        assert!(parse("[http]\nkeep_alive = true\n").is_err(), "unknown members are refused");
     }
 
     #[test]

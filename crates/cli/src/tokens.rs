@@ -177,6 +177,14 @@ impl Api {
         }
     }
 
+    /// The same over `http` (the demo's, which trusts its own CA).
+    pub(crate) fn with_http(base: &str, key: &str, http: reqwest::Client) -> Self {
+        Self {
+            http,
+            ..Self::new(base, key)
+        }
+    }
+
     /// One call; the answer's JSON (`null` for a 204), or the problem.
     pub(crate) async fn raw(
         &self,
@@ -202,6 +210,11 @@ impl Api {
             .bytes()
             .await
             .map_err(|e| Failure::Transport(format!("reading the answer: {e}")))?;
+        provisio_client::capture::response(
+            status.as_u16(),
+            &format!("{}{path}", self.base),
+            &bytes,
+        );
         if status.is_success() {
             if bytes.is_empty() {
                 return Ok(Value::Null);

@@ -2,6 +2,7 @@
 //! accounts and their verification, and the wallet's push provisioning call. The SDK cores (`provisio-apps`) make the request data; this crate only
 //! carries it.
 
+pub mod capture;
 mod ota;
 mod sei;
 mod sp;
@@ -77,6 +78,20 @@ impl ProvisioClient {
             api_key: api_key.to_owned(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// A client for `base` calling with `api_key` over `http` (e.g. one that trusts a private
+    /// CA or presents a client certificate).
+    pub fn with_http(base: &str, api_key: &str, http: reqwest::Client) -> Self {
+        Self {
+            http,
+            ..Self::new(base, api_key)
+        }
+    }
+
+    /// Another server, called with `api_key` over the same HTTP client.
+    pub fn at(&self, base: &str, api_key: &str) -> Self {
+        Self::with_http(base, api_key, self.http.clone())
     }
 
     /// The server's base URL.
@@ -412,6 +427,10 @@ impl ProvisioClient {
         if let Some(k) = idempotency_key {
             req = req.header("Idempotency-Key", k);
         }
+        if capture::is_enabled() {
+            let url = format!("{}{path}", self.base);
+            capture::request("POST", &url, &serde_json::to_vec(body).unwrap_or_default());
+        }
         answer(req.send().await).await
     }
 }
@@ -423,10 +442,12 @@ async fn answer_empty(r: Result<reqwest::Response, reqwest::Error>) -> Result<()
         return Ok(());
     }
     let status = r.status();
+    let url = r.url().to_string();
     let bytes = r
         .bytes()
         .await
         .map_err(|e| ClientError::Transport(e.to_string()))?;
+    capture::response(status.as_u16(), &url, &bytes);
     let problem: Problem = serde_json::from_slice(&bytes)
         .map_err(|_| ClientError::Transport(format!("HTTP {status} without a problem document")))?;
     Err(ClientError::Problem(problem))
@@ -437,10 +458,12 @@ async fn answer<T: DeserializeOwned>(
 ) -> Result<T, ClientError> {
     let r = r.map_err(|e| ClientError::Transport(e.to_string()))?;
     let status = r.status();
+    let url = r.url().to_string();
     let bytes = r
         .bytes()
         .await
         .map_err(|e| ClientError::Transport(e.to_string()))?;
+    capture::response(status.as_u16(), &url, &bytes);
     if status.is_success() {
         serde_json::from_slice(&bytes)
             .map_err(|e| ClientError::Transport(format!("undocumented answer: {e}")))

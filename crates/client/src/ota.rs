@@ -79,7 +79,7 @@ async fn handle(
             .split_once("/v1/")
             .ok_or_else(|| ClientError::Transport("unexpected delegation URL".into()))?;
         (
-            ProvisioClient::new(base, ticket),
+            sei.at(base, ticket),
             "/v1/sp/ota/sessions".to_owned(),
         )
     };

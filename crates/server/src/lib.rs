@@ -20,6 +20,7 @@ mod outbox;
 mod read_cache;
 mod request_id;
 mod routes;
+pub mod serving;
 mod sei;
 mod sp;
 mod sp_tsm_link;

@@ -2,7 +2,10 @@
 
 use provisio_types::Code;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::content::Content;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::{ObjectBuilder, Ref, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -136,7 +139,7 @@ use crate::routes;
         provisio_tsp::payment_wire::Channel,
         provisio_tsp::payment_wire::TokenUsage,
     )),
-    modifiers(&BearerAuth, &ProblemCodes, &ProblemMediaType)
+    modifiers(&BearerAuth, &ProblemCodes, &CommonAnswers, &ProblemMediaType)
 )]
 pub struct ApiDoc;
 
@@ -150,10 +153,106 @@ impl Modify for BearerAuth {
                 SecurityScheme::Http(
                     HttpBuilder::new()
                         .scheme(HttpAuthScheme::Bearer)
-                        .description(Some("Authorization: Bearer <api_key>"))
+                        .description(Some(
+                            "Authorization: Bearer <api_key>. An operation's security requirement lists, as OpenAPI 3.1 allows for schemes other than OAuth, the roles whose keys it takes (docs/protocol.md §2.1); a key of another role is 403 `forbidden` on the token service, 401 on the TSM roles' operator endpoints.",
+                        ))
                         .build(),
                 ),
             );
+        }
+    }
+}
+
+/// The answers every operation can give besides its own (docs/protocol.md §4.1), added where
+/// an operation's annotation does not list them: 408 `request_timeout`, 500 `internal_error`
+/// and 503 `unavailable` anywhere; 401 `unauthorized` and 429
+/// `too_many_failed_authentications` where a key is taken (§1.2); 400 `malformed_request`,
+/// 413 `payload_too_large` and 415 `unsupported_media_type` where a body is (§1.1). A status an
+/// annotation lists already keeps its description, and gains the common code's name.
+pub(crate) struct CommonAnswers;
+
+impl CommonAnswers {
+    const ANYWHERE: [(&str, &str); 3] = [
+        (
+            "408",
+            "request_timeout: the request took longer than the server allows",
+        ),
+        (
+            "500",
+            "internal_error: a fault on the service's side (logged)",
+        ),
+        (
+            "503",
+            "unavailable: the store cannot be reached; retry later",
+        ),
+    ];
+    const KEYED: [(&str, &str); 2] = [
+        (
+            "401",
+            "unauthorized: no key, or a key this role does not know",
+        ),
+        (
+            "429",
+            "too_many_failed_authentications: this peer sent too many unknown keys; see Retry-After",
+        ),
+    ];
+    const WITH_BODY: [(&str, &str); 3] = [
+        (
+            "400",
+            "malformed_request: the body is not the documented JSON",
+        ),
+        ("413", "payload_too_large: a body above 2 MiB"),
+        (
+            "415",
+            "unsupported_media_type: the body is not sent as application/json",
+        ),
+    ];
+
+    fn add(operation: &mut Operation, answers: &[(&str, &str)]) {
+        for &(status, description) in answers {
+            let code = description.split(':').next().unwrap_or(description);
+            match operation.responses.responses.get_mut(status) {
+                Some(RefOr::T(listed)) => {
+                    if !listed.description.contains(code) {
+                        listed.description = format!("{}; {description}", listed.description);
+                    }
+                }
+                Some(RefOr::Ref(_)) => {}
+                None => {
+                    let problem = Content::new(Some(Ref::from_schema_name("Problem")));
+                    let mut response = Response::new(description);
+                    response
+                        .content
+                        .insert("application/problem+json".into(), problem);
+                    operation
+                        .responses
+                        .responses
+                        .insert(status.to_owned(), response.into());
+                }
+            }
+        }
+    }
+}
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                Self::add(operation, &Self::ANYWHERE);
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    Self::add(operation, &Self::KEYED);
+                }
+                if operation.request_body.is_some() {
+                    Self::add(operation, &Self::WITH_BODY);
+                }
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ use provisio_tsp::{TspConfig, TspKeys};
 use crate::Clock;
 use crate::metrics::Metrics;
 use crate::read_cache::ReadCache;
+use crate::serving::Outgoing;
 
 /// Shared, immutable server state. Everything mutable lives in the store, so any number of
 /// instances can serve the same database.
@@ -55,19 +56,19 @@ impl AppState {
             config: Arc::new(config),
             clock,
             accounts: Arc::new(AccountsConfig::default()),
-            // Partner URLs are checked when registered (https, or http to loopback); a redirect
-            // could lead a call elsewhere, so none is followed.
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
+            http: partner_http(&Outgoing::default()),
             metrics: Arc::new(Metrics::default()),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             public_base: String::new(),
             principals: Arc::default(),
             issuer_keys: Arc::default(),
         }
+    }
+
+    /// Calls partners trusting `outgoing`'s CAs and presenting its certificate.
+    pub fn with_outgoing(mut self, outgoing: &Outgoing) -> Self {
+        self.http = partner_http(outgoing);
+        self
     }
 
     /// Sets the base URL other parties reach this service at (needed before any issuer's TSM
@@ -83,4 +84,15 @@ impl AppState {
         self.accounts = Arc::new(accounts);
         self
     }
+}
+
+/// The client for calls to partners. Their URLs are checked when registered (https, or http
+/// to loopback); a redirect could lead a call elsewhere, so none is followed.
+fn partner_http(outgoing: &Outgoing) -> reqwest::Client {
+    outgoing
+        .client()
+        .timeout(std::time::Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
 }

@@ -46,6 +46,10 @@ codes! {
     PayloadTooLarge = "payload_too_large",
     /// The body is not sent as `application/json`.
     UnsupportedMediaType = "unsupported_media_type",
+    /// Too many failed authentications from this peer; retry after `Retry-After` seconds.
+    TooManyFailedAuthentications = "too_many_failed_authentications",
+    /// The request (headers, body or handling) took longer than the server allows.
+    RequestTimeout = "request_timeout",
     /// The same `Idempotency-Key` came with another body.
     IdempotencyConflict = "idempotency_conflict",
     /// The store cannot be reached; retry later.

@@ -96,7 +96,9 @@ impl Demo {
         n: u32,
         steps: &mut Vec<String>,
     ) -> anyhow::Result<String> {
-        let loaded = self.issuer_api.load_enrolment(&enrolment(n)).await?;
+        let enrolled = enrolment(n);
+        super::capture::enrolment(&enrolled, KNOWN);
+        let loaded = self.issuer_api.load_enrolment(&enrolled).await?;
         steps.push(format!(
             "issuer {DEMO_ISSUER} loads enrolment facts for {}: {} questions in the bank (answers kept as keyed hashes)",
             loaded.customer_ref, loaded.questions

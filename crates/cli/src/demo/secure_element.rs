@@ -47,6 +47,9 @@ pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<
     let mut div = [0u8; 10];
     crypto.fill_random(&mut div)?;
     let hx = |k: &AesKey| hex::encode(k.export().expose());
+    for key in [&carrier.enc, &carrier.mac, &carrier.dek] {
+        super::capture::secret_bytes("scp03_key", key.export().expose());
+    }
     let isd_keys = HexKeys {
         kvn: "30".into(),
         enc: hx(&carrier.enc),
@@ -62,7 +65,7 @@ pub(super) async fn install_on_element(d: &Demo, tsms: &Tsms) -> anyhow::Result<
         .await?;
     let ota_api = tsms.sei.with_key(&element.ota_key);
     let mut ota = OtaClient::new(VirtualSe::new(carrier, div, SecurityLevel::FULL));
-    steps.push("carrier TSM (its own server) manages the phone's element se-913; the bank's TSM (its own server) is registered with it for AID range A000000003 and with the token service as the bank's TSM".into());
+    steps.push("all three servers speak TLS with certificates made at start, both TSMs require client certificates (a caller without one fails the handshake); carrier TSM (its own server) manages the phone's element se-913; the bank's TSM (its own server) is registered with it for AID range A000000003 and with the token service as the bank's TSM".into());
 
     let mut req = d.request(
         &d.issuer_app,

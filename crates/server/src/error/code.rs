@@ -63,6 +63,16 @@ pub const fn meaning(code: Code) -> Meaning {
             "Unsupported media type",
             "A request body that is not sent as Content-Type: application/json.",
         ),
+        C::TooManyFailedAuthentications => m(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed authentications",
+            "This peer sent too many unknown keys; retry after Retry-After seconds.",
+        ),
+        C::RequestTimeout => m(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request timeout",
+            "The request took longer than the server allows (docs/operations.md, [http]).",
+        ),
         C::IdempotencyConflict => m(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Idempotency key reused with a different request",

@@ -44,7 +44,7 @@ const PATH: &str = "/v1/wallet-accounts";
         (status = 409, body = Problem, description = "account_exists: the wallet user has an account that is not expired"),
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn create_account(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -127,9 +127,10 @@ pub(crate) async fn create_account(
     responses(
         (status = 200, body = WalletAccountView),
         (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key"),
         (status = 404, body = Problem, description = "not_found"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn get_account(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -147,12 +148,13 @@ pub(crate) async fn get_account(
     responses(
         (status = 200, body = KbaStep, description = "QUESTION, or ATTEMPT_FAILED / LOCKED after a time-out"),
         (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key"),
         (status = 404, body = Problem, description = "not_found"),
         (status = 409, body = Problem, description = "account_not_pending, kba_opted_out, kba_unavailable (too few unused questions), account_conflict"),
         (status = 410, body = Problem, description = "account_expired"),
         (status = 502, body = Problem, description = "kba_source_error: the issuer's or third party's source failed"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn question(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -174,12 +176,13 @@ pub(crate) async fn question(
         (status = 200, body = KbaStep, description = "QUESTION (the next), ATTEMPT_FAILED, LOCKED or ACTIVATED"),
         (status = 400, body = Problem, description = "malformed_request, kba_unknown_option"),
         (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key"),
         (status = 404, body = Problem, description = "not_found"),
         (status = 409, body = Problem, description = "account_not_pending, kba_opted_out, kba_no_open_question, kba_question_mismatch, account_conflict"),
         (status = 410, body = Problem, description = "account_expired"),
         (status = 502, body = Problem, description = "kba_source_error"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn answer(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -202,11 +205,12 @@ pub(crate) async fn answer(
     responses(
         (status = 200, body = OptedOut),
         (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key"),
         (status = 404, body = Problem, description = "not_found"),
         (status = 409, body = Problem, description = "account_not_pending, kba_opted_out, account_conflict"),
         (status = 410, body = Problem, description = "account_expired"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn opt_out(
     State(state): State<AppState>,
     Path(account_id): Path<String>,

@@ -21,15 +21,18 @@ use crate::{ApiError, AppState, hash_api_key, new_api_key};
 #[serde(deny_unknown_fields)]
 pub struct CreateIssuer {
     /// The issuer's id, used as `iss` in its request data (1-64 printable characters).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     pub issuer_id: String,
-    /// Display name.
+    /// Display name: plain text (no control or bidirectional formatting characters).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// The EC P-256 public key its app signs with, with `kid`.
     #[schema(value_type = Object)]
     pub signing_jwk: Jwk,
     /// Where its token events are posted (docs/protocol.md §15.5): https, or http to a
-    /// loopback address.
+    /// loopback address; at most 2,048 bytes.
     #[serde(default)]
+    #[schema(max_length = 2048)]
     pub notification_url: Option<String>,
     /// Its card ranges: prefixes of 6 to 11 digits (docs/protocol.md §17.1).
     #[serde(default)]
@@ -65,15 +68,18 @@ pub enum WalletAccounts {
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequestor {
     /// EMVCo token requestor id, 11 digits.
+    #[schema(pattern = "^[0-9]{11}$")]
     pub token_requestor_id: String,
-    /// Display name.
+    /// Display name: plain text (no control or bidirectional formatting characters).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// `external` (default) or `hosted`.
     #[serde(default)]
     pub wallet_accounts: WalletAccounts,
     /// Where its token events are posted (docs/protocol.md §15.5): https, or http to a
-    /// loopback address.
+    /// loopback address; at most 2,048 bytes.
     #[serde(default)]
+    #[schema(max_length = 2048)]
     pub notification_url: Option<String>,
 }
 
@@ -98,7 +104,7 @@ pub struct CreatedTokenRequestor {
         (status = 409, body = Problem, description = "issuer_exists; bin_range_taken: a card range is another issuer's"),
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn create_issuer(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -177,7 +183,7 @@ pub(crate) async fn create_issuer(
         (status = 409, body = Problem, description = "token_requestor_exists"),
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn create_token_requestor(
     State(state): State<AppState>,
     headers: HeaderMap,

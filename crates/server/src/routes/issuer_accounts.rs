@@ -30,7 +30,7 @@ use crate::{ApiError, AppState};
         (status = 401, body = Problem, description = "unauthorized"),
         (status = 403, body = Problem, description = "forbidden: not an issuer key"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["issuer"])))]
 pub(crate) async fn load_enrolment(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -56,11 +56,12 @@ pub(crate) async fn load_enrolment(
         (status = 200, body = WalletAccountView, description = "ACTIVE"),
         (status = 400, body = Problem, description = "malformed_request"),
         (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not an issuer key"),
         (status = 404, body = Problem, description = "not_found (also another issuer's account)"),
         (status = 409, body = Problem, description = "illegal_transition (the account is not pending), account_conflict"),
         (status = 410, body = Problem, description = "account_expired"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["issuer"])))]
 pub(crate) async fn verify(
     State(state): State<AppState>,
     Path(account_id): Path<String>,

@@ -83,7 +83,7 @@ pub(crate) fn checked_ranges(ranges: Vec<String>) -> Result<Vec<String>, ApiErro
         (status = 404, body = Problem, description = "not_found: no such issuer"),
         (status = 409, body = Problem, description = "bin_range_taken: a prefix is another issuer's"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn set_bin_ranges(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -113,7 +113,7 @@ pub(crate) async fn set_bin_ranges(
         (status = 403, body = Problem, description = "forbidden: not an admin key"),
         (status = 404, body = Problem, description = "not_found: no such issuer"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn set_decisioning(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -162,7 +162,7 @@ pub(crate) async fn set_decisioning(
         (status = 403, body = Problem, description = "forbidden: not an admin key"),
         (status = 404, body = Problem, description = "not_found: no such issuer"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn set_push_step_up(
     State(state): State<AppState>,
     headers: HeaderMap,

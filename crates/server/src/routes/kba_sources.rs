@@ -30,7 +30,7 @@ use crate::{ApiError, AppState};
         (status = 403, body = Problem, description = "forbidden: not an admin key"),
         (status = 404, body = Problem, description = "not_found"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn set_kba_source(
     State(state): State<AppState>,
     Path(issuer_id): Path<String>,

@@ -53,7 +53,7 @@ pub struct CreatedNetwork {
         (status = 409, body = Problem, description = "network_exists"),
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn create_network(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -118,7 +118,7 @@ pub(crate) async fn create_network(
         (status = 401, body = Problem, description = "unauthorized"),
         (status = 403, body = Problem, description = "forbidden: not a network key"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["network"])))]
 pub(crate) async fn authorize_payment(
     State(state): State<AppState>,
     headers: HeaderMap,

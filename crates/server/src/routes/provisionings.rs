@@ -32,7 +32,7 @@ const PATH: &str = "/v1/provisionings";
         (status = 409, body = Problem, description = "replayed_request: the jti was used before by this token requestor; already_in_wallet"),
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn wallet_provisioning(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -41,7 +41,7 @@ const PATH: &str = "/v1/push-provisioning";
         (status = 409, body = Problem, description = "replayed_request: the session id or jti was used before"),
         (status = 422, body = Problem, description = "idempotency_conflict"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn push_provisioning(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -36,7 +36,7 @@ pub struct RiskListEntry {
         (status = 401, body = Problem, description = "unauthorized"),
         (status = 403, body = Problem, description = "forbidden: not the admin key"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn add_risk_list_entry(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -33,12 +33,12 @@ const REPORT_PASSES: usize = 2;
         (status = 200, body = ScriptReportResponse, description = "Installed: the token can pay (a repeated report gets the same answer)"),
         (status = 400, body = Problem, description = "malformed_request"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "account_not_active"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key; account_not_active"),
         (status = 404, body = Problem, description = "not_found: no script was sent for it, or it is another wallet user's or device's"),
         (status = 409, body = Problem, description = "reported_by_tsm: a secure-element script is completed by the issuer's TSM, not the device"),
         (status = 422, body = Problem, description = "script_mismatch, script_incomplete"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn report(
     State(state): State<AppState>,
     Path(provisioning_id): Path<String>,
@@ -97,9 +97,10 @@ fn sent_script(r: ScriptRecord) -> SentScript {
     responses(
         (status = 200, body = Installation, description = "PENDING, INSTALLED (payment-ready) or FAILED"),
         (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key"),
         (status = 404, body = Problem, description = "not_found: no script was sent for it, or not to this wallet provider"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn get_installation(
     State(state): State<AppState>,
     Path(provisioning_id): Path<String>,
@@ -123,7 +124,7 @@ pub(crate) async fn get_installation(
         (status = 401, body = Problem, description = "unauthorized: not this job's report token"),
         (status = 409, body = Problem, description = "report_conflict: the job already has the other outcome"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["report_token"])))]
 pub(crate) async fn tsm_report(
     State(state): State<AppState>,
     Path(job_id): Path<String>,

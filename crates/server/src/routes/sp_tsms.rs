@@ -31,7 +31,7 @@ use crate::{ApiError, AppState};
         (status = 404, body = Problem, description = "not_found"),
         (status = 409, body = Problem, description = "no_public_url: this service does not know the URL the TSM reports to"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn set_sp_tsm(
     State(state): State<AppState>,
     Path(issuer_id): Path<String>,

@@ -39,12 +39,12 @@ const RACE_RETRIES: usize = 3;
         (status = 201, body = OtpSent, description = "A code is on its way"),
         (status = 400, body = Problem, description = "malformed_request, unknown_method"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "step_up_locked, account_not_active"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key; step_up_locked, account_not_active"),
         (status = 404, body = Problem, description = "not_found: no step-up for this provisioning, or it is another wallet user's or device's"),
         (status = 409, body = Problem, description = "step_up_not_pending, step_up_conflict"),
         (status = 429, body = Problem, description = "otp_resend_limit"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn send_otp(
     State(state): State<AppState>,
     Path(provisioning_id): Path<String>,
@@ -80,11 +80,11 @@ pub(crate) async fn send_otp(
         (status = 200, body = StepUpPassed, description = "Verified: token active, access data released"),
         (status = 400, body = Problem, description = "malformed_request, otp_invalid, otp_expired, otp_tries_exhausted"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "step_up_locked, account_not_active"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key; step_up_locked, account_not_active"),
         (status = 404, body = Problem, description = "not_found: no step-up for this provisioning, or it is another wallet user's or device's"),
         (status = 409, body = Problem, description = "otp_used (a replayed code), step_up_not_pending, step_up_conflict"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn verify_otp(
     State(state): State<AppState>,
     Path(provisioning_id): Path<String>,
@@ -137,11 +137,11 @@ pub(crate) async fn verify_otp(
         (status = 200, body = StepUpPassed, description = "Activated: token active, access data released"),
         (status = 400, body = Problem, description = "malformed_request, unknown_method (not an ISSUER_APP method of this step-up), signature_invalid (not the token's issuer's key), binding_mismatch (another token or device), stale_timestamp"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "step_up_locked, account_not_active"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key; step_up_locked, account_not_active"),
         (status = 404, body = Problem, description = "not_found: no step-up for this provisioning, or it is another wallet user's or device's"),
         (status = 409, body = Problem, description = "replayed_request (the nonce was used before), step_up_not_pending, step_up_conflict"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn issuer_app(
     State(state): State<AppState>,
     Path(provisioning_id): Path<String>,
@@ -211,7 +211,7 @@ pub(crate) async fn issuer_app(
         (status = 404, body = Problem, description = "unknown_token: no such token of this issuer"),
         (status = 409, body = Problem, description = "step_up_not_pending (active already, or no step-up), step_up_conflict"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["issuer"])))]
 pub(crate) async fn call_center_activate(
     State(state): State<AppState>,
     Path(token_ref_id): Path<String>,
@@ -262,11 +262,11 @@ pub(crate) async fn call_center_activate(
         (status = 200, body = StepUpPassed, description = "Activated by the call centre: token active, access data released"),
         (status = 400, body = Problem, description = "malformed_request, unknown_method (not a CALL_CENTER method of this step-up)"),
         (status = 401, body = Problem, description = "unauthorized"),
-        (status = 403, body = Problem, description = "step_up_locked, account_not_active"),
+        (status = 403, body = Problem, description = "forbidden: not a token requestor key; step_up_locked, account_not_active"),
         (status = 404, body = Problem, description = "not_found: no step-up for this provisioning, or it is another wallet user's or device's"),
         (status = 409, body = Problem, description = "activation_pending: the call centre has not activated it yet"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["token_requestor"])))]
 pub(crate) async fn call_center_collect(
     State(state): State<AppState>,
     Path(provisioning_id): Path<String>,

@@ -39,7 +39,7 @@ const DEAD_LIMIT: u32 = 500;
         (status = 403, body = Problem, description = "forbidden: not an admin key"),
         (status = 404, body = Problem, description = "not_found: no such issuer"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn set_issuer_notifications(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -60,7 +60,7 @@ pub(crate) async fn set_issuer_notifications(
         (status = 403, body = Problem, description = "forbidden: not an admin key"),
         (status = 404, body = Problem, description = "not_found: no such token requestor"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn set_token_requestor_notifications(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -112,7 +112,7 @@ async fn set(
         (status = 401, body = Problem, description = "unauthorized"),
         (status = 403, body = Problem, description = "forbidden: not an admin key"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn dead_events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -143,7 +143,7 @@ pub(crate) async fn dead_events(
         (status = 403, body = Problem, description = "forbidden: not an admin key"),
         (status = 404, body = Problem, description = "unknown_event: no dead-lettered event has this id"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin"])))]
 pub(crate) async fn redrive(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -32,9 +32,10 @@ const ATTEMPTS: usize = 4;
     responses(
         (status = 200, body = TokenAnswer, description = "The token with its history"),
         (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: a network key"),
         (status = 404, body = Problem, description = "unknown_token: no such token, or not the caller's"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin", "issuer", "token_requestor"])))]
 pub(crate) async fn get_token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -54,8 +55,9 @@ pub(crate) async fn get_token(
         (status = 200, body = TokenList, description = "The caller's live tokens that match, oldest first"),
         (status = 400, body = Problem, description = "malformed_request: the body does not fit the caller's role"),
         (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: a network key"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["admin", "issuer", "token_requestor"])))]
 pub(crate) async fn search(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -134,11 +136,11 @@ macro_rules! token_change_route {
                 (status = 200, body = TokenAnswer, description = "The token after the change"),
                 (status = 400, body = Problem, description = "malformed_request: no or an unknown reason code"),
                 (status = 401, body = Problem, description = "unauthorized"),
-                (status = 403, body = Problem, description = "forbidden: the caller may not lift this suspension"),
+                (status = 403, body = Problem, description = "forbidden: the caller may not lift this suspension; a network key"),
                 (status = 404, body = Problem, description = "unknown_token: no such token, or not the caller's"),
                 (status = 409, body = Problem, description = "invalid_transition: the state machine does not allow it; token_conflict: concurrent changes kept winning"),
             ),
-            security(("api_key" = [])))]
+            security(("api_key" = ["admin", "issuer", "token_requestor"])))]
         pub(crate) async fn $name(
             State(state): State<AppState>,
             headers: HeaderMap,
@@ -212,7 +214,7 @@ macro_rules! card_change_route {
                 (status = 403, body = Problem, description = "forbidden: not an issuer key"),
                 (status = 409, body = Problem, description = "token_conflict: concurrent changes kept winning"),
             ),
-            security(("api_key" = [])))]
+            security(("api_key" = ["issuer"])))]
         pub(crate) async fn $name(
             State(state): State<AppState>,
             headers: HeaderMap,
@@ -257,7 +259,7 @@ card_change_route!(
         (status = 403, body = Problem, description = "forbidden: not an issuer key"),
         (status = 409, body = Problem, description = "token_conflict: concurrent changes kept winning"),
     ),
-    security(("api_key" = [])))]
+    security(("api_key" = ["issuer"])))]
 pub(crate) async fn reissue_card(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -81,7 +81,7 @@ fn conflict_or(e: StoreError) -> ApiError {
     responses((status = 201, body = ElementAdded, description = "Registered; the OTA client's key is shown once"),
         (status = 400, body = Problem, description = "malformed_request"), (status = 401, body = Problem, description = "unauthorized"),
         (status = 409, body = Problem, description = "already_exists")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["operator"])))]
 pub(crate) async fn add_element(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -109,7 +109,7 @@ pub(crate) async fn add_element(
     responses((status = 201, body = ProviderAdded, description = "Registered; its key is shown once"),
         (status = 400, body = Problem, description = "malformed_request"), (status = 401, body = Problem, description = "unauthorized"),
         (status = 409, body = Problem, description = "already_exists")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["operator"])))]
 pub(crate) async fn add_provider(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -141,9 +141,9 @@ pub(crate) async fn add_provider(
 #[utoipa::path(post, path = "/v1/sei/service-requests", tag = "sei-tsm", request_body = ServiceRequest,
     responses((status = 201, body = RequestStatus, description = "Accepted; the element's OTA client is woken"),
         (status = 200, body = RequestStatus, description = "The same request again: its current state, nothing done"),
-        (status = 401, body = Problem, description = "unauthorized"), (status = 403, body = Problem, description = "outside_own_domain, forbidden"),
+        (status = 401, body = Problem, description = "unauthorized"), (status = 403, body = Problem, description = "forbidden: not a service provider key; outside_own_domain"),
         (status = 404, body = Problem, description = "unknown_element"), (status = 409, body = Problem, description = "request_conflict, domain_not_ready")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["service_provider"])))]
 pub(crate) async fn create_request(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -196,8 +196,9 @@ pub(crate) async fn create_request(
 #[utoipa::path(get, path = "/v1/sei/service-requests/{request_id}", tag = "sei-tsm",
     params(("request_id" = String, Path, description = "The provider's request id")),
     responses((status = 200, body = RequestStatus, description = "State; the handover package once a CREATE_DOMAIN is DONE"),
-        (status = 401, body = Problem, description = "unauthorized"), (status = 404, body = Problem, description = "not_found")),
-    security(("api_key" = [])))]
+        (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not a service provider key"), (status = 404, body = Problem, description = "not_found")),
+    security(("api_key" = ["service_provider"])))]
 pub(crate) async fn request_status(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -222,8 +223,8 @@ pub(crate) struct Wait {
 #[utoipa::path(get, path = "/v1/sei/ota/messages", tag = "sei-tsm",
     params(("wait" = Option<u64>, Query, description = "Seconds to wait for a message (long-poll, at most 30)")),
     responses((status = 200, body = Messages, description = "Unacknowledged messages for the caller's element"),
-        (status = 401, body = Problem, description = "unauthorized"), (status = 403, body = Problem, description = "forbidden")),
-    security(("api_key" = [])))]
+        (status = 401, body = Problem, description = "unauthorized"), (status = 403, body = Problem, description = "forbidden: not an OTA client key")),
+    security(("api_key" = ["ota_client"])))]
 pub(crate) async fn messages(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -253,9 +254,9 @@ pub(crate) async fn messages(
 
 #[utoipa::path(post, path = "/v1/sei/ota/messages/{message_id}/ack", tag = "sei-tsm",
     params(("message_id" = String, Path, description = "The message")),
-    responses((status = 204, description = "Acknowledged"), (status = 401, body = Problem, description = "unauthorized"),
+    responses((status = 204, description = "Acknowledged"), (status = 401, body = Problem, description = "unauthorized"), (status = 403, body = Problem, description = "forbidden: not an OTA client key"),
         (status = 404, body = Problem, description = "not_found")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["ota_client"])))]
 pub(crate) async fn ack(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -273,9 +274,10 @@ pub(crate) async fn ack(
 
 #[utoipa::path(post, path = "/v1/sei/ota/sessions", tag = "sei-tsm", request_body = OpenSession,
     responses((status = 201, body = SessionStep, description = "The session's first command for the element"),
-        (status = 401, body = Problem, description = "unauthorized"), (status = 404, body = Problem, description = "not_found"),
+        (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not an OTA client key"), (status = 404, body = Problem, description = "not_found"),
         (status = 409, body = Problem, description = "nothing_to_do, wrong_tsm, request_failed, request_busy")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["ota_client"])))]
 pub(crate) async fn open_session(
     State(s): State<SeiState>,
     headers: HeaderMap,
@@ -319,9 +321,10 @@ pub(crate) async fn open_session(
 #[utoipa::path(post, path = "/v1/sei/ota/sessions/{session_id}", tag = "sei-tsm", request_body = Relayed,
     params(("session_id" = String, Path, description = "The session")),
     responses((status = 200, body = SessionStep, description = "The next command, or done"),
-        (status = 401, body = Problem, description = "unauthorized"), (status = 404, body = Problem, description = "session_gone: open a new session"),
+        (status = 401, body = Problem, description = "unauthorized"),
+        (status = 403, body = Problem, description = "forbidden: not an OTA client key"), (status = 404, body = Problem, description = "session_gone: open a new session"),
         (status = 422, body = Problem, description = "element_refused, secure_channel_error, no_session")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["ota_client"])))]
 pub(crate) async fn session_step(
     State(s): State<SeiState>,
     headers: HeaderMap,

@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 
 use super::routes;
 use crate::error::Problem;
-use crate::openapi::{BearerAuth, ProblemCodes, ProblemMediaType};
+use crate::openapi::{BearerAuth, CommonAnswers, ProblemCodes, ProblemMediaType};
 
 /// The issuer TSM's document.
 #[derive(OpenApi)]
@@ -21,6 +21,6 @@ use crate::openapi::{BearerAuth, ProblemCodes, ProblemMediaType};
         provisio_tsm::wire::SessionStep,
         provisio_tsm::wire::Relayed,
     )),
-    modifiers(&BearerAuth, &ProblemCodes, &ProblemMediaType)
+    modifiers(&BearerAuth, &ProblemCodes, &CommonAnswers, &ProblemMediaType)
 )]
 pub struct SpApiDoc;

@@ -54,7 +54,7 @@ pub(crate) async fn handover_key(State(s): State<SpState>) -> Json<Jwk> {
 #[utoipa::path(post, path = "/v1/sp/admin/callers", tag = "sp-tsm", request_body = AddCaller,
     responses((status = 201, body = CallerAdded, description = "Registered; the key is shown once"),
         (status = 401, body = Problem, description = "unauthorized")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["operator"])))]
 pub(crate) async fn add_caller(
     State(s): State<SpState>,
     headers: HeaderMap,
@@ -88,7 +88,7 @@ pub(crate) async fn add_caller(
         (status = 400, body = Problem, description = "credential_unreadable, malformed_request"),
         (status = 401, body = Problem, description = "unauthorized"), (status = 403, body = Problem, description = "outside_own_domain"),
         (status = 409, body = Problem, description = "request_conflict")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["caller"])))]
 pub(crate) async fn create_job(
     State(s): State<SpState>,
     headers: HeaderMap,
@@ -114,7 +114,7 @@ pub(crate) async fn create_job(
     params(("job_id" = String, Path, description = "The job")),
     responses((status = 200, body = JobStatus, description = "State"),
         (status = 401, body = Problem, description = "unauthorized"), (status = 404, body = Problem, description = "not_found")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["caller"])))]
 pub(crate) async fn job_status(
     State(s): State<SpState>,
     headers: HeaderMap,
@@ -137,7 +137,7 @@ pub(crate) async fn job_status(
     responses((status = 201, body = SessionStep, description = "The session's first command for the element"),
         (status = 401, body = Problem, description = "unauthorized: the bearer must be the delegation's ticket"),
         (status = 409, body = Problem, description = "not_ready (try later), nothing_to_do (finished)")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["ota_ticket"])))]
 pub(crate) async fn open_session(
     State(s): State<SpState>,
     headers: HeaderMap,
@@ -172,7 +172,7 @@ pub(crate) async fn open_session(
     responses((status = 200, body = SessionStep, description = "The next command, or done (and whether another session follows)"),
         (status = 401, body = Problem, description = "unauthorized"), (status = 404, body = Problem, description = "session_gone: open a new session"),
         (status = 422, body = Problem, description = "element_refused, secure_channel_error, no_session")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["ota_ticket"])))]
 pub(crate) async fn session_step(
     State(s): State<SpState>,
     headers: HeaderMap,

@@ -8,6 +8,7 @@ use provisio_tsm::SpContext;
 use provisio_tsm::TsmContext;
 use provisio_tsm::sp::JobSession;
 
+use crate::serving::Outgoing;
 use crate::{ApiError, Clock};
 
 /// How the SP-TSM reaches the carrier's TSM.
@@ -42,6 +43,13 @@ pub struct SpState {
 const KEY_NAME: &str = "handover_key";
 
 impl SpState {
+    /// Calls the carrier TSM and the token service trusting `outgoing`'s CAs and presenting
+    /// its certificate.
+    pub fn with_outgoing(mut self, outgoing: &Outgoing) -> Self {
+        self.http = tsm_http(outgoing);
+        self
+    }
+
     /// The same state reaching the carrier through `sei` (registration there needs this
     /// TSM's public key first, [`SpState::public_jwk`]).
     pub fn with_sei(mut self, sei: SeiLink) -> Self {
@@ -106,12 +114,18 @@ impl SpState {
             aid_prefix,
             public_base: public_base.trim_end_matches('/').to_owned(),
             sei,
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+            http: tsm_http(&Outgoing::default()),
             sessions: Arc::new(crate::tsm_sessions::Sessions::default()),
             wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
+}
+
+/// The client for calls to the carrier TSM and the token service.
+fn tsm_http(outgoing: &Outgoing) -> reqwest::Client {
+    outgoing
+        .client()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
 }
