@@ -67,12 +67,13 @@ pub struct TokenList {
 #[serde(deny_unknown_fields)]
 pub struct ChangeRequest {
     /// `LOST`, `STOLEN`, `FRAUD`, `CUSTOMER_REQUEST`, `ACCOUNT_CLOSED`, `FOUND` or `OTHER`.
+    #[schema(pattern = "^(LOST|STOLEN|FRAUD|CUSTOMER_REQUEST|ACCOUNT_CLOSED|FOUND|OTHER)$")]
     pub reason: String,
 }
 
 /// `POST /v1/tokens/search` body: an issuer names a card, a token requestor a user or a
 /// device (or both), the operator either.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// The card's PAN (issuer, admin). In the body only, never in a URL.
@@ -87,18 +88,19 @@ pub struct SearchRequest {
 }
 
 /// `POST /v1/cards/suspend|resume|delete` body: every live token of the card at once.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardChangeRequest {
     /// The card's PAN.
     pub pan: String,
     /// The reason code.
+    #[schema(pattern = "^(LOST|STOLEN|FRAUD|CUSTOMER_REQUEST|ACCOUNT_CLOSED|FOUND|OTHER)$")]
     pub reason: String,
 }
 
 /// `POST /v1/cards/reissue` body: the card got a new expiry and perhaps a new number; its
 /// live tokens are relinked and keep working.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReissueRequest {
     /// The card's PAN as the tokens know it.
@@ -110,6 +112,39 @@ pub struct ReissueRequest {
     pub exp_month: u8,
     /// The new expiry year (four digits).
     pub exp_year: u16,
+}
+
+// The PANs of these bodies never show in `Debug` (a log line, a panic message).
+const HIDDEN: &str = "<PAN hidden>";
+
+impl std::fmt::Debug for SearchRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchRequest")
+            .field("pan", &self.pan.as_ref().map(|_| HIDDEN))
+            .field("wallet_user_id", &self.wallet_user_id)
+            .field("device_id", &self.device_id)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CardChangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardChangeRequest")
+            .field("pan", &HIDDEN)
+            .field("reason", &self.reason)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ReissueRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReissueRequest")
+            .field("pan", &HIDDEN)
+            .field("new_pan", &self.new_pan.as_ref().map(|_| HIDDEN))
+            .field("exp_month", &self.exp_month)
+            .field("exp_year", &self.exp_year)
+            .finish()
+    }
 }
 
 /// `PUT /v1/admin/issuers/{id}/notifications` (and token requestors) body.
@@ -173,6 +208,30 @@ impl From<&HistoryEntry> for HistoryItem {
             actor: h.actor.clone(),
             agent_id: h.agent_id.clone(),
             at: h.at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn card_bodies_never_show_the_pan_in_debug() {
+        let pan = "4000123456789017";
+        let shown = [
+            format!("{:?}", super::SearchRequest { pan: Some(pan.into()), ..Default::default() }),
+            format!("{:?}", super::CardChangeRequest { pan: pan.into(), reason: "LOST".into() }),
+            format!(
+                "{:?}",
+                super::ReissueRequest {
+                    pan: pan.into(),
+                    new_pan: Some(pan.into()),
+                    exp_month: 1,
+                    exp_year: 2031
+                }
+            ),
+        ];
+        for s in shown {
+            assert!(!s.contains(pan) && s.contains("<PAN hidden>"), "{s}");
         }
     }
 }

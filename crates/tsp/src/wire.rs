@@ -35,6 +35,15 @@ pub fn json_error_detail(e: &serde_json::Error) -> String {
                     }
                     None => "a member has the wrong type or value".to_owned(),
                 }
+            } else if let Some(rest) = message.strip_prefix("unknown field `") {
+                // The name is the peer's text: echoed only when it looks like a member name,
+                // never when it could be a value that ran into it (a PAN, a code).
+                let name = rest.split_once('`').map_or(rest, |(name, _)| name);
+                if is_plain_member_name(name) {
+                    format!("unknown member `{name}`")
+                } else {
+                    "an unknown member".to_owned()
+                }
             } else {
                 message.to_owned()
             }
@@ -49,6 +58,16 @@ pub fn json_error_detail(e: &serde_json::Error) -> String {
         e.line(),
         e.column()
     )
+}
+
+/// A name of at most 40 letters, digits and `_` with no run of four digits or more.
+fn is_plain_member_name(name: &str) -> bool {
+    let mut digits = 0;
+    name.len() <= 40
+        && name.chars().all(|c| {
+            digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
+            (c.is_ascii_alphanumeric() || c == '_') && digits < 4
+        })
 }
 
 /// `POST /v1/push-provisioning` body (docs/protocol.md §3.3).
@@ -573,6 +592,25 @@ impl fmt::Debug for AccessData {
 #[cfg(test)]
 mod tests {
     use super::Decision;
+
+    #[test]
+    fn an_unknown_member_is_named_only_when_it_cannot_be_a_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            #[allow(dead_code)]
+            amount_minor: Option<u64>,
+        }
+        let detail = |body: &str| {
+            super::json_error_detail(&serde_json::from_str::<Body>(body).unwrap_err())
+        };
+        assert!(detail(r#"{"cvv": 1}"#).contains("unknown member `cvv`"));
+        // A lost closing quote runs the name on over the value that follows it.
+        for body in [r#"{"amount_minor:4000123456789017, "x": 1}"#, r#"{"4000123456789017": 1}"#] {
+            let d = detail(body);
+            assert!(!d.contains("4000123456789017") && d.contains("an unknown member"), "{d}");
+        }
+    }
 
     #[test]
     fn a_decisions_stored_name_is_its_wire_name() {
