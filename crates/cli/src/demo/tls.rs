@@ -29,7 +29,7 @@ pub(super) struct Endpoint {
 impl DemoTls {
     pub(super) fn create(dir: &Path) -> anyhow::Result<Self> {
         let pki = LocalPki::create(dir)?;
-        let clients = pki.issue("demo-clients")?;
+        let clients = issue(&pki, "demo-clients")?;
         let http = Outgoing::load(Some(&pki.ca()), Some(&clients))?
             .client()
             .build()
@@ -39,7 +39,7 @@ impl DemoTls {
 
     /// A server called `name` on a loopback port; `mutual`: it requires client certificates.
     pub(super) async fn endpoint(&self, name: &str, mutual: bool) -> anyhow::Result<Endpoint> {
-        let files = self.pki.issue(name)?;
+        let files = issue(&self.pki, name)?;
         let tls = Tls::load(TlsFiles {
             client_ca: mutual.then(|| self.pki.ca()),
             ..files.clone()
@@ -82,4 +82,15 @@ impl Endpoint {
             std::future::pending(),
         ))
     }
+}
+
+/// A certificate from the demo's CA; its private key goes into the secret scan's manifest
+/// (`capture.rs`): it lives in its file and nowhere else.
+fn issue(pki: &LocalPki, name: &str) -> anyhow::Result<TlsFiles> {
+    use rustls_pki_types::PrivateKeyDer;
+    use rustls_pki_types::pem::PemObject;
+    let files = pki.issue(name)?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).context("the demo's TLS key")?;
+    super::capture::secret_bytes("tls_private_key", key.secret_der());
+    Ok(files)
 }
