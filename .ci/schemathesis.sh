@@ -2,8 +2,8 @@
 # Property-based conformance of the token service against its own OpenAPI document
 # (docs/protocol.md: "each role serves an OpenAPI 3.1 document at GET /openapi.json"):
 # Schemathesis, from PyPI into a virtual environment under target/, against a running
-# `provisio serve` on SQLite, once with a wallet (token requestor) key and once with the admin
-# key. Fails on any 5xx, any status, content type or answer body the document does not
+# `provisio serve` on SQLite, once each with a wallet (token requestor) key, an issuer key and the
+# admin key. Fails on any 5xx, any status, content type or answer body the document does not
 # describe. Runs from the repository root; the binary is target/release/provisio (or
 # $PROVISIO_BIN). Bounded: a fixed number of examples per operation and a fixed seed.
 set -euo pipefail
@@ -85,7 +85,7 @@ EOF
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 failed=0
 summary=""
-for who in wallet admin; do
+for who in wallet issuer admin; do
   if [ "$who" = admin ]; then key="$ADMIN_KEY"; else key=$(cat "$WORK/$who.key"); fi
   echo "== schemathesis $ST_VERSION with the $who key ($MAX_EXAMPLES examples per operation, seed $SEED)"
   set +e
