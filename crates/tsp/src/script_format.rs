@@ -77,6 +77,7 @@ pub enum StepResult {
 #[serde(deny_unknown_fields)]
 pub struct StepReport {
     /// The step.
+    #[schema(minimum = 0, maximum = 4294967295_u64)]
     pub seq: u32,
     /// How it went.
     pub result: StepResult,

@@ -72,8 +72,8 @@ pub struct ChangeRequest {
 }
 
 /// `POST /v1/tokens/search` body: an issuer names a card, a token requestor a user or a
-/// device (or both), the operator either.
-#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
+/// device (or both), the operator either. Its schema is [`SearchRequest::schema`]'s.
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// The card's PAN (issuer, admin). In the body only, never in a URL.
@@ -87,11 +87,64 @@ pub struct SearchRequest {
     pub device_id: Option<String>,
 }
 
+/// The PAN as a schema can say it (12 to 19 digits; the Luhn check it cannot).
+const PAN_PATTERN: &str = "^[0-9]{12,19}$";
+/// A wallet user or device id: 1 to 128 printable ASCII characters, no spaces.
+const WALLET_ID_PATTERN: &str = "^[!-~]{1,128}$";
+
+impl utoipa::PartialSchema for SearchRequest {
+    /// One of the two shapes the roles send: `pan` alone (an issuer, the operator), or
+    /// `wallet_user_id` and/or `device_id` (a token requestor). Which one a caller may send
+    /// is its role's (400 `malformed_request` otherwise); a `null` member is as if absent.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let text = |description: &str, pattern: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+                .pattern(Some(pattern))
+        };
+        let card = ObjectBuilder::new()
+            .title(Some("By card"))
+            .property(
+                "pan",
+                text(
+                    "The card's PAN (issuer, admin). In the body only, never in a URL.",
+                    PAN_PATTERN,
+                ),
+            )
+            .required("pan")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let wallet = ObjectBuilder::new()
+            .title(Some("By wallet user or device"))
+            .property(
+                "wallet_user_id",
+                text("The wallet's user (token requestor).", WALLET_ID_PATTERN),
+            )
+            .property(
+                "device_id",
+                text("The device (token requestor).", WALLET_ID_PATTERN),
+            )
+            .min_properties(Some(1))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        OneOfBuilder::new()
+            .description(Some(
+                "`POST /v1/tokens/search` body: an issuer or the operator names a card, a token requestor a user or a device (or both).",
+            ))
+            .item(card)
+            .item(wallet)
+            .into()
+    }
+}
+
+impl ToSchema for SearchRequest {}
+
 /// `POST /v1/cards/suspend|resume|delete` body: every live token of the card at once.
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardChangeRequest {
-    /// The card's PAN.
+    /// The card's PAN: 12 to 19 digits, Luhn-valid.
+    #[schema(pattern = "^[0-9]{12,19}$")]
     pub pan: String,
     /// The reason code.
     #[schema(pattern = "^(LOST|STOLEN|FRAUD|CUSTOMER_REQUEST|ACCOUNT_CLOSED|FOUND|OTHER)$")]
@@ -151,8 +204,9 @@ impl std::fmt::Debug for ReissueRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationSettings {
-    /// Where token events are posted (`https://`, or `http://` to a loopback address);
-    /// `null` stops them.
+    /// Where token events are posted (`https://`, or `http://` to a loopback address), at
+    /// most 2,048 characters; `null` stops them.
+    #[schema(max_length = 2048)]
     pub url: Option<String>,
 }
 

@@ -17,9 +17,11 @@ pub struct WalletProvisioningRequest {
     /// The card, encrypted by the wallet to the token service: a JWE (ECDH-ES+A256KW,
     /// A256GCM, `kid` of a TSP encryption key) of the JSON of [`CardEntry`].
     pub encrypted_card: String,
-    /// The wallet's user id.
+    /// The wallet's user id: 1 to 128 printable ASCII characters, no spaces.
+    #[schema(pattern = "^[!-~]{1,128}$")]
     pub wallet_user_id: String,
-    /// The wallet's device id.
+    /// The wallet's device id: 1 to 128 printable ASCII characters, no spaces.
+    #[schema(pattern = "^[!-~]{1,128}$")]
     pub device_id: String,
     /// The device the token is bound to.
     pub device: DeviceInfo,

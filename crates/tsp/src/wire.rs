@@ -76,11 +76,14 @@ fn is_plain_member_name(name: &str) -> bool {
 pub struct PushProvisioningRequest {
     /// The issuer app's request data: a JWE (ECDH-ES+A256KW, A256GCM) wrapping a JWS (ES256).
     pub encrypted_payload: String,
-    /// The session id the issuer app chose (step 1).
+    /// The session id the issuer app chose (step 1): 22 to 128 base64url characters.
+    #[schema(pattern = "^[A-Za-z0-9_-]{22,128}$")]
     pub session_id: String,
-    /// The wallet's user id (step 2).
+    /// The wallet's user id (step 2): 1 to 128 printable ASCII characters, no spaces.
+    #[schema(pattern = "^[!-~]{1,128}$")]
     pub wallet_user_id: String,
-    /// The wallet's device id (step 2).
+    /// The wallet's device id (step 2): 1 to 128 printable ASCII characters, no spaces.
+    #[schema(pattern = "^[!-~]{1,128}$")]
     pub device_id: String,
     /// The device the token is bound to.
     pub device: DeviceInfo,
@@ -110,7 +113,7 @@ pub(crate) fn wallet_risk_object<'de, D: serde::Deserializer<'de>>(
 #[serde(deny_unknown_fields)]
 pub struct DeviceInfo {
     /// EC P-256 public JWK: `access_data` is encrypted to it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = EcPublicJwk)]
     pub binding_jwk: provisio_jose::Jwk,
     /// Device type, e.g. `PHONE`.
     #[serde(rename = "type")]
@@ -127,6 +130,7 @@ pub struct DeviceInfo {
 pub struct WalletRiskInfo {
     /// 0 to 99, higher is riskier; null when the wallet could not assess.
     #[serde(default)]
+    #[schema(maximum = 99)]
     pub level: Option<u8>,
     /// The wallet's level is a floor the token service may not lower.
     #[serde(default)]
@@ -136,9 +140,11 @@ pub struct WalletRiskInfo {
     pub reason_codes: Vec<String>,
     /// The wallet's device score, 0 to 99, higher is riskier.
     #[serde(default)]
+    #[schema(maximum = 99)]
     pub device_score: Option<u8>,
     /// The wallet's account score, 0 to 99, higher is riskier.
     #[serde(default)]
+    #[schema(maximum = 99)]
     pub account_score: Option<u8>,
 }
 
@@ -174,6 +180,68 @@ impl WalletRiskInfo {
             }),
         })
     }
+}
+
+/// The schema of an EC P-256 public JWK as [`provisio_jose::Jwk::public_key`] takes it
+/// (RFC 7518 6.2.1): `kty` `EC`, `crv` `P-256`, each coordinate the full 32 octets in
+/// base64url without padding (43 characters, the last one's two spare bits zero). The point
+/// must also be on the curve, which a schema cannot say, and a private part `d` is refused.
+/// Documentation only: the wire type is `Jwk`.
+#[derive(ToSchema)]
+#[schema(example = json!({"kty": "EC", "crv": "P-256",
+    "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "rfc7515-a3"}))]
+#[allow(dead_code)]
+pub struct EcPublicJwk {
+    /// Key type.
+    #[schema(pattern = "^(EC)$")]
+    kty: String,
+    /// Curve.
+    #[schema(pattern = "^(P-256)$")]
+    crv: String,
+    /// x coordinate.
+    #[schema(pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")]
+    x: String,
+    /// y coordinate.
+    #[schema(pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")]
+    y: String,
+    /// Key id.
+    kid: Option<String>,
+    /// Intended use: `enc` or `sig`.
+    #[schema(rename = "use", pattern = "^(enc|sig)$")]
+    key_use: Option<String>,
+    /// Intended algorithm.
+    alg: Option<String>,
+}
+
+/// [`EcPublicJwk`] with a non-empty `kid`, as a registered key must have (an issuer's signing
+/// key, its decisioning encryption key). Documentation only.
+#[derive(ToSchema)]
+#[schema(example = json!({"kty": "EC", "crv": "P-256",
+    "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "rfc7515-a3"}))]
+#[allow(dead_code)]
+pub struct EcPublicJwkWithKid {
+    /// Key type.
+    #[schema(pattern = "^(EC)$")]
+    kty: String,
+    /// Curve.
+    #[schema(pattern = "^(P-256)$")]
+    crv: String,
+    /// x coordinate.
+    #[schema(pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")]
+    x: String,
+    /// y coordinate.
+    #[schema(pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")]
+    y: String,
+    /// Key id.
+    #[schema(min_length = 1)]
+    kid: String,
+    /// Intended use: `enc` or `sig`.
+    #[schema(rename = "use", pattern = "^(enc|sig)$")]
+    key_use: Option<String>,
+    /// Intended algorithm.
+    alg: Option<String>,
 }
 
 /// The claims of the issuer app's signed request data (docs/protocol.md §3.2).
@@ -494,10 +562,11 @@ pub struct SpTsmConfig {
     pub api_key: Option<String>,
     /// The SP-TSM's EC P-256 public key (its `GET /v1/sp/keys/handover`): credentials are
     /// sealed to it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = EcPublicJwk)]
     pub encryption_jwk: provisio_jose::Jwk,
     /// The issuer's AID range, hex, 5 to 11 bytes: each token's domain and applet AIDs are
     /// made inside it.
+    #[schema(pattern = "^([0-9A-Fa-f]{2}){5,11}$")]
     pub aid_prefix: String,
 }
 

@@ -24,18 +24,19 @@ pub struct CreateIssuer {
     #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     pub issuer_id: String,
     /// Display name: plain text (no control or bidirectional formatting characters).
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(value_type = crate::openapi::PlainName)]
     pub name: String,
     /// The EC P-256 public key its app signs with, with `kid`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = provisio_tsp::wire::EcPublicJwkWithKid)]
     pub signing_jwk: Jwk,
     /// Where its token events are posted (docs/protocol.md §15.5): https, or http to a
     /// loopback address; at most 2,048 bytes.
     #[serde(default)]
     #[schema(max_length = 2048)]
     pub notification_url: Option<String>,
-    /// Its card ranges: prefixes of 6 to 11 digits (docs/protocol.md §17.1).
+    /// Its card ranges: prefixes of 6 to 11 digits (docs/protocol.md §17.1), at most 1,000.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::openapi::BinRange>, max_items = 1000)]
     pub bin_ranges: Vec<String>,
     /// Its pushes still step up in the step-up band, instead of being approved as
     /// authenticated by its app (docs/protocol.md §17.6). Default `false`.
@@ -71,7 +72,7 @@ pub struct CreateTokenRequestor {
     #[schema(pattern = "^[0-9]{11}$")]
     pub token_requestor_id: String,
     /// Display name: plain text (no control or bidirectional formatting characters).
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(value_type = crate::openapi::PlainName)]
     pub name: String,
     /// `external` (default) or `hosted`.
     #[serde(default)]

@@ -23,8 +23,9 @@ const MAX_RANGES: usize = 1_000;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BinRanges {
-    /// Card number prefixes of 6 to 11 digits; the longest matching prefix picks the issuer.
-    #[schema(example = json!(["489537"]))]
+    /// Card number prefixes of 6 to 11 digits, at most 1,000; the longest matching prefix
+    /// picks the issuer.
+    #[schema(example = json!(["489537"]), value_type = Vec<crate::openapi::BinRange>, max_items = 1000)]
     pub(crate) bin_ranges: Vec<String>,
 }
 
@@ -33,10 +34,11 @@ pub(crate) struct BinRanges {
 #[serde(deny_unknown_fields)]
 pub(crate) struct DecisioningSettings {
     /// Where the token service asks about a card entered in a wallet: https, or http to a
-    /// loopback address.
+    /// loopback address; at most 2,048 bytes.
+    #[schema(max_length = 2048)]
     pub(crate) url: String,
     /// The EC P-256 public key (with `kid`) the card data is encrypted to.
-    #[schema(value_type = Object)]
+    #[schema(value_type = provisio_tsp::wire::EcPublicJwkWithKid)]
     pub(crate) encryption_jwk: Jwk,
 }
 

@@ -26,9 +26,10 @@ use crate::{ApiError, AppState, hash_api_key, new_api_key};
 #[serde(deny_unknown_fields)]
 pub struct CreateNetwork {
     /// The network's id (1-64 printable characters).
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     pub network_id: String,
-    /// Display name.
+    /// Display name: plain text (no control or bidirectional formatting characters).
+    #[schema(value_type = crate::openapi::PlainName)]
     pub name: String,
 }
 

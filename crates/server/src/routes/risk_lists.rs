@@ -20,10 +20,15 @@ use crate::{ApiError, AppState};
 #[serde(deny_unknown_fields)]
 pub struct RiskListEntry {
     /// `allow` or `block`.
+    #[schema(pattern = "^(allow|block)$")]
     pub list: String,
     /// `device` (a device id), `pan` (stored only as its keyed hash) or `bin` (6 to 8 digits).
+    #[schema(pattern = "^(device|pan|bin)$")]
     pub kind: String,
-    /// The device id, PAN or BIN.
+    /// The device id (1 to 128 printable ASCII characters), PAN (12 to 19 digits,
+    /// Luhn-valid) or BIN (6 to 8 digits): printable ASCII in every case. The answer shows a
+    /// PAN masked.
+    #[schema(pattern = "^[!-~]{1,128}$")]
     pub value: String,
 }
 

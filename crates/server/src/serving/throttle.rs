@@ -117,10 +117,15 @@ fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
 
 /// Which kind of key a path asks for, for the log (never the key itself).
 fn principal_kind(path: &str) -> &'static str {
-    if path.starts_with("/v1/admin/") || path.starts_with("/v1/sp/admin") {
+    if ["/v1/admin/", "/v1/sei/admin/", "/v1/sp/admin/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+    {
         "admin"
     } else if path.starts_with("/v1/network/") {
         "network"
+    } else if path.starts_with("/v1/sei/ota/") || path.starts_with("/v1/sp/ota/") {
+        "ota_client"
     } else {
         "participant"
     }
@@ -181,6 +186,16 @@ mod tests {
         assert_eq!(t.blocked(A, t0 + WINDOW), None, "the minute is over");
         t.failed(A, t0 + WINDOW);
         assert_eq!(t.blocked(A, t0 + WINDOW), None, "a new minute counts from zero");
+    }
+
+    #[test]
+    fn the_log_names_the_kind_of_key_a_path_asks_for() {
+        assert_eq!(principal_kind("/v1/admin/issuers"), "admin");
+        assert_eq!(principal_kind("/v1/sei/admin/elements"), "admin");
+        assert_eq!(principal_kind("/v1/sp/admin/callers"), "admin");
+        assert_eq!(principal_kind("/v1/network/authorizations"), "network");
+        assert_eq!(principal_kind("/v1/sei/ota/sessions"), "ota_client");
+        assert_eq!(principal_kind("/v1/push-provisioning"), "participant");
     }
 
     #[test]
