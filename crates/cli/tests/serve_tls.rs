@@ -1,6 +1,7 @@
 //! `provisio serve` and TLS (docs/operations.md §10): a non-loopback listener in clear is
 //! refused unless a proxy is declared; with a certificate it serves HTTPS, and SIGHUP makes
-//! it present a renewed certificate to new connections.
+//! it present a renewed certificate to new connections; with a client CA it serves only
+//! callers holding a certificate of that CA.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -117,4 +118,42 @@ async fn serves_https_and_reloads_the_certificate_on_sighup() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(now.as_deref(), Some(renewed.as_slice()), "SIGHUP did not reload the certificate");
+}
+
+#[tokio::test]
+async fn with_a_client_ca_only_callers_with_its_certificates_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = LocalPki::create(&dir.path().join("tls")).unwrap();
+    let files = pki.issue("carrier-tsm").unwrap();
+    let port = free_port();
+    let _server = Killed(
+        provisio(&dir.path().join("data"))
+            .args(["--role", "sei-tsm", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--tls-cert")
+            .arg(&files.cert)
+            .arg("--tls-key")
+            .arg(&files.key)
+            .arg("--tls-client-ca")
+            .arg(pki.ca())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("https://127.0.0.1:{port}/healthz");
+    let caller = pki.issue("bank-tsm").unwrap();
+    let with_cert = Outgoing::load(Some(&pki.ca()), Some(&caller)).unwrap().client().build().unwrap();
+    let mut up = false;
+    for _ in 0..600 {
+        if let Ok(r) = with_cert.get(&url).send().await {
+            assert_eq!(r.status(), 200);
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server did not come up, or refused a certificate of its client CA");
+    let anonymous = Outgoing::load(Some(&pki.ca()), None).unwrap().client().build().unwrap();
+    assert!(anonymous.get(&url).send().await.is_err(), "served a caller without a certificate");
 }

@@ -9,6 +9,7 @@ mod auth;
 mod bootstrap;
 mod clock;
 mod decisioning;
+mod doc_schemas;
 mod error;
 mod headers;
 mod idempotency;

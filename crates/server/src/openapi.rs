@@ -12,46 +12,6 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{Problem, meaning};
 use crate::routes;
 
-/// A participant's display name as [`crate::routes::admin::checked_name`] takes it: 1 to 100
-/// characters, none a control character (C0, DEL, C1) or a bidirectional formatting one
-/// (`provisio_types::is_plain_text`), not only white space. Documentation only.
-pub(crate) struct PlainName;
-
-impl utoipa::PartialSchema for PlainName {
-    fn schema() -> RefOr<Schema> {
-        // Hidden: C0, DEL, C1 and U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069. The
-        // one character required besides is neither hidden nor Unicode White_Space.
-        const PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*[^\x00-\x20\x7f-\xa0\u061c\u1680\u2000-\u200a\u200e\u200f\u2028-\u202f\u205f\u2066-\u2069\u3000][^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$";
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some(
-                "Plain text: 1 to 100 characters, no control or bidirectional formatting characters, not only white space.",
-            ))
-            .min_length(Some(1))
-            .max_length(Some(100))
-            .pattern(Some(PATTERN))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for PlainName {}
-
-/// An issuer's card range as [`crate::routes::issuer_settings::checked_ranges`] takes it: a
-/// prefix of 6 to 11 digits. Documentation only.
-pub(crate) struct BinRange;
-
-impl utoipa::PartialSchema for BinRange {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some("A card number prefix of 6 to 11 digits."))
-            .pattern(Some("^[0-9]{6,11}$"))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for BinRange {}
-
 /// The document served at `/openapi.json`.
 #[derive(OpenApi)]
 #[openapi(
@@ -105,8 +65,8 @@ impl utoipa::ToSchema for BinRange {}
     ),
     components(schemas(
         Problem,
-        PlainName,
-        BinRange,
+        crate::doc_schemas::PlainName,
+        crate::doc_schemas::BinRange,
         provisio_tsp::wire::EcPublicJwk,
         provisio_tsp::wire::EcPublicJwkWithKid,
         routes::admin::CreateIssuer,
@@ -280,25 +240,31 @@ impl CommonAnswers {
 
 impl Modify for CommonAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                Self::add(operation, &Self::ANYWHERE);
-                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                    Self::add(operation, &Self::KEYED);
-                }
-                if operation.request_body.is_some() {
-                    Self::add(operation, &Self::WITH_BODY);
-                }
+        for operation in operations_mut(openapi) {
+            Self::add(operation, &Self::ANYWHERE);
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                Self::add(operation, &Self::KEYED);
+            }
+            if operation.request_body.is_some() {
+                Self::add(operation, &Self::WITH_BODY);
             }
         }
     }
+}
+
+/// Every operation of the document.
+fn operations_mut(openapi: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+    })
 }
 
 /// Error answers are `application/problem+json` (RFC 9457), as the server sends them: every
@@ -307,27 +273,18 @@ pub(crate) struct ProblemMediaType;
 
 impl Modify for ProblemMediaType {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                for (status, response) in &mut operation.responses.responses {
-                    let RefOr::T(response) = response else {
-                        continue;
-                    };
-                    if !status.starts_with('4') && !status.starts_with('5') {
-                        continue;
-                    }
-                    if let Some(content) = response.content.shift_remove("application/json") {
-                        response
-                            .content
-                            .insert("application/problem+json".into(), content);
-                    }
+        for operation in operations_mut(openapi) {
+            for (status, response) in &mut operation.responses.responses {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                if !status.starts_with('4') && !status.starts_with('5') {
+                    continue;
+                }
+                if let Some(content) = response.content.shift_remove("application/json") {
+                    response
+                        .content
+                        .insert("application/problem+json".into(), content);
                 }
             }
         }

@@ -24,7 +24,7 @@ pub struct CreateIssuer {
     #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     pub issuer_id: String,
     /// Display name: plain text (no control or bidirectional formatting characters).
-    #[schema(value_type = crate::openapi::PlainName)]
+    #[schema(value_type = crate::doc_schemas::PlainName)]
     pub name: String,
     /// The EC P-256 public key its app signs with, with `kid`.
     #[schema(value_type = provisio_tsp::wire::EcPublicJwkWithKid)]
@@ -36,7 +36,7 @@ pub struct CreateIssuer {
     pub notification_url: Option<String>,
     /// Its card ranges: prefixes of 6 to 11 digits (docs/protocol.md §17.1), at most 1,000.
     #[serde(default)]
-    #[schema(value_type = Vec<crate::openapi::BinRange>, max_items = 1000)]
+    #[schema(value_type = Vec<crate::doc_schemas::BinRange>, max_items = 1000)]
     pub bin_ranges: Vec<String>,
     /// Its pushes still step up in the step-up band, instead of being approved as
     /// authenticated by its app (docs/protocol.md §17.6). Default `false`.
@@ -72,7 +72,7 @@ pub struct CreateTokenRequestor {
     #[schema(pattern = "^[0-9]{11}$")]
     pub token_requestor_id: String,
     /// Display name: plain text (no control or bidirectional formatting characters).
-    #[schema(value_type = crate::openapi::PlainName)]
+    #[schema(value_type = crate::doc_schemas::PlainName)]
     pub name: String,
     /// `external` (default) or `hosted`.
     #[serde(default)]

@@ -25,7 +25,7 @@ const MAX_RANGES: usize = 1_000;
 pub(crate) struct BinRanges {
     /// Card number prefixes of 6 to 11 digits, at most 1,000; the longest matching prefix
     /// picks the issuer.
-    #[schema(example = json!(["489537"]), value_type = Vec<crate::openapi::BinRange>, max_items = 1000)]
+    #[schema(example = json!(["489537"]), value_type = Vec<crate::doc_schemas::BinRange>, max_items = 1000)]
     pub(crate) bin_ranges: Vec<String>,
 }
 

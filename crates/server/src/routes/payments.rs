@@ -29,7 +29,7 @@ pub struct CreateNetwork {
     #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     pub network_id: String,
     /// Display name: plain text (no control or bidirectional formatting characters).
-    #[schema(value_type = crate::openapi::PlainName)]
+    #[schema(value_type = crate::doc_schemas::PlainName)]
     pub name: String,
 }
 
