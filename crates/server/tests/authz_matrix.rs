@@ -37,9 +37,9 @@ const PUBLIC: [&str; 5] = [
     "GET /v1/keys/jwks.json",
     "GET /v1/wallet-module",
 ];
-const SP_PUBLIC: [&str; 1] = ["GET /v1/sp/keys/handover"];
+const SEI_PUBLIC: [&str; 2] = ["GET /healthz", "GET /openapi.json"];
+const SP_PUBLIC: [&str; 3] = ["GET /healthz", "GET /openapi.json", "GET /v1/sp/keys/handover"];
 /// Served by the TSM roles but not in their documents (closures in `sei/mod.rs`, `sp/mod.rs`).
-const TSM_UNDOCUMENTED: [&str; 2] = ["GET /healthz", "GET /openapi.json"];
 
 /// A well-formed key that no role made.
 const UNKNOWN_KEY: &str = "pvk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -625,7 +625,7 @@ async fn every_tsm_operation_checks_its_caller() {
     let mut total = 0;
     let mut failures = Vec::new();
     for (role, app, source, public) in [
-        ("SEI-TSM", &sei, "src/sei/mod.rs", &[][..]),
+        ("SEI-TSM", &sei, "src/sei/mod.rs", &SEI_PUBLIC[..]),
         ("SP-TSM", &sp, "src/sp/mod.rs", &SP_PUBLIC[..]),
     ] {
         let (_, doc) = call(app, "GET", "/openapi.json", None, vec![], None).await;
@@ -633,16 +633,13 @@ async fn every_tsm_operation_checks_its_caller() {
         let documented: BTreeSet<String> = ops.iter().map(Op::name).collect();
         let undocumented: BTreeSet<String> =
             routed(source).difference(&documented).cloned().collect();
-        assert_eq!(
-            undocumented,
-            TSM_UNDOCUMENTED.iter().map(|s| (*s).to_owned()).collect(),
-            "{role}"
-        );
-        let open_ops: Vec<String> = ops
+        assert!(undocumented.is_empty(), "{role} routes undocumented: {undocumented:?}");
+        let open_ops: BTreeSet<String> = ops
             .iter()
             .filter(|o| o.roles.is_none())
             .map(Op::name)
             .collect();
+        let public: BTreeSet<String> = public.iter().map(|s| (*s).to_owned()).collect();
         assert_eq!(open_ops, public, "{role}");
         let ids: BTreeMap<&str, String> = ["request_id", "message_id", "session_id", "job_id"]
             .into_iter()

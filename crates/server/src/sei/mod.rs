@@ -28,11 +28,8 @@ use axum::routing::{get, post};
 /// The SEI-TSM's routes.
 pub fn sei_router(state: SeiState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/openapi.json",
-            get(|| async { axum::Json(<openapi::SeiApiDoc as utoipa::OpenApi>::openapi()) }),
-        )
+        .route("/healthz", get(routes::healthz))
+        .route("/openapi.json", get(routes::openapi))
         .route("/v1/sei/admin/elements", post(routes::add_element))
         .route(
             "/v1/sei/admin/service-providers",

@@ -26,11 +26,8 @@ use axum::routing::{get, post};
 /// The SP-TSM's routes.
 pub fn sp_router(state: SpState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/openapi.json",
-            get(|| async { axum::Json(<openapi::SpApiDoc as utoipa::OpenApi>::openapi()) }),
-        )
+        .route("/healthz", get(routes::healthz))
+        .route("/openapi.json", get(routes::openapi))
         .route("/v1/sp/keys/handover", get(routes::handover_key))
         .route("/v1/sp/admin/callers", post(routes::add_caller))
         .route("/v1/sp/jobs", post(routes::create_job))
