@@ -7,11 +7,11 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Args;
 use provisio_crypto::{AwsLcProvider, SecretBytes};
+use provisio_server::serving::{HttpLimits, Outgoing, Serving, Tls, TlsFiles, serve};
 use provisio_server::{
     NoGateway, NotificationSink, SeiLink, SeiState, SpState, SystemClock, WebhookSink, bootstrap,
     new_api_key, sei_router, sp_router, spawn_delivery, spawn_pending_sweep, spawn_sp_driver,
 };
-use provisio_server::serving::{HttpLimits, Outgoing, Serving, Tls, TlsFiles, serve};
 use provisio_store::{SqlStore, Store};
 use tokio::net::TcpListener;
 
@@ -172,8 +172,15 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     match args.role {
         Role::SeiTsm => return serve_sei(listener, serving, &url, master, &admin_key).await,
         Role::SpTsm => {
-            return serve_sp(listener, (serving, outgoing), &url, master, &admin_key, &args.sp)
-                .await;
+            return serve_sp(
+                listener,
+                (serving, outgoing),
+                &url,
+                master,
+                &admin_key,
+                &args.sp,
+            )
+            .await;
         }
         Role::Tsp => {}
     }
@@ -201,7 +208,13 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Pending tokens whose step-up never passed are deleted after `[tokens] pending_ttl_days`.
     spawn_pending_sweep(state.clone());
     tracing::info!(listen = %listener.local_addr()?, tls = serving.tls.is_some(), database = %redact_url(&url), "provisio serving");
-    serve(listener, provisio_server::router(state), serving, shutdown_signal()).await?;
+    serve(
+        listener,
+        provisio_server::router(state),
+        serving,
+        shutdown_signal(),
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

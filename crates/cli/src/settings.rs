@@ -99,8 +99,11 @@ impl ConfigFile {
                 Some(_) => bail!("http.{name} must be 1 to 3600 seconds"),
             }
         };
-        l.header_read_timeout =
-            seconds("header_read_timeout_s", h.header_read_timeout_s, l.header_read_timeout)?;
+        l.header_read_timeout = seconds(
+            "header_read_timeout_s",
+            h.header_read_timeout_s,
+            l.header_read_timeout,
+        )?;
         l.request_timeout = seconds("request_timeout_s", h.request_timeout_s, l.request_timeout)?;
         l.idle_timeout = seconds("idle_timeout_s", h.idle_timeout_s, l.idle_timeout)?;
         if let Some(n) = h.max_connections {
@@ -109,7 +112,9 @@ impl ConfigFile {
             }
             l.max_connections = n;
         }
-        l.auth_failures_per_minute = h.auth_failures_per_minute.unwrap_or(l.auth_failures_per_minute);
+        l.auth_failures_per_minute = h
+            .auth_failures_per_minute
+            .unwrap_or(l.auth_failures_per_minute);
         Ok(l)
     }
 
@@ -316,17 +321,35 @@ mod tests {
 
     #[test]
     fn the_http_table_sets_the_limits_and_refuses_nonsense() {
-        let l = parse("[http]\nrequest_timeout_s = 5\nmax_connections = 64\nauth_failures_per_minute = 0\n")
-            .unwrap()
-            .http_limits()
-            .unwrap();
+        let l = parse(
+            "[http]\nrequest_timeout_s = 5\nmax_connections = 64\nauth_failures_per_minute = 0\n",
+        )
+        .unwrap()
+        .http_limits()
+        .unwrap();
         assert_eq!(l.request_timeout, Duration::from_secs(5));
         assert_eq!(l.max_connections, 64);
         assert_eq!(l.auth_failures_per_minute, 0);
-        assert_eq!(l.header_read_timeout, HttpLimits::default().header_read_timeout);
-        assert!(parse("[http]\nidle_timeout_s = 0\n").unwrap().http_limits().is_err());
-        assert!(parse("[http]\nmax_connections = 0\n").unwrap().http_limits().is_err());
-        assert!(parse("[http]\nkeep_alive = true\n").is_err(), "unknown members are refused");
+        assert_eq!(
+            l.header_read_timeout,
+            HttpLimits::default().header_read_timeout
+        );
+        assert!(
+            parse("[http]\nidle_timeout_s = 0\n")
+                .unwrap()
+                .http_limits()
+                .is_err()
+        );
+        assert!(
+            parse("[http]\nmax_connections = 0\n")
+                .unwrap()
+                .http_limits()
+                .is_err()
+        );
+        assert!(
+            parse("[http]\nkeep_alive = true\n").is_err(),
+            "unknown members are refused"
+        );
     }
 
     #[test]

@@ -123,7 +123,10 @@ fn demo_passes_and_never_reveals_the_pan() {
 
     let mut files = 0;
     // The databases, and the demo's TLS material in tls/.
-    let mut paths: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     while let Some(path) = paths.pop() {
         if path.is_dir() {
             paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));

@@ -3,6 +3,8 @@
 //! it present a renewed certificate to new connections; with a client CA it serves only
 //! callers holding a certificate of that CA.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -15,7 +17,10 @@ const ADMIN_KEY: &str = "pvk_serve-tls-test-admin-key-0123456789abcdef";
 fn provisio(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_provisio"));
     c.env("PROVISIO_ADMIN_KEY", ADMIN_KEY)
-        .env("PROVISIO_MASTER_KEY", "0123456789abcdef".repeat(2) + "fedcba9876543210fedcba9876543210")
+        .env(
+            "PROVISIO_MASTER_KEY",
+            "0123456789abcdef".repeat(2) + "fedcba9876543210fedcba9876543210",
+        )
         .arg("serve")
         .arg("--data-dir")
         .arg(dir);
@@ -23,16 +28,26 @@ fn provisio(dir: &std::path::Path) -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
 fn a_non_loopback_listener_in_clear_is_refused_unless_a_proxy_is_declared() {
     let dir = tempfile::tempdir().unwrap();
-    let out = provisio(dir.path()).args(["--listen", "0.0.0.0:0"]).output().unwrap();
+    let out = provisio(dir.path())
+        .args(["--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("without TLS") && err.contains("--behind-tls-proxy"), "{err}");
+    assert!(
+        err.contains("without TLS") && err.contains("--behind-tls-proxy"),
+        "{err}"
+    );
 
     let mut proxied = Killed(
         provisio(dir.path())
@@ -43,7 +58,10 @@ fn a_non_loopback_listener_in_clear_is_refused_unless_a_proxy_is_declared() {
             .unwrap(),
     );
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(proxied.0.try_wait().unwrap().is_none(), "it serves behind a declared proxy");
+    assert!(
+        proxied.0.try_wait().unwrap().is_none(),
+        "it serves behind a declared proxy"
+    );
 }
 
 struct Killed(Child);
@@ -101,23 +119,42 @@ async fn serves_https_and_reloads_the_certificate_on_sighup() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(seen.as_deref(), Some(first.as_slice()), "the server did not come up on HTTPS");
+    assert_eq!(
+        seen.as_deref(),
+        Some(first.as_slice()),
+        "the server did not come up on HTTPS"
+    );
 
     let renewed = der(&pki.issue("server").unwrap());
     assert_ne!(renewed, first);
     let pid = server.0.id().to_string();
-    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let mut now = None;
     for _ in 0..300 {
         // A fresh client: a fresh connection, so a fresh handshake.
-        let fresh = Outgoing::load(Some(&pki.ca()), None).unwrap().client().tls_info(true).build().unwrap();
+        let fresh = Outgoing::load(Some(&pki.ca()), None)
+            .unwrap()
+            .client()
+            .tls_info(true)
+            .build()
+            .unwrap();
         now = presented(&fresh, &url).await;
         if now.as_deref() == Some(renewed.as_slice()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(now.as_deref(), Some(renewed.as_slice()), "SIGHUP did not reload the certificate");
+    assert_eq!(
+        now.as_deref(),
+        Some(renewed.as_slice()),
+        "SIGHUP did not reload the certificate"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +180,11 @@ async fn with_a_client_ca_only_callers_with_its_certificates_are_served() {
     );
     let url = format!("https://127.0.0.1:{port}/healthz");
     let caller = pki.issue("bank-tsm").unwrap();
-    let with_cert = Outgoing::load(Some(&pki.ca()), Some(&caller)).unwrap().client().build().unwrap();
+    let with_cert = Outgoing::load(Some(&pki.ca()), Some(&caller))
+        .unwrap()
+        .client()
+        .build()
+        .unwrap();
     let mut up = false;
     for _ in 0..600 {
         if let Ok(r) = with_cert.get(&url).send().await {
@@ -153,7 +194,17 @@ async fn with_a_client_ca_only_callers_with_its_certificates_are_served() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(up, "the server did not come up, or refused a certificate of its client CA");
-    let anonymous = Outgoing::load(Some(&pki.ca()), None).unwrap().client().build().unwrap();
-    assert!(anonymous.get(&url).send().await.is_err(), "served a caller without a certificate");
+    assert!(
+        up,
+        "the server did not come up, or refused a certificate of its client CA"
+    );
+    let anonymous = Outgoing::load(Some(&pki.ca()), None)
+        .unwrap()
+        .client()
+        .build()
+        .unwrap();
+    assert!(
+        anonymous.get(&url).send().await.is_err(),
+        "served a caller without a certificate"
+    );
 }

@@ -78,10 +78,7 @@ async fn handle(
         let (base, _) = url
             .split_once("/v1/")
             .ok_or_else(|| ClientError::Transport("unexpected delegation URL".into()))?;
-        (
-            sei.at(base, ticket),
-            "/v1/sp/ota/sessions".to_owned(),
-        )
+        (sei.at(base, ticket), "/v1/sp/ota/sessions".to_owned())
     };
     let open = OpenSession {
         sp_id: message.wake.sp_id.clone(),

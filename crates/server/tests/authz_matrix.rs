@@ -38,9 +38,11 @@ const PUBLIC: [&str; 5] = [
     "GET /v1/wallet-module",
 ];
 const SEI_PUBLIC: [&str; 2] = ["GET /healthz", "GET /openapi.json"];
-const SP_PUBLIC: [&str; 3] = ["GET /healthz", "GET /openapi.json", "GET /v1/sp/keys/handover"];
-/// Served by the TSM roles but not in their documents (closures in `sei/mod.rs`, `sp/mod.rs`).
-
+const SP_PUBLIC: [&str; 3] = [
+    "GET /healthz",
+    "GET /openapi.json",
+    "GET /v1/sp/keys/handover",
+];
 /// A well-formed key that no role made.
 const UNKNOWN_KEY: &str = "pvk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 const HOSTED: &str = "40010099999";
@@ -633,7 +635,10 @@ async fn every_tsm_operation_checks_its_caller() {
         let documented: BTreeSet<String> = ops.iter().map(Op::name).collect();
         let undocumented: BTreeSet<String> =
             routed(source).difference(&documented).cloned().collect();
-        assert!(undocumented.is_empty(), "{role} routes undocumented: {undocumented:?}");
+        assert!(
+            undocumented.is_empty(),
+            "{role} routes undocumented: {undocumented:?}"
+        );
         let open_ops: BTreeSet<String> = ops
             .iter()
             .filter(|o| o.roles.is_none())

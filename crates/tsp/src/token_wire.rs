@@ -272,8 +272,20 @@ mod tests {
     fn card_bodies_never_show_the_pan_in_debug() {
         let pan = "4000123456789017";
         let shown = [
-            format!("{:?}", super::SearchRequest { pan: Some(pan.into()), ..Default::default() }),
-            format!("{:?}", super::CardChangeRequest { pan: pan.into(), reason: "LOST".into() }),
+            format!(
+                "{:?}",
+                super::SearchRequest {
+                    pan: Some(pan.into()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                super::CardChangeRequest {
+                    pan: pan.into(),
+                    reason: "LOST".into()
+                }
+            ),
             format!(
                 "{:?}",
                 super::ReissueRequest {

@@ -670,14 +670,19 @@ mod tests {
             #[allow(dead_code)]
             amount_minor: Option<u64>,
         }
-        let detail = |body: &str| {
-            super::json_error_detail(&serde_json::from_str::<Body>(body).unwrap_err())
-        };
+        let detail =
+            |body: &str| super::json_error_detail(&serde_json::from_str::<Body>(body).unwrap_err());
         assert!(detail(r#"{"cvv": 1}"#).contains("unknown member `cvv`"));
         // A lost closing quote runs the name on over the value that follows it.
-        for body in [r#"{"amount_minor:4000123456789017, "x": 1}"#, r#"{"4000123456789017": 1}"#] {
+        for body in [
+            r#"{"amount_minor:4000123456789017, "x": 1}"#,
+            r#"{"4000123456789017": 1}"#,
+        ] {
             let d = detail(body);
-            assert!(!d.contains("4000123456789017") && d.contains("an unknown member"), "{d}");
+            assert!(
+                !d.contains("4000123456789017") && d.contains("an unknown member"),
+                "{d}"
+            );
         }
     }
 

@@ -60,14 +60,19 @@ impl DemoTls {
     /// Checks that a server requiring client certificates refuses a caller without one (the
     /// handshake fails, no HTTP answer).
     pub(super) async fn refuses_anonymous(&self, base: &str) -> anyhow::Result<()> {
-        let anonymous = Outgoing::load(Some(&self.pki.ca()), None)?.client().build()?;
+        let anonymous = Outgoing::load(Some(&self.pki.ca()), None)?
+            .client()
+            .build()?;
         let refused = anonymous.get(format!("{base}/healthz")).send().await;
         ensure!(
             refused.is_err(),
             "{base} answered a caller without a client certificate"
         );
         let answered = self.http.get(format!("{base}/healthz")).send().await?;
-        ensure!(answered.status().is_success(), "{base} refused the demo's certificate");
+        ensure!(
+            answered.status().is_success(),
+            "{base} refused the demo's certificate"
+        );
         Ok(())
     }
 }

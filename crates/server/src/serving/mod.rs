@@ -8,7 +8,6 @@ mod pki;
 mod throttle;
 mod tls;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,10 +133,8 @@ pub async fn serve(
             match tls {
                 None => connection(io, peer, app, limits, activity, stopping).await,
                 Some(tls) => {
-                    let handshake = tokio::time::timeout(
-                        limits.header_read_timeout,
-                        tls.acceptor().accept(io),
-                    );
+                    let handshake =
+                        tokio::time::timeout(limits.header_read_timeout, tls.acceptor().accept(io));
                     match handshake.await {
                         Ok(Ok(io)) => connection(io, peer, app, limits, activity, stopping).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
@@ -188,7 +185,7 @@ async fn connection<T>(
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         let app = app.clone();
-        async move { Ok::<_, Infallible>(app.oneshot(request.map(axum::body::Body::new)).await?) }
+        app.oneshot(request.map(axum::body::Body::new))
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -244,7 +241,10 @@ mod tests {
             ..Serving::default()
         };
         for local in ["127.0.0.1:8080", "[::1]:8080"] {
-            assert!(clear.check_listen(local.parse().unwrap()).is_ok(), "{local}");
+            assert!(
+                clear.check_listen(local.parse().unwrap()).is_ok(),
+                "{local}"
+            );
         }
         for exposed in ["0.0.0.0:8080", "192.0.2.7:443", "[::]:8080"] {
             let refused = clear.check_listen(exposed.parse().unwrap()).unwrap_err();

@@ -19,7 +19,9 @@ pub struct LocalPki {
 
 impl std::fmt::Debug for LocalPki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalPki").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("LocalPki")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -32,11 +34,15 @@ impl LocalPki {
     pub fn create(dir: &Path) -> Result<Self, TlsError> {
         std::fs::create_dir_all(dir).map_err(|e| super::tls::file_error(dir, e))?;
         let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::CommonName, "Provisio local CA");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Provisio local CA");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let key = KeyPair::generate().map_err(|e| failed("CA key", e))?;
-        let cert = params.self_signed(&key).map_err(|e| failed("CA certificate", e))?;
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| failed("CA certificate", e))?;
         let ca = dir.join("ca.pem");
         std::fs::write(&ca, cert.pem()).map_err(|e| super::tls::file_error(&ca, e))?;
         Ok(Self {
@@ -56,7 +62,9 @@ impl LocalPki {
     pub fn issue(&self, name: &str) -> Result<TlsFiles, TlsError> {
         let mut params = CertificateParams::new(vec!["localhost".to_owned()])
             .map_err(|e| failed("certificate names", e))?;
-        params.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress([127, 0, 0, 1].into()));
         params
             .subject_alt_names
             .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
@@ -74,7 +82,8 @@ impl LocalPki {
             key: self.dir.join(format!("{name}.key")),
             client_ca: None,
         };
-        std::fs::write(&files.cert, cert.pem()).map_err(|e| super::tls::file_error(&files.cert, e))?;
+        std::fs::write(&files.cert, cert.pem())
+            .map_err(|e| super::tls::file_error(&files.cert, e))?;
         std::fs::write(&files.key, key.serialize_pem())
             .map_err(|e| super::tls::file_error(&files.key, e))?;
         Ok(files)

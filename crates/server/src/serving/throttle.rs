@@ -143,7 +143,10 @@ pub(crate) async fn throttle(
     // Only requests that present a credential are refused: the public operations (health,
     // the documents, the key set) stay reachable from a throttled address.
     let presents_key = request.headers().contains_key(header::AUTHORIZATION);
-    if let Some(wait) = throttle.blocked(peer, Instant::now()).filter(|_| presents_key) {
+    if let Some(wait) = throttle
+        .blocked(peer, Instant::now())
+        .filter(|_| presents_key)
+    {
         tracing::warn!(%peer, "throttled: too many failed authentications");
         let seconds = wait.as_secs().max(1);
         let mut answer = ApiError::new(
@@ -181,11 +184,18 @@ mod tests {
         }
         assert_eq!(t.blocked(A, t0), None, "two failures are under the limit");
         t.failed(A, t0);
-        assert_eq!(t.blocked(A, t0 + Duration::from_secs(20)), Some(Duration::from_secs(40)));
+        assert_eq!(
+            t.blocked(A, t0 + Duration::from_secs(20)),
+            Some(Duration::from_secs(40))
+        );
         assert_eq!(t.blocked(B, t0), None, "another address is not affected");
         assert_eq!(t.blocked(A, t0 + WINDOW), None, "the minute is over");
         t.failed(A, t0 + WINDOW);
-        assert_eq!(t.blocked(A, t0 + WINDOW), None, "a new minute counts from zero");
+        assert_eq!(
+            t.blocked(A, t0 + WINDOW),
+            None,
+            "a new minute counts from zero"
+        );
     }
 
     #[test]
@@ -211,7 +221,10 @@ mod tests {
     #[test]
     fn behind_a_proxy_the_last_forwarded_address_counts() {
         let mut h = HeaderMap::new();
-        h.append("x-forwarded-for", HeaderValue::from_static("203.0.113.9, 192.0.2.1"));
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9, 192.0.2.1"),
+        );
         assert_eq!(forwarded_for(&h), Some(A));
         h.append("x-forwarded-for", HeaderValue::from_static("192.0.2.2"));
         assert_eq!(forwarded_for(&h), Some(B));

@@ -81,7 +81,12 @@ struct Identity {
 
 impl ResolvesServerCert for Identity {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().unwrap_or_else(|e| e.into_inner()).clone())
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
     }
 }
 
@@ -165,8 +170,12 @@ impl Tls {
             };
             while hangups.recv().await.is_some() {
                 match tls.reload() {
-                    Ok(()) => tracing::info!(cert = %tls.identity.files.cert.display(), "TLS certificate reloaded"),
-                    Err(e) => tracing::error!(error = %e, "TLS certificate not reloaded; the current one stays"),
+                    Ok(()) => {
+                        tracing::info!(cert = %tls.identity.files.cert.display(), "TLS certificate reloaded")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS certificate not reloaded; the current one stays")
+                    }
                 }
             }
         });
