@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use provisio_server::Clock;
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test]
 async fn an_approval_de_tokenises_and_every_rule_declines_with_its_reason() {

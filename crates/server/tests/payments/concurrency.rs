@@ -8,7 +8,7 @@ use provisio_server::bootstrap;
 use provisio_store::{SqlStore, Store};
 use serde_json::Value;
 
-use crate::support::*;
+use super::support::*;
 
 async fn race(apps: &[axum::Router], key: &str, body: &Value) -> Vec<(String, Option<String>)> {
     let mut tasks = Vec::new();

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test]
 async fn a_network_registers_once_and_only_a_network_key_authorises() {

@@ -1,6 +1,6 @@
 //! The issuer's card-level changes and card reissue (docs/protocol.md §15.3).
 
-use crate::support::*;
+use super::support::*;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::*;
+use super::support::*;
 use axum::http::StatusCode;
 use provisio_tsp::records::TokenStatus;
 use serde_json::json;

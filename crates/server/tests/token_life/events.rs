@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::*;
+use super::support::*;
 use axum::http::StatusCode;
 use provisio_server::{MemorySink, spawn_delivery};
 use serde_json::{Value, json};

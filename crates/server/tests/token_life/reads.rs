@@ -1,6 +1,6 @@
 //! Reading and searching tokens as each participant (docs/protocol.md §15.2).
 
-use crate::support::*;
+use super::support::*;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::support::*;
+use super::support::*;
 use axum::http::StatusCode;
 use provisio_server::{MemorySink, spawn_delivery, sweep_pending};
 use provisio_tsp::TspConfig;

@@ -11,12 +11,15 @@
     clippy::panic
 )]
 
-#[path = "../common/mod.rs"]
 mod common;
-mod support;
 
-mod cards;
-mod changes;
-mod events;
-mod reads;
-mod settings;
+/// The tests, one file each in `token_life/`.
+mod token_life {
+    mod support;
+
+    mod cards;
+    mod changes;
+    mod events;
+    mod reads;
+    mod settings;
+}

@@ -8,10 +8,13 @@
     clippy::panic
 )]
 
-#[path = "../common/mod.rs"]
 mod common;
-mod support;
 
-mod authorize;
-mod concurrency;
-mod registration;
+/// The tests, one file each in `payments/`.
+mod payments {
+    mod support;
+
+    mod authorize;
+    mod concurrency;
+    mod registration;
+}
