@@ -299,14 +299,6 @@ fn seed() -> u64 {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -382,7 +374,7 @@ async fn crash_run(url: &str, dir: &Path) -> Counts {
     println!("crash test seed {seed} (PROVISIO_CRASH_SEED={seed} replays the kill schedule)");
     let mut rng = Rng(seed);
     let mut server = Server {
-        port: free_port(),
+        port: provisio_testkit::free_port(),
         url: url.to_owned(),
         dir: dir.to_path_buf(),
         child: None,

@@ -27,14 +27,6 @@ fn provisio(dir: &std::path::Path) -> Command {
     c
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn a_non_loopback_listener_in_clear_is_refused_unless_a_proxy_is_declared() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,7 +82,7 @@ async fn serves_https_and_reloads_the_certificate_on_sighup() {
     let pki = LocalPki::create(&dir.path().join("tls")).unwrap();
     let files = pki.issue("server").unwrap();
     let first = der(&files);
-    let port = free_port();
+    let port = provisio_testkit::free_port();
     let server = Killed(
         provisio(&dir.path().join("data"))
             .arg("--listen")
@@ -162,7 +154,7 @@ async fn with_a_client_ca_only_callers_with_its_certificates_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let pki = LocalPki::create(&dir.path().join("tls")).unwrap();
     let files = pki.issue("carrier-tsm").unwrap();
-    let port = free_port();
+    let port = provisio_testkit::free_port();
     let _server = Killed(
         provisio(&dir.path().join("data"))
             .args(["--role", "sei-tsm", "--listen"])

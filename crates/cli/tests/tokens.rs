@@ -41,20 +41,12 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn serve() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let crypto = AwsLcProvider::new();
     let mut master = [0u8; 32];
     crypto.fill_random(&mut master).unwrap();
-    let port = free_port();
+    let port = provisio_testkit::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_provisio"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
@@ -331,7 +323,7 @@ async fn tokens_reads_finds_and_changes_a_token_on_a_running_server() {
 
 #[test]
 fn tokens_without_a_server_exits_3() {
-    let base = format!("http://127.0.0.1:{}", free_port());
+    let base = format!("http://127.0.0.1:{}", provisio_testkit::free_port());
     let r = tokens(&base, Some(ADMIN), &["get", "tr_1"], None);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.starts_with("error: cannot reach"), "{}", r.stderr);

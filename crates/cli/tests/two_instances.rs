@@ -43,21 +43,13 @@ impl Drop for Instance {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start(
     url: &str,
     master: &str,
     config: &std::path::Path,
     dir: &std::path::Path,
 ) -> Instance {
-    let port = free_port();
+    let port = provisio_testkit::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_provisio"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--database-url")

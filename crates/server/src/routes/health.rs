@@ -19,6 +19,13 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// 200 while the process serves: the TSM roles' health (docs/protocol.md §11, §12).
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process serves", body = String, content_type = "text/plain")))]
+pub(crate) async fn alive() -> &'static str {
+    "ok"
+}
+
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]

@@ -28,7 +28,7 @@ use axum::routing::{get, post};
 /// The SEI-TSM's routes.
 pub fn sei_router(state: SeiState) -> Router {
     Router::new()
-        .route("/healthz", get(routes::healthz))
+        .route("/healthz", get(crate::routes::health::alive))
         .route("/openapi.json", get(routes::openapi))
         .route("/v1/sei/admin/elements", post(routes::add_element))
         .route(

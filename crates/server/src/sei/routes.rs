@@ -437,13 +437,6 @@ fn log_rows(session_id: &str, sp_id: &str, request_id: &str, log: &[Logged]) -> 
         .collect()
 }
 
-/// 200 while the process serves.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "The process serves", body = String, content_type = "text/plain")))]
-pub(crate) async fn healthz() -> &'static str {
-    "ok"
-}
-
 /// This role's OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]

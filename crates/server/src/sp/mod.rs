@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 /// The SP-TSM's routes.
 pub fn sp_router(state: SpState) -> Router {
     Router::new()
-        .route("/healthz", get(routes::healthz))
+        .route("/healthz", get(crate::routes::health::alive))
         .route("/openapi.json", get(routes::openapi))
         .route("/v1/sp/keys/handover", get(routes::handover_key))
         .route("/v1/sp/admin/callers", post(routes::add_caller))
