@@ -442,12 +442,14 @@ async fn answer_empty(r: Result<reqwest::Response, reqwest::Error>) -> Result<()
         return Ok(());
     }
     let status = r.status();
-    let url = r.url().to_string();
+    let url = capture::is_enabled().then(|| r.url().to_string());
     let bytes = r
         .bytes()
         .await
         .map_err(|e| ClientError::Transport(e.to_string()))?;
-    capture::response(status.as_u16(), &url, &bytes);
+    if let Some(url) = url {
+        capture::response(status.as_u16(), &url, &bytes);
+    }
     let problem: Problem = serde_json::from_slice(&bytes)
         .map_err(|_| ClientError::Transport(format!("HTTP {status} without a problem document")))?;
     Err(ClientError::Problem(problem))
@@ -458,12 +460,14 @@ async fn answer<T: DeserializeOwned>(
 ) -> Result<T, ClientError> {
     let r = r.map_err(|e| ClientError::Transport(e.to_string()))?;
     let status = r.status();
-    let url = r.url().to_string();
+    let url = capture::is_enabled().then(|| r.url().to_string());
     let bytes = r
         .bytes()
         .await
         .map_err(|e| ClientError::Transport(e.to_string()))?;
-    capture::response(status.as_u16(), &url, &bytes);
+    if let Some(url) = url {
+        capture::response(status.as_u16(), &url, &bytes);
+    }
     if status.is_success() {
         serde_json::from_slice(&bytes)
             .map_err(|e| ClientError::Transport(format!("undocumented answer: {e}")))

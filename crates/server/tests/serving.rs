@@ -205,6 +205,17 @@ async fn failed_authentication_is_throttled_per_peer_address() {
     let guessing_again = || client_from([127, 0, 0, 1]);
     let (status, _, _) = call(guessing, t.wallet_key.clone()).await;
     assert_eq!(status, 429);
+    // The 429 carries the headers of every answer.
+    let throttled = guessing_again()
+        .post(&url)
+        .bearer_auth("pvk_wrong")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(throttled.status(), 429);
+    assert_eq!(throttled.headers()["cache-control"], "no-store");
+    assert_eq!(throttled.headers()["x-content-type-options"], "nosniff");
     // The public operations stay reachable from it.
     let health = guessing_again()
         .get(format!("http://{addr}/healthz"))

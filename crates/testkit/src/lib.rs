@@ -23,4 +23,3 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
         .port()
 }
-

@@ -166,9 +166,6 @@ fn with_limits(app: Router, serving: &Serving) -> Router {
         serving.limits.request_timeout,
         deadline,
     ))
-    .layer(axum::middleware::map_response(
-        crate::headers::security_headers,
-    ))
 }
 
 /// One connection: HTTP/1.1 with the header timeout, closed when idle or at shutdown.
@@ -224,7 +221,7 @@ async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -
             answer
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            answer
+            crate::headers::secured(answer)
         }
     }
 }

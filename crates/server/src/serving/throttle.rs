@@ -157,7 +157,7 @@ pub(crate) async fn throttle(
         answer
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return answer;
+        return crate::headers::secured(answer);
     }
     let kind = principal_kind(request.uri().path());
     let answer = next.run(request).await;
