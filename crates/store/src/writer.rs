@@ -27,6 +27,7 @@ use provisio_tsp::records::NewProvisioning;
 use provisio_tsp::{Authorized, NewAuthorization, PaymentError, Recorded};
 use tokio::sync::oneshot;
 
+use crate::db::checkpointer::Gate;
 use crate::db::conn::{Backend, Conn, savepoint};
 use crate::db::payments::{paying_token, record_authorizations};
 use crate::db::provisioning::{Item, fits_one_statement, insert_in_one_statement, insert_many};
@@ -75,12 +76,18 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts `writers` writer threads, each with a connection of its own.
-    pub(crate) fn start(writers: usize, connect: Connect) -> Result<Self, StoreError> {
+    /// Starts `writers` writer threads, each with a connection of its own. With a `gate`
+    /// (SQLite's checkpointer, `db/checkpointer.rs`), each batch is committed holding it.
+    pub(crate) fn start(
+        writers: usize,
+        connect: Connect,
+        gate: Option<Arc<Gate>>,
+    ) -> Result<Self, StoreError> {
         let mut queues = Vec::new();
         for i in 0..writers.max(1) {
             let (queue, rx) = crossbeam_channel::bounded::<Write>(4096);
             let mut slot = Slot::new(connect.clone());
+            let gate = gate.clone();
             std::thread::Builder::new()
                 .name(format!("store-writer-{i}"))
                 .spawn(move || {
@@ -92,6 +99,7 @@ impl Writer {
                                 Err(_) => break,
                             }
                         }
+                        let _held = gate.as_deref().map(Gate::hold);
                         commit_batch(&mut slot, batch);
                     }
                 })

@@ -6,6 +6,7 @@
 //! concern, each a set of functions on a `&mut dyn Conn`: they run in whatever transaction
 //! their caller holds and never do I/O of their own beyond their statements.
 
+pub(crate) mod checkpointer;
 pub(crate) mod codec;
 pub(crate) mod conn;
 pub(crate) mod facts;

@@ -50,46 +50,16 @@ impl SqliteConn {
     /// Opens the writer's connection: as [`Self::open`], without automatic checkpoints. SQLite
     /// runs those in the committing connection, so every thousandth page's commit would stall
     /// the whole batch behind it while the write-ahead log is copied into the database and
-    /// synced; [`spawn_checkpointer`] does that work beside the writer instead.
+    /// synced; the checkpointer (`checkpointer.rs`) does that work beside the writer instead.
+    /// When the log starts again from its beginning, a file that had grown past 256 MiB is cut
+    /// back to that (`journal_size_limit`; `checkpointer.rs` restarts it at that length).
     pub(crate) fn open_writer(path: &Path, cache_kib: u32) -> Result<Self, DbError> {
         let c = Self::open(path, cache_kib)?;
         c.conn
-            .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 268435456;")
             .map_err(other)?;
         Ok(c)
     }
-}
-
-/// How often the checkpointer copies the write-ahead log into the database.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Starts the thread that checkpoints the database at `path` (a passive checkpoint, which
-/// never blocks the writer or a reader) every [`CHECKPOINT_EVERY`], for as long as `alive` can
-/// be upgraded: the store holds the other end.
-pub(crate) fn spawn_checkpointer(
-    path: std::path::PathBuf,
-    alive: std::sync::Weak<()>,
-) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("store-checkpointer".into())
-        .spawn(move || {
-            let mut conn = None;
-            while alive.upgrade().is_some() {
-                std::thread::sleep(CHECKPOINT_EVERY);
-                if conn.is_none() {
-                    conn = SqliteConn::open(&path, 1024).ok();
-                }
-                let failed = conn.as_ref().is_some_and(|c| {
-                    c.conn
-                        .execute_batch("PRAGMA wal_checkpoint(PASSIVE);")
-                        .is_err()
-                });
-                if failed {
-                    conn = None;
-                }
-            }
-        })
-        .map(|_| ())
 }
 
 impl Conn for SqliteConn {

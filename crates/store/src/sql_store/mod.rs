@@ -19,10 +19,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::StoreError;
+use crate::db::checkpointer::{self, Gate, Policy};
 use crate::db::conn::{Backend, Conn, transaction};
 use crate::db::migrate::migrate;
 use crate::db::postgres::PostgresConn;
-use crate::db::sqlite::{SqliteConn, spawn_checkpointer};
+use crate::db::sqlite::SqliteConn;
 use crate::db::workers::{Connect, Workers};
 use crate::writer::Writer;
 
@@ -157,26 +158,28 @@ impl SqlStore {
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))??;
-        let checkpointer = match (backend, url.strip_prefix("sqlite:")) {
+        let (checkpointer, gate) = match (backend, url.strip_prefix("sqlite:")) {
             (Backend::Sqlite, Some(rest)) => {
                 let alive = Arc::new(());
+                let gate = Arc::new(Gate::default());
                 let path = PathBuf::from(
                     rest.trim_start_matches("//")
                         .split('?')
                         .next()
                         .unwrap_or(""),
                 );
-                spawn_checkpointer(path, Arc::downgrade(&alive)).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot start the checkpointer: {e}"))
-                })?;
-                Some(alive)
+                checkpointer::spawn(path, gate.clone(), Policy::DEFAULT, Arc::downgrade(&alive))
+                    .map_err(|e| {
+                        StoreError::Unavailable(format!("cannot start the checkpointer: {e}"))
+                    })?;
+                (Some(alive), Some(gate))
             }
-            _ => None,
+            _ => (None, None),
         };
         Ok(Self {
             backend,
             readers: Workers::start("store-reader", readers as usize, read)?,
-            writer: Writer::start(writers, write)?,
+            writer: Writer::start(writers, write, gate)?,
             _checkpointer: checkpointer,
         })
     }
