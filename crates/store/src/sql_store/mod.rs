@@ -48,7 +48,9 @@ const DEFAULT_SQLITE_READERS: u32 = 2;
 /// only leaves.
 const SQLITE_WRITER_CACHE_KIB: u32 = 65_536;
 /// Each SQLite reader's page cache: the interior pages of the indexes the risk signals read at
-/// millions of rows.
+/// millions of rows, while nothing is written. SQLite empties it whenever a read transaction
+/// begins after another connection wrote (`pager_reset`), so under load it holds one
+/// statement's pages (docs/perf-journal.md, 2026-12-07).
 const SQLITE_READER_CACHE_KIB: u32 = 16_384;
 
 /// Connections per instance unless the URL's `pool_size` says otherwise.
