@@ -27,5 +27,5 @@ mod way;
 pub use assess::{FiredRule, ServiceAssessment, assess};
 pub use decision::{MergeRule, Outcome, Reason, RiskDecision, Thresholds, decide, evaluate};
 pub use policy::{DEFAULT_POLICY, Effect, MergeSettings, Policy, PolicyError, Profile, Rule};
-pub use signals::{Signal, SignalKind, Signals, WalletInput, WalletRisk};
+pub use signals::{COUNT_CAP, Signal, SignalKind, Signals, WalletInput, WalletRisk};
 pub use way::{IssuerDecision, IssuerVerdict, Way};

@@ -34,7 +34,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::Thresholds;
-use crate::signals::{Signal, SignalKind};
+use crate::signals::{COUNT_CAP, Signal, SignalKind};
 
 /// The policy compiled in, used when no policy file is configured.
 pub const DEFAULT_POLICY: &str = include_str!("default_policy.toml");
@@ -363,7 +363,17 @@ fn compile_rule(r: &RawRule) -> Result<Rule, String> {
         )),
     };
     let threshold = match signal.kind() {
-        SignalKind::RiskCount if r.below.is_none() => positive("at_least", r.at_least)?,
+        SignalKind::RiskCount if r.below.is_none() => {
+            let at_least = positive("at_least", r.at_least)?;
+            if at_least > COUNT_CAP {
+                return Err(format!(
+                    "rule {}: at_least must be at most {COUNT_CAP}, not {at_least} (counts read \
+                     at most {COUNT_CAP})",
+                    r.code
+                ));
+            }
+            at_least
+        }
         SignalKind::RiskAge if r.at_least.is_none() => positive("below", r.below)?,
         SignalKind::RiskFlag | SignalKind::MitigatingFlag
             if r.at_least.is_none() && r.below.is_none() =>
@@ -472,6 +482,19 @@ mod tests {
         let p = Policy::builtin();
         assert!(!p.rules().is_empty());
         assert!(!p.version().is_empty());
+    }
+
+    #[test]
+    fn a_count_cannot_be_tested_beyond_what_the_store_counts() {
+        let rule = |n: u32| {
+            format!(
+                "version = \"1\"\n[[rule]]\ncode = \"x\"\ntext = \"t\"\nsignal = \"device_attempts_24h\"\nat_least = {n}\nweight = 5\n"
+            )
+        };
+        assert!(Policy::from_toml(&rule(COUNT_CAP)).is_ok());
+        let e = refused(&rule(COUNT_CAP + 1));
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("at most 100"), "{e}");
     }
 
     #[test]

@@ -54,10 +54,15 @@ impl WalletInput {
     }
 }
 
+/// The most any count of [`Signals`] reads: 100 means "100 or more". The store stops counting
+/// there, so that a card, device or user with a flood of attempts costs each later request a
+/// bounded read (docs/flows/risk.md); a policy cannot test a count beyond it.
+pub const COUNT_CAP: u32 = 100;
+
 /// The token service's own signals, gathered from its store before the evaluation.
 ///
 /// Counts are over sliding windows ending at the request; "attempts" are processed push
-/// requests whatever their outcome.
+/// requests whatever their outcome. Every count reads at most [`COUNT_CAP`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Signals {

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use provisio_crypto::{AwsLcProvider, CryptoProvider, SecretBytes};
+use provisio_risk::COUNT_CAP;
 use provisio_store::{
     ApduLogRow, Conflict, Decide, IdempotencyRecord, IssuerRecord, NetworkRecord, OutboxStore,
     ParticipantStore, PaymentStore, ProvisioningStore, Role, ScriptStore, SignalQuery, SqlStore,
@@ -276,6 +277,74 @@ async fn risk_signals_count_every_acknowledged_provisioning_under_concurrency() 
         let next_day = store.risk_signals(&query(NOW + 86_401)).await.unwrap();
         assert_eq!(next_day.device_attempts_24h, 0, "{name}");
         assert_eq!(next_day.device_tokens, 24, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_flooded_card_device_and_user_read_as_the_cap() {
+    let cap = COUNT_CAP as usize;
+    for (name, store, _url, _dir) in stores().await {
+        let query = SignalQuery {
+            pan_hash: hash("pan"),
+            bin8: "40000000".into(),
+            device_id: "device".into(),
+            token_requestor_id: "40010030273".into(),
+            wallet_user_id: "user".into(),
+            now: NOW,
+        };
+        // Provisioning `i` a second later than `i - 1`; the last five of the flood are
+        // declines of other cards from the same device and user.
+        let at = |i: usize, last: usize| {
+            let mut p = unique(i, false);
+            p.created_at = NOW - 1000 + i64::try_from(i).unwrap();
+            if i + 5 > last {
+                p.pan_hash = hash(&format!("other-{i}"));
+                p.decision = Decision::Declined;
+                p.token = None;
+                p.script = None;
+            }
+            p
+        };
+        // One short of the cap: the exact statement, every count as it is.
+        let below: Vec<_> = (0..cap - 1).map(|i| at(i, usize::MAX)).collect();
+        store.import_provisionings(&below).await.unwrap();
+        let s = store.risk_signals(&query).await.unwrap();
+        let short = COUNT_CAP - 1;
+        assert_eq!(
+            (
+                s.card_attempts_1h,
+                s.device_attempts_24h,
+                s.user_attempts_24h
+            ),
+            (short, short, short),
+            "{name}"
+        );
+        assert_eq!((s.device_tokens, s.recent_declines), (short, 0), "{name}");
+        // Fifty more: each count stops at the cap, and what comes from the latest
+        // provisionings (the five declines, their five other cards) is still seen.
+        let last = cap + 49;
+        let flood: Vec<_> = (cap - 1..=last).map(|i| at(i, last)).collect();
+        store.import_provisionings(&flood).await.unwrap();
+        let s = store.risk_signals(&query).await.unwrap();
+        assert_eq!(
+            (
+                s.card_attempts_1h,
+                s.card_attempts_24h,
+                s.device_attempts_1h,
+                s.device_attempts_24h,
+                s.user_attempts_24h,
+            ),
+            (COUNT_CAP, COUNT_CAP, COUNT_CAP, COUNT_CAP, COUNT_CAP),
+            "{name}"
+        );
+        assert_eq!(
+            s.device_tokens,
+            COUNT_CAP - 5,
+            "{name}: of the latest {cap}"
+        );
+        assert_eq!(s.device_distinct_cards_24h, 6, "{name}");
+        assert_eq!(s.recent_declines, 5, "{name}");
+        assert_eq!(s.account_age_days, 0, "{name}");
     }
 }
 

@@ -1,7 +1,8 @@
-//! The service's own risk signals (velocity, history, lists), counted in one statement over
-//! the provisionings, tokens, codes and accounts, and the allow and block lists they test.
+//! The service's own risk signals (velocity, history, lists), counted over the provisionings,
+//! tokens, codes and accounts, and the allow and block lists they test: two statements, the
+//! second's cost bounded by [`COUNT_CAP`].
 
-use provisio_risk::Signals;
+use provisio_risk::{COUNT_CAP, Signals};
 
 use crate::db::codec::params;
 use crate::db::conn::Conn;
@@ -9,27 +10,83 @@ use crate::{ListKind, ListName, SignalQuery, StoreError};
 
 const DAY: i64 = 24 * 3600;
 
-/// A computed count as `u32` (negative is impossible; huge saturates): `Row::count` for a
-/// value that is not a column as it is.
+/// A computed count as the signal reads it: at most [`COUNT_CAP`] (negative is impossible).
 fn count(v: i64) -> u32 {
-    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+    u32::try_from(v.clamp(0, i64::from(COUNT_CAP))).unwrap_or(COUNT_CAP)
 }
 
-/// The risk signals of one request, counted in one statement. Lookups by card, device or user
-/// are `UNION`s of index lookups, not `OR`s (PostgreSQL planned the `OR`s as a scan of the
+/// The risk signals of one request: every count is an index lookup, so its cost grows with
+/// the rows it counts. A card, device or user with [`COUNT_CAP`] or more provisionings (a
+/// participant flooding one device id, say) would make every later request naming it count
+/// them all (92 ms at 20,000 attempts a day, against 23 µs for a fresh card:
+/// docs/perf-journal.md, 2026-12-07), so one statement first counts each key's provisionings
+/// up to the cap; below it the exact statement runs, at it the capped one, which stops every
+/// count at the cap and reads the device's tokens, distinct cards and failed codes from each
+/// key's latest [`COUNT_CAP`] provisionings. Either way a count reads at most [`COUNT_CAP`]
+/// ("that many or more"), which policies cannot test beyond (`provisio_risk::policy`).
+///
+/// A read: no transaction needed (which connection it runs on is the caller's choice).
+pub(crate) fn signals(c: &mut dyn Conn, q: &SignalQuery) -> Result<Signals, StoreError> {
+    let pan = &q.pan_hash;
+    let cap = i64::from(COUNT_CAP);
+    let busiest = c.query_one(
+        "SELECT
+          (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE pan_hash = $1 LIMIT $5) a) AS card,
+          (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE device_id = $2 LIMIT $5) b) AS device,
+          (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 LIMIT $5) c) AS wallet_user",
+        params![pan, &q.device_id, &q.token_requestor_id, &q.wallet_user_id, cap],
+    )?;
+    let mut hot = false;
+    for key in ["card", "device", "wallet_user"] {
+        hot |= busiest.get::<i64>(key)? >= cap;
+    }
+    let pan_hex = hex::encode(q.pan_hash);
+    let bound = params![
+        pan,
+        &q.device_id,
+        &q.token_requestor_id,
+        &q.wallet_user_id,
+        &pan_hex,
+        q.now,
+        &q.bin8,
+        cap,
+    ];
+    // The exact statement takes no `$8`: it gets the first seven.
+    let row = if hot {
+        c.query_one(CAPPED, bound)?
+    } else {
+        c.query_one(EXACT, bound.get(..7).unwrap_or(bound))?
+    };
+    let get = |name: &str| -> Result<i64, StoreError> { row.get(name) };
+    let first_seen: Option<i64> = row.get("first_seen")?;
+    Ok(Signals {
+        card_attempts_1h: count(get("card_1h")?),
+        card_attempts_24h: count(get("card_24h")?),
+        device_attempts_1h: count(get("device_1h")?),
+        device_attempts_24h: count(get("device_24h")?),
+        user_attempts_24h: count(get("user_24h")?),
+        device_tokens: count(get("device_tokens")?),
+        device_distinct_cards_24h: count(get("other_cards")? + 1),
+        account_age_days: u32::try_from(first_seen.map_or(0, |t| (q.now - t) / DAY).max(0))
+            .unwrap_or(u32::MAX),
+        recent_declines: count(get("declines")?),
+        failed_step_ups: count(get("failed_step_ups")?),
+        device_blocked: get("device_blocked")? != 0,
+        pan_blocked: get("pan_blocked")? != 0,
+        bin_blocked: get("bin_blocked")? != 0,
+        device_allowed: get("device_allowed")? != 0,
+        pan_allowed: get("pan_allowed")? != 0,
+    })
+}
+
+/// Every signal counted exactly, in one statement. Lookups by card, device or user are
+/// `UNION`s of index lookups, not `OR`s (PostgreSQL planned the `OR`s as a scan of the
 /// table); the declines' `UNION` counts a provisioning found by two keys once, and under `IN`
 /// a `UNION ALL` does the same for less (on SQLite, 3 to 4 µs of about 40 per statement with
 /// 1M tokens). The account's `state <> 'EXPIRED' AND state = 'ACTIVE'` is for the planner:
 /// the first is the condition of the partial index `wallet_accounts_live`, which SQLite uses
 /// only for a query that states it (its `partialindex.html`, section 3).
-///
-/// A read: no transaction needed. (The old code read it on SQLite on a connection kept for
-/// it, `hot_reads.rs`; which connection it runs on is now the caller's choice.)
-pub(crate) fn signals(c: &mut dyn Conn, q: &SignalQuery) -> Result<Signals, StoreError> {
-    let pan = &q.pan_hash;
-    let pan_hex = hex::encode(q.pan_hash);
-    let row = c.query_one(
-        "SELECT
+const EXACT: &str = "SELECT
           (SELECT COUNT(*) FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 3600) AS card_1h,
           (SELECT COUNT(*) FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 86400) AS card_24h,
           (SELECT COUNT(*) FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 3600) AS device_1h,
@@ -53,37 +110,40 @@ pub(crate) fn signals(c: &mut dyn Conn, q: &SignalQuery) -> Result<Signals, Stor
           CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_blocked,
           CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) THEN 1 ELSE 0 END AS bin_blocked,
           CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_allowed,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_allowed",
-        params![
-            pan,
-            &q.device_id,
-            &q.token_requestor_id,
-            &q.wallet_user_id,
-            &pan_hex,
-            q.now,
-            &q.bin8,
-        ],
-    )?;
-    let get = |name: &str| -> Result<i64, StoreError> { row.get(name) };
-    let first_seen: Option<i64> = row.get("first_seen")?;
-    Ok(Signals {
-        card_attempts_1h: count(get("card_1h")?),
-        card_attempts_24h: count(get("card_24h")?),
-        device_attempts_1h: count(get("device_1h")?),
-        device_attempts_24h: count(get("device_24h")?),
-        user_attempts_24h: count(get("user_24h")?),
-        device_tokens: count(get("device_tokens")?),
-        device_distinct_cards_24h: count(get("other_cards")? + 1),
-        account_age_days: count(first_seen.map_or(0, |t| (q.now - t) / DAY)),
-        recent_declines: count(get("declines")?),
-        failed_step_ups: count(get("failed_step_ups")?),
-        device_blocked: get("device_blocked")? != 0,
-        pan_blocked: get("pan_blocked")? != 0,
-        bin_blocked: get("bin_blocked")? != 0,
-        device_allowed: get("device_allowed")? != 0,
-        pan_allowed: get("pan_allowed")? != 0,
-    })
-}
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_allowed";
+
+/// [`EXACT`] with every count stopped at `$8` ([`COUNT_CAP`]), for a key with that many
+/// provisionings: the windows and the declines count at most `$8` rows per key, and the
+/// device's tokens, its distinct cards and the failed codes come from each key's latest `$8`
+/// provisionings (the indexes end in `created_at`, so "latest" is a walk back from the end).
+const CAPPED: &str = "SELECT
+          (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 3600 LIMIT $8) w) AS card_1h,
+          (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 86400 LIMIT $8) w) AS card_24h,
+          (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 3600 LIMIT $8) w) AS device_1h,
+          (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 86400 LIMIT $8) w) AS device_24h,
+          (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND created_at >= CAST($6 AS BIGINT) - 86400 LIMIT $8) w) AS user_24h,
+          (SELECT COUNT(*) FROM tokens WHERE provisioning_id IN (
+             SELECT provisioning_id FROM provisionings WHERE device_id = $2 ORDER BY created_at DESC LIMIT $8)) AS device_tokens,
+          (SELECT COUNT(DISTINCT pan_hash) FROM (
+             SELECT pan_hash FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 86400 ORDER BY created_at DESC LIMIT $8) w
+             WHERE pan_hash <> $1) AS other_cards,
+          COALESCE((SELECT created_at FROM wallet_accounts WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND state <> 'EXPIRED' AND state = 'ACTIVE'),
+                   (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS first_seen,
+          (SELECT COUNT(*) FROM (
+             SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 2592000 AND decision = 'DECLINED' LIMIT $8) a
+             UNION SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 2592000 AND decision = 'DECLINED' LIMIT $8) b
+             UNION SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND created_at >= CAST($6 AS BIGINT) - 2592000 AND decision = 'DECLINED' LIMIT $8) c
+           ) d) AS declines,
+          (SELECT CAST(COALESCE(SUM(o.wrong_tries), 0) AS BIGINT) FROM otps o
+             WHERE o.created_at >= CAST($6 AS BIGINT) - 2592000 AND o.provisioning_id IN (
+               SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE pan_hash = $1 ORDER BY created_at DESC LIMIT $8) a
+               UNION ALL SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE device_id = $2 ORDER BY created_at DESC LIMIT $8) b
+               UNION ALL SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 ORDER BY created_at DESC LIMIT $8) c)) AS failed_step_ups,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_blocked,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_blocked,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) THEN 1 ELSE 0 END AS bin_blocked,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_allowed,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_allowed";
 
 /// Adds an allow or block list entry; one that is listed already changes nothing
 /// (idempotent). One statement.
