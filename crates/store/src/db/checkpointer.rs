@@ -9,7 +9,7 @@
 //! the log grew by every page every batch wrote (2.4 GB in 15 s of `bench push`), each frame a
 //! new page of the file for the kernel to allocate and zero, and the page cache held it all.
 //!
-//! So when the log is longer than [`Policy::restart_frames`], the checkpointer catches up
+//! So when the log is longer than [`Schedule::restart_frames`], the checkpointer catches up
 //! passively, then holds the [`Gate`] (the writer holds it for each batch, so it waits for the
 //! batch in flight and keeps the next one out) while it copies the few frames left. The
 //! writer's next batch then writes from the start of the log, and `journal_size_limit`
@@ -39,14 +39,14 @@ impl Gate {
 
 /// When the checkpointer runs and when it makes the log start again.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Policy {
+pub(crate) struct Schedule {
     /// Time between passive checkpoints.
     pub(crate) every: Duration,
     /// A log of at least this many frames (of one page each) is made to start again.
     pub(crate) restart_frames: i64,
 }
 
-impl Policy {
+impl Schedule {
     /// 100 ms between checkpoints; a restart at 65,536 frames (256 MiB of 4 KiB pages, the
     /// `journal_size_limit` the writer sets). The restart holds the writer for the last
     /// frames' copy and the database's sync (15 to 28 ms in `bench push`); at 16,384 frames
@@ -74,7 +74,7 @@ const GATED_PAUSE: Duration = Duration::from_micros(100);
 pub(crate) fn spawn(
     path: PathBuf,
     gate: Arc<Gate>,
-    policy: Policy,
+    schedule: Schedule,
     alive: Weak<()>,
 ) -> std::io::Result<()> {
     std::thread::Builder::new()
@@ -82,12 +82,12 @@ pub(crate) fn spawn(
         .spawn(move || {
             let mut conn = None;
             while alive.upgrade().is_some() {
-                std::thread::sleep(policy.every);
+                std::thread::sleep(schedule.every);
                 if conn.is_none() {
                     conn = SqliteConn::open(&path, 1024).ok();
                 }
                 if let Some(c) = conn.as_mut()
-                    && round(c, &gate, policy).is_err()
+                    && round(c, &gate, schedule).is_err()
                 {
                     conn = None;
                 }
@@ -121,9 +121,9 @@ fn passive(c: &mut SqliteConn) -> Result<Log, StoreError> {
 
 /// One round: a passive checkpoint, and if the log is long, the catch-up and the gated copy
 /// of what is left, after which the writer's next batch starts the log again.
-fn round(c: &mut SqliteConn, gate: &Gate, policy: Policy) -> Result<(), StoreError> {
+fn round(c: &mut SqliteConn, gate: &Gate, schedule: Schedule) -> Result<(), StoreError> {
     let mut log = passive(c)?;
-    if log.frames < policy.restart_frames {
+    if log.frames < schedule.restart_frames {
         return Ok(());
     }
     for _ in 0..CATCH_UP_ROUNDS {
@@ -148,7 +148,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
-    use super::{Gate, Policy, spawn};
+    use super::{Gate, Schedule, spawn};
     use crate::db::codec::params;
     use crate::db::conn::{Conn, transaction};
     use crate::db::sqlite::SqliteConn;
@@ -180,11 +180,11 @@ mod tests {
             .unwrap();
         let gate = Arc::new(Gate::default());
         let alive = Arc::new(());
-        let policy = Policy {
+        let schedule = Schedule {
             every: Duration::from_millis(5),
             restart_frames: 256,
         };
-        spawn(path.clone(), gate.clone(), policy, Arc::downgrade(&alive)).unwrap();
+        spawn(path.clone(), gate.clone(), schedule, Arc::downgrade(&alive)).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let reader = {
             let (path, stop) = (path.clone(), stop.clone());

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::StoreError;
-use crate::db::checkpointer::{self, Gate, Policy};
+use crate::db::checkpointer::{self, Gate, Schedule};
 use crate::db::conn::{Backend, Conn, transaction};
 use crate::db::migrate::migrate;
 use crate::db::postgres::PostgresConn;
@@ -170,10 +170,15 @@ impl SqlStore {
                         .next()
                         .unwrap_or(""),
                 );
-                checkpointer::spawn(path, gate.clone(), Policy::DEFAULT, Arc::downgrade(&alive))
-                    .map_err(|e| {
-                        StoreError::Unavailable(format!("cannot start the checkpointer: {e}"))
-                    })?;
+                checkpointer::spawn(
+                    path,
+                    gate.clone(),
+                    Schedule::DEFAULT,
+                    Arc::downgrade(&alive),
+                )
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("cannot start the checkpointer: {e}"))
+                })?;
                 (Some(alive), Some(gate))
             }
             _ => (None, None),
