@@ -29,7 +29,7 @@ use axum::routing::{get, post};
 pub fn sei_router(state: SeiState) -> Router {
     Router::new()
         .route("/healthz", get(crate::routes::health::alive))
-        .route("/openapi.json", get(routes::openapi))
+        .route("/openapi.json", get(openapi::openapi))
         .route("/v1/sei/admin/elements", post(routes::add_element))
         .route(
             "/v1/sei/admin/service-providers",

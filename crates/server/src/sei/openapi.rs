@@ -10,7 +10,7 @@ use crate::openapi::{BearerAuth, CommonAnswers, ProblemCodes, ProblemMediaType};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Provisio SEI-TSM", description = "The carrier's trusted service manager (US 8,060,449): secure elements and their issuer security domains, service requests from issuers' SP-TSMs, the OTA client's wake-up messages and relayed SCP03 admin sessions. Errors are RFC 9457 problem documents with a stable `code`."),
-    paths(crate::routes::health::alive, routes::openapi, routes::add_element, routes::add_provider, routes::create_request, routes::request_status, routes::messages, routes::ack, routes::open_session, routes::session_step),
+    paths(crate::routes::health::alive, openapi, routes::add_element, routes::add_provider, routes::create_request, routes::request_status, routes::messages, routes::ack, routes::open_session, routes::session_step),
     components(schemas(
         Problem,
         provisio_tsm::wire::HexKeys,
@@ -32,3 +32,10 @@ use crate::openapi::{BearerAuth, CommonAnswers, ProblemCodes, ProblemMediaType};
     modifiers(&BearerAuth, &ProblemCodes, &CommonAnswers, &ProblemMediaType)
 )]
 pub struct SeiApiDoc;
+
+/// This role's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+pub(crate) async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(SeiApiDoc::openapi())
+}

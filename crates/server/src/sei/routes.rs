@@ -436,10 +436,3 @@ fn log_rows(session_id: &str, sp_id: &str, request_id: &str, log: &[Logged]) -> 
         })
         .collect()
 }
-
-/// This role's OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
-pub(crate) async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(<super::openapi::SeiApiDoc as utoipa::OpenApi>::openapi())
-}

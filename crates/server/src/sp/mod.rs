@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 pub fn sp_router(state: SpState) -> Router {
     Router::new()
         .route("/healthz", get(crate::routes::health::alive))
-        .route("/openapi.json", get(routes::openapi))
+        .route("/openapi.json", get(openapi::openapi))
         .route("/v1/sp/keys/handover", get(routes::handover_key))
         .route("/v1/sp/admin/callers", post(routes::add_caller))
         .route("/v1/sp/jobs", post(routes::create_job))

@@ -10,7 +10,7 @@ use crate::openapi::{BearerAuth, CommonAnswers, ProblemCodes, ProblemMediaType};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Provisio SP-TSM", description = "An issuer's trusted service manager (US 8,060,449): provisioning jobs from the token service, the carrier TSM's domain and key handover, and the SCP03 sessions the phone's OTA client opens straight to it by delegation. Errors are RFC 9457 problem documents with a stable `code`."),
-    paths(crate::routes::health::alive, routes::openapi, routes::handover_key, routes::add_caller, routes::create_job, routes::job_status, routes::open_session, routes::session_step),
+    paths(crate::routes::health::alive, openapi, routes::handover_key, routes::add_caller, routes::create_job, routes::job_status, routes::open_session, routes::session_step),
     components(schemas(
         Problem,
         provisio_tsm::wire::AddCaller,
@@ -24,3 +24,10 @@ use crate::openapi::{BearerAuth, CommonAnswers, ProblemCodes, ProblemMediaType};
     modifiers(&BearerAuth, &ProblemCodes, &CommonAnswers, &ProblemMediaType)
 )]
 pub struct SpApiDoc;
+
+/// This role's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+pub(crate) async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(SpApiDoc::openapi())
+}

@@ -278,10 +278,3 @@ fn log_rows(session_id: &str, job_id: &str, log: &[Logged]) -> Vec<ApduLogRow> {
         })
         .collect()
 }
-
-/// This role's OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
-pub(crate) async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(<super::openapi::SpApiDoc as utoipa::OpenApi>::openapi())
-}
