@@ -12,7 +12,12 @@ const DAY: i64 = 24 * 3600;
 
 /// A computed count as the signal reads it: at most [`COUNT_CAP`] (negative is impossible).
 fn count(v: i64) -> u32 {
-    u32::try_from(v.clamp(0, i64::from(COUNT_CAP))).unwrap_or(COUNT_CAP)
+    saturating(v.min(i64::from(COUNT_CAP)))
+}
+
+/// A computed number as `u32`: negative is impossible, huge saturates.
+fn saturating(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
 /// The risk signals of one request: every count is an index lookup, so its cost grows with
@@ -67,8 +72,7 @@ pub(crate) fn signals(c: &mut dyn Conn, q: &SignalQuery) -> Result<Signals, Stor
         user_attempts_24h: count(get("user_24h")?),
         device_tokens: count(get("device_tokens")?),
         device_distinct_cards_24h: count(get("other_cards")? + 1),
-        account_age_days: u32::try_from(first_seen.map_or(0, |t| (q.now - t) / DAY).max(0))
-            .unwrap_or(u32::MAX),
+        account_age_days: saturating(first_seen.map_or(0, |t| (q.now - t) / DAY)),
         recent_declines: count(get("declines")?),
         failed_step_ups: count(get("failed_step_ups")?),
         device_blocked: get("device_blocked")? != 0,
@@ -79,14 +83,30 @@ pub(crate) fn signals(c: &mut dyn Conn, q: &SignalQuery) -> Result<Signals, Stor
     })
 }
 
+/// The columns both statements share, as they are: since when the user is known, and the
+/// list flags (each one index lookup, whatever the load). The account's `state <> 'EXPIRED'
+/// AND state = 'ACTIVE'` is for the planner: the first is the condition of the partial index
+/// `wallet_accounts_live`, which SQLite uses only for a query that states it (its
+/// `partialindex.html`, section 3).
+macro_rules! age_and_lists {
+    () => {
+        "COALESCE((SELECT created_at FROM wallet_accounts WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND state <> 'EXPIRED' AND state = 'ACTIVE'),
+                   (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS first_seen,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_blocked,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_blocked,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) THEN 1 ELSE 0 END AS bin_blocked,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_allowed,
+          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_allowed"
+    };
+}
+
 /// Every signal counted exactly, in one statement. Lookups by card, device or user are
 /// `UNION`s of index lookups, not `OR`s (PostgreSQL planned the `OR`s as a scan of the
 /// table); the declines' `UNION` counts a provisioning found by two keys once, and under `IN`
 /// a `UNION ALL` does the same for less (on SQLite, 3 to 4 µs of about 40 per statement with
-/// 1M tokens). The account's `state <> 'EXPIRED' AND state = 'ACTIVE'` is for the planner:
-/// the first is the condition of the partial index `wallet_accounts_live`, which SQLite uses
-/// only for a query that states it (its `partialindex.html`, section 3).
-const EXACT: &str = "SELECT
+/// 1M tokens).
+const EXACT: &str = concat!(
+    "SELECT
           (SELECT COUNT(*) FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 3600) AS card_1h,
           (SELECT COUNT(*) FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 86400) AS card_24h,
           (SELECT COUNT(*) FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 3600) AS device_1h,
@@ -94,8 +114,6 @@ const EXACT: &str = "SELECT
           (SELECT COUNT(*) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND created_at >= CAST($6 AS BIGINT) - 86400) AS user_24h,
           (SELECT COUNT(*) FROM provisionings p JOIN tokens t ON t.provisioning_id = p.provisioning_id WHERE p.device_id = $2) AS device_tokens,
           (SELECT COUNT(DISTINCT pan_hash) FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 86400 AND pan_hash <> $1) AS other_cards,
-          COALESCE((SELECT created_at FROM wallet_accounts WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND state <> 'EXPIRED' AND state = 'ACTIVE'),
-                   (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS first_seen,
           (SELECT COUNT(*) FROM (
              SELECT provisioning_id FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 2592000 AND decision = 'DECLINED'
              UNION SELECT provisioning_id FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 2592000 AND decision = 'DECLINED'
@@ -106,17 +124,16 @@ const EXACT: &str = "SELECT
                SELECT provisioning_id FROM provisionings WHERE pan_hash = $1
                UNION ALL SELECT provisioning_id FROM provisionings WHERE device_id = $2
                UNION ALL SELECT provisioning_id FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS failed_step_ups,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_blocked,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_blocked,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) THEN 1 ELSE 0 END AS bin_blocked,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_allowed,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_allowed";
+",
+    age_and_lists!()
+);
 
 /// [`EXACT`] with every count stopped at `$8` ([`COUNT_CAP`]), for a key with that many
 /// provisionings: the windows and the declines count at most `$8` rows per key, and the
 /// device's tokens, its distinct cards and the failed codes come from each key's latest `$8`
 /// provisionings (the indexes end in `created_at`, so "latest" is a walk back from the end).
-const CAPPED: &str = "SELECT
+const CAPPED: &str = concat!(
+    "SELECT
           (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 3600 LIMIT $8) w) AS card_1h,
           (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 86400 LIMIT $8) w) AS card_24h,
           (SELECT COUNT(*) FROM (SELECT 1 FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 3600 LIMIT $8) w) AS device_1h,
@@ -127,8 +144,6 @@ const CAPPED: &str = "SELECT
           (SELECT COUNT(DISTINCT pan_hash) FROM (
              SELECT pan_hash FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 86400 ORDER BY created_at DESC LIMIT $8) w
              WHERE pan_hash <> $1) AS other_cards,
-          COALESCE((SELECT created_at FROM wallet_accounts WHERE token_requestor_id = $3 AND wallet_user_id = $4 AND state <> 'EXPIRED' AND state = 'ACTIVE'),
-                   (SELECT MIN(created_at) FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4)) AS first_seen,
           (SELECT COUNT(*) FROM (
              SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE pan_hash = $1 AND created_at >= CAST($6 AS BIGINT) - 2592000 AND decision = 'DECLINED' LIMIT $8) a
              UNION SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE device_id = $2 AND created_at >= CAST($6 AS BIGINT) - 2592000 AND decision = 'DECLINED' LIMIT $8) b
@@ -139,11 +154,9 @@ const CAPPED: &str = "SELECT
                SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE pan_hash = $1 ORDER BY created_at DESC LIMIT $8) a
                UNION ALL SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE device_id = $2 ORDER BY created_at DESC LIMIT $8) b
                UNION ALL SELECT provisioning_id FROM (SELECT provisioning_id FROM provisionings WHERE token_requestor_id = $3 AND wallet_user_id = $4 ORDER BY created_at DESC LIMIT $8) c)) AS failed_step_ups,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_blocked,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_blocked,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'block' AND kind = 'bin' AND substr($7, 1, length(value)) = value) THEN 1 ELSE 0 END AS bin_blocked,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'device' AND value = $2) THEN 1 ELSE 0 END AS device_allowed,
-          CASE WHEN EXISTS (SELECT 1 FROM risk_lists WHERE list = 'allow' AND kind = 'pan' AND value = $5) THEN 1 ELSE 0 END AS pan_allowed";
+",
+    age_and_lists!()
+);
 
 /// Adds an allow or block list entry; one that is listed already changes nothing
 /// (idempotent). One statement.
