@@ -118,41 +118,42 @@ impl SqlStore {
     /// stays on (the server's default), so a commit is durable before the server acknowledges.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let (url, params) = take_params(url)?;
-        let (backend, readers, writers, read, write) =
-            if let Some(rest) = url.strip_prefix("sqlite:") {
-                if params.writers.is_some_and(|n| n != 1) {
-                    return Err(StoreError::Unavailable(
-                        "SQLite has one writer at a time: writers must be 1".into(),
-                    ));
-                }
-                let path = PathBuf::from(
-                    rest.trim_start_matches("//")
-                        .split('?')
-                        .next()
-                        .unwrap_or(""),
-                );
-                let readers = params.pool_size.unwrap_or(DEFAULT_SQLITE_READERS);
-                (
-                    Backend::Sqlite,
-                    readers,
-                    1,
-                    sqlite(path.clone(), SQLITE_READER_CACHE_KIB, false),
-                    sqlite(path, SQLITE_WRITER_CACHE_KIB, true),
-                )
-            } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                let connect = postgres(url.clone());
-                (
-                    Backend::Postgres,
-                    params.pool_size.unwrap_or(DEFAULT_POOL),
-                    params.writers.unwrap_or(DEFAULT_POSTGRES_WRITERS),
-                    connect.clone(),
-                    connect,
-                )
-            } else {
+        let sqlite_path = url.strip_prefix("sqlite:").map(|rest| {
+            PathBuf::from(
+                rest.trim_start_matches("//")
+                    .split('?')
+                    .next()
+                    .unwrap_or(""),
+            )
+        });
+        let (backend, readers, writers, read, write) = if let Some(path) = sqlite_path.clone() {
+            if params.writers.is_some_and(|n| n != 1) {
                 return Err(StoreError::Unavailable(
-                    "unsupported database URL: use sqlite:// or postgres://".into(),
+                    "SQLite has one writer at a time: writers must be 1".into(),
                 ));
-            };
+            }
+            let readers = params.pool_size.unwrap_or(DEFAULT_SQLITE_READERS);
+            (
+                Backend::Sqlite,
+                readers,
+                1,
+                sqlite(path.clone(), SQLITE_READER_CACHE_KIB, false),
+                sqlite(path, SQLITE_WRITER_CACHE_KIB, true),
+            )
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = postgres(url.clone());
+            (
+                Backend::Postgres,
+                params.pool_size.unwrap_or(DEFAULT_POOL),
+                params.writers.unwrap_or(DEFAULT_POSTGRES_WRITERS),
+                connect.clone(),
+                connect,
+            )
+        } else {
+            return Err(StoreError::Unavailable(
+                "unsupported database URL: use sqlite:// or postgres://".into(),
+            ));
+        };
         let first = write.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = first().map_err(|e| e.into_store())?;
@@ -160,16 +161,10 @@ impl SqlStore {
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))??;
-        let (checkpointer, gate) = match (backend, url.strip_prefix("sqlite:")) {
-            (Backend::Sqlite, Some(rest)) => {
+        let (checkpointer, gate) = match sqlite_path {
+            Some(path) => {
                 let alive = Arc::new(());
                 let gate = Arc::new(Gate::default());
-                let path = PathBuf::from(
-                    rest.trim_start_matches("//")
-                        .split('?')
-                        .next()
-                        .unwrap_or(""),
-                );
                 checkpointer::spawn(
                     path,
                     gate.clone(),
@@ -181,7 +176,7 @@ impl SqlStore {
                 })?;
                 (Some(alive), Some(gate))
             }
-            _ => (None, None),
+            None => (None, None),
         };
         Ok(Self {
             backend,
